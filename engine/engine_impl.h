@@ -1,0 +1,50 @@
+/*
+ * engine_impl.h -- internals of the engine: selection geometry, the
+ * per-region read primitive, and the task scheduler.
+ */
+#ifndef CW_BUILDING_LIBRARY
+#error "engine_impl.h is internal to the chunkwise library"
+#endif
+#ifndef CW_ENGINE_IMPL_H
+#define CW_ENGINE_IMPL_H
+
+#include "chunkwise.h"
+#include "source_impl.h"
+
+/* Check a selection against a source: rank, steps, bounds. */
+int cw__sel_check(const cw_source_t *src, const cw_sel_t *sel);
+
+/*
+ * Write the elements start + j*step (j < count, per source dim) of `src`
+ * to dst with byte strides, decoding the chunks they live in.  A chunk
+ * that maps onto a contiguous block of dst is decoded straight into it.
+ * Called from worker threads; `s` is the calling thread's scratch.
+ */
+int cw__read_region(cw_source_t *src, const int64_t *start, const int64_t *step,
+                    const int64_t *count, char *dst, const int64_t *strides,
+                    cw__scratch_t *s);
+
+/* Bytes one thread needs to read regions of `src` (decoded chunk and the
+ * source's own scratch). */
+size_t cw__source_working_set(const cw_source_t *src);
+
+/* One unit of scheduled work; returns a status. */
+typedef int (*cw__task_fn)(void *ctx, int64_t task, cw__scratch_t *s);
+
+/*
+ * Choose the thread count for `ntasks` tasks of `per_task` bytes each under
+ * cfg->memory_limit.  CW_EBUDGET when even one task does not fit.
+ */
+int cw__plan_threads(const cw_config_t *cfg, int64_t ntasks, size_t per_task,
+                     int *nthreads);
+
+/*
+ * Run fn(ctx, t, scratch) for t in [0, ntasks) on `nthreads` OpenMP threads
+ * (dynamic schedule, one task at a time).  The first failure wins and the
+ * remaining tasks are skipped; its message is copied to the calling
+ * thread.  cfg->poll is called on the calling thread between tasks.
+ */
+int cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
+                  const cw_config_t *cfg);
+
+#endif

@@ -1,0 +1,270 @@
+/*
+ * read.c -- reading selections: the region primitive shared by every sink,
+ * and cw_read, which materialises a selection into a caller's buffer.
+ *
+ * cw_read splits the selection into tiles, one per source chunk that holds
+ * selected elements (per dimension: the runs of j whose index falls in one
+ * chunk), and schedules one task per tile.  Each chunk is therefore
+ * fetched and decoded exactly once, and chunks the selection skips (for
+ * example with a step larger than the chunk) are never touched.
+ */
+#include <string.h>
+
+#include "copy_impl.h"
+#include "engine_impl.h"
+
+/* Floor division for any signs. */
+static inline int64_t
+floordiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* The j in [0, n) with lo <= s + j*t < hi, as [*j0, *j1) (maybe empty). */
+static void
+jrange(int64_t s, int64_t t, int64_t n, int64_t lo, int64_t hi, int64_t *j0,
+       int64_t *j1)
+{
+    int64_t a, b;
+    if (t > 0) {
+        a = -floordiv(-(lo - s), t);  /* ceil((lo - s) / t) */
+        b = -floordiv(-(hi - s), t);  /* ceil((hi - s) / t) */
+    }
+    else {
+        int64_t u = -t;
+        a = floordiv(s - hi, u) + 1;
+        b = floordiv(s - lo, u) + 1;
+    }
+    *j0 = a < 0 ? 0 : a > n ? n : a;
+    *j1 = b < 0 ? 0 : b > n ? n : b;
+    if (*j1 < *j0) {
+        *j1 = *j0;
+    }
+}
+
+int
+cw__sel_check(const cw_source_t *src, const cw_sel_t *sel)
+{
+    if (sel->ndim != src->ndim) {
+        return cw__error(CW_EINVAL, "selection has %d dimensions, the source %d",
+                         sel->ndim, src->ndim);
+    }
+    for (int d = 0; d < sel->ndim; d++) {
+        int64_t n = sel->count[d], s = sel->start[d], t = sel->step[d];
+        if (n < 0 || t == 0) {
+            return cw__error(CW_EINVAL, "invalid selection in dimension %d", d);
+        }
+        if (n == 0) {
+            continue;
+        }
+        int64_t last;
+        if (__builtin_mul_overflow(n - 1, t, &last) ||
+            __builtin_add_overflow(s, last, &last) || s < 0 ||
+            s >= src->shape[d] || last < 0 || last >= src->shape[d]) {
+            return cw__error(CW_EINDEX, "selection out of range in dimension "
+                             "%d (extent %lld)", d, (long long)src->shape[d]);
+        }
+    }
+    return CW_OK;
+}
+
+size_t
+cw__source_working_set(const cw_source_t *src)
+{
+    if (src->ops->read_direct) {
+        return 0;
+    }
+    return src->chunk_nbytes + src->ops->scratch_bytes(src);
+}
+
+/* Decode chunk `cidx` into the scratch's chunk buffer unless it is there. */
+static int
+cached_chunk(cw_source_t *src, const int64_t *cidx, cw__scratch_t *s)
+{
+    int64_t linear = 0;
+    for (int d = 0; d < src->ndim; d++) {
+        linear = linear * src->nchunks[d] + cidx[d];
+    }
+    if (s->cached_src == src && s->cached_chunk == linear) {
+        return CW_OK;
+    }
+    s->cached_src = NULL;
+    int rc = cw__reserve(&s->chunk, &s->chunk_cap, src->chunk_nbytes);
+    if (rc == CW_OK) {
+        rc = src->ops->read_chunk(src, cidx, s->chunk, s);
+    }
+    if (rc == CW_OK) {
+        s->cached_src = src;
+        s->cached_chunk = linear;
+    }
+    return rc;
+}
+
+int
+cw__read_region(cw_source_t *src, const int64_t *start, const int64_t *step,
+                const int64_t *count, char *dst, const int64_t *strides,
+                cw__scratch_t *s)
+{
+    int ndim = src->ndim;
+    for (int d = 0; d < ndim; d++) {
+        if (count[d] <= 0) {
+            return CW_OK;
+        }
+    }
+    if (src->ops->read_direct) {
+        return src->ops->read_direct(src, start, step, count, dst, strides);
+    }
+    /* Range of chunks per dimension, then an odometer over them. */
+    int64_t cmin[CW_MAXDIM], cmax[CW_MAXDIM], c[CW_MAXDIM];
+    int64_t cstride[CW_MAXDIM];
+    int64_t cs = (int64_t)src->itemsize;
+    for (int d = ndim - 1; d >= 0; d--) {
+        int64_t first = start[d], last = start[d] + (count[d] - 1) * step[d];
+        int64_t lo = first < last ? first : last, hi = first < last ? last : first;
+        cmin[d] = lo / src->chunks[d];
+        cmax[d] = hi / src->chunks[d];
+        c[d] = cmin[d];
+        cstride[d] = cs;
+        cs *= src->chunks[d];
+    }
+    for (;;) {
+        int64_t j0[CW_MAXDIM], n[CW_MAXDIM], sstr[CW_MAXDIM];
+        bool empty = false, whole = true;
+        char *d_ptr = dst;
+        int64_t soff = 0;
+        for (int d = 0; d < ndim && !empty; d++) {
+            int64_t C = src->chunks[d], lo = c[d] * C, j1;
+            jrange(start[d], step[d], count[d], lo, lo + C, &j0[d], &j1);
+            n[d] = j1 - j0[d];
+            empty = n[d] == 0;
+            whole = whole && n[d] == C && (C == 1 || step[d] == 1) &&
+                    lo + C <= src->shape[d];
+            d_ptr += j0[d] * strides[d];
+            soff += (start[d] + j0[d] * step[d] - lo) * cstride[d];
+            sstr[d] = cstride[d] * step[d];
+        }
+        if (!empty) {
+            int rc;
+            if (whole && cw__is_contiguous(ndim, n, strides, src->itemsize)) {
+                rc = src->ops->read_chunk(src, c, d_ptr, s);
+            }
+            else {
+                rc = cached_chunk(src, c, s);
+                if (rc == CW_OK) {
+                    cw__copy_strided(ndim, n, d_ptr, strides,
+                                     (const char *)s->chunk + soff, sstr,
+                                     src->itemsize);
+                }
+            }
+            if (rc < 0) {
+                return rc;
+            }
+        }
+        int d = ndim - 1;
+        for (; d >= 0; d--) {
+            if (++c[d] <= cmax[d]) {
+                break;
+            }
+            c[d] = cmin[d];
+        }
+        if (d < 0) {
+            return CW_OK;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- cw_read */
+
+typedef struct read_ctx {
+    cw_source_t *src;
+    const cw_sel_t *sel;
+    char *dst;
+    const int64_t *strides;
+    int64_t ntiles[CW_MAXDIM];
+    int64_t *bounds[CW_MAXDIM];  /* tile d,k covers j in [b[k], b[k+1]) */
+} read_ctx_t;
+
+/* Split [0, count) of one dimension at chunk boundaries. */
+static int
+tile_dim(const cw_source_t *src, const cw_sel_t *sel, int d, read_ctx_t *ctx)
+{
+    int64_t n = sel->count[d], s = sel->start[d], t = sel->step[d];
+    int64_t C = src->chunks[d];
+    int64_t maxtiles = src->nchunks[d] < n ? src->nchunks[d] : n;
+    int64_t *b = cw__malloc((size_t)(maxtiles + 1) * sizeof(*b));
+    if (b == NULL) {
+        return cw__error(CW_ENOMEM, "out of memory");
+    }
+    int64_t k = 0, j = 0;
+    b[0] = 0;
+    while (j < n) {
+        int64_t i = s + j * t, ch = i / C, j0, j1;
+        jrange(s, t, n, ch * C, ch * C + C, &j0, &j1);
+        j = j1;
+        b[++k] = j;
+    }
+    ctx->bounds[d] = b;
+    ctx->ntiles[d] = k;
+    return CW_OK;
+}
+
+static int
+read_task(void *vctx, int64_t task, cw__scratch_t *s)
+{
+    read_ctx_t *ctx = vctx;
+    const cw_sel_t *sel = ctx->sel;
+    int64_t start[CW_MAXDIM], count[CW_MAXDIM];
+    char *dst = ctx->dst;
+    for (int d = sel->ndim - 1; d >= 0; d--) {
+        int64_t k = task % ctx->ntiles[d];
+        task /= ctx->ntiles[d];
+        int64_t j0 = ctx->bounds[d][k], j1 = ctx->bounds[d][k + 1];
+        start[d] = sel->start[d] + j0 * sel->step[d];
+        count[d] = j1 - j0;
+        dst += j0 * ctx->strides[d];
+    }
+    return cw__read_region(ctx->src, start, sel->step, count, dst, ctx->strides, s);
+}
+
+int
+cw_read(cw_source_t *src, const cw_sel_t *sel, void *dst,
+        const int64_t *strides, const cw_config_t *cfg)
+{
+    int rc;
+    read_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    cw__error_clear();
+    CW_TRY(cw__sel_check(src, sel));
+    for (int d = 0; d < sel->ndim; d++) {
+        if (sel->count[d] == 0) {
+            return CW_OK;
+        }
+    }
+    ctx.src = src;
+    ctx.sel = sel;
+    ctx.dst = dst;
+    ctx.strides = strides;
+    int64_t ntasks = 1;
+    for (int d = 0; d < sel->ndim; d++) {
+        CW_TRY(tile_dim(src, sel, d, &ctx));
+        if (!cw__mul_ok(ntasks, ctx.ntiles[d], &ntasks)) {
+            rc = cw__error(CW_EINVAL, "too many chunks");
+            goto fail;
+        }
+    }
+    int nthreads;
+    CW_TRY(cw__plan_threads(cfg, ntasks, cw__source_working_set(src), &nthreads));
+    if (src->ops->begin) {
+        CW_TRY(src->ops->begin(src));
+    }
+    rc = cw__run_tasks(ntasks, nthreads, read_task, &ctx, cfg);
+    if (src->ops->end) {
+        src->ops->end(src);
+    }
+fail:
+    for (int d = 0; d < CW_MAXDIM; d++) {
+        cw__free(ctx.bounds[d]);
+    }
+    return rc;
+}

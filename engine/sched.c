@@ -1,0 +1,183 @@
+/*
+ * sched.c -- the task scheduler: OpenMP threads over a list of tasks.
+ *
+ * One OpenMP parallel region per run, `num_threads` from the run's config
+ * (never omp_set_num_threads), a dynamic schedule handing out one task at a
+ * time.  Each thread owns one scratch for the whole run.  The first failing
+ * task records its status and message under the run's mutex; every other
+ * task then returns at once.  The submitting thread (OpenMP thread 0) calls
+ * the poll callback between its tasks, so progress and cancellation need no
+ * other thread to touch Python.
+ *
+ * After fork() in a process whose engine had started threads, GNU OpenMP's
+ * thread pool is unusable in the child; runs there execute serially on the
+ * calling thread.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "engine_impl.h"
+
+#define POLL_INTERVAL_NS 20000000LL  /* 20 ms */
+
+static _Atomic pid_t threads_pid;  /* process that started OpenMP threads */
+
+typedef struct run {
+    _Atomic int status;
+    _Atomic int64_t done;
+    pthread_mutex_t mu;
+    char msg[1024];
+    int64_t next_poll;
+} run_t;
+
+int
+cw_default_threads(void)
+{
+#ifdef _OPENMP
+    int n = omp_get_num_procs();
+    return n > 0 ? n : 1;
+#else
+    return 1;
+#endif
+}
+
+int
+cw__plan_threads(const cw_config_t *cfg, int64_t ntasks, size_t per_task,
+                 int *nthreads)
+{
+    int n = cfg && cfg->threads > 0 ? cfg->threads : cw_default_threads();
+    int64_t limit = cfg && cfg->memory_limit > 0 ? cfg->memory_limit
+                                                 : (int64_t)1 << 30;
+    if ((int64_t)per_task > limit) {
+        return cw__error(CW_EBUDGET, "one task needs %.1f MiB but memory_limit "
+                         "is %.1f MiB; raise memory_limit or use smaller chunks",
+                         (double)per_task / 1048576.0, (double)limit / 1048576.0);
+    }
+    if (per_task > 0 && (int64_t)n * (int64_t)per_task > limit) {
+        n = (int)(limit / (int64_t)per_task);
+    }
+    if (ntasks < n) {
+        n = ntasks > 0 ? (int)ntasks : 1;
+    }
+    *nthreads = n < 1 ? 1 : n;
+    return CW_OK;
+}
+
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void
+record_failure(run_t *run, int rc)
+{
+    pthread_mutex_lock(&run->mu);
+    if (atomic_load(&run->status) == CW_OK) {
+        snprintf(run->msg, sizeof(run->msg), "%s", cw_errmsg());
+        atomic_store(&run->status, rc);
+    }
+    pthread_mutex_unlock(&run->mu);
+}
+
+/* On the submitting thread only. */
+static void
+maybe_poll(run_t *run, const cw_config_t *cfg, int64_t ntasks, int force)
+{
+    if (cfg == NULL || cfg->poll == NULL) {
+        return;
+    }
+    int64_t t = now_ns();
+    if (!force && t < run->next_poll) {
+        return;
+    }
+    run->next_poll = t + POLL_INTERVAL_NS;
+    if (cfg->poll(cfg->poll_data, atomic_load(&run->done), ntasks) != 0) {
+        cw__error(CW_ECANCEL, "cancelled");
+        record_failure(run, CW_ECANCEL);
+    }
+}
+
+static void
+run_one(run_t *run, int64_t t, cw__task_fn fn, void *ctx, cw__scratch_t *s)
+{
+    if (atomic_load_explicit(&run->status, memory_order_relaxed) < 0) {
+        return;
+    }
+    int rc = fn(ctx, t, s);
+    if (rc < 0) {
+        record_failure(run, rc);
+    }
+    atomic_fetch_add_explicit(&run->done, 1, memory_order_relaxed);
+}
+
+int
+cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
+              const cw_config_t *cfg)
+{
+    run_t run;
+    memset(&run, 0, sizeof(run));
+    pthread_mutex_init(&run.mu, NULL);
+    run.next_poll = now_ns() + POLL_INTERVAL_NS;
+    pid_t started = atomic_load(&threads_pid);
+    if (started != 0 && started != getpid()) {
+        nthreads = 1;
+    }
+
+    if (nthreads <= 1 || ntasks <= 1) {
+        cw__scratch_t s;
+        cw__scratch_init(&s);
+        for (int64_t t = 0; t < ntasks; t++) {
+            maybe_poll(&run, cfg, ntasks, 0);
+            run_one(&run, t, fn, ctx, &s);
+        }
+        cw__scratch_destroy(&s);
+    }
+    else {
+#ifdef _OPENMP
+        atomic_store(&threads_pid, getpid());
+#pragma omp parallel num_threads(nthreads) default(none) \
+    shared(run, ntasks, fn, ctx, cfg)
+        {
+            cw__scratch_t s;
+            cw__scratch_init(&s);
+            int master = omp_get_thread_num() == 0;
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t t = 0; t < ntasks; t++) {
+                if (master) {
+                    maybe_poll(&run, cfg, ntasks, 0);
+                }
+                run_one(&run, t, fn, ctx, &s);
+            }
+            cw__scratch_destroy(&s);
+        }
+#else
+        cw__scratch_t s;
+        cw__scratch_init(&s);
+        for (int64_t t = 0; t < ntasks; t++) {
+            maybe_poll(&run, cfg, ntasks, 0);
+            run_one(&run, t, fn, ctx, &s);
+        }
+        cw__scratch_destroy(&s);
+#endif
+    }
+    int rc = atomic_load(&run.status);
+    if (rc == CW_OK) {
+        /* A last poll: a Ctrl-C during the final tasks still cancels. */
+        maybe_poll(&run, cfg, ntasks, 1);
+        rc = atomic_load(&run.status);
+    }
+    if (rc < 0) {
+        cw__error_set_text(run.msg);
+    }
+    pthread_mutex_destroy(&run.mu);
+    return rc;
+}

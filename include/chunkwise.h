@@ -1,0 +1,307 @@
+/*
+ * chunkwise.h -- the public C API of chunkwise.
+ *
+ * chunkwise evaluates work over chunked N-dimensional arrays in parallel with
+ * a bounded memory budget.  A *source* yields an array chunk by chunk (an HDF5
+ * dataset, a strided buffer in memory, a generator such as zeros or arange).
+ * A *selection* picks a regular subset of a source (start, step, count per
+ * dimension, steps may be negative).  The engine materialises a selection into
+ * a caller's buffer (cw_read) or streams it into a new HDF5 dataset
+ * (cw_store), scheduling one OpenMP task per chunk.
+ *
+ * Conventions:
+ *  - every function that can fail returns a status (CW_OK == 0, errors < 0)
+ *    and delivers results through out-parameters, which stay NULL on failure;
+ *  - the text of the last error on the calling thread is cw_errmsg();
+ *  - pointer parameters are borrowed unless documented as owned;
+ *  - *_free(NULL) is a no-op.
+ */
+#ifndef CHUNKWISE_H
+#define CHUNKWISE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CW_BUILDING_LIBRARY)
+#define CW_API __attribute__((visibility("default")))
+#else
+#define CW_API
+#endif
+
+/** Maximum number of dimensions (HDF5's limit). */
+#define CW_MAXDIM 32
+
+/* ---------------------------------------------------------------- status */
+
+/** X-macro of every status: name, value, description. */
+#define CW_STATUS_MAP(X)                                                 \
+    X(CW_OK, 0, "success")                                               \
+    X(CW_ENOMEM, -1, "out of memory")                                    \
+    X(CW_EINVAL, -2, "invalid argument")                                 \
+    X(CW_ETYPE, -3, "unsupported data type")                             \
+    X(CW_ENOENT, -4, "no such file")                                     \
+    X(CW_ENOKEY, -11, "no such dataset")                                 \
+    X(CW_EIO, -5, "input/output error")                                  \
+    X(CW_ECORRUPT, -6, "corrupt chunk")                                  \
+    X(CW_EEXIST, -7, "already exists")                                   \
+    X(CW_EBUDGET, -8, "memory budget too small")                         \
+    X(CW_ECANCEL, -9, "cancelled")                                       \
+    X(CW_EINDEX, -10, "index out of range")
+
+typedef enum cw_status {
+#define CW_X_ENUM(name, value, text) name = value,
+    CW_STATUS_MAP(CW_X_ENUM)
+#undef CW_X_ENUM
+} cw_status_t;
+
+/** @brief Symbolic name of a status ("CW_EIO"); never NULL. */
+CW_API const char *cw_status_name(int status);
+/** @brief One-line description of a status; never NULL. */
+CW_API const char *cw_status_str(int status);
+/**
+ * @brief The message recorded by the last failing call on this thread.
+ * @return A borrowed, NUL-terminated string valid until the next chunkwise
+ *         call on this thread; "" if none.
+ * @note Thread-local: errors raised in worker threads are copied to the
+ *       submitting thread before the call returns.
+ */
+CW_API const char *cw_errmsg(void);
+
+/* ----------------------------------------------------------------- dtypes */
+
+/** Element types.  Values in memory are always native-endian. */
+typedef enum cw_dtype {
+    CW_BOOL = 0,
+    CW_INT8,
+    CW_INT16,
+    CW_INT32,
+    CW_INT64,
+    CW_UINT8,
+    CW_UINT16,
+    CW_UINT32,
+    CW_UINT64,
+    CW_FLOAT16,
+    CW_FLOAT32,
+    CW_FLOAT64,
+    CW_NDTYPES
+} cw_dtype_t;
+
+/** @brief Size in bytes of one element of @p dtype (0 if invalid). */
+CW_API size_t cw_dtype_size(cw_dtype_t dtype);
+/** @brief NumPy-style name of @p dtype ("float32"); never NULL. */
+CW_API const char *cw_dtype_name(cw_dtype_t dtype);
+
+/* ---------------------------------------------------------------- config */
+
+/**
+ * Poll callback, called on the submitting thread between chunks (at most
+ * every few milliseconds).  @p done and @p total count tasks.  Return 0 to
+ * continue, non-zero to cancel the run (it then fails with CW_ECANCEL).
+ */
+typedef int (*cw_poll_fn)(void *userdata, int64_t done, int64_t total);
+
+/** Parameters of one run.  Zero-initialise, then set what you need. */
+typedef struct cw_config {
+    int threads;            /**< worker threads; <= 0 means all cores */
+    int64_t memory_limit;   /**< byte budget for work in flight; <= 0: 1 GiB */
+    cw_poll_fn poll;        /**< optional; borrowed */
+    void *poll_data;        /**< passed to @c poll; borrowed */
+} cw_config_t;
+
+/** @brief Number of cores the engine uses when threads <= 0. */
+CW_API int cw_default_threads(void);
+
+/* --------------------------------------------------------------- sources */
+
+/** Opaque chunk source. */
+typedef struct cw_source cw_source_t;
+
+/**
+ * @brief Open an HDF5 dataset as a source, read-only.
+ *
+ * Validates the file, the dataset and its type now; the file is reopened for
+ * the duration of each run and is not held open in between.
+ * @param path  file name (borrowed).
+ * @param name  dataset path inside the file (borrowed).
+ * @param out   receives the new source (owned by the caller, free with
+ *              cw_source_free); NULL on failure.
+ * @return CW_OK, CW_ENOENT (missing file), CW_ENOKEY (missing dataset),
+ *         CW_ETYPE (unsupported type, or @p name is not a dataset), CW_EIO
+ *         (not an HDF5 file, unreadable).
+ * @note Thread-safe; takes the process-wide HDF5 lock.
+ */
+CW_API int cw_source_open_hdf5(const char *path, const char *name,
+                               cw_source_t **out);
+
+/**
+ * @brief Wrap a strided buffer in memory as a source (no copy).
+ * @param data    first element (borrowed: it must outlive the source).
+ * @param strides byte strides per dimension, may be negative or zero.
+ * @param chunks  chunk shape used to split work; NULL picks one.
+ */
+CW_API int cw_source_from_memory(const void *data, int ndim,
+                                 const int64_t *shape, const int64_t *strides,
+                                 cw_dtype_t dtype, const int64_t *chunks,
+                                 cw_source_t **out);
+
+/**
+ * @brief A source whose every element is @p value (itemsize bytes, native
+ *        order; copied).  NULL means zeros.
+ */
+CW_API int cw_source_new_full(int ndim, const int64_t *shape, cw_dtype_t dtype,
+                              const void *value, const int64_t *chunks,
+                              cw_source_t **out);
+
+/**
+ * @brief A 1-d source equal to numpy.arange(start, stop, step, dtype) of
+ *        length @p n, element for element as NumPy fills it: elements 0
+ *        and 1 are start and start+step converted to @p dtype, element
+ *        i >= 2 is first + i*(second - first) in @p dtype's arithmetic
+ *        (float16 in float32).
+ * @param istart,istep    used for integer dtypes (exact, wrapping).
+ * @param ffirst,fsecond  start and start+step, used for floating dtypes.
+ * @return CW_ETYPE for bool.
+ */
+CW_API int cw_source_new_arange(int64_t n, int64_t istart, int64_t istep,
+                                double ffirst, double fsecond, cw_dtype_t dtype,
+                                const int64_t *chunk, cw_source_t **out);
+
+/** @brief Release a source; NULL is a no-op. */
+CW_API void cw_source_free(cw_source_t *src);
+
+/** @brief Rank of the source. */
+CW_API int cw_source_ndim(const cw_source_t *src);
+/** @brief Shape (borrowed array of cw_source_ndim() entries). */
+CW_API const int64_t *cw_source_shape(const cw_source_t *src);
+/** @brief Chunk shape (borrowed array of cw_source_ndim() entries). */
+CW_API const int64_t *cw_source_chunks(const cw_source_t *src);
+/** @brief Element type. */
+CW_API cw_dtype_t cw_source_dtype(const cw_source_t *src);
+/** @brief Kind: "hdf5", "memory", "full" or "arange". */
+CW_API const char *cw_source_kind(const cw_source_t *src);
+
+/* ------------------------------------------------------------ selections */
+
+/**
+ * A regular selection of a source, one entry per source dimension: indices
+ * start + j*step for j in [0, count).  step != 0; negative steps walk
+ * backwards.  Every selected index must lie inside the source.
+ */
+typedef struct cw_sel {
+    int ndim;
+    int64_t start[CW_MAXDIM];
+    int64_t step[CW_MAXDIM];
+    int64_t count[CW_MAXDIM];
+} cw_sel_t;
+
+/** @brief Fill @p sel with the whole of @p src. */
+CW_API void cw_sel_all(const cw_source_t *src, cw_sel_t *sel);
+
+/* ------------------------------------------------------------------- run */
+
+/**
+ * @brief Materialise a selection into a caller's buffer, in parallel.
+ *
+ * Only the chunks that hold selected elements are read.  Chunks are decoded
+ * outside the HDF5 lock, straight into @p dst when a chunk maps onto a
+ * contiguous block of it.
+ * @param dst      destination, element (0,...,0) of the selection (borrowed).
+ * @param strides  byte strides of @p dst per *source* dimension.
+ * @return CW_OK, CW_EINDEX, CW_ECORRUPT (message names the chunk), CW_EIO,
+ *         CW_ECANCEL, CW_EBUDGET, CW_ENOMEM.
+ * @note Runs without the Python GIL; @p cfg->poll is called on this thread.
+ */
+CW_API int cw_read(cw_source_t *src, const cw_sel_t *sel, void *dst,
+                   const int64_t *strides, const cw_config_t *cfg);
+
+/** Codecs for cw_store. */
+typedef enum cw_codec {
+    CW_CODEC_NONE = 0,
+    CW_CODEC_BLOSC,   /**< HDF5 filter 32001 */
+    CW_CODEC_DEFLATE  /**< HDF5 filter 1 (gzip) */
+} cw_codec_t;
+
+/** Options of cw_store.  Zero-initialise, then set what you need. */
+typedef struct cw_store_opts {
+    int ndim;                 /**< rank of the stored dataset */
+    int64_t shape[CW_MAXDIM]; /**< its shape: the selection's counts, with
+                                   dims of extent 1 dropped or inserted */
+    int64_t chunks[CW_MAXDIM];/**< its chunk shape; zeros pick one */
+    int src_dim[CW_MAXDIM];   /**< source dimension of each stored dim, or
+                                   -1 for an inserted dim of extent 1 */
+    cw_codec_t codec;
+    const char *blosc_codec;  /**< "blosclz", "lz4", "lz4hc", "zlib", "zstd" */
+    int level;                /**< 0-9 */
+    bool shuffle;             /**< byte shuffle (Blosc's own, or HDF5's filter
+                                   before deflate) */
+    bool bitshuffle;          /**< Blosc bit shuffle instead of byte shuffle */
+    bool overwrite;           /**< replace an existing dataset of that name */
+} cw_store_opts_t;
+
+/**
+ * @brief Stream a selection into a new chunked HDF5 dataset.
+ *
+ * Chunks are gathered and encoded by worker threads and written with
+ * H5Dwrite_chunk under the HDF5 lock.  Memory in flight is bounded by
+ * cfg->memory_limit.  The dataset is written under a temporary name and
+ * linked under @p name only when complete; a new file is written under a
+ * temporary file name and renamed.  Intermediate groups are created.
+ * @return CW_OK, CW_EEXIST (dataset exists and !overwrite), CW_EIO,
+ *         CW_EBUDGET (one task does not fit the budget), CW_ECANCEL, ...
+ */
+CW_API int cw_store(cw_source_t *src, const cw_sel_t *sel, const char *path,
+                    const char *name, const cw_store_opts_t *opts,
+                    const cw_config_t *cfg);
+
+/* ------------------------------------------------------------ inspection */
+
+/** Description of one dataset of a file (see cw_file_list). */
+typedef struct cw_dsinfo {
+    char name[1024];          /**< absolute path inside the file */
+    int ndim;
+    int64_t shape[CW_MAXDIM];
+    int64_t chunks[CW_MAXDIM];/**< zeros when not chunked */
+    char layout[16];          /**< "chunked", "contiguous", "compact", ... */
+    char dtype[32];           /**< "float32", "int16 (big-endian)", or the
+                                   HDF5 class of an unsupported type */
+    bool supported;           /**< readable by chunkwise */
+    char filters[256];        /**< "blosc(lz4,shuffle,5)+..." or "" */
+    int64_t nbytes;           /**< logical size */
+    int64_t storage_size;     /**< bytes allocated in the file */
+} cw_dsinfo_t;
+
+/**
+ * @brief List every dataset of an HDF5 file, in name order.
+ * @param out  receives an array (owned; free with free()) of @p n entries.
+ */
+CW_API int cw_file_list(const char *path, cw_dsinfo_t **out, size_t *n);
+
+/* ---------------------------------------------------------------- stats */
+
+/** Process-wide counters, for tests and diagnostics. */
+typedef struct cw_stats {
+    int64_t chunks_read;      /**< stored chunks fetched from HDF5 files */
+    int64_t bytes_read;       /**< stored bytes fetched */
+    int64_t chunks_decoded;   /**< chunks decoded outside the HDF5 lock */
+    int64_t chunks_pipeline;  /**< chunks read through HDF5's filter pipeline */
+    int64_t chunks_written;   /**< chunks written by cw_store */
+    int64_t bytes_written;    /**< stored bytes written */
+} cw_stats_t;
+
+/** @brief Copy the counters. */
+CW_API void cw_stats_get(cw_stats_t *out);
+/** @brief Zero the counters. */
+CW_API void cw_stats_reset(void);
+
+/** @brief Versions of the libraries chunkwise runs on, one line. */
+CW_API const char *cw_version_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CHUNKWISE_H */

@@ -1,0 +1,139 @@
+/*
+ * h5lock.c -- the process-wide HDF5 lock and one-time library set-up.
+ *
+ * libhdf5 serialises its API internally; chunkwise adds one mutex of its
+ * own around every libhdf5 call so that sequences of calls (look up a
+ * chunk, then read it) are atomic and so that a non-threadsafe libhdf5
+ * build is safe too.  Only raw bytes cross this lock: decoding happens
+ * outside it, in the worker threads.
+ *
+ * Set-up (once, under the lock): silence HDF5's automatic error printing
+ * on each thread that calls it (the error stack is per thread in
+ * threadsafe builds) and register the Blosc filter (32001) so that HDF5's
+ * own pipeline can read and write Blosc datasets in this process.
+ */
+#include <blosc.h>
+#include <hdf5.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source_impl.h"
+
+#define BLOSC_FILTER_ID 32001
+
+static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int h5_ready;
+static _Thread_local int h5_thread_ready;
+
+/*
+ * The Blosc filter for HDF5's pipeline, compatible with the reference
+ * hdf5-blosc filter: cd_values = {filter version, blosc format, typesize,
+ * chunk bytes, clevel, shuffle, compressor code}.  Buffers belong to HDF5,
+ * which allocates and frees them with malloc/free.
+ */
+static size_t
+blosc_h5_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[],
+                size_t nbytes, size_t *buf_size, void **buf)
+{
+    void *out = NULL;
+    int n;
+    if (flags & H5Z_FLAG_REVERSE) {
+        size_t outsize = 0;
+        if (blosc_cbuffer_validate(*buf, nbytes, &outsize) < 0) {
+            return 0;
+        }
+        out = malloc(outsize ? outsize : 1);
+        if (out == NULL) {
+            return 0;
+        }
+        n = blosc_decompress_ctx(*buf, out, outsize, 1);
+        if (n < 0 || (size_t)n != outsize) {
+            free(out);
+            return 0;
+        }
+    }
+    else {
+        size_t typesize = cd_nelmts > 2 ? cd_values[2] : 1;
+        int clevel = cd_nelmts > 4 ? (int)cd_values[4] : 5;
+        int shuffle = cd_nelmts > 5 ? (int)cd_values[5] : 1;
+        int code = cd_nelmts > 6 ? (int)cd_values[6] : 0;
+        out = malloc(nbytes ? nbytes : 1);
+        if (out == NULL) {
+            return 0;
+        }
+        n = blosc_compress_ctx(clevel, shuffle, typesize > 255 ? 1 : typesize,
+                               nbytes, *buf, out, nbytes, cw__blosc_name(code),
+                               0, 1);
+        if (n <= 0) {
+            /* Not smaller: fail, and HDF5 stores the chunk unfiltered
+             * (the filter is optional). */
+            free(out);
+            return 0;
+        }
+    }
+    free(*buf);
+    *buf = out;
+    *buf_size = (flags & H5Z_FLAG_REVERSE) ? (size_t)n : nbytes;
+    return (size_t)n;
+}
+
+static const H5Z_class2_t blosc_class = {
+    H5Z_CLASS_T_VERS, BLOSC_FILTER_ID, 1, 1, "blosc", NULL, NULL,
+    (H5Z_func_t)blosc_h5_filter,
+};
+
+void
+cw__h5_lock(void)
+{
+    pthread_mutex_lock(&h5_mutex);
+    if (!h5_ready) {
+        H5open();
+        H5Zregister(&blosc_class);
+        h5_ready = 1;
+    }
+    if (!h5_thread_ready) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        h5_thread_ready = 1;
+    }
+}
+
+void
+cw__h5_unlock(void)
+{
+    pthread_mutex_unlock(&h5_mutex);
+}
+
+static herr_t
+innermost(unsigned n, const H5E_error2_t *err, void *data)
+{
+    if (n == 0 && err->desc != NULL) {
+        snprintf(data, 256, "%s", err->desc);
+    }
+    return 0;
+}
+
+void
+cw__h5_error_detail(void)
+{
+    char detail[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, detail);
+    if (detail[0]) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s (HDF5: %s)", cw_errmsg(), detail);
+        cw__error_set_text(msg);
+    }
+}
+
+const char *
+cw_version_info(void)
+{
+    static char info[256];
+    unsigned maj = 0, min = 0, rel = 0;
+    cw__h5_lock();
+    H5get_libversion(&maj, &min, &rel);
+    cw__h5_unlock();
+    snprintf(info, sizeof(info), "HDF5 %u.%u.%u, Blosc %s", maj, min, rel,
+             BLOSC_VERSION_STRING);
+    return info;
+}

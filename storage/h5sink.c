@@ -1,0 +1,380 @@
+/*
+ * h5sink.c -- an HDF5 dataset being written by cw_store.
+ *
+ * Nothing appears under the final name until the data is complete:
+ *  - in an existing file the dataset is created as /.chunkwise-tmp-<pid>-<n>
+ *    and moved to its name by cw__h5sink_commit (an existing dataset that
+ *    is being replaced is moved aside first and deleted last);
+ *  - a new file is written as <dir>/.<name>.chunkwise-tmp-<pid>-<n> and
+ *    renamed over the final path on commit.
+ * cw__h5sink_abort removes the temporary dataset or file.  (HDF5 does not
+ * return the space of a deleted dataset to the file system; h5repack does.)
+ *
+ * Chunks arrive already encoded; they are written with H5Dwrite_chunk under
+ * the HDF5 lock, which is held only for the write itself.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "h5_impl.h"
+#include "source_impl.h"
+
+#define BLOSC_FILTER_ID 32001
+
+struct cw__h5sink {
+    char path[4096];
+    char tmppath[4096];   /* new file: temporary file name; else "" */
+    char name[1024];      /* final dataset name, absolute */
+    char tmpname[128];    /* existing file: temporary dataset name; else "" */
+    bool replace;         /* an existing dataset is replaced on commit */
+    bool chunked;
+    hid_t file, dset, ftype;
+};
+
+static _Atomic unsigned tmp_counter;
+
+/* The little-endian file type that h5py and PyTables read as `dtype`. */
+static hid_t
+file_type(cw_dtype_t dtype)
+{
+    hid_t t;
+    signed char v;
+    switch (dtype) {
+    case CW_BOOL:
+        t = H5Tenum_create(H5T_NATIVE_SCHAR);
+        v = 0;
+        H5Tenum_insert(t, "FALSE", &v);
+        v = 1;
+        H5Tenum_insert(t, "TRUE", &v);
+        return t;
+    case CW_INT8: return H5Tcopy(H5T_STD_I8LE);
+    case CW_INT16: return H5Tcopy(H5T_STD_I16LE);
+    case CW_INT32: return H5Tcopy(H5T_STD_I32LE);
+    case CW_INT64: return H5Tcopy(H5T_STD_I64LE);
+    case CW_UINT8: return H5Tcopy(H5T_STD_U8LE);
+    case CW_UINT16: return H5Tcopy(H5T_STD_U16LE);
+    case CW_UINT32: return H5Tcopy(H5T_STD_U32LE);
+    case CW_UINT64: return H5Tcopy(H5T_STD_U64LE);
+    case CW_FLOAT16:
+        /* IEEE binary16, built as h5py does. */
+        t = H5Tcopy(H5T_IEEE_F32LE);
+        H5Tset_fields(t, 15, 10, 5, 0, 10);
+        H5Tset_size(t, 2);
+        H5Tset_ebias(t, 15);
+        return t;
+    case CW_FLOAT32: return H5Tcopy(H5T_IEEE_F32LE);
+    case CW_FLOAT64: return H5Tcopy(H5T_IEEE_F64LE);
+    default: return -1;
+    }
+}
+
+/* Refuse a name one of whose parents exists but is not a group. */
+static int
+check_parents(hid_t file, const char *name, const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", name);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') {
+            continue;
+        }
+        *p = '\0';
+        if (H5Lexists(file, buf, H5P_DEFAULT) > 0) {
+            H5O_info_t info;
+            if (H5Oget_info_by_name(file, buf, &info, H5P_DEFAULT) < 0 ||
+                info.type != H5O_TYPE_GROUP) {
+                return cw__error(CW_EEXIST, "cannot create '%s' in '%s': '%s' "
+                                 "is not a group", name, path, buf);
+            }
+        }
+        else {
+            return CW_OK;
+        }
+        *p = '/';
+    }
+    return CW_OK;
+}
+
+static int
+create_dataset(cw__h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
+               const char *dname)
+{
+    int rc = CW_OK;
+    hid_t space = -1, dcpl = -1, lcpl = -1;
+    hsize_t dims[CW_MAXDIM], cdims[CW_MAXDIM];
+    size_t itemsize = cw_dtype_size(dtype);
+    bool empty = false;
+    size_t chunk_bytes = itemsize;
+    for (int d = 0; d < opts->ndim; d++) {
+        dims[d] = (hsize_t)opts->shape[d];
+        empty = empty || opts->shape[d] == 0;
+        int64_t c = opts->chunks[d];
+        cdims[d] = (hsize_t)(c < 1 ? 1 : c > opts->shape[d] ? opts->shape[d] : c);
+        chunk_bytes *= cdims[d] ? cdims[d] : 1;
+    }
+    k->chunked = opts->ndim > 0 && !empty;
+    k->ftype = file_type(dtype);
+    space = opts->ndim == 0 ? H5Screate(H5S_SCALAR)
+                            : H5Screate_simple(opts->ndim, dims, NULL);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (k->ftype < 0 || space < 0 || dcpl < 0 || lcpl < 0 ||
+        H5Pset_create_intermediate_group(lcpl, 1) < 0) {
+        rc = cw__error(CW_EIO, "cannot set up the dataset");
+        goto done;
+    }
+    if (k->chunked) {
+        herr_t e = H5Pset_chunk(dcpl, opts->ndim, cdims);
+        if (e >= 0 && opts->codec == CW_CODEC_BLOSC) {
+            unsigned cd[7] = {2, 2, (unsigned)itemsize, (unsigned)chunk_bytes,
+                              (unsigned)opts->level,
+                              opts->bitshuffle ? 2u : opts->shuffle ? 1u : 0u,
+                              (unsigned)cw__blosc_code(opts->blosc_codec)};
+            e = H5Pset_filter(dcpl, BLOSC_FILTER_ID, H5Z_FLAG_OPTIONAL, 7, cd);
+        }
+        else if (e >= 0 && opts->codec == CW_CODEC_DEFLATE) {
+            if (opts->shuffle) {
+                e = H5Pset_shuffle(dcpl);
+            }
+            if (e >= 0) {
+                e = H5Pset_deflate(dcpl, (unsigned)opts->level);
+            }
+        }
+        if (e < 0) {
+            rc = cw__error(CW_EIO, "cannot set the chunk layout or filters");
+            cw__h5_error_detail();
+            goto done;
+        }
+    }
+    k->dset = H5Dcreate2(k->file, dname, k->ftype, space, lcpl, dcpl, H5P_DEFAULT);
+    if (k->dset < 0) {
+        rc = cw__error(CW_EIO, "cannot create dataset '%s' in '%s'", k->name,
+                       k->path);
+        cw__h5_error_detail();
+    }
+done:
+    if (lcpl >= 0) {
+        H5Pclose(lcpl);
+    }
+    if (dcpl >= 0) {
+        H5Pclose(dcpl);
+    }
+    if (space >= 0) {
+        H5Sclose(space);
+    }
+    return rc;
+}
+
+int
+cw__h5sink_create(const char *path, const char *name,
+                  const cw_store_opts_t *opts, cw_dtype_t dtype,
+                  cw__h5sink_t **out)
+{
+    int rc = CW_OK;
+    struct stat st;
+    *out = NULL;
+    if (name[0] == '\0' || strcmp(name, "/") == 0 ||
+        name[strlen(name) - 1] == '/') {
+        return cw__error(CW_EINVAL, "invalid dataset name '%s'", name);
+    }
+    if (strlen(path) >= 4000 || strlen(name) >= 1000) {
+        return cw__error(CW_EINVAL, "path or dataset name too long");
+    }
+    cw__h5sink_t *k = cw__calloc(1, sizeof(*k));
+    if (k == NULL) {
+        return cw__error(CW_ENOMEM, "out of memory");
+    }
+    k->file = k->dset = k->ftype = -1;
+    snprintf(k->path, sizeof(k->path), "%s", path);
+    snprintf(k->name, sizeof(k->name), "%s%s", name[0] == '/' ? "" : "/", name);
+    unsigned n = atomic_fetch_add(&tmp_counter, 1);
+
+    cw__h5_lock();
+    if (stat(path, &st) == 0) {
+        CW_TRY(cw__h5_open_file(path, H5F_ACC_RDWR, &k->file));
+        if (cw__h5_path_exists(k->file, k->name)) {
+            H5O_info_t info;
+            if (H5Oget_info_by_name(k->file, k->name, &info, H5P_DEFAULT) < 0 ||
+                info.type != H5O_TYPE_DATASET) {
+                rc = cw__error(CW_EEXIST, "'%s' in '%s' exists and is not a "
+                               "dataset", k->name, path);
+                goto fail;
+            }
+            if (!opts->overwrite) {
+                rc = cw__error(CW_EEXIST, "dataset '%s' already exists in '%s' "
+                               "(pass overwrite=True to replace it)", k->name,
+                               path);
+                goto fail;
+            }
+            k->replace = true;
+        }
+        CW_TRY(check_parents(k->file, k->name, path));
+        snprintf(k->tmpname, sizeof(k->tmpname), "/.chunkwise-tmp-%ld-%u",
+                 (long)getpid(), n);
+        CW_TRY(create_dataset(k, opts, dtype, k->tmpname));
+    }
+    else {
+        char dirbuf[4096], basebuf[4096];
+        snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+        snprintf(basebuf, sizeof(basebuf), "%s", path);
+        const char *dir = dirname(dirbuf), *base = basename(basebuf);
+        if (access(dir, W_OK) != 0) {
+            rc = cw__error(errno == ENOENT ? CW_ENOENT : CW_EIO,
+                           "cannot create '%s': %s", path, strerror(errno));
+            goto fail;
+        }
+        snprintf(k->tmppath, sizeof(k->tmppath), "%s/.%s.chunkwise-tmp-%ld-%u",
+                 dir, base, (long)getpid(), n);
+        k->file = H5Fcreate(k->tmppath, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+        if (k->file < 0) {
+            rc = cw__error(CW_EIO, "cannot create '%s'", path);
+            cw__h5_error_detail();
+            k->tmppath[0] = '\0';
+            goto fail;
+        }
+        CW_TRY(create_dataset(k, opts, dtype, k->name));
+    }
+    cw__h5_unlock();
+    *out = k;
+    return CW_OK;
+fail:
+    cw__h5_unlock();
+    cw__h5sink_abort(k);
+    return rc;
+}
+
+bool
+cw__h5sink_chunked(const cw__h5sink_t *k)
+{
+    return k->chunked;
+}
+
+int
+cw__h5sink_write(cw__h5sink_t *k, const int64_t *offset, uint32_t mask,
+                 const void *data, size_t nbytes)
+{
+    hsize_t off[CW_MAXDIM];
+    for (int d = 0; d < CW_MAXDIM; d++) {
+        off[d] = (hsize_t)offset[d];
+    }
+    int rc = CW_OK;
+    cw__h5_lock();
+    if (H5Dwrite_chunk(k->dset, H5P_DEFAULT, mask, off, nbytes, data) < 0) {
+        rc = cw__error(CW_EIO, "cannot write a chunk to '%s'", k->path);
+        cw__h5_error_detail();
+    }
+    cw__h5_unlock();
+    if (rc == CW_OK) {
+        CW_STAT_ADD(chunks_written, 1);
+        CW_STAT_ADD(bytes_written, nbytes);
+    }
+    return rc;
+}
+
+int
+cw__h5sink_write_all(cw__h5sink_t *k, const void *data)
+{
+    int rc = CW_OK;
+    cw__h5_lock();
+    if (H5Dwrite(k->dset, k->ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+        rc = cw__error(CW_EIO, "cannot write to '%s'", k->path);
+        cw__h5_error_detail();
+    }
+    cw__h5_unlock();
+    return rc;
+}
+
+int
+cw__h5sink_commit(cw__h5sink_t *k)
+{
+    int rc = CW_OK;
+    char aside[160] = "";
+    cw__h5_lock();
+    herr_t e = H5Dclose(k->dset);
+    k->dset = -1;
+    if (e >= 0 && k->tmpname[0]) {
+        hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+        H5Pset_create_intermediate_group(lcpl, 1);
+        if (k->replace) {
+            snprintf(aside, sizeof(aside), "%s-old", k->tmpname);
+            e = H5Lmove(k->file, k->name, k->file, aside, H5P_DEFAULT, H5P_DEFAULT);
+        }
+        if (e >= 0) {
+            e = H5Lmove(k->file, k->tmpname, k->file, k->name, lcpl, H5P_DEFAULT);
+            if (e < 0 && aside[0]) {
+                H5Lmove(k->file, aside, k->file, k->name, H5P_DEFAULT, H5P_DEFAULT);
+                aside[0] = '\0';
+            }
+        }
+        if (e >= 0) {
+            k->tmpname[0] = '\0';
+            if (aside[0]) {
+                H5Ldelete(k->file, aside, H5P_DEFAULT);
+            }
+        }
+        H5Pclose(lcpl);
+    }
+    if (e < 0) {
+        rc = cw__error(CW_EIO, "cannot link dataset '%s' in '%s'", k->name,
+                       k->path);
+        cw__h5_error_detail();
+        cw__h5_unlock();
+        cw__h5sink_abort(k);
+        return rc;
+    }
+    e = H5Tclose(k->ftype);
+    k->ftype = -1;
+    e = H5Fclose(k->file);
+    k->file = -1;
+    if (e < 0) {
+        rc = cw__error(CW_EIO, "cannot close '%s'", k->path);
+        cw__h5_error_detail();
+    }
+    else if (k->tmppath[0]) {
+        if (rename(k->tmppath, k->path) != 0) {
+            rc = cw__error(CW_EIO, "cannot rename '%s' to '%s': %s", k->tmppath,
+                           k->path, strerror(errno));
+        }
+        else {
+            k->tmppath[0] = '\0';
+        }
+    }
+    cw__h5_unlock();
+    if (rc < 0) {
+        cw__h5sink_abort(k);
+        return rc;
+    }
+    cw__free(k);
+    return CW_OK;
+}
+
+void
+cw__h5sink_abort(cw__h5sink_t *k)
+{
+    if (k == NULL) {
+        return;
+    }
+    cw__h5_lock();
+    if (k->dset >= 0) {
+        H5Dclose(k->dset);
+    }
+    if (k->ftype >= 0) {
+        H5Tclose(k->ftype);
+    }
+    if (k->file >= 0) {
+        if (k->tmpname[0]) {
+            H5Ldelete(k->file, k->tmpname, H5P_DEFAULT);
+        }
+        H5Fclose(k->file);
+    }
+    if (k->tmppath[0]) {
+        unlink(k->tmppath);
+    }
+    cw__h5_unlock();
+    cw__free(k);
+}

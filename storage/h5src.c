@@ -1,0 +1,695 @@
+/*
+ * h5src.c -- an HDF5 dataset as a chunk source.
+ *
+ * Two read paths:
+ *  - native: chunked datasets whose filters are only shuffle, deflate and
+ *    Blosc (at most one compressor).  A task fetches the chunk's stored
+ *    bytes and filter mask with H5Dread_chunk under the HDF5 lock, then
+ *    undoes the filters that were applied (mask bit clear), in reverse
+ *    order, outside the lock, and swaps bytes if the file is big-endian.
+ *    An unallocated chunk (storage size 0) reads as the fill value.
+ *  - pipeline: anything else (other filters, contiguous, compact, virtual,
+ *    scalar).  A task reads its chunk's region with H5Dread under the lock
+ *    and HDF5 converts to the native type.  Contiguous and compact
+ *    datasets are split into chunks of about 4 MiB for scheduling.
+ *
+ * The file is opened read-only at the start of each run (begin) and closed
+ * at its end, so no handle is held between runs: the same file can be
+ * written by cw_store in between, or during a run that opened the output
+ * for writing first (HDF5 then shares that handle).
+ *
+ * Locks: every libhdf5 call here runs under cw__h5_lock.
+ */
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "h5_impl.h"
+#include "source_impl.h"
+
+#define MAX_FILTERS 16
+#define BLOSC_FILTER_ID 32001
+
+typedef struct h5filter {
+    H5Z_filter_t id;
+    unsigned flags;
+    size_t ncd;
+    unsigned cd[8];
+} h5filter_t;
+
+typedef struct h5src {
+    char *path;
+    char *name;
+    H5D_layout_t layout;
+    bool native;             /* raw chunk path */
+    bool swap;               /* stored big-endian */
+    int nfilters;
+    h5filter_t filters[MAX_FILTERS];
+    unsigned char fill[8];   /* fill value, native order */
+    /* Per run, guarded by the HDF5 lock. */
+    int runs;
+    hid_t file, dset, memtype;
+} h5src_t;
+
+/* ------------------------------------------------------------- types */
+
+int
+cw__h5_classify_type(hid_t type, cw_dtype_t *dtype, bool *swap, char *desc,
+                     size_t desclen)
+{
+    H5T_class_t cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type);
+    H5T_order_t order = H5Tget_order(type);
+    *swap = order == H5T_ORDER_BE;
+    switch (cls) {
+    case H5T_INTEGER: {
+        H5T_sign_t sign = H5Tget_sign(type);
+        size_t prec = H5Tget_precision(type);
+        int k = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
+        if (k < 0 || prec != size * 8 || H5Tget_offset(type) != 0) {
+            snprintf(desc, desclen, "integer of %zu bytes, %zu bits", size, prec);
+            return CW_ETYPE;
+        }
+        *dtype = (sign == H5T_SGN_NONE ? CW_UINT8 : CW_INT8) + k;
+        break;
+    }
+    case H5T_FLOAT: {
+        size_t spos, epos, esize, mpos, msize;
+        H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize);
+        size_t bias = H5Tget_ebias(type);
+        if (size == 2 && spos == 15 && epos == 10 && esize == 5 && mpos == 0 &&
+            msize == 10 && bias == 15) {
+            *dtype = CW_FLOAT16;
+        }
+        else if (size == 4 && spos == 31 && epos == 23 && esize == 8 &&
+                 mpos == 0 && msize == 23 && bias == 127) {
+            *dtype = CW_FLOAT32;
+        }
+        else if (size == 8 && spos == 63 && epos == 52 && esize == 11 &&
+                 mpos == 0 && msize == 52 && bias == 1023) {
+            *dtype = CW_FLOAT64;
+        }
+        else {
+            snprintf(desc, desclen, "non-IEEE float of %zu bytes", size);
+            return CW_ETYPE;
+        }
+        break;
+    }
+    case H5T_ENUM: {
+        /* h5py stores bool as an int8 enum {FALSE: 0, TRUE: 1}. */
+        int ok = size == 1 && H5Tget_nmembers(type) == 2;
+        for (unsigned i = 0; ok && i < 2; i++) {
+            char *mname = H5Tget_member_name(type, i);
+            signed char v = -1;
+            ok = mname != NULL && H5Tget_member_value(type, i, &v) >= 0 &&
+                 ((strcmp(mname, "FALSE") == 0 && v == 0) ||
+                  (strcmp(mname, "TRUE") == 0 && v == 1));
+            H5free_memory(mname);
+        }
+        if (!ok) {
+            snprintf(desc, desclen, "enum");
+            return CW_ETYPE;
+        }
+        *dtype = CW_BOOL;
+        *swap = false;
+        break;
+    }
+    case H5T_BITFIELD:
+        /* PyTables stores bool as an 8-bit bitfield. */
+        if (size != 1) {
+            snprintf(desc, desclen, "bitfield of %zu bytes", size);
+            return CW_ETYPE;
+        }
+        *dtype = CW_BOOL;
+        *swap = false;
+        break;
+    default: {
+        static const char *const names[] = {
+            "integer", "float", "time", "string", "bitfield", "opaque",
+            "compound", "reference", "enum", "variable-length", "array"};
+        snprintf(desc, desclen, "%s",
+                 cls >= 0 && cls < (int)(sizeof(names) / sizeof(*names))
+                     ? names[cls]
+                     : "unknown class");
+        return CW_ETYPE;
+    }
+    }
+    if (*dtype != CW_BOOL && size == 1) {
+        *swap = false;
+    }
+    snprintf(desc, desclen, "%s%s", cw_dtype_name(*dtype),
+             *swap ? " (big-endian)" : "");
+    return CW_OK;
+}
+
+/* The file type with native byte order: what H5Dread converts to. */
+static hid_t
+native_memtype(hid_t ftype)
+{
+    hid_t t = H5Tcopy(ftype);
+    if (t >= 0 && H5Tget_class(t) != H5T_ENUM && H5Tget_size(t) > 1) {
+        H5Tset_order(t, H5Tget_order(H5T_NATIVE_INT));
+    }
+    return t;
+}
+
+/* ------------------------------------------------------------- opening */
+
+/* Check that every component of `name` exists, so a missing intermediate
+ * group is reported as a missing dataset rather than an HDF5 error. */
+int
+cw__h5_path_exists(hid_t file, const char *name)
+{
+    char buf[1024];
+    if (strlen(name) >= sizeof(buf)) {
+        return 0;
+    }
+    snprintf(buf, sizeof(buf), "%s", name);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (p > buf && !(p == buf + 1 && buf[0] == '/')) {
+                if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
+                    return 0;
+                }
+                if (c != '\0' &&
+                    H5Oexists_by_name(file, buf, H5P_DEFAULT) <= 0) {
+                    return 0;
+                }
+            }
+            *p = c;
+            if (c == '\0') {
+                break;
+            }
+        }
+    }
+    return H5Oexists_by_name(file, name, H5P_DEFAULT) > 0;
+}
+
+int
+cw__h5_open_file(const char *path, unsigned flags, hid_t *out)
+{
+    struct stat st;
+    *out = -1;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) {
+            return cw__error(CW_ENOENT, "no such file: '%s'", path);
+        }
+        return cw__error(CW_EIO, "cannot access '%s': %s", path, strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return cw__error(CW_EIO, "'%s' is a directory, not an HDF5 file", path);
+    }
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0) {
+        if (is < 0) {
+            return cw__error(CW_EIO, "cannot read '%s'", path);
+        }
+        return cw__error(CW_EIO, "'%s' is not an HDF5 file", path);
+    }
+    hid_t f = H5Fopen(path, flags, H5P_DEFAULT);
+    if (f < 0) {
+        cw__error(CW_EIO, "cannot open '%s'%s", path,
+                  flags == H5F_ACC_RDWR ? " for writing" : "");
+        cw__h5_error_detail();
+        return CW_EIO;
+    }
+    *out = f;
+    return CW_OK;
+}
+
+/* Open file + dataset; on success *file and *dset are open. */
+static int
+open_dataset(const char *path, const char *name, hid_t *file, hid_t *dset)
+{
+    int rc;
+    *dset = -1;
+    CW_TRY(cw__h5_open_file(path, H5F_ACC_RDONLY, file));
+    if (!cw__h5_path_exists(*file, name)) {
+        rc = cw__error(CW_ENOKEY, "no dataset '%s' in '%s'", name, path);
+        goto fail;
+    }
+    hid_t obj = H5Oopen(*file, name, H5P_DEFAULT);
+    if (obj < 0) {
+        rc = cw__error(CW_EIO, "cannot open '%s' in '%s'", name, path);
+        cw__h5_error_detail();
+        goto fail;
+    }
+    if (H5Iget_type(obj) != H5I_DATASET) {
+        H5I_type_t t = H5Iget_type(obj);
+        H5Oclose(obj);
+        rc = cw__error(CW_ETYPE, "'%s' in '%s' is a %s, not a dataset", name,
+                       path, t == H5I_GROUP ? "group" : "named datatype");
+        goto fail;
+    }
+    *dset = obj;
+    return CW_OK;
+fail:
+    if (*file >= 0) {
+        H5Fclose(*file);
+        *file = -1;
+    }
+    return rc;
+}
+
+static bool
+filter_is_native(H5Z_filter_t id)
+{
+    return id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE ||
+           id == BLOSC_FILTER_ID;
+}
+
+/* Read shape, type, layout and filters; fills src geometry and h. */
+static int
+describe(cw_source_t *src, h5src_t *h, hid_t dset)
+{
+    int rc = CW_OK;
+    hid_t ftype = -1, space = -1, dcpl = -1, mtype = -1;
+    int64_t shape[CW_MAXDIM], chunks[CW_MAXDIM];
+    cw_dtype_t dtype = CW_UINT8;
+    char desc[64];
+    int ndim = 0;
+
+    ftype = H5Dget_type(dset);
+    space = H5Dget_space(dset);
+    dcpl = H5Dget_create_plist(dset);
+    if (ftype < 0 || space < 0 || dcpl < 0) {
+        rc = cw__error(CW_EIO, "cannot read the dataset's description");
+        goto done;
+    }
+    if (cw__h5_classify_type(ftype, &dtype, &h->swap, desc, sizeof(desc)) < 0) {
+        rc = cw__error(CW_ETYPE, "unsupported dtype: %s", desc);
+        goto done;
+    }
+    H5S_class_t scls = H5Sget_simple_extent_type(space);
+    if (scls == H5S_NULL) {
+        rc = cw__error(CW_ETYPE, "the dataset has a null dataspace (no data)");
+        goto done;
+    }
+    ndim = H5Sget_simple_extent_ndims(space);
+    if (ndim < 0 || ndim > CW_MAXDIM) {
+        rc = cw__error(CW_EIO, "invalid rank");
+        goto done;
+    }
+    hsize_t dims[CW_MAXDIM], cdims[CW_MAXDIM];
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    for (int d = 0; d < ndim; d++) {
+        shape[d] = (int64_t)dims[d];
+        chunks[d] = 0;
+    }
+    h->layout = H5Pget_layout(dcpl);
+    if (h->layout == H5D_CHUNKED) {
+        if (H5Pget_chunk(dcpl, ndim, cdims) != ndim) {
+            rc = cw__error(CW_EIO, "cannot read the chunk shape");
+            goto done;
+        }
+        for (int d = 0; d < ndim; d++) {
+            chunks[d] = (int64_t)cdims[d];
+        }
+    }
+    int nf = H5Pget_nfilters(dcpl);
+    if (nf < 0 || nf > MAX_FILTERS) {
+        rc = cw__error(CW_EIO, "cannot read the filter pipeline");
+        goto done;
+    }
+    h->nfilters = nf;
+    int ncompressors = 0;
+    bool native = h->layout == H5D_CHUNKED;
+    for (int i = 0; i < nf; i++) {
+        h5filter_t *f = &h->filters[i];
+        unsigned config = 0;
+        f->ncd = 8;
+        f->id = H5Pget_filter2(dcpl, (unsigned)i, &f->flags, &f->ncd, f->cd, 0,
+                               NULL, &config);
+        if (f->ncd > 8) {
+            f->ncd = 8;
+        }
+        native = native && filter_is_native(f->id);
+        ncompressors += f->id == H5Z_FILTER_DEFLATE || f->id == BLOSC_FILTER_ID;
+    }
+    h->native = native && ncompressors <= 1;
+
+    /* Fill value, converted to the native type. */
+    memset(h->fill, 0, sizeof(h->fill));
+    H5D_fill_value_t fstat = H5D_FILL_VALUE_UNDEFINED;
+    mtype = native_memtype(ftype);
+    if (mtype >= 0 && H5Pfill_value_defined(dcpl, &fstat) >= 0 &&
+        fstat != H5D_FILL_VALUE_UNDEFINED) {
+        if (H5Pget_fill_value(dcpl, mtype, h->fill) < 0) {
+            memset(h->fill, 0, sizeof(h->fill));
+        }
+    }
+    /* Contiguous and compact data are split into ~4 MiB pieces. */
+    rc = cw__source_init(src, src->ops, ndim, shape, dtype,
+                         h->layout == H5D_CHUNKED ? chunks : NULL, 4 << 20);
+done:
+    if (mtype >= 0) {
+        H5Tclose(mtype);
+    }
+    if (dcpl >= 0) {
+        H5Pclose(dcpl);
+    }
+    if (space >= 0) {
+        H5Sclose(space);
+    }
+    if (ftype >= 0) {
+        H5Tclose(ftype);
+    }
+    return rc;
+}
+
+/* ----------------------------------------------------------------- run */
+
+static int
+h5_begin(cw_source_t *src)
+{
+    h5src_t *h = src->impl;
+    int rc = CW_OK;
+    cw__h5_lock();
+    if (h->runs++ > 0) {
+        goto done;
+    }
+    h->file = h->dset = h->memtype = -1;
+    rc = open_dataset(h->path, h->name, &h->file, &h->dset);
+    if (rc < 0) {
+        goto undo;
+    }
+    /* The dataset may have been replaced since it was opened. */
+    hid_t space = H5Dget_space(h->dset), ftype = H5Dget_type(h->dset);
+    hsize_t dims[CW_MAXDIM];
+    int ndim = H5Sget_simple_extent_ndims(space);
+    bool same = ndim == src->ndim && ftype >= 0 &&
+                H5Tget_size(ftype) == src->itemsize;
+    if (same) {
+        H5Sget_simple_extent_dims(space, dims, NULL);
+        for (int d = 0; d < ndim; d++) {
+            same = same && (int64_t)dims[d] == src->shape[d];
+        }
+        h->memtype = native_memtype(ftype);
+    }
+    H5Sclose(space);
+    H5Tclose(ftype);
+    if (!same || h->memtype < 0) {
+        rc = cw__error(CW_EIO, "dataset '%s' in '%s' changed since it was opened",
+                       h->name, h->path);
+        goto undo;
+    }
+    goto done;
+undo:
+    if (h->memtype >= 0) {
+        H5Tclose(h->memtype);
+    }
+    if (h->dset >= 0) {
+        H5Dclose(h->dset);
+    }
+    if (h->file >= 0) {
+        H5Fclose(h->file);
+    }
+    h->file = h->dset = h->memtype = -1;
+    h->runs--;
+done:
+    cw__h5_unlock();
+    return rc;
+}
+
+static void
+h5_end(cw_source_t *src)
+{
+    h5src_t *h = src->impl;
+    cw__h5_lock();
+    if (--h->runs == 0) {
+        H5Tclose(h->memtype);
+        H5Dclose(h->dset);
+        H5Fclose(h->file);
+        h->file = h->dset = h->memtype = -1;
+    }
+    cw__h5_unlock();
+}
+
+/* Read chunk `cidx`'s region through HDF5's pipeline into `buf` laid out
+ * with the full chunk shape. */
+static int
+read_pipeline(cw_source_t *src, h5src_t *h, const int64_t *cidx, void *buf)
+{
+    hsize_t off[CW_MAXDIM], cnt[CW_MAXDIM], full[CW_MAXDIM], zero[CW_MAXDIM];
+    int ndim = src->ndim;
+    for (int d = 0; d < ndim; d++) {
+        off[d] = (hsize_t)(cidx[d] * src->chunks[d]);
+        int64_t left = src->shape[d] - (int64_t)off[d];
+        cnt[d] = (hsize_t)(left < src->chunks[d] ? left : src->chunks[d]);
+        full[d] = (hsize_t)src->chunks[d];
+        zero[d] = 0;
+    }
+    int rc = CW_OK;
+    cw__h5_lock();
+    hid_t fspace = -1, mspace = -1;
+    herr_t err;
+    if (ndim == 0) {
+        err = H5Dread(h->dset, h->memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    }
+    else {
+        fspace = H5Dget_space(h->dset);
+        mspace = H5Screate_simple(ndim, full, NULL);
+        err = fspace < 0 || mspace < 0 ||
+              H5Sselect_hyperslab(fspace, H5S_SELECT_SET, off, NULL, cnt, NULL) < 0 ||
+              H5Sselect_hyperslab(mspace, H5S_SELECT_SET, zero, NULL, cnt, NULL) < 0;
+        if (!err) {
+            err = H5Dread(h->dset, h->memtype, mspace, fspace, H5P_DEFAULT, buf);
+        }
+    }
+    if (err < 0 || err == 1) {
+        rc = cw__error(CW_ECORRUPT, "HDF5 could not read it");
+        cw__h5_error_detail();
+    }
+    if (mspace >= 0) {
+        H5Sclose(mspace);
+    }
+    if (fspace >= 0) {
+        H5Sclose(fspace);
+    }
+    cw__h5_unlock();
+    CW_STAT_ADD(chunks_pipeline, 1);
+    return rc;
+}
+
+/* Undo the filters recorded in `mask` from `raw` (nbytes) into `buf`. */
+static int
+decode(cw_source_t *src, h5src_t *h, unsigned mask, const void *raw,
+       size_t nbytes, void *buf, cw__scratch_t *s)
+{
+    int rc;
+    size_t n = src->chunk_nbytes;
+    int active[MAX_FILTERS], nact = 0;
+    for (int i = h->nfilters - 1; i >= 0; i--) {
+        if (!(mask & (1u << i))) {
+            active[nact++] = i;
+        }
+    }
+    if (nact == 0) {
+        if (nbytes != n) {
+            return cw__error(CW_ECORRUPT, "stored %zu bytes, expected %zu",
+                             nbytes, n);
+        }
+        memcpy(buf, raw, n);
+        return CW_OK;
+    }
+    if (nact > 1) {
+        CW_TRY(cw__reserve(&s->tmp, &s->tmp_cap, n));
+    }
+    /* Stage outputs alternate so that the last stage writes `buf`. */
+    const void *in = raw;
+    size_t inlen = nbytes;
+    for (int k = 0; k < nact; k++) {
+        void *out = ((nact - 1 - k) % 2 == 0) ? buf : s->tmp;
+        const h5filter_t *f = &h->filters[active[k]];
+        switch (f->id) {
+        case BLOSC_FILTER_ID:
+            CW_TRY(cw__blosc_decode(in, inlen, out, n));
+            break;
+        case H5Z_FILTER_DEFLATE:
+            CW_TRY(cw__deflate_decode(s, in, inlen, out, n));
+            break;
+        case H5Z_FILTER_SHUFFLE: {
+            if (inlen != n) {
+                return cw__error(CW_ECORRUPT, "shuffled data of %zu bytes, "
+                                 "expected %zu", inlen, n);
+            }
+            size_t ts = f->ncd > 0 && f->cd[0] > 0 ? f->cd[0] : src->itemsize;
+            cw__unshuffle(in, out, n, ts);
+            break;
+        }
+        default:
+            return cw__error(CW_EIO, "internal: filter %d on the native path",
+                             (int)f->id);
+        }
+        in = out;
+        inlen = n;
+    }
+    return CW_OK;
+fail:
+    return rc;
+}
+
+static int
+h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__scratch_t *s)
+{
+    h5src_t *h = src->impl;
+    int rc = CW_OK;
+    if (!h->native) {
+        rc = read_pipeline(src, h, cidx, buf);
+        goto done;
+    }
+    hsize_t off[CW_MAXDIM];
+    for (int d = 0; d < src->ndim; d++) {
+        off[d] = (hsize_t)(cidx[d] * src->chunks[d]);
+    }
+    hsize_t nbytes = 0;
+    uint32_t mask = 0;
+    cw__h5_lock();
+    if (H5Dget_chunk_storage_size(h->dset, off, &nbytes) < 0) {
+        cw__h5_unlock();
+        rc = cw__error(CW_EIO, "cannot look the chunk up in the index");
+        goto done;
+    }
+    if (nbytes == 0) {
+        cw__h5_unlock();
+        cw__fill_pattern(buf, src->chunk_nbytes, h->fill, src->itemsize);
+        return CW_OK;
+    }
+    if (nbytes > ((hsize_t)1 << 40) || nbytes > 2 * src->chunk_nbytes + 4096) {
+        cw__h5_unlock();
+        rc = cw__error(CW_ECORRUPT, "implausible stored size %llu",
+                       (unsigned long long)nbytes);
+        goto done;
+    }
+    /* Uncompressed data goes straight to the destination. */
+    bool direct = h->nfilters == 0 && nbytes == src->chunk_nbytes;
+    if (!direct) {
+        rc = cw__reserve(&s->raw, &s->raw_cap, (size_t)nbytes);
+    }
+    if (rc == CW_OK && H5Dread_chunk(h->dset, H5P_DEFAULT, off, &mask,
+                                     direct ? buf : s->raw) < 0) {
+        rc = cw__error(CW_EIO, "cannot read the stored chunk");
+        cw__h5_error_detail();
+    }
+    cw__h5_unlock();
+    if (rc < 0) {
+        goto done;
+    }
+    CW_STAT_ADD(chunks_read, 1);
+    CW_STAT_ADD(bytes_read, nbytes);
+    if (!direct) {
+        rc = decode(src, h, mask, s->raw, (size_t)nbytes, buf, s);
+        if (rc < 0) {
+            goto done;
+        }
+        CW_STAT_ADD(chunks_decoded, 1);
+    }
+    if (h->swap) {
+        cw__byteswap(buf, src->chunk_nbytes, src->itemsize);
+    }
+done:
+    if (rc < 0) {
+        char where[256];
+        int k = snprintf(where, sizeof(where), "chunk (");
+        for (int d = 0; d < src->ndim && k < (int)sizeof(where) - 32; d++) {
+            k += snprintf(where + k, sizeof(where) - (size_t)k, "%s%lld",
+                          d ? ", " : "", (long long)cidx[d]);
+        }
+        cw__error_prefix("%s%s) of '%s' in '%s': ", where,
+                         src->ndim == 1 ? "," : "", h->name, h->path);
+    }
+    return rc;
+}
+
+static size_t
+h5_scratch_bytes(const cw_source_t *src)
+{
+    const h5src_t *h = src->impl;
+    /* Stored bytes (at most about a chunk) plus one pipeline stage. */
+    return h->native ? 2 * src->chunk_nbytes + 4096 : 0;
+}
+
+static void
+h5_destroy(cw_source_t *src)
+{
+    h5src_t *h = src->impl;
+    if (h) {
+        cw__free(h->path);
+        cw__free(h->name);
+        cw__free(h);
+    }
+}
+
+static const struct cw__source_ops h5_ops = {
+    .kind = "hdf5",
+    .begin = h5_begin,
+    .end = h5_end,
+    .read_chunk = h5_read_chunk,
+    .scratch_bytes = h5_scratch_bytes,
+    .destroy = h5_destroy,
+};
+
+static char *
+dupstr(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = cw__malloc(n);
+    if (p) {
+        memcpy(p, s, n);
+    }
+    return p;
+}
+
+int
+cw_source_open_hdf5(const char *path, const char *name, cw_source_t **out)
+{
+    int rc;
+    hid_t file = -1, dset = -1;
+    *out = NULL;
+    cw_source_t *src = cw__calloc(1, sizeof(*src));
+    h5src_t *h = cw__calloc(1, sizeof(*h));
+    if (src == NULL || h == NULL) {
+        cw__free(src);
+        cw__free(h);
+        return cw__error(CW_ENOMEM, "out of memory");
+    }
+    src->ops = &h5_ops;
+    src->impl = h;
+    h->file = h->dset = h->memtype = -1;
+    h->path = dupstr(path);
+    /* Names are absolute inside the file. */
+    if (h->path) {
+        size_t n = strlen(name);
+        h->name = cw__malloc(n + 2);
+        if (h->name) {
+            snprintf(h->name, n + 2, "%s%s", name[0] == '/' ? "" : "/", name);
+        }
+    }
+    if (h->path == NULL || h->name == NULL) {
+        rc = cw__error(CW_ENOMEM, "out of memory");
+        goto fail;
+    }
+    cw__h5_lock();
+    rc = open_dataset(path, h->name, &file, &dset);
+    if (rc == CW_OK) {
+        rc = describe(src, h, dset);
+        if (rc < 0) {
+            cw__error_prefix("'%s' in '%s': ", h->name, path);
+        }
+        H5Dclose(dset);
+        H5Fclose(file);
+    }
+    cw__h5_unlock();
+    if (rc < 0) {
+        goto fail;
+    }
+    *out = src;
+    return CW_OK;
+fail:
+    cw_source_free(src);
+    return rc;
+}

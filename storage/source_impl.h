@@ -1,0 +1,134 @@
+/*
+ * source_impl.h -- the internal interface between storage and the engine.
+ *
+ * A source is a vtable plus geometry.  The engine asks a source either to
+ * decode one whole chunk into a buffer (read_chunk: stored data) or to write
+ * an arbitrary strided region straight into a destination (read_direct:
+ * memory and generators, which have nothing to decode).
+ */
+#ifndef CW_BUILDING_LIBRARY
+#error "source_impl.h is internal to the chunkwise library"
+#endif
+#ifndef CW_SOURCE_IMPL_H
+#define CW_SOURCE_IMPL_H
+
+#include "chunkwise.h"
+#include "runtime_impl.h"
+
+/*
+ * Per-thread scratch of a run, allocated once per thread and reused for
+ * every chunk.  Buffers grow only; `chunk` doubles as a one-entry cache of
+ * the last decoded chunk (cached_src/cached_chunk) so that a task whose
+ * region spans a chunk already decoded by the previous task skips the work.
+ */
+typedef struct cw__scratch {
+    void *raw;              /* stored (compressed) bytes */
+    size_t raw_cap;
+    void *tmp;              /* intermediate stage of a filter pipeline */
+    size_t tmp_cap;
+    void *chunk;            /* one decoded chunk */
+    size_t chunk_cap;
+    const cw_source_t *cached_src;
+    int64_t cached_chunk;   /* linear index of the chunk held in `chunk` */
+    struct libdeflate_decompressor *inflater;
+    /* Used by stores: one output chunk being gathered, and its encoding. */
+    void *work;
+    size_t work_cap;
+    void *enc;
+    size_t enc_cap;
+    struct libdeflate_compressor *deflater;
+    int deflater_level;
+} cw__scratch_t;
+
+void cw__scratch_init(cw__scratch_t *s);
+void cw__scratch_destroy(cw__scratch_t *s);
+
+struct cw__source_ops {
+    const char *kind;
+    /* Prepare for a run (open files); called on the submitting thread. */
+    int (*begin)(cw_source_t *src);
+    /* Undo begin; called once per successful begin. */
+    void (*end)(cw_source_t *src);
+    /* Decode chunk `cidx` (chunk coordinates) into `buf`, a C-contiguous
+     * buffer of the full chunk shape.  Called from worker threads. */
+    int (*read_chunk)(cw_source_t *src, const int64_t *cidx, void *buf,
+                      cw__scratch_t *s);
+    /* Write elements start + j*step, j < count, to dst with byte strides.
+     * NULL for sources that must go through read_chunk. */
+    int (*read_direct)(cw_source_t *src, const int64_t *start,
+                       const int64_t *step, const int64_t *count, char *dst,
+                       const int64_t *strides);
+    /* Extra per-thread bytes one task of this source may use beyond the
+     * decoded chunk (compressed bytes, pipeline stage). */
+    size_t (*scratch_bytes)(const cw_source_t *src);
+    void (*destroy)(cw_source_t *src);
+};
+
+struct cw_source {
+    const struct cw__source_ops *ops;
+    int ndim;
+    cw_dtype_t dtype;
+    size_t itemsize;
+    int64_t shape[CW_MAXDIM];
+    int64_t chunks[CW_MAXDIM];
+    int64_t nchunks[CW_MAXDIM];  /* chunks per dimension */
+    size_t chunk_nbytes;         /* bytes of one full chunk */
+    void *impl;
+};
+
+/*
+ * Fill in geometry (shape, chunks, nchunks, chunk_nbytes) of a new source,
+ * checking ranges and overflow.  `chunks` NULL or zeros pick a default of
+ * about `target_bytes` per chunk.
+ */
+int cw__source_init(cw_source_t *src, const struct cw__source_ops *ops,
+                    int ndim, const int64_t *shape, cw_dtype_t dtype,
+                    const int64_t *chunks, size_t target_bytes);
+
+/* Choose a chunk shape of about target_bytes for a shape (row-major). */
+void cw__default_chunks(int ndim, const int64_t *shape, size_t itemsize,
+                        size_t target_bytes, int64_t *chunks);
+
+/* ------------------------------------------------------------- codecs */
+
+/* Decode a Blosc frame of `srclen` bytes into exactly `dstlen` bytes. */
+int cw__blosc_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
+/* Encode; returns the encoded size, or 0 if it would not be smaller than
+ * `srclen` (store the chunk raw with the filter skipped). */
+int cw__blosc_encode(const char *codec, int level, int shuffle,
+                     size_t typesize, const void *src, size_t srclen,
+                     void *dst, size_t dstcap, size_t *outlen);
+/* Compression code of a Blosc codec name, or -1. */
+int cw__blosc_code(const char *codec);
+const char *cw__blosc_name(int code);
+
+/* Decode a zlib stream (HDF5 deflate filter) into exactly dstlen bytes. */
+int cw__deflate_decode(cw__scratch_t *s, const void *src, size_t srclen,
+                       void *dst, size_t dstlen);
+/* Encode at `level`; *outlen 0 when not smaller than the input. */
+int cw__deflate_encode(cw__scratch_t *s, int level, const void *src,
+                       size_t srclen, void *dst, size_t dstcap, size_t *outlen);
+/* Release the scratch's deflate coders. */
+void cw__deflate_scratch_free(cw__scratch_t *s);
+/* Worst-case encoded size for dstcap. */
+size_t cw__deflate_bound(size_t srclen);
+
+/* HDF5 shuffle filter (byte planes) and its inverse. */
+void cw__unshuffle(const void *src, void *dst, size_t n, size_t typesize);
+void cw__shuffle(const void *src, void *dst, size_t n, size_t typesize);
+/* Reverse the byte order of n/itemsize elements in place. */
+void cw__byteswap(void *buf, size_t n, size_t itemsize);
+
+/* Fill n bytes with copies of an itemsize-byte pattern. */
+void cw__fill_pattern(void *dst, size_t n, const void *pattern,
+                      size_t itemsize);
+
+/* ------------------------------------------------------------- HDF5 */
+
+/* The process-wide lock around every libhdf5 call (storage/h5lock.c). */
+void cw__h5_lock(void);
+void cw__h5_unlock(void);
+/* Append HDF5's innermost error description to this thread's message. */
+void cw__h5_error_detail(void);
+
+#endif

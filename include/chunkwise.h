@@ -277,9 +277,12 @@ typedef struct cw_dsinfo {
 
 /**
  * @brief List every dataset of an HDF5 file, in name order.
- * @param out  receives an array (owned; free with free()) of @p n entries.
+ * @param out  receives an array (owned; free with cw_dsinfo_free) of @p n
+ *             entries.
  */
 CW_API int cw_file_list(const char *path, cw_dsinfo_t **out, size_t *n);
+/** @brief Release the array returned by cw_file_list; NULL is a no-op. */
+CW_API void cw_dsinfo_free(cw_dsinfo_t *items);
 
 /* ---------------------------------------------------------------- stats */
 

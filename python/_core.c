@@ -651,7 +651,7 @@ py_list_datasets(PyObject *module, PyObject *args)
         }
         PyList_SET_ITEM(list, (Py_ssize_t)i, d);
     }
-    free(items);
+    cw_dsinfo_free(items);
     return list;
 }
 

@@ -149,3 +149,9 @@ fail:
     cw__free(l.items);
     return rc;
 }
+
+void
+cw_dsinfo_free(cw_dsinfo_t *items)
+{
+    cw__free(items);
+}

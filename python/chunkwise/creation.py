@@ -40,11 +40,15 @@ def full(shape, fill_value, dtype=None, chunks=None) -> Array:
     """Lazy array of ``shape`` filled with ``fill_value`` (NumPy's dtype
     rules: the dtype of ``np.array(fill_value)`` unless given)."""
     shape = _shape(shape)
-    value = np.asarray(fill_value)
-    if value.ndim != 0:
+    if np.ndim(fill_value) != 0:
         raise ValueError("fill_value must be a scalar")
-    dt = _check_dtype(value.dtype if dtype is None else dtype)
-    raw = value.astype(dt, casting="unsafe").tobytes()
+    if dtype is not None:
+        _check_dtype(dtype)
+    # A 0-d numpy.full converts the value exactly as NumPy would (and
+    # raises NumPy's errors, e.g. for -1 into uint8).
+    value = np.full((), fill_value, dtype=dtype)
+    dt = _check_dtype(value.dtype)
+    raw = value.tobytes()
     src = _core.full(shape, dt, raw, _normalize_chunks(chunks, shape))
     return Array(src)
 

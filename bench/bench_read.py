@@ -40,10 +40,16 @@ Method
       child's own high-water mark (``VmHWM`` of /proc/self/status) before
       the read where Linux provides it: the parent's import-time peak can
       exceed the child's.
-    * PyTables keeps a 16 MiB chunk cache of decoded chunks per dataset, so a
-      selection touching at most 16 MiB of chunks (the ``slice`` case of
-      ``--quick``: 4 chunks) is served from it on repeats; with the full
-      shape the slice touches 40 chunks and the cache does not help.
+    * HDF5 keeps a cache of decoded chunks per open dataset: 8 MiB by
+      default for h5py (HDF5 2.0), 16 MiB for PyTables.  A selection touching
+      at most that much (the ``slice`` case of ``--quick``: 4 chunks, 16 MB,
+      for PyTables) is served from it on repeats; with the full shape the
+      slice touches 40 chunks (160 MB) and no cache helps.
+    * Other load on the machine skews the threads=2 timings (and ``vs t=1``)
+      first.  Two indicators are printed: a CPU probe (two threads hashing
+      vs one) before and after the timings, and, per file, the CPU time
+      that other processes used while its cases ran (system-wide busy time
+      from /proc/stat minus this process's), in cores on average.
 
 Columns
     ``GB/s``     uncompressed bytes of the result (1 GB = 1e9 B) per second.
@@ -64,6 +70,7 @@ Usage
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -71,6 +78,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -88,8 +96,8 @@ DTYPE = np.dtype("float32")
 DSET = "/data"
 SLAB_ROWS = 20_000          # 80 MB of float32 per generated slab
 SEED = 20240611
-DEFAULT_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                os.pardir, "data", "bench")
+DEFAULT_DATA_DIR = os.path.normpath(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), os.pardir, "data", "bench"))
 
 FILTER = hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE)
 
@@ -162,7 +170,7 @@ def generate(path: str, kind: str, shape: tuple) -> None:
         d = f.create_dataset(DSET, shape, DTYPE, chunks=CHUNKS, **FILTER)
         for k, r0 in enumerate(range(0, shape[0], SLAB_ROWS)):
             n = min(SLAB_ROWS, shape[0] - r0)
-            rng = np.random.default_rng([SEED, k, len(kind)])
+            rng = np.random.default_rng([SEED, list(DATASETS).index(kind), k])
             d[r0:r0 + n] = make_slab(r0, n, shape[1], rng)
     os.replace(tmp, path)
     print(f"  generated {path} in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -457,8 +465,17 @@ def header(args, shape) -> dict:
           f"{info['tables_max_blosc_threads']})")
     print(f"  chunkwise {info['chunkwise']} ({info['chunkwise_core']}), "
           f"defaults {info['chunkwise_default']}")
+    src = info["source"] = source_state()
+    if "commit" in src:
+        changed = (f" + uncommitted changes to {', '.join(src['changed'])}"
+                   if src["changed"] else "")
+        print(f"  chunkwise source: git {src['commit']}{changed}")
+    print(f"  chunkwise extension built {src['core_mtime']}")
     print(f"  data: {DTYPE} {shape}, chunks {CHUNKS}, Blosc lz4 clevel 5 shuffle; "
           f"median of {args.repeat} runs, warm page cache")
+    info["parallel_probe_start"] = parallel_probe()
+    print(f"  CPU probe: 2 threads give {info['parallel_probe_start']:.2f}x the "
+          f"throughput of 1 (2.0: both cores free)")
     return info
 
 
@@ -469,9 +486,12 @@ def rss_growth_kib(m: dict) -> int:
     return m["after_kib"] - before
 
 
-def print_table(kind: str, ratio: float, rows: list[dict], rss: dict) -> None:
+def print_table(kind: str, ratio: float, rows: list[dict], rss: dict,
+                other_load) -> None:
     print()
-    print(f"== {kind} (Blosc ratio {ratio:.2f})")
+    load = ("" if other_load is None else
+            f"; other processes busy {other_load:.2f} cores on average meanwhile")
+    print(f"== {kind} (Blosc ratio {ratio:.2f}{load})")
     hdr = (f"{'case':<9} {'reader':<14} {'median s':>9} {'GB/s':>6} "
            f"{'vs h5py':>7} {'vs t=1':>6} {'peak MiB':>8} {'+MiB':>6}")
     print(hdr)
@@ -501,6 +521,80 @@ def print_table(kind: str, ratio: float, rows: list[dict], rss: dict) -> None:
     for (case, r), m in rss.items():
         if "error" in m:
             print(f"  peak RSS of {READER_LABELS[r]} {case}: {m['error']}")
+
+
+def parallel_probe(rounds: int = 3) -> float:
+    """Throughput of two threads hashing (GIL released) relative to one:
+    about 2.0 when both cores are free, about 1.0 when only one is."""
+    data = bytes(32 << 20)
+
+    def work():
+        hashlib.sha256(data).digest()
+
+    def timed(nthreads):
+        ths = [threading.Thread(target=work) for _ in range(nthreads)]
+        t0 = time.perf_counter()
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        return time.perf_counter() - t0
+
+    return statistics.median(2 * timed(1) / timed(2) for _ in range(rounds))
+
+
+def source_state() -> dict:
+    """Which chunkwise was measured: the git commit, the files changed
+    outside bench/ (an editable install rebuilds from the working tree) and
+    the extension module's path and modification time."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    state = {"core": cw._core.__file__,
+             "core_mtime": time.strftime(
+                 "%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(cw._core.__file__)))}
+    try:
+        git = ["git", "-C", repo]
+        state["commit"] = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
+                                         capture_output=True, text=True,
+                                         check=True).stdout.strip()
+        lines = subprocess.run(git + ["status", "--porcelain"], capture_output=True,
+                               text=True, check=True).stdout.splitlines()
+        state["changed"] = [ln[3:] for ln in lines if not ln[3:].startswith("bench/")]
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return state
+
+
+class OtherLoad:
+    """Average number of cores busy with other processes between start()
+    and stop(): system busy time (/proc/stat) minus this process's own CPU
+    time.  None where /proc/stat is missing."""
+
+    @staticmethod
+    def _busy_s():
+        try:
+            with open("/proc/stat") as f:
+                v = [int(x) for x in f.readline().split()[1:]]
+        except OSError:
+            return None
+        idle = v[3] + (v[4] if len(v) > 4 else 0)        # idle + iowait
+        return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own_s():
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def start(self):
+        self.t0, self.busy0, self.own0 = time.perf_counter(), self._busy_s(), self._own_s()
+        return self
+
+    def stop(self):
+        busy = self._busy_s()
+        if busy is None or self.busy0 is None:
+            return None
+        wall = time.perf_counter() - self.t0
+        other = (busy - self.busy0) - (self._own_s() - self.own0)
+        return max(other, 0.0) / wall
 
 
 def own_peak_mib() -> float:
@@ -558,17 +652,26 @@ def main(argv=None) -> int:
     tables_out = []
     for kind, (path, ratio) in files.items():
         print(f"  benchmarking {kind} ...", flush=True)
+        load = OtherLoad().start()
         rows = bench_file(path, shape, args.repeat)
+        other = load.stop()
         rss = rss_by_kind[kind]
         for row in rows:
             m = rss.get((row["case"], row["reader"]))
             if m is not None:
                 row["rss"] = m
-        report["files"][kind] = {"path": path, "ratio": ratio, "results": rows}
-        tables_out.append((kind, ratio, rows, rss))
+        report["files"][kind] = {"path": path, "ratio": ratio, "results": rows,
+                                 "other_load_cores": other}
+        tables_out.append((kind, ratio, rows, rss, other))
 
+    info["parallel_probe_end"] = parallel_probe()
     for t in tables_out:
         print_table(*t)
+    if source_state()["core_mtime"] != info["source"]["core_mtime"]:
+        print("\nWARNING: the chunkwise extension was rebuilt during the run; the "
+              "subprocess measurements may have used another build")
+    print(f"\nCPU probe, 2 threads vs 1: {info['parallel_probe_start']:.2f}x before "
+          f"the timings, {info['parallel_probe_end']:.2f}x after")
     total = time.perf_counter() - t_start
     print(f"\ntotal time {total:.0f} s")
     report["total_s"] = total

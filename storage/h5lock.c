@@ -113,16 +113,47 @@ innermost(unsigned n, const H5E_error2_t *err, void *data)
     return 0;
 }
 
+static herr_t
+mentions(unsigned n, const H5E_error2_t *err, void *data)
+{
+    (void)n;
+    const char **text = data;
+    if (*text != NULL && err->desc != NULL && strstr(err->desc, *text) != NULL) {
+        *text = NULL;  /* found */
+    }
+    return 0;
+}
+
+bool
+cw__h5_error_mentions(const char *text)
+{
+    const char *t = text;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, mentions, &t);
+    return t == NULL;
+}
+
 void
 cw__h5_error_detail(void)
 {
     char detail[256] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, detail);
-    if (detail[0]) {
-        char msg[1024];
-        snprintf(msg, sizeof(msg), "%s (HDF5: %s)", cw_errmsg(), detail);
-        cw__error_set_text(msg);
+    if (detail[0] == '\0') {
+        return;
     }
+    char msg[1024];
+    if (strstr(detail, "version") != NULL) {
+        /* Typically a file written by a newer HDF5 with its latest format. */
+        unsigned maj = 0, min = 0, rel = 0;
+        H5get_libversion(&maj, &min, &rel);
+        snprintf(msg, sizeof(msg), "%s (HDF5: %s; the file uses a format newer "
+                 "than HDF5 %u.%u.%u, which chunkwise is built on, can read; "
+                 "h5py writes a readable one with libver=('earliest', 'v110'))",
+                 cw_errmsg(), detail, maj, min, rel);
+    }
+    else {
+        snprintf(msg, sizeof(msg), "%s (HDF5: %s)", cw_errmsg(), detail);
+    }
+    cw__error_set_text(msg);
 }
 
 const char *

@@ -38,7 +38,8 @@ struct cw__h5sink {
 
 static _Atomic unsigned tmp_counter;
 
-/* The little-endian file type that h5py and PyTables read as `dtype`. */
+/* The little-endian file type that h5py reads as `dtype` (PyTables reads
+ * the bool enum as int8 0/1, as it does h5py's own bool datasets). */
 static hid_t
 file_type(cw_dtype_t dtype)
 {

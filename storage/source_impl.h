@@ -130,5 +130,7 @@ void cw__h5_lock(void);
 void cw__h5_unlock(void);
 /* Append HDF5's innermost error description to this thread's message. */
 void cw__h5_error_detail(void);
+/* Whether a description on this thread's HDF5 error stack contains text. */
+bool cw__h5_error_mentions(const char *text);
 
 #endif

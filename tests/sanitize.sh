@@ -26,8 +26,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== C tests (ASan+UBSan)"
 "$BUILD/test_chunkwise"
 
-# A package directory that pairs the sources with the sanitized extension,
-# imported ahead of the regular (editable) install.
+# A package directory that pairs the sources with the sanitized extension.
+# Python runs with -S so that the editable install's .pth import hook is not
+# installed; site-packages comes back through PYTHONPATH, after the package.
 PKG="$BUILD/pkg/chunkwise"
 rm -rf "$BUILD/pkg"
 mkdir -p "$PKG"
@@ -37,5 +38,6 @@ ln -s "$PWD/$BUILD"/_core.*.so "$PKG/"
 echo "== Python tests (ASan+UBSan)"
 LIBASAN=$(gcc -print-file-name=libasan.so)
 LIBUBSAN=$(gcc -print-file-name=libubsan.so)
-CHUNKWISE_SANITIZE=1 PYTHONPATH="$PWD/$BUILD/pkg" LD_PRELOAD="$LIBASAN $LIBUBSAN" \
-    "$VENV/bin/python" -m pytest tests -q -s -p no:cacheprovider "${@:2}"
+SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+CHUNKWISE_SANITIZE=1 PYTHONPATH="$PWD/$BUILD/pkg:$SITE" LD_PRELOAD="$LIBASAN $LIBUBSAN" \
+    "$VENV/bin/python" -S -m pytest tests -q -s -p no:cacheprovider "${@:2}"

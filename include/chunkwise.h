@@ -292,6 +292,8 @@ typedef struct cw_stats {
     int64_t bytes_read;       /**< stored bytes fetched */
     int64_t chunks_decoded;   /**< chunks decoded outside the HDF5 lock */
     int64_t chunks_pipeline;  /**< chunks read through HDF5's filter pipeline */
+    int64_t chunks_lockfree;  /**< chunks read with pread, without the HDF5
+                                   lock (from a parsed chunk index) */
     int64_t chunks_written;   /**< chunks written by cw_store */
     int64_t bytes_written;    /**< stored bytes written */
 } cw_stats_t;

@@ -360,7 +360,13 @@ cw__h5index_load(const char *path, hid_t file, hid_t dset,
      * extent, and the stored size and mask of the first one. */
     rc = CW_ETYPE;
     hsize_t nchunks = 0;
-    if (H5Dget_num_chunks(dset, H5S_ALL, &nchunks) < 0 || nchunks != w.n) {
+    /* (H5Dget_num_chunks fails with H5S_ALL in HDF5 1.10.) */
+    hid_t space = H5Dget_space(dset);
+    herr_t e = space < 0 ? -1 : H5Dget_num_chunks(dset, space, &nchunks);
+    if (space >= 0) {
+        H5Sclose(space);
+    }
+    if (e < 0 || nchunks != w.n) {
         goto done;
     }
     if (w.n > 0) {

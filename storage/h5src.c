@@ -622,6 +622,7 @@ h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__scratch_t *s
         if (rc < 0) {
             goto done;
         }
+        CW_STAT_ADD(chunks_lockfree, 1);
     }
     else {
         cw__h5_lock();

@@ -7,6 +7,8 @@
  * (sched.c: threads x per-task working set <= memory_limit) rather than
  * charged per allocation, because every per-task buffer is sized once.
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,16 +16,69 @@
 #include "runtime_impl.h"
 
 /*
- * Large buffers (decoded chunks, encode buffers) are mapped directly and
- * unmapped when freed.  Through malloc they would raise glibc's dynamic
- * mmap threshold and then stay in the heap after a run, so the process's
- * footprint would drift above what the budget accounts for.  A header in
- * front of each block records its size; it keeps 64-byte alignment.
+ * Large buffers (decoded chunks, encode buffers) are mapped directly.
+ * Through malloc they would raise glibc's dynamic mmap threshold and then
+ * stay in the heap after a run, so the process's footprint would drift
+ * above what the budget accounts for.  A header in front of each block
+ * records its size; it keeps 64-byte alignment.
+ *
+ * Freed large blocks go to a small pool (at most POOL_BLOCKS blocks and
+ * POOL_BYTES in all) instead of being unmapped, so that the next run, which
+ * usually needs buffers of the same sizes, does not pay for mapping and
+ * faulting them in again: a small read costs microseconds, not the
+ * milliseconds of first-touching a few MiB.  What the pool keeps is bounded
+ * and is handed back to the system when a larger need would exceed it.
  */
 #define LARGE_MIN ((size_t)256 << 10)
 #define HEADER 64
 #define MAGIC_SMALL 0x736d616c6c424c4bULL
 #define MAGIC_LARGE 0x6c61726765424c4bULL
+#define POOL_BLOCKS 16
+#define POOL_BYTES ((size_t)64 << 20)
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char *p;
+    size_t size;
+} pool[POOL_BLOCKS];
+static int pool_n;
+static size_t pool_bytes;
+
+/* Take a pooled block of at least n bytes and at most 5/4 n (returns the
+ * mapping's start), or NULL. */
+static char *
+pool_take(size_t n)
+{
+    char *p = NULL;
+    pthread_mutex_lock(&pool_mu);
+    for (int i = 0; i < pool_n; i++) {
+        if (pool[i].size >= n && pool[i].size - n <= n / 4) {
+            p = pool[i].p;
+            pool_bytes -= pool[i].size;
+            pool[i] = pool[--pool_n];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool_mu);
+    return p;
+}
+
+/* Keep a freed block if there is room; false means unmap it. */
+static bool
+pool_give(char *p, size_t size)
+{
+    bool kept = false;
+    pthread_mutex_lock(&pool_mu);
+    if (pool_n < POOL_BLOCKS && pool_bytes + size <= POOL_BYTES) {
+        pool[pool_n].p = p;
+        pool[pool_n].size = size;
+        pool_n++;
+        pool_bytes += size;
+        kept = true;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    return kept;
+}
 
 typedef struct {
     uint64_t magic;
@@ -40,12 +95,23 @@ alloc_block(size_t n, int zero)
     char *p;
     header_t h = {MAGIC_SMALL, n};
     if (n >= LARGE_MIN) {
-        p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
-        if (p == MAP_FAILED) {
-            return NULL;
+        p = pool_take(n);
+        if (p != NULL) {
+            header_t old;
+            memcpy(&old, p, sizeof(old));
+            h.size = old.size;  /* the block keeps its mapped size */
+            if (zero) {
+                memset(p + HEADER, 0, n);
+            }
         }
-        h.magic = MAGIC_LARGE;  /* mapped pages are already zero */
+        else {
+            p = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) {
+                return NULL;
+            }
+        }
+        h.magic = MAGIC_LARGE;  /* fresh mappings are already zero */
     }
     else {
         p = zero ? calloc(1, total) : malloc(total);
@@ -64,7 +130,9 @@ free_block(void *ptr)
     header_t h;
     memcpy(&h, p, sizeof(h));
     if (h.magic == MAGIC_LARGE) {
-        munmap(p, h.size + HEADER);
+        if (!pool_give(p, h.size)) {
+            munmap(p, h.size + HEADER);
+        }
     }
     else {
         free(p);

@@ -53,7 +53,9 @@ typedef struct h5src {
     int runs;
     bool empty;              /* no chunk allocated at all: all fill */
     bool indexed;            /* `index` holds every chunk's address */
-    cw__h5index_t index;
+    cw__h5index_t index;     /* kept across runs while the file is unchanged */
+    bool index_tried;        /* `file_id` says for which file state */
+    struct stat file_id;
     hid_t file, dset, memtype;
 } h5src_t;
 
@@ -437,9 +439,23 @@ h5_begin(cw_source_t *src)
     }
     h->empty = H5Dget_storage_size(h->dset) == 0;
     /* With the chunk addresses, workers read stored bytes with pread and
-     * never take the lock. */
-    h->indexed = h->native && !h->empty &&
-                 cw__h5index_load(h->path, h->file, h->dset, src, &h->index) == CW_OK;
+     * never take the lock.  The parsed index is kept while the file is the
+     * same file, unmodified (device, inode, size, mtime), so a small read
+     * of a dataset with many chunks does not re-read its whole index. */
+    struct stat st;
+    bool same_file = h->index_tried && stat(h->path, &st) == 0 &&
+                     st.st_dev == h->file_id.st_dev && st.st_ino == h->file_id.st_ino &&
+                     st.st_size == h->file_id.st_size &&
+                     st.st_mtim.tv_sec == h->file_id.st_mtim.tv_sec &&
+                     st.st_mtim.tv_nsec == h->file_id.st_mtim.tv_nsec;
+    if (!same_file) {
+        if (h->indexed) {
+            cw__h5index_destroy(&h->index);
+        }
+        h->index_tried = stat(h->path, &h->file_id) == 0;
+        h->indexed = h->index_tried && h->native && !h->empty &&
+                     cw__h5index_load(h->path, h->file, h->dset, src, &h->index) == CW_OK;
+    }
     goto done;
 undo:
     if (h->memtype >= 0) {
@@ -464,10 +480,6 @@ h5_end(cw_source_t *src)
     h5src_t *h = src->impl;
     cw__h5_lock();
     if (--h->runs == 0) {
-        if (h->indexed) {
-            cw__h5index_destroy(&h->index);
-            h->indexed = false;
-        }
         H5Tclose(h->memtype);
         H5Dclose(h->dset);
         H5Fclose(h->file);
@@ -704,6 +716,9 @@ h5_destroy(cw_source_t *src)
 {
     h5src_t *h = src->impl;
     if (h) {
+        if (h->indexed) {
+            cw__h5index_destroy(&h->index);
+        }
         cw__free(h->path);
         cw__free(h->name);
         cw__free(h);

@@ -219,11 +219,18 @@ cw__reserve(void **buf, size_t *cap, size_t need)
     if (*cap >= need && *buf != NULL) {
         return CW_OK;
     }
-    /* Free first: the old contents are never needed, and this keeps the
-     * peak at one buffer rather than two. */
+    /* Grow by half again at least, in 64 KiB steps, so that buffers sized
+     * by varying stored chunk sizes settle after a step or two instead of
+     * being replaced chunk after chunk.  Free first: the old contents are
+     * never needed, and this keeps the peak at one buffer rather than two. */
+    size_t want = *cap + *cap / 2;
+    if (want < need) {
+        want = need;
+    }
+    want = (want + 65535) & ~(size_t)65535;
     cw__free(*buf);
-    *buf = cw__malloc(need);
-    *cap = *buf ? need : 0;
+    *buf = cw__malloc(want);
+    *cap = *buf ? want : 0;
     if (*buf == NULL) {
         return cw__error(CW_ENOMEM, "out of memory allocating %zu bytes", need);
     }

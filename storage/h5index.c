@@ -90,74 +90,79 @@ read_at(const reader_t *r, uint64_t addr, void *buf, size_t n)
 
 /* ------------------------------------------------------ object header */
 
-/* Find the layout message; copy up to `cap` bytes of its body. */
+/* A block of object header messages. */
 typedef struct block {
     uint64_t addr, len;
 } block_t;
 
+/* What a scan of an object header collects. */
+typedef struct scan {
+    const reader_t *r;
+    block_t more[MAX_BLOCKS];  /* continuation blocks still to scan */
+    int nmore;
+    unsigned char layout[64];  /* body of the layout message */
+    size_t laylen;
+} scan_t;
+
+static void
+on_message(scan_t *sc, unsigned type, const unsigned char *body, unsigned size)
+{
+    const reader_t *r = sc->r;
+    if (type == MSG_LAYOUT) {
+        sc->laylen = size < sizeof(sc->layout) ? size : sizeof(sc->layout);
+        memcpy(sc->layout, body, sc->laylen);
+    }
+    else if (type == MSG_CONTINUATION && sc->nmore < MAX_BLOCKS &&
+             size >= r->sa + r->sl) {
+        sc->more[sc->nmore].addr = le(body, r->sa);
+        sc->more[sc->nmore].len = le(body + r->sa, r->sl);
+        sc->nmore++;
+    }
+}
+
+/* Messages of a version 1 header: type(2) size(2) flags(1) reserved(3). */
 static int
-scan_v1(const reader_t *r, const unsigned char *p, size_t len, block_t *more,
-        int *nmore, unsigned char *layout, size_t cap, size_t *laylen)
+scan_v1(scan_t *sc, const unsigned char *p, size_t len)
 {
     size_t i = 0;
     while (i + 8 <= len) {
         unsigned type = (unsigned)le(p + i, 2), size = (unsigned)le(p + i + 2, 2);
-        const unsigned char *body = p + i + 8;
         if (i + 8 + size > len) {
             return CW_ETYPE;
         }
-        if (type == MSG_LAYOUT) {
-            *laylen = size < cap ? size : cap;
-            memcpy(layout, body, *laylen);
-        }
-        else if (type == MSG_CONTINUATION && *nmore < MAX_BLOCKS &&
-                 size >= r->sa + r->sl) {
-            more[*nmore].addr = le(body, r->sa);
-            more[*nmore].len = le(body + r->sa, r->sl);
-            (*nmore)++;
-        }
+        on_message(sc, type, p + i + 8, size);
         i += 8 + size;
     }
     return CW_OK;
 }
 
+/* Messages of a version 2 header: type(1) size(2) flags(1), and a creation
+ * order(2) when the header's flags say so. */
 static int
-scan_v2(const reader_t *r, const unsigned char *p, size_t len, unsigned oflags,
-        block_t *more, int *nmore, unsigned char *layout, size_t cap,
-        size_t *laylen)
+scan_v2(scan_t *sc, const unsigned char *p, size_t len, unsigned oflags)
 {
     size_t hdr = 4 + ((oflags & 0x04) ? 2 : 0);
     size_t i = 0;
     while (i + hdr <= len) {
         unsigned type = p[i], size = (unsigned)le(p + i + 1, 2);
-        const unsigned char *body = p + i + hdr;
         if (i + hdr + size > len) {
             break;  /* trailing gap smaller than a message */
         }
-        if (type == MSG_LAYOUT) {
-            *laylen = size < cap ? size : cap;
-            memcpy(layout, body, *laylen);
-        }
-        else if (type == MSG_CONTINUATION && *nmore < MAX_BLOCKS &&
-                 size >= r->sa + r->sl) {
-            more[*nmore].addr = le(body, r->sa);
-            more[*nmore].len = le(body + r->sa, r->sl);
-            (*nmore)++;
-        }
+        on_message(sc, type, p + i + hdr, size);
         i += hdr + size;
     }
     return CW_OK;
 }
 
+/* Find the dataset's layout message; its body goes to sc->layout. */
 static int
-find_layout(const reader_t *r, uint64_t ohdr, unsigned char *layout, size_t cap,
-            size_t *laylen)
+find_layout(const reader_t *r, uint64_t ohdr, scan_t *sc)
 {
     unsigned char head[32];
-    block_t more[MAX_BLOCKS];
-    int nmore = 0, rc;
     unsigned char *buf = NULL;
-    *laylen = 0;
+    int rc;
+    memset(sc, 0, sizeof(*sc));
+    sc->r = r;
     if ((rc = read_at(r, ohdr, head, sizeof(head))) < 0) {
         return rc;
     }
@@ -181,8 +186,9 @@ find_layout(const reader_t *r, uint64_t ohdr, unsigned char *layout, size_t cap,
         len = le(head + 8, 4);
         start = ohdr + 16;
     }
-    for (int b = -1; b < nmore; b++) {
-        uint64_t a = b < 0 ? start : more[b].addr, n = b < 0 ? len : more[b].len;
+    for (int b = -1; b < sc->nmore; b++) {
+        uint64_t a = b < 0 ? start : sc->more[b].addr;
+        uint64_t n = b < 0 ? len : sc->more[b].len;
         if (n > (64u << 20)) {
             rc = CW_ETYPE;
             goto done;
@@ -195,25 +201,24 @@ find_layout(const reader_t *r, uint64_t ohdr, unsigned char *layout, size_t cap,
         if ((rc = read_at(r, a, buf, (size_t)n)) < 0) {
             goto done;
         }
-        if (v2) {
-            /* Continuation blocks: "OCHK" + messages + checksum. */
-            size_t skip = b < 0 ? 0 : 4;
-            if (b >= 0 && (n < 8 || memcmp(buf, "OCHK", 4) != 0)) {
-                rc = CW_ETYPE;
-                goto done;
-            }
-            size_t body = b < 0 ? (size_t)n : (size_t)n - 8;
-            rc = scan_v2(r, buf + skip, body, oflags, more, &nmore, layout, cap,
-                         laylen);
+        if (!v2) {
+            rc = scan_v1(sc, buf, (size_t)n);
+        }
+        else if (b < 0) {
+            rc = scan_v2(sc, buf, (size_t)n, oflags);
+        }
+        else if (n >= 8 && memcmp(buf, "OCHK", 4) == 0) {
+            /* Continuation blocks: "OCHK", messages, checksum. */
+            rc = scan_v2(sc, buf + 4, (size_t)n - 8, oflags);
         }
         else {
-            rc = scan_v1(r, buf, (size_t)n, more, &nmore, layout, cap, laylen);
+            rc = CW_ETYPE;
         }
         if (rc < 0) {
             goto done;
         }
     }
-    rc = *laylen > 0 ? CW_OK : CW_ETYPE;
+    rc = sc->laylen > 0 ? CW_OK : CW_ETYPE;
 done:
     cw__free(buf);
     return rc;
@@ -333,11 +338,12 @@ cw__h5index_load(const char *path, hid_t file, hid_t dset,
     r.base = ublock;
     r.eof = (uint64_t)st.st_size;
 
-    unsigned char layout[64];
-    size_t laylen = 0;
-    if ((rc = find_layout(&r, oinfo.addr, layout, sizeof(layout), &laylen)) < 0) {
+    scan_t sc;
+    if ((rc = find_layout(&r, oinfo.addr, &sc)) < 0) {
         goto done;
     }
+    const unsigned char *layout = sc.layout;
+    size_t laylen = sc.laylen;
     rc = CW_ETYPE;
     /* Version 3, class 2 (chunked): rank+1 dims, B-tree address, dims. */
     if (laylen < 3 || layout[0] != 3 || layout[1] != 2 ||

@@ -500,7 +500,11 @@ py_read(PyObject *module, PyObject *args)
     }
     /* Each source dim maps to a distinct axis of out (or is dropped, with
      * extent 1); every other axis of out must have extent 1. */
-    int used[CW_MAXDIM] = {0};
+    int used[64] = {0};
+    if (PyArray_NDIM(out) > 64) {
+        PyErr_SetString(PyExc_ValueError, "out has too many dimensions");
+        return NULL;
+    }
     for (int d = 0; d < sel.ndim; d++) {
         if (axis[d] >= 0 && axis[d] < PyArray_NDIM(out) && used[axis[d]]++) {
             PyErr_SetString(PyExc_ValueError, "axes repeat an axis");

@@ -304,3 +304,10 @@ def test_threads_identical_results():
     with cw.config(threads=2):
         r2 = a.compute()
     assert np.array_equal(r1, r2) and np.array_equal(r1, x[::-1, 3::2])
+
+
+def test_many_inserted_axes():
+    """Views may have more axes than HDF5's 32 (NumPy allows 64)."""
+    x = np.arange(6.0)
+    k = (None,) * 40 + (slice(None, None, -2),)
+    assert np.array_equal(cw.asarray(x)[k].compute(), x[k])

@@ -4,6 +4,29 @@
  */
 #ifndef CW_BUILDING_LIBRARY
 #error "engine_impl.h is internal to the chunkwise library"
+/*
+ * A store job: what cw__store_run needs to know about the array it writes.
+ * fill() writes the region [off, off+count) of the array (output axes) to
+ * dst with byte strides; working_set() is its per-thread memory for tiles
+ * of `chunks`; begin/end bracket the run (open files).
+ */
+typedef struct cw__store_job {
+    int ndim;
+    int64_t shape[CW_MAXDIM];
+    int64_t chunks[CW_MAXDIM];   /* default chunk shape of the output */
+    cw_dtype_t dtype;
+    void *ctx;
+    int (*fill)(void *ctx, const int64_t *off, const int64_t *count, char *dst,
+                const int64_t *strides, cw__scratch_t *s);
+    size_t (*working_set)(void *ctx, const int64_t *chunks);
+    int (*begin)(void *ctx);
+    void (*end)(void *ctx);
+} cw__store_job_t;
+
+/* Stream a job into a new HDF5 dataset (see cw_store). */
+int cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
+                  const cw_store_opts_t *opts, const cw_config_t *cfg);
+
 #endif
 #ifndef CW_ENGINE_IMPL_H
 #define CW_ENGINE_IMPL_H
@@ -46,5 +69,28 @@ int cw__plan_threads(const cw_config_t *cfg, int64_t ntasks, size_t per_task,
  */
 int cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
                   const cw_config_t *cfg);
+
+/*
+ * A store job: what cw__store_run needs to know about the array it writes.
+ * fill() writes the region [off, off+count) of the array (output axes) to
+ * dst with byte strides; working_set() is its per-thread memory for tiles
+ * of `chunks`; begin/end bracket the run (open files).
+ */
+typedef struct cw__store_job {
+    int ndim;
+    int64_t shape[CW_MAXDIM];
+    int64_t chunks[CW_MAXDIM];   /* default chunk shape of the output */
+    cw_dtype_t dtype;
+    void *ctx;
+    int (*fill)(void *ctx, const int64_t *off, const int64_t *count, char *dst,
+                const int64_t *strides, cw__scratch_t *s);
+    size_t (*working_set)(void *ctx, const int64_t *chunks);
+    int (*begin)(void *ctx);
+    void (*end)(void *ctx);
+} cw__store_job_t;
+
+/* Stream a job into a new HDF5 dataset (see cw_store). */
+int cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
+                  const cw_store_opts_t *opts, const cw_config_t *cfg);
 
 #endif

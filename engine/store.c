@@ -1,12 +1,12 @@
 /*
- * store.c -- cw_store: stream a selection into a new chunked HDF5 dataset.
+ * store.c -- stream an array into a new chunked HDF5 dataset.
  *
- * One task per output chunk: gather the chunk's region from the source
- * (cw__read_region, which decodes the source chunks it overlaps, reusing
- * the thread's last decoded chunk), encode it in the worker thread, then
- * hand the bytes to H5Dwrite_chunk under the HDF5 lock.  Memory in flight
- * is threads x (output chunk + its encoding + the source's working set),
- * planned against memory_limit before anything runs.
+ * One task per output chunk: fill the chunk's region (a region filler:
+ * cw__read_region for a selection, the expression VM for a program), encode
+ * it in the worker thread, then hand the bytes to H5Dwrite_chunk under the
+ * HDF5 lock.  Memory in flight is threads x (output chunk + its encoding +
+ * the filler's own working set), planned against memory_limit before
+ * anything runs.
  */
 #include <string.h>
 
@@ -14,9 +14,8 @@
 #include "h5_impl.h"
 
 typedef struct store_ctx {
-    cw_source_t *src;
-    const cw_sel_t *sel;
-    const cw_store_opts_t *opts;
+    const cw__store_job_t *job;
+    cw_store_opts_t o;
     cw__h5sink_t *sink;
     int64_t nchunks[CW_MAXDIM];
     size_t chunk_nbytes;
@@ -28,48 +27,30 @@ static int
 store_task(void *vctx, int64_t task, cw__scratch_t *s)
 {
     store_ctx_t *ctx = vctx;
-    const cw_store_opts_t *o = ctx->opts;
-    const cw_sel_t *sel = ctx->sel;
+    const cw_store_opts_t *o = &ctx->o;
     int rc;
-    int64_t off[CW_MAXDIM], start[CW_MAXDIM], count[CW_MAXDIM],
-        strides[CW_MAXDIM];
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
     bool edge = false;
     memset(off, 0, sizeof(off));
     for (int d = o->ndim - 1; d >= 0; d--) {
         int64_t k = task % ctx->nchunks[d];
         task /= ctx->nchunks[d];
         off[d] = k * o->chunks[d];
-        if (off[d] + o->chunks[d] > o->shape[d]) {
-            edge = true;
-        }
-    }
-    /* Source-space region of this output chunk. */
-    for (int sd = 0; sd < sel->ndim; sd++) {
-        start[sd] = sel->start[sd];
-        count[sd] = 1;
-        strides[sd] = 0;
-    }
-    for (int d = 0; d < o->ndim; d++) {
-        int sd = o->src_dim[d];
-        if (sd < 0) {
-            continue;
-        }
         int64_t end = off[d] + o->chunks[d];
-        start[sd] = sel->start[sd] + off[d] * sel->step[sd];
-        count[sd] = (end < o->shape[d] ? end : o->shape[d]) - off[d];
-        strides[sd] = ctx->cstrides[d];
+        edge = edge || end > o->shape[d];
+        count[d] = (end < o->shape[d] ? end : o->shape[d]) - off[d];
     }
     CW_TRY(cw__reserve(&s->work, &s->work_cap, ctx->chunk_nbytes));
     if (edge) {
         /* HDF5 stores edge chunks whole; pad with the fill value (0). */
         memset(s->work, 0, ctx->chunk_nbytes);
     }
-    CW_TRY(cw__read_region(ctx->src, start, sel->step, count, s->work, strides, s));
+    CW_TRY(ctx->job->fill(ctx->job->ctx, off, count, s->work, ctx->cstrides, s));
 
     const void *data = s->work;
     size_t nbytes = ctx->chunk_nbytes, enclen = 0;
     uint32_t mask = 0;
-    size_t itemsize = ctx->src->itemsize;
+    size_t itemsize = cw_dtype_size(ctx->job->dtype);
     if (o->codec == CW_CODEC_BLOSC) {
         CW_TRY(cw__reserve(&s->enc, &s->enc_cap, ctx->enc_cap));
         CW_TRY(cw__blosc_encode(o->blosc_codec, o->level,
@@ -103,14 +84,169 @@ store_task(void *vctx, int64_t task, cw__scratch_t *s)
             mask = o->shuffle ? 3u : 1u;
         }
     }
-    /* H5Dwrite_chunk takes hsize_t offsets for every dimension. */
     rc = cw__h5sink_write(ctx->sink, off, mask, data, nbytes);
 fail:
     return rc;
 }
 
 static int
-check_opts(const cw_source_t *src, const cw_sel_t *sel, const cw_store_opts_t *o)
+check_codec(const cw_store_opts_t *o)
+{
+    if (o->codec == CW_CODEC_BLOSC &&
+        (o->blosc_codec == NULL || cw__blosc_code(o->blosc_codec) < 0)) {
+        return cw__error(CW_EINVAL, "unknown Blosc codec '%s'",
+                         o->blosc_codec ? o->blosc_codec : "(null)");
+    }
+    if (o->codec != CW_CODEC_NONE && (o->level < 0 || o->level > 9)) {
+        return cw__error(CW_EINVAL, "compression level %d is outside 0..9", o->level);
+    }
+    return CW_OK;
+}
+
+int
+cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
+              const cw_store_opts_t *opts, const cw_config_t *cfg)
+{
+    int rc;
+    store_ctx_t ctx;
+    cw__h5sink_t *sink = NULL;
+    bool begun = false;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.job = job;
+    ctx.o = *opts;
+    cw_store_opts_t *o = &ctx.o;
+    CW_TRY(check_codec(o));
+    o->ndim = job->ndim;
+    int64_t cbytes = (int64_t)cw_dtype_size(job->dtype), ntasks = 1;
+    for (int d = 0; d < o->ndim; d++) {
+        o->shape[d] = job->shape[d];
+        if (o->chunks[d] <= 0) {
+            o->chunks[d] = job->chunks[d] > 0 ? job->chunks[d] : 1;
+        }
+        if (o->chunks[d] > o->shape[d] && o->shape[d] > 0) {
+            o->chunks[d] = o->shape[d];
+        }
+        ctx.nchunks[d] = (o->shape[d] + o->chunks[d] - 1) / o->chunks[d];
+        if (!cw__mul_ok(cbytes, o->chunks[d], &cbytes) ||
+            !cw__mul_ok(ntasks, ctx.nchunks[d], &ntasks)) {
+            return cw__error(CW_EINVAL, "chunk shape too large");
+        }
+    }
+    /* Blosc frames are limited to 2 GiB, HDF5 chunks to 4 GiB. */
+    if (cbytes > ((int64_t)1 << 31) - 64) {
+        return cw__error(CW_EINVAL, "a chunk of %lld bytes exceeds the 2 GiB "
+                         "limit; choose smaller chunks", (long long)cbytes);
+    }
+    ctx.chunk_nbytes = (size_t)cbytes;
+    ctx.enc_cap = o->codec == CW_CODEC_NONE ? 0 : (size_t)cbytes;
+    int64_t cs = (int64_t)cw_dtype_size(job->dtype);
+    for (int d = o->ndim - 1; d >= 0; d--) {
+        ctx.cstrides[d] = cs;
+        cs *= o->chunks[d];
+    }
+    size_t per_task = ctx.chunk_nbytes + ctx.enc_cap +
+                      (o->codec == CW_CODEC_DEFLATE && o->shuffle ? ctx.chunk_nbytes : 0) +
+                      job->working_set(job->ctx, o->chunks);
+    int nthreads;
+    CW_TRY(cw__plan_threads(cfg, ntasks, per_task, &nthreads));
+
+    /* Create the output first: if it is a source's own file, the source's
+     * read-only open then shares this read-write handle. */
+    CW_TRY(cw__h5sink_create(path, name, o, job->dtype, &sink));
+    ctx.sink = sink;
+    CW_TRY(job->begin(job->ctx));
+    begun = true;
+    if (cw__h5sink_chunked(sink)) {
+        rc = cw__run_tasks(ntasks, nthreads, store_task, &ctx, cfg);
+    }
+    else if (o->ndim == 0) {
+        /* A scalar cannot be chunked in HDF5: write it plainly. */
+        unsigned char value[8];
+        cw__scratch_t s;
+        cw__scratch_init(&s);
+        int64_t zero[CW_MAXDIM] = {0}, one[CW_MAXDIM] = {0};
+        rc = job->fill(job->ctx, zero, one, (char *)value, zero, &s);
+        cw__scratch_destroy(&s);
+        if (rc == CW_OK) {
+            rc = cw__h5sink_write_all(sink, value);
+        }
+    }
+    else {
+        rc = CW_OK;  /* empty: nothing to write */
+    }
+    if (rc < 0) {
+        goto fail;
+    }
+    job->end(job->ctx);
+    begun = false;
+    sink = NULL;
+    CW_TRY(cw__h5sink_commit(ctx.sink));
+    return CW_OK;
+fail:
+    if (begun) {
+        job->end(job->ctx);
+    }
+    cw__h5sink_abort(sink);
+    return rc;
+}
+
+/* ------------------------------------------------- a selection of a source */
+
+typedef struct sel_job {
+    cw_source_t *src;
+    const cw_sel_t *sel;
+    const int *src_dim;   /* source dimension of each output dim, or -1 */
+    int ndim;
+} sel_job_t;
+
+static int
+sel_fill(void *vctx, const int64_t *off, const int64_t *count, char *dst,
+         const int64_t *strides, cw__scratch_t *s)
+{
+    const sel_job_t *j = vctx;
+    const cw_sel_t *sel = j->sel;
+    int64_t start[CW_MAXDIM], cnt[CW_MAXDIM], str[CW_MAXDIM];
+    for (int sd = 0; sd < sel->ndim; sd++) {
+        start[sd] = sel->start[sd];
+        cnt[sd] = 1;
+        str[sd] = 0;
+    }
+    for (int d = 0; d < j->ndim; d++) {
+        int sd = j->src_dim[d];
+        if (sd >= 0) {
+            start[sd] = sel->start[sd] + off[d] * sel->step[sd];
+            cnt[sd] = count[d];
+            str[sd] = strides[d];
+        }
+    }
+    return cw__read_region(j->src, start, sel->step, cnt, dst, str, s);
+}
+
+static size_t
+sel_working_set(void *vctx, const int64_t *chunks)
+{
+    (void)chunks;
+    return cw__source_working_set(((sel_job_t *)vctx)->src);
+}
+
+static int
+sel_begin(void *vctx)
+{
+    cw_source_t *src = ((sel_job_t *)vctx)->src;
+    return src->ops->begin ? src->ops->begin(src) : CW_OK;
+}
+
+static void
+sel_end(void *vctx)
+{
+    cw_source_t *src = ((sel_job_t *)vctx)->src;
+    if (src->ops->end) {
+        src->ops->end(src);
+    }
+}
+
+static int
+check_map(const cw_sel_t *sel, const cw_store_opts_t *o)
 {
     int seen[CW_MAXDIM] = {0};
     if (o->ndim < 0 || o->ndim > CW_MAXDIM) {
@@ -129,15 +265,6 @@ check_opts(const cw_source_t *src, const cw_sel_t *sel, const cw_store_opts_t *o
                              (long long)sel->count[sd]);
         }
     }
-    if (o->codec == CW_CODEC_BLOSC &&
-        (o->blosc_codec == NULL || cw__blosc_code(o->blosc_codec) < 0)) {
-        return cw__error(CW_EINVAL, "unknown Blosc codec '%s'",
-                         o->blosc_codec ? o->blosc_codec : "(null)");
-    }
-    if (o->codec != CW_CODEC_NONE && (o->level < 0 || o->level > 9)) {
-        return cw__error(CW_EINVAL, "compression level %d is outside 0..9", o->level);
-    }
-    (void)src;
     return CW_OK;
 }
 
@@ -146,99 +273,25 @@ cw_store(cw_source_t *src, const cw_sel_t *sel, const char *path,
          const char *name, const cw_store_opts_t *opts, const cw_config_t *cfg)
 {
     int rc;
-    store_ctx_t ctx;
-    cw_store_opts_t o = *opts;
-    cw__h5sink_t *sink = NULL;
-    bool begun = false;
     cw__error_clear();
     CW_TRY(cw__sel_check(src, sel));
-    CW_TRY(check_opts(src, sel, &o));
-
-    /* Chunk shape: as given, else the source's chunks seen through the
-     * selection's steps. */
-    int64_t cbytes = (int64_t)src->itemsize, ntasks = 1;
-    memset(&ctx, 0, sizeof(ctx));
-    for (int d = 0; d < o.ndim; d++) {
-        int sd = o.src_dim[d];
-        if (o.chunks[d] <= 0) {
-            int64_t c = 1;
-            if (sd >= 0) {
-                int64_t t = sel->step[sd] < 0 ? -sel->step[sd] : sel->step[sd];
-                c = (src->chunks[sd] + t - 1) / t;
-            }
-            o.chunks[d] = c;
-        }
-        if (o.chunks[d] > o.shape[d] && o.shape[d] > 0) {
-            o.chunks[d] = o.shape[d];
-        }
-        ctx.nchunks[d] = (o.shape[d] + o.chunks[d] - 1) / o.chunks[d];
-        if (!cw__mul_ok(cbytes, o.chunks[d], &cbytes) ||
-            !cw__mul_ok(ntasks, ctx.nchunks[d], &ntasks)) {
-            return cw__error(CW_EINVAL, "chunk shape too large");
+    CW_TRY(check_map(sel, opts));
+    sel_job_t j = {.src = src, .sel = sel, .src_dim = opts->src_dim,
+                   .ndim = opts->ndim};
+    cw__store_job_t job = {.ndim = opts->ndim, .dtype = src->dtype, .ctx = &j,
+                           .fill = sel_fill, .working_set = sel_working_set,
+                           .begin = sel_begin, .end = sel_end};
+    /* Default chunks: the source's chunks seen through the steps. */
+    for (int d = 0; d < opts->ndim; d++) {
+        int sd = opts->src_dim[d];
+        job.shape[d] = opts->shape[d];
+        job.chunks[d] = 1;
+        if (sd >= 0) {
+            int64_t t = sel->step[sd] < 0 ? -sel->step[sd] : sel->step[sd];
+            job.chunks[d] = (src->chunks[sd] + t - 1) / t;
         }
     }
-    /* Blosc frames are limited to 2 GiB, HDF5 chunks to 4 GiB. */
-    if (cbytes > ((int64_t)1 << 31) - 64) {
-        return cw__error(CW_EINVAL, "a chunk of %lld bytes exceeds the 2 GiB "
-                         "limit; choose smaller chunks", (long long)cbytes);
-    }
-    ctx.src = src;
-    ctx.sel = sel;
-    ctx.opts = &o;
-    ctx.chunk_nbytes = (size_t)cbytes;
-    ctx.enc_cap = o.codec == CW_CODEC_NONE ? 0 : (size_t)cbytes;
-    int64_t cs = (int64_t)src->itemsize;
-    for (int d = o.ndim - 1; d >= 0; d--) {
-        ctx.cstrides[d] = cs;
-        cs *= o.chunks[d];
-    }
-    size_t per_task = ctx.chunk_nbytes + ctx.enc_cap +
-                      (o.codec == CW_CODEC_DEFLATE && o.shuffle ? ctx.chunk_nbytes : 0) +
-                      cw__source_working_set(src);
-    int nthreads;
-    CW_TRY(cw__plan_threads(cfg, ntasks, per_task, &nthreads));
-
-    /* Create the output first: if it is the source's own file, the
-     * source's read-only open then shares this read-write handle. */
-    CW_TRY(cw__h5sink_create(path, name, &o, src->dtype, &sink));
-    ctx.sink = sink;
-    if (src->ops->begin) {
-        CW_TRY(src->ops->begin(src));
-    }
-    begun = true;
-    if (cw__h5sink_chunked(sink)) {
-        rc = cw__run_tasks(ntasks, nthreads, store_task, &ctx, cfg);
-    }
-    else if (o.ndim == 0) {
-        /* A scalar cannot be chunked in HDF5: write it plainly. */
-        unsigned char value[8];
-        cw__scratch_t s;
-        cw__scratch_init(&s);
-        int64_t zero[CW_MAXDIM] = {0};
-        rc = cw__read_region(src, sel->start, sel->step, sel->count,
-                             (char *)value, zero, &s);
-        cw__scratch_destroy(&s);
-        if (rc == CW_OK) {
-            rc = cw__h5sink_write_all(sink, value);
-        }
-    }
-    else {
-        rc = CW_OK;  /* empty: nothing to write */
-    }
-    if (rc < 0) {
-        goto fail;
-    }
-    if (src->ops->end) {
-        src->ops->end(src);
-    }
-    begun = false;
-    sink = NULL;
-    CW_TRY(cw__h5sink_commit(ctx.sink));
-    return CW_OK;
+    rc = cw__store_run(&job, path, name, opts, cfg);
 fail:
-    if (begun && src->ops->end) {
-        src->ops->end(src);
-    }
-    cw__h5sink_abort(sink);
     return rc;
 }

@@ -258,6 +258,78 @@ CW_API int cw_store(cw_source_t *src, const cw_sel_t *sel, const char *path,
                     const char *name, const cw_store_opts_t *opts,
                     const cw_config_t *cfg);
 
+/* ------------------------------------------------------------ expressions */
+
+/**
+ * A loop over n elements of strided 1-d operands, inputs first, then the
+ * output: NumPy's PyUFuncGenericFunction, so NumPy's own ufunc inner loops
+ * can be handed to the engine.  Must not need the Python GIL.
+ */
+typedef void (*cw_loop_fn)(char **args, const intptr_t *n, const intptr_t *steps,
+                           void *data);
+
+/**
+ * An elementwise program over sources: the engine's fused kernel.  Values
+ * are inputs (selections of sources, broadcast onto the output shape),
+ * scalars, casts and loops; one value is the result.  The program is
+ * evaluated tile by tile (one OpenMP task per tile), and within a tile in
+ * blocks of a few thousand elements, so temporaries stay in cache.
+ */
+typedef struct cw_expr cw_expr_t;
+
+/** @brief A new, empty program whose result has @p ndim / @p shape. */
+CW_API int cw_expr_new(int ndim, const int64_t *shape, cw_expr_t **out);
+/** @brief Release a program; NULL is a no-op.  Sources are not freed. */
+CW_API void cw_expr_free(cw_expr_t *e);
+
+/**
+ * @brief Add an input: selection @p sel of @p src (borrowed: it must outlive
+ *        @p e).  @p axis gives, per source dimension, the output axis it
+ *        lines up with, or -1 for a dimension of count 1 that is dropped.
+ *        A mapped dimension of count 1 under an output axis of larger
+ *        extent is broadcast; output axes no dimension maps to are too.
+ * @param id  receives the value's id.
+ */
+CW_API int cw_expr_input(cw_expr_t *e, cw_source_t *src, const cw_sel_t *sel,
+                         const int *axis, int *id);
+/** @brief Add a scalar of @p dtype (itemsize bytes at @p value, copied). */
+CW_API int cw_expr_scalar(cw_expr_t *e, cw_dtype_t dtype, const void *value,
+                          int *id);
+/** @brief Add a conversion of value @p in to @p to (unsafe casting). */
+CW_API int cw_expr_cast(cw_expr_t *e, int in, cw_dtype_t to, int *id);
+/**
+ * @brief Add a loop over @p nin values (of the dtypes the loop expects)
+ *        producing one value of @p out.  @p data is passed to @p fn.
+ * @param name  for cw_expr_describe (borrowed, copied).
+ */
+CW_API int cw_expr_loop(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
+                        int nin, const int *ins, cw_dtype_t out, int *id);
+/** @brief Choose the result value and the tile shape work is split by
+ *         (zeros: the first chunked input's chunks). */
+CW_API int cw_expr_finish(cw_expr_t *e, int result, const int64_t *tile);
+/** @brief Dtype of a value. */
+CW_API cw_dtype_t cw_expr_dtype(const cw_expr_t *e, int id);
+
+/**
+ * @brief Evaluate into a caller's buffer with byte @p strides per output
+ *        axis, in parallel.
+ */
+CW_API int cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
+                        const cw_config_t *cfg);
+/**
+ * @brief Evaluate and stream into a new HDF5 dataset (see cw_store; only
+ *        chunks, codec, blosc_codec, level, shuffle, bitshuffle and
+ *        overwrite of @p opts are used; the shape is the program's).
+ */
+CW_API int cw_expr_store(cw_expr_t *e, const char *path, const char *name,
+                         const cw_store_opts_t *opts, const cw_config_t *cfg);
+/**
+ * @brief Describe the plan (one line per value, the tiling, tasks and
+ *        projected memory for @p cfg) into @p buf (NUL-terminated).
+ */
+CW_API int cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *buf,
+                            size_t len);
+
 /* ------------------------------------------------------------ inspection */
 
 /** Description of one dataset of a file (see cw_file_list). */

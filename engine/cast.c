@@ -11,6 +11,14 @@
     X(CW_UINT16, uint16_t) X(CW_UINT32, uint32_t) X(CW_UINT64, uint64_t)   \
     X(CW_FLOAT16, _Float16) X(CW_FLOAT32, float) X(CW_FLOAT64, double)
 
+/* The same list again: a macro cannot expand inside its own expansion, and
+ * the inner switch needs the list while the outer one is expanding. */
+#define CW_TYPES2(X)                                                       \
+    X(CW_BOOL, _Bool) X(CW_INT8, int8_t) X(CW_INT16, int16_t)              \
+    X(CW_INT32, int32_t) X(CW_INT64, int64_t) X(CW_UINT8, uint8_t)         \
+    X(CW_UINT16, uint16_t) X(CW_UINT32, uint32_t) X(CW_UINT64, uint64_t)   \
+    X(CW_FLOAT16, _Float16) X(CW_FLOAT32, float) X(CW_FLOAT64, double)
+
 /* One loop per (from, to) pair.  Conversions of out-of-range floats to
  * integers are whatever the hardware gives, as in NumPy. */
 #define CAST_LOOP(FROM, TO)                                                \
@@ -27,7 +35,7 @@
 #define FROM_CASE(FCODE, FROM)                                             \
     case FCODE: {                                                          \
         typedef FROM FROM_T;                                               \
-        switch (to) { CW_TYPES(TO_CASE) default: return; }                 \
+        switch (to) { CW_TYPES2(TO_CASE) default: return; }                \
     }
 
 void

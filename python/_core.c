@@ -13,11 +13,17 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <numpy/arrayobject.h>
+/* NumPy's ufunc API header declares _import_umath() without a prototype. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#include <numpy/ufuncobject.h>
+#pragma GCC diagnostic pop
 
 #include "chunkwise.h"
 
 typedef struct {
     PyTypeObject *source_type;
+    PyTypeObject *expr_type;
     PyObject *corrupt_error;
     PyObject *budget_error;
 } cwpy_state;
@@ -303,6 +309,356 @@ fill_sel(cw_source_t *src, PyObject *start, PyObject *step, PyObject *count,
     return 0;
 }
 
+/* ------------------------------------------------------------------ Expr */
+
+static int parse_config(PyObject *threads, PyObject *limit, PyObject *progress,
+                        cw_config_t *cfg, poll_ctx *pc);
+static int parse_store_opts(PyObject *chunks, const char *codec, const char *blosc_codec,
+                            int level, int shuffle, int bitshuffle, int overwrite,
+                            cw_store_opts_t *o);
+
+/* A program under construction or ready to run (cw_expr_t), with the
+ * Python objects it borrows from (sources, ufuncs) kept alive. */
+typedef struct {
+    PyObject_HEAD
+    cw_expr_t *e;
+    PyObject *refs;   /* list */
+} ExprObject;
+
+static int
+Expr_traverse(ExprObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->refs);
+    return 0;
+}
+
+static int
+Expr_clear(ExprObject *self)
+{
+    Py_CLEAR(self->refs);
+    return 0;
+}
+
+static void
+Expr_dealloc(ExprObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    cw_expr_free(self->e);
+    self->e = NULL;
+    Expr_clear(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+expr_status(ExprObject *self, int rc, int id)
+{
+    if (rc < 0) {
+        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc);
+    }
+    return PyLong_FromLong(id);
+}
+
+static PyObject *
+Expr_input(ExprObject *self, PyObject *args)
+{
+    PyObject *srcobj, *start, *step, *count, *axes;
+    if (!PyArg_ParseTuple(args, "OOOOO:input", &srcobj, &start, &step, &count, &axes)) {
+        return NULL;
+    }
+    PyObject *module = PyType_GetModule(Py_TYPE(self));
+    cw_source_t *src;
+    cw_sel_t sel;
+    int64_t ax[CW_MAXDIM];
+    int axis[CW_MAXDIM];
+    if (get_source(module, srcobj, &src) < 0 ||
+        fill_sel(src, start, step, count, &sel) < 0) {
+        return NULL;
+    }
+    if (int64_seq(axes, ax, CW_MAXDIM, "axes") != sel.ndim) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "axes rank does not match");
+        }
+        return NULL;
+    }
+    for (int d = 0; d < sel.ndim; d++) {
+        axis[d] = (int)ax[d];
+    }
+    if (PyList_Append(self->refs, srcobj) < 0) {
+        return NULL;
+    }
+    int id = -1;
+    int rc = cw_expr_input(self->e, src, &sel, axis, &id);
+    return expr_status(self, rc, id);
+}
+
+static PyObject *
+Expr_scalar(ExprObject *self, PyObject *args)
+{
+    PyObject *dtypeobj;
+    Py_buffer value;
+    if (!PyArg_ParseTuple(args, "Oy*:scalar", &dtypeobj, &value)) {
+        return NULL;
+    }
+    cw_dtype_t dt;
+    PyObject *res = NULL;
+    if (parse_dtype(dtypeobj, &dt) == 0) {
+        if ((size_t)value.len != cw_dtype_size(dt)) {
+            PyErr_SetString(PyExc_ValueError, "scalar has the wrong size");
+        }
+        else {
+            int id = -1;
+            int rc = cw_expr_scalar(self->e, dt, value.buf, &id);
+            res = expr_status(self, rc, id);
+        }
+    }
+    PyBuffer_Release(&value);
+    return res;
+}
+
+static PyObject *
+Expr_cast(ExprObject *self, PyObject *args)
+{
+    int in;
+    PyObject *dtypeobj;
+    if (!PyArg_ParseTuple(args, "iO:cast", &in, &dtypeobj)) {
+        return NULL;
+    }
+    cw_dtype_t dt;
+    if (parse_dtype(dtypeobj, &dt) < 0) {
+        return NULL;
+    }
+    int id = -1;
+    int rc = cw_expr_cast(self->e, in, dt, &id);
+    return expr_status(self, rc, id);
+}
+
+/* Add NumPy's inner loop number `index` of `ufunc` over `ins`. */
+static PyObject *
+Expr_ufunc(ExprObject *self, PyObject *args)
+{
+    PyObject *ufobj, *insobj;
+    int index;
+    if (!PyArg_ParseTuple(args, "O!iO:ufunc", &PyUFunc_Type, &ufobj, &index, &insobj)) {
+        return NULL;
+    }
+    PyUFuncObject *uf = (PyUFuncObject *)ufobj;
+    int64_t ins64[4];
+    int nin = int64_seq(insobj, ins64, 4, "inputs");
+    if (nin < 0) {
+        return NULL;
+    }
+    if (uf->nout != 1 || nin != uf->nin || index < 0 || index >= uf->ntypes ||
+        uf->functions == NULL || uf->functions[index] == NULL) {
+        PyErr_Format(PyExc_TypeError, "no usable inner loop %d for %s", index,
+                     uf->name ? uf->name : "ufunc");
+        return NULL;
+    }
+    /* The loop's output type. */
+    int outnum = uf->types[index * uf->nargs + uf->nin];
+    cw_dtype_t out = CW_NDTYPES;
+    for (int i = 0; i < CW_NDTYPES; i++) {
+        if (PyArray_EquivTypenums(outnum, dtype_to_npy[i])) {
+            out = (cw_dtype_t)i;
+            break;
+        }
+    }
+    if (out == CW_NDTYPES) {
+        PyErr_Format(PyExc_TypeError, "%s: unsupported loop output type",
+                     uf->name ? uf->name : "ufunc");
+        return NULL;
+    }
+    int ins[4];
+    for (int i = 0; i < nin; i++) {
+        ins[i] = (int)ins64[i];
+    }
+    if (PyList_Append(self->refs, ufobj) < 0) {
+        return NULL;
+    }
+    int id = -1;
+    int rc = cw_expr_loop(self->e, uf->name, (cw_loop_fn)uf->functions[index],
+                          uf->data ? uf->data[index] : NULL, nin, ins, out, &id);
+    return expr_status(self, rc, id);
+}
+
+static PyObject *
+Expr_finish(ExprObject *self, PyObject *args)
+{
+    int result;
+    PyObject *tileobj;
+    if (!PyArg_ParseTuple(args, "iO:finish", &result, &tileobj)) {
+        return NULL;
+    }
+    int64_t tile[CW_MAXDIM];
+    if (tileobj != Py_None && int64_seq(tileobj, tile, CW_MAXDIM, "tile") < 0) {
+        return NULL;
+    }
+    int rc = cw_expr_finish(self->e, result, tileobj == Py_None ? NULL : tile);
+    if (rc < 0) {
+        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Expr_read(ExprObject *self, PyObject *args)
+{
+    PyObject *outobj, *threads, *limit, *progress;
+    if (!PyArg_ParseTuple(args, "O!OOO:read", &PyArray_Type, &outobj, &threads, &limit,
+                          &progress)) {
+        return NULL;
+    }
+    PyArrayObject *out = (PyArrayObject *)outobj;
+    cw_config_t cfg;
+    poll_ctx pc;
+    if (parse_config(threads, limit, progress, &cfg, &pc) < 0) {
+        return NULL;
+    }
+    if (!PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out) ||
+        PyArray_ISBYTESWAPPED(out)) {
+        PyErr_SetString(PyExc_ValueError, "out must be a writeable, aligned array");
+        return NULL;
+    }
+    int ndim = PyArray_NDIM(out);
+    int64_t strides[CW_MAXDIM];
+    if (ndim > CW_MAXDIM) {
+        PyErr_Format(PyExc_ValueError, "at most %d dimensions", CW_MAXDIM);
+        return NULL;
+    }
+    for (int k = 0; k < ndim; k++) {
+        strides[k] = PyArray_STRIDE(out, k);
+    }
+    /* The shape and dtype are checked by the caller (array.py) and the
+     * program (its rank); the program writes exactly its own shape. */
+    int rc;
+    void *data = PyArray_DATA(out);
+    cw_expr_t *e = self->e;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cw_expr_read(e, data, strides, &cfg);
+    Py_END_ALLOW_THREADS
+    if (rc < 0 || PyErr_Occurred()) {
+        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
+    }
+    Py_RETURN_NONE;
+}
+
+
+static PyObject *
+Expr_store(ExprObject *self, PyObject *args)
+{
+    PyObject *pathobj = NULL, *chunks, *threads, *limit, *progress;
+    const char *name, *codec, *blosc_codec;
+    int level, shuffle, bitshuffle, overwrite;
+    if (!PyArg_ParseTuple(args, "O&sOssipppOOO:store", PyUnicode_FSConverter, &pathobj,
+                          &name, &chunks, &codec, &blosc_codec, &level, &shuffle,
+                          &bitshuffle, &overwrite, &threads, &limit, &progress)) {
+        return NULL;
+    }
+    PyObject *res = NULL;
+    cw_config_t cfg;
+    poll_ctx pc;
+    cw_store_opts_t o;
+    if (parse_config(threads, limit, progress, &cfg, &pc) < 0 ||
+        parse_store_opts(chunks, codec, blosc_codec, level, shuffle, bitshuffle,
+                         overwrite, &o) < 0) {
+        goto done;
+    }
+    int rc;
+    const char *path = PyBytes_AS_STRING(pathobj);
+    cw_expr_t *e = self->e;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cw_expr_store(e, path, name, &o, &cfg);
+    Py_END_ALLOW_THREADS
+    if (rc < 0 || PyErr_Occurred()) {
+        cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
+        goto done;
+    }
+    res = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(pathobj);
+    return res;
+}
+
+static PyObject *
+Expr_describe(ExprObject *self, PyObject *args)
+{
+    PyObject *threads, *limit;
+    if (!PyArg_ParseTuple(args, "OO:describe", &threads, &limit)) {
+        return NULL;
+    }
+    cw_config_t cfg;
+    poll_ctx pc;
+    if (parse_config(threads, limit, Py_None, &cfg, &pc) < 0) {
+        return NULL;
+    }
+    char buf[16384];
+    cw_expr_describe(self->e, &cfg, buf, sizeof(buf));
+    return PyUnicode_FromString(buf);
+}
+
+static PyMethodDef Expr_methods[] = {
+    {"input", (PyCFunction)Expr_input, METH_VARARGS, "input(src, start, step, count, axes) -> id"},
+    {"scalar", (PyCFunction)Expr_scalar, METH_VARARGS, "scalar(dtype, bytes) -> id"},
+    {"cast", (PyCFunction)Expr_cast, METH_VARARGS, "cast(id, dtype) -> id"},
+    {"ufunc", (PyCFunction)Expr_ufunc, METH_VARARGS, "ufunc(ufunc, loop_index, ids) -> id"},
+    {"finish", (PyCFunction)Expr_finish, METH_VARARGS, "finish(result, tile)"},
+    {"read", (PyCFunction)Expr_read, METH_VARARGS, "read(out, threads, memory_limit, progress)"},
+    {"store", (PyCFunction)Expr_store, METH_VARARGS, "store(path, name, chunks, ...)"},
+    {"describe", (PyCFunction)Expr_describe, METH_VARARGS, "describe(threads, memory_limit) -> str"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Expr_slots[] = {
+    {Py_tp_dealloc, Expr_dealloc},
+    {Py_tp_traverse, Expr_traverse},
+    {Py_tp_clear, Expr_clear},
+    {Py_tp_methods, Expr_methods},
+    {Py_tp_doc, "An elementwise program for the C engine."},
+    {0, NULL},
+};
+
+static PyType_Spec Expr_spec = {
+    .name = "chunkwise._core.Expr",
+    .basicsize = sizeof(ExprObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = Expr_slots,
+};
+
+static PyObject *
+py_expr_new(PyObject *module, PyObject *args)
+{
+    PyObject *shapeobj;
+    if (!PyArg_ParseTuple(args, "O:expr_new", &shapeobj)) {
+        return NULL;
+    }
+    int64_t shape[CW_MAXDIM];
+    int ndim = int64_seq(shapeobj, shape, CW_MAXDIM, "shape");
+    if (ndim < 0) {
+        return NULL;
+    }
+    cw_expr_t *e = NULL;
+    int rc = cw_expr_new(ndim, shape, &e);
+    if (rc < 0) {
+        return cwpy_raise(module, rc);
+    }
+    cwpy_state *st = get_state(module);
+    ExprObject *self = PyObject_GC_New(ExprObject, st->expr_type);
+    if (self == NULL) {
+        cw_expr_free(e);
+        return NULL;
+    }
+    self->e = e;
+    self->refs = PyList_New(0);
+    PyObject_GC_Track(self);
+    if (self->refs == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
 /* ------------------------------------------------------------- functions */
 
 static PyObject *
@@ -545,6 +901,43 @@ py_read(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static int
+set_codec(const char *codec, const char *blosc_codec, int level, int shuffle,
+          int bitshuffle, int overwrite, cw_store_opts_t *o)
+{
+    if (strcmp(codec, "blosc") == 0) {
+        o->codec = CW_CODEC_BLOSC;
+    }
+    else if (strcmp(codec, "deflate") == 0) {
+        o->codec = CW_CODEC_DEFLATE;
+    }
+    else if (strcmp(codec, "none") == 0) {
+        o->codec = CW_CODEC_NONE;
+    }
+    else {
+        PyErr_Format(PyExc_ValueError, "unknown codec '%s'", codec);
+        return -1;
+    }
+    o->blosc_codec = blosc_codec;
+    o->level = level;
+    o->shuffle = shuffle;
+    o->bitshuffle = bitshuffle;
+    o->overwrite = overwrite;
+    return 0;
+}
+
+static int
+parse_store_opts(PyObject *chunks, const char *codec, const char *blosc_codec,
+                 int level, int shuffle, int bitshuffle, int overwrite,
+                 cw_store_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    if (chunks != Py_None && int64_seq(chunks, o->chunks, CW_MAXDIM, "chunks") < 0) {
+        return -1;
+    }
+    return set_codec(codec, blosc_codec, level, shuffle, bitshuffle, overwrite, o);
+}
+
 static PyObject *
 py_store(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -587,24 +980,9 @@ py_store(PyObject *module, PyObject *args, PyObject *kwargs)
     for (int d = 0; d < o.ndim; d++) {
         o.src_dim[d] = (int)sd[d];
     }
-    if (strcmp(codec, "blosc") == 0) {
-        o.codec = CW_CODEC_BLOSC;
-    }
-    else if (strcmp(codec, "deflate") == 0) {
-        o.codec = CW_CODEC_DEFLATE;
-    }
-    else if (strcmp(codec, "none") == 0) {
-        o.codec = CW_CODEC_NONE;
-    }
-    else {
-        PyErr_Format(PyExc_ValueError, "unknown codec '%s'", codec);
+    if (set_codec(codec, blosc_codec, level, shuffle, bitshuffle, overwrite, &o) < 0) {
         goto done;
     }
-    o.blosc_codec = blosc_codec;
-    o.level = level;
-    o.shuffle = shuffle;
-    o.bitshuffle = bitshuffle;
-    o.overwrite = overwrite;
     int rc;
     const char *path = PyBytes_AS_STRING(pathobj);
     Py_BEGIN_ALLOW_THREADS
@@ -710,6 +1088,7 @@ static PyMethodDef core_methods[] = {
      "read(src, start, step, count, out, axes, threads, memory_limit, progress)"},
     {"store", (PyCFunction)(void (*)(void))py_store, METH_VARARGS | METH_KEYWORDS,
      "store(...): stream a selection into a new HDF5 dataset"},
+    {"expr_new", py_expr_new, METH_VARARGS, "expr_new(shape) -> Expr"},
     {"list_datasets", py_list_datasets, METH_VARARGS, "list_datasets(path) -> list"},
     {"stats", py_stats, METH_NOARGS, "process-wide counters"},
     {"reset_stats", py_reset_stats, METH_NOARGS, "zero the counters"},
@@ -724,11 +1103,16 @@ static int
 core_exec(PyObject *module)
 {
     import_array1(-1);
+    import_umath1(-1);
     cwpy_state *st = get_state(module);
     st->source_type =
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &Source_spec, NULL);
     if (st->source_type == NULL ||
         PyModule_AddType(module, st->source_type) < 0) {
+        return -1;
+    }
+    st->expr_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &Expr_spec, NULL);
+    if (st->expr_type == NULL || PyModule_AddType(module, st->expr_type) < 0) {
         return -1;
     }
     st->corrupt_error = PyErr_NewExceptionWithDoc(
@@ -752,6 +1136,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
 {
     cwpy_state *st = get_state(module);
     Py_VISIT(st->source_type);
+    Py_VISIT(st->expr_type);
     Py_VISIT(st->corrupt_error);
     Py_VISIT(st->budget_error);
     return 0;
@@ -762,6 +1147,7 @@ core_clear(PyObject *module)
 {
     cwpy_state *st = get_state(module);
     Py_CLEAR(st->source_type);
+    Py_CLEAR(st->expr_type);
     Py_CLEAR(st->corrupt_error);
     Py_CLEAR(st->budget_error);
     return 0;

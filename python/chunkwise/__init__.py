@@ -9,11 +9,13 @@ from ._core import CorruptChunkError, MemoryBudgetError
 from .array import Array, open
 from .config import config, get_config
 from .creation import arange, asarray, empty, full, ones, zeros
+from .functions import FallbackWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Array", "CorruptChunkError", "MemoryBudgetError", "arange", "asarray",
+    "Array", "CorruptChunkError", "FallbackWarning", "MemoryBudgetError", "arange",
+    "asarray",
     "config", "empty", "full", "get_config", "ones", "open", "zeros", "stats",
     "reset_stats",
 ]

@@ -1,10 +1,11 @@
 """The lazy chunked array.
 
-An ``Array`` is a view (see indexing.py) of a chunk source in the C engine:
-an HDF5 dataset, an in-memory buffer or a generator.  Creating, indexing and
-inspecting one reads nothing; ``compute()``, ``np.asarray()`` and
-``to_hdf5()`` run the C engine over the chunks the view touches, in
-parallel, with the GIL released.
+An ``Array`` wraps a graph node (graph.py): a view of a chunk source in the
+C engine (an HDF5 dataset, an in-memory buffer or a generator), or an
+elementwise computation over such views built by NumPy ufuncs and
+operators.  Creating, indexing and inspecting one reads nothing;
+``compute()``, ``np.asarray()`` and ``to_hdf5()`` run the C engine over the
+chunks the result needs, in parallel, with the GIL released.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from . import _core
 from .config import get_config
-from .indexing import View, index_view
+from .graph import Cast, Leaf, compile_expr, index_node
 
 __all__ = ["Array", "open"]
 
@@ -36,29 +37,32 @@ class Array:
     ``nbytes``; ``chunks`` is the chunk shape work is split by.
     """
 
-    __slots__ = ("_src", "_view", "_origin", "__weakref__")
+    __slots__ = ("_node", "__weakref__")
+    __hash__ = None  # like ndarray: == is elementwise
 
-    def __init__(self, source, view=None, origin=None):
-        self._src = source
-        self._view = view if view is not None else View.whole(source.shape)
-        self._origin = origin  # (path, name) of an HDF5 dataset, else None
+    def __init__(self, node):
+        self._node = node
+
+    @classmethod
+    def _from_source(cls, source, origin=None):
+        return cls(Leaf(source, origin=origin))
 
     # ---------------------------------------------------------- attributes
     @property
     def shape(self) -> tuple:
-        return self._view.shape
+        return self._node.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self._src.dtype
+        return self._node.dtype
 
     @property
     def ndim(self) -> int:
-        return len(self._view.shape)
+        return len(self.shape)
 
     @property
     def size(self) -> int:
-        return math.prod(self._view.shape)
+        return math.prod(self.shape)
 
     @property
     def nbytes(self) -> int:
@@ -70,16 +74,9 @@ class Array:
 
     @property
     def chunks(self) -> tuple:
-        """Chunk shape: the source's chunks as seen through this view."""
-        v, sc = self._view, self._src.chunks
-        out = []
-        for sd, n in zip(v.axes, v.shape):
-            if sd < 0:
-                out.append(min(n, 1))
-            else:
-                c = -(-sc[sd] // abs(v.step[sd]))
-                out.append(min(n, c))
-        return tuple(out)
+        """Chunk shape: the source's chunks as seen through this view, or
+        for a computed array those of its first chunked input."""
+        return self._node.chunks
 
     def __len__(self) -> int:
         if not self.shape:
@@ -87,17 +84,21 @@ class Array:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        where = self._src.kind
-        if self._origin is not None:
-            where = f"hdf5 {self._origin[0]!r}:{self._origin[1]}"
-            if not self._view.is_whole(self._src.shape):
-                where += " (view)"
+        node = self._node
+        if isinstance(node, Leaf):
+            where = node.src.kind
+            if node.origin is not None:
+                where = f"hdf5 {node.origin[0]!r}:{node.origin[1]}"
+                if not node.view.is_whole(node.src.shape):
+                    where += " (view)"
+        else:
+            where = "lazy expression"
         return (f"chunkwise.Array<shape={self.shape}, dtype={self.dtype}, "
                 f"chunks={self.chunks}, {_fmt_bytes(self.nbytes)}, {where}>")
 
     # ----------------------------------------------------------- indexing
     def __getitem__(self, key) -> "Array":
-        return Array(self._src, index_view(self._view, key), self._origin)
+        return Array(index_node(self._node, key))
 
     def __setitem__(self, key, value):
         raise TypeError("chunkwise arrays are read-only; compute() a NumPy "
@@ -129,11 +130,93 @@ class Array:
                 raise ValueError("out is read-only")
         if out.size == 0:
             return out
-        v = self._view
         cfg = get_config()
-        _core.read(self._src, v.start, v.step, v.count, out, v.axis_of_source(),
-                   cfg["threads"], cfg["memory_limit"], None)
+        node = self._node
+        if isinstance(node, Leaf):
+            v = node.view
+            _core.read(node.src, v.start, v.step, v.count, out, v.axis_of_source(),
+                       cfg["threads"], cfg["memory_limit"], None)
+        else:
+            compile_expr(node).read(out, cfg["threads"], cfg["memory_limit"], None)
         return out
+
+    def astype(self, dtype) -> "Array":
+        """Lazy conversion, as ``ndarray.astype`` (unsafe casting)."""
+        from .creation import _check_dtype
+        dt = _check_dtype(dtype)
+        if dt == self.dtype:
+            return self
+        return Array(Cast(self._node, dt))
+
+    def explain(self) -> None:
+        """Print the plan: the fused kernel with its operations, the tiling,
+        the number of tasks and the projected memory for the current
+        configuration (see cw.config)."""
+        print(self._plan())
+
+    def _plan(self) -> str:
+        node = self._node
+        cfg = get_config()
+        head = f"{self!r}\n"
+        if isinstance(node, Leaf):
+            return head + (f"read: {node.src.kind} source, selection "
+                           f"start={node.view.start} step={node.view.step} "
+                           f"count={node.view.count}; one task per source chunk "
+                           f"touched\n")
+        return head + compile_expr(node).describe(cfg["threads"], cfg["memory_limit"])
+
+    # --------------------------------------------------- NumPy protocols
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .creation import asarray
+        from .functions import fallback
+        from .ufuncs import Unsupported, apply_ufunc
+        for x in inputs + kwargs.get("out", ()):
+            if not isinstance(x, (Array, np.ndarray, np.generic, bool, int, float,
+                                  complex, list, tuple)):
+                if hasattr(x, "__array_ufunc__"):
+                    return NotImplemented
+        name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        out = kwargs.pop("out", None)
+        if out is not None:
+            if (len(out) != 1 or not isinstance(out[0], np.ndarray)
+                    or method != "__call__"):
+                raise TypeError(f"{name}: out= must be one numpy.ndarray")
+        if "where" in kwargs:
+            raise TypeError(f"{name}: where= is not supported on chunkwise arrays; "
+                            "use np.where(cond, f(x), other) instead")
+        if kwargs:
+            raise TypeError(f"{name}: unsupported keyword arguments "
+                            f"{sorted(kwargs)} on chunkwise arrays")
+        if method == "__call__":
+            try:
+                node = apply_ufunc(ufunc, inputs, asarray)
+            except Unsupported:
+                node = None
+            if node is not None:
+                result = Array(node)
+                if out is not None:
+                    return result.compute(out=out[0])
+                return result
+        if out is not None:
+            raise TypeError(f"{name}: out= is not supported here")
+        return fallback(name, getattr(ufunc, method), inputs, {})
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .functions import HANDLED, fallback
+        for t in types:
+            if not (issubclass(t, Array) or issubclass(t, np.ndarray)):
+                return NotImplemented
+        impl = HANDLED.get(func)
+        if impl is not None:
+            return impl(*args, **kwargs)
+        name = f"numpy.{func.__name__}"
+        return fallback(name, func, args, kwargs)
+
+    def __array_wrap__(self, arr, context=None, return_scalar=False):
+        """NumPy results (from fallbacks) come back as chunked arrays."""
+        from .creation import asarray
+        return asarray(np.asarray(arr))
+
 
     def __array__(self, dtype=None, copy=None):
         if copy is False:
@@ -216,13 +299,53 @@ class Array:
         out_chunks = _normalize_chunks(chunks, self.shape)
         if out_chunks is None:
             out_chunks = (0,) * self.ndim
-        v = self._view
         cfg = get_config()
-        _core.store(self._src, v.start, v.step, v.count, path, name, v.shape,
-                    out_chunks, v.axes, codec, blosc_codec, int(level),
-                    shuffle in (True, "byte"), shuffle == "bit", bool(overwrite),
-                    cfg["threads"], cfg["memory_limit"], None)
+        node = self._node
+        if isinstance(node, Leaf):
+            v = node.view
+            _core.store(node.src, v.start, v.step, v.count, path, name, v.shape,
+                        out_chunks, v.axes, codec, blosc_codec, int(level),
+                        shuffle in (True, "byte"), shuffle == "bit", bool(overwrite),
+                        cfg["threads"], cfg["memory_limit"], None)
+        else:
+            compile_expr(node).store(path, name, out_chunks, codec, blosc_codec,
+                                     int(level), shuffle in (True, "byte"),
+                                     shuffle == "bit", bool(overwrite),
+                                     cfg["threads"], cfg["memory_limit"], None)
         return open(path, name)
+
+
+def _binary(ufunc):
+    def op(self, other):
+        return ufunc(self, other)
+
+    def rop(self, other):
+        return ufunc(other, self)
+    return op, rop
+
+
+def _unary(ufunc):
+    def op(self):
+        return ufunc(self)
+    return op
+
+
+for _name, _uf in [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                   ("truediv", np.true_divide), ("floordiv", np.floor_divide),
+                   ("mod", np.remainder), ("pow", np.power), ("matmul", np.matmul),
+                   ("and", np.bitwise_and), ("or", np.bitwise_or),
+                   ("xor", np.bitwise_xor), ("lshift", np.left_shift),
+                   ("rshift", np.right_shift)]:
+    _op, _rop = _binary(_uf)
+    setattr(Array, f"__{_name}__", _op)
+    setattr(Array, f"__r{_name}__", _rop)
+for _name, _uf in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
+                   ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)]:
+    setattr(Array, f"__{_name}__", _binary(_uf)[0])
+for _name, _uf in [("neg", np.negative), ("pos", np.positive), ("abs", np.absolute),
+                   ("invert", np.invert)]:
+    setattr(Array, f"__{_name}__", _unary(_uf))
+del _name, _uf, _op, _rop
 
 
 def _parse_compression(compression):
@@ -279,4 +402,4 @@ def open(path, name) -> Array:  # noqa: A001 - the API's name
         raise TypeError(f"name must be a str, not {type(name).__name__}")
     src = _core.open_hdf5(path, name)
     full = name if name.startswith("/") else "/" + name
-    return Array(src, origin=(path, full))
+    return Array._from_source(src, origin=(path, full))

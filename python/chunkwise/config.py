@@ -61,6 +61,7 @@ _lock = threading.Lock()
 _settings = {
     "threads": None,                                  # None: all cores
     "memory_limit": min(2**30, _total_memory() // 4),  # bytes of work in flight
+    "fallback": "warn",                               # or "error"
 }
 
 
@@ -84,14 +85,20 @@ def get_config() -> dict:
 
 
 class config:
-    """Set ``threads`` (int >= 1, or None for all cores) and ``memory_limit``
+    """Set ``threads`` (int >= 1, or None for all cores), ``memory_limit``
     (bytes, or a string such as ``"512MiB"``): the budget for data in flight
-    (decoded chunks, encode buffers), not counting an output ndarray."""
+    (decoded chunks, encode buffers), not counting an output ndarray; and
+    ``fallback``: ``"warn"`` (NumPy functions without a lazy implementation
+    run eagerly with a FallbackWarning) or ``"error"`` (they raise)."""
 
     _UNSET = object()
 
-    def __init__(self, threads=_UNSET, memory_limit=_UNSET):
+    def __init__(self, threads=_UNSET, memory_limit=_UNSET, fallback=_UNSET):
         new = {}
+        if fallback is not config._UNSET:
+            if fallback not in ("warn", "error"):
+                raise ValueError(f"fallback must be 'warn' or 'error', not {fallback!r}")
+            new["fallback"] = fallback
         if threads is not config._UNSET:
             new["threads"] = _check_threads(threads)
         if memory_limit is not config._UNSET:
@@ -110,4 +117,5 @@ class config:
 
     def __repr__(self):
         s = get_config()
-        return f"chunkwise.config(threads={s['threads']}, memory_limit={s['memory_limit']})"
+        return (f"chunkwise.config(threads={s['threads']}, "
+                f"memory_limit={s['memory_limit']}, fallback={s['fallback']!r})")

@@ -50,7 +50,7 @@ def full(shape, fill_value, dtype=None, chunks=None) -> Array:
     dt = _check_dtype(value.dtype)
     raw = value.tobytes()
     src = _core.full(shape, dt, raw, _normalize_chunks(chunks, shape))
-    return Array(src)
+    return Array._from_source(src)
 
 
 def zeros(shape, dtype=float, chunks=None) -> Array:
@@ -98,7 +98,7 @@ def arange(start, stop=None, step=None, dtype=None, chunks=None) -> Array:
     chunk = None
     if chunks is not None:
         chunk = _normalize_chunks(chunks, (n,))[0]
-    return Array(_core.arange(n, istart, istep, first, second, dt, chunk))
+    return Array._from_source(_core.arange(n, istart, istep, first, second, dt, chunk))
 
 
 def asarray(obj, chunks=None) -> Array:
@@ -122,4 +122,4 @@ def asarray(obj, chunks=None) -> Array:
             "int8-int64, uint8-uint64, float16, float32 and float64")
     if not arr.dtype.isnative or not arr.flags.aligned:
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    return Array(_core.from_array(arr, _normalize_chunks(chunks, arr.shape)))
+    return Array._from_source(_core.from_array(arr, _normalize_chunks(chunks, arr.shape)))

@@ -1,0 +1,705 @@
+/*
+ * expr.c -- elementwise programs: the fused kernel VM.
+ *
+ * A program is a list of values in dependency order: inputs (selections of
+ * sources broadcast onto the output), scalars, casts and loops (NumPy's own
+ * ufunc inner loops, handed in as plain function pointers, or any loop of
+ * that shape).  Evaluating a tile of the output:
+ *
+ *  1. each input's region for the tile is read into a per-thread tile
+ *     buffer (cw__read_region: only the chunks it overlaps are decoded);
+ *     broadcast axes get stride 0, so nothing is expanded;
+ *  2. the tile is walked with the operands' strides merged where they are
+ *     contiguous together, and the innermost run is cut into blocks of
+ *     CW_BLOCK elements; for each block every instruction runs once,
+ *     temporaries live in per-thread registers of one block each (in cache),
+ *     and the last instruction writes straight into the destination.
+ *
+ * No temporary is ever the size of the array: per thread, memory is the
+ * input tiles plus one block per instruction.  Tiles are the tasks the
+ * scheduler (sched.c) runs in parallel; sinks are a caller's buffer
+ * (cw_expr_read) or the HDF5 store (cw_expr_store, via store.c).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cast_impl.h"
+#include "copy_impl.h"
+#include "engine_impl.h"
+
+#define CW_BLOCK 4096
+#define MAX_VALUES 128
+
+typedef enum { V_INPUT, V_SCALAR, V_CAST, V_LOOP } vkind_t;
+
+typedef struct value {
+    vkind_t kind;
+    cw_dtype_t dtype;
+    size_t itemsize;
+    /* V_INPUT */
+    cw_source_t *src;
+    cw_sel_t sel;
+    int axis[CW_MAXDIM];        /* output axis of each source dim, or -1 */
+    bool bcast[CW_MAXDIM];      /* source dim broadcast (count 1 < extent) */
+    int slot;                   /* index among inputs (tile buffer) */
+    /* V_SCALAR */
+    unsigned char scalar[8];
+    /* V_CAST, V_LOOP */
+    int nin;
+    int in[4];
+    cw_loop_fn fn;
+    void *data;
+    char name[32];
+    int reg;                    /* register of a computed value */
+} value_t;
+
+struct cw_expr {
+    int ndim;
+    int64_t shape[CW_MAXDIM];
+    int64_t tile[CW_MAXDIM];
+    int n;
+    value_t v[MAX_VALUES];
+    int ninputs;
+    int nregs;
+    int result;
+    bool finished;
+};
+
+int
+cw_expr_new(int ndim, const int64_t *shape, cw_expr_t **out)
+{
+    *out = NULL;
+    if (ndim < 0 || ndim > CW_MAXDIM) {
+        return cw__error(CW_EINVAL, "rank %d is outside 0..%d", ndim, CW_MAXDIM);
+    }
+    cw_expr_t *e = cw__calloc(1, sizeof(*e));
+    if (e == NULL) {
+        return cw__error(CW_ENOMEM, "out of memory");
+    }
+    e->ndim = ndim;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0) {
+            cw__free(e);
+            return cw__error(CW_EINVAL, "negative extent");
+        }
+        e->shape[d] = shape[d];
+    }
+    e->result = -1;
+    *out = e;
+    return CW_OK;
+}
+
+void
+cw_expr_free(cw_expr_t *e)
+{
+    cw__free(e);
+}
+
+static value_t *
+new_value(cw_expr_t *e, vkind_t kind, cw_dtype_t dtype, int *id)
+{
+    if (e->finished || e->n >= MAX_VALUES || (unsigned)dtype >= CW_NDTYPES) {
+        cw__error(CW_EINVAL, e->n >= MAX_VALUES ? "expression has too many values"
+                                                : "invalid expression value");
+        return NULL;
+    }
+    value_t *v = &e->v[e->n];
+    memset(v, 0, sizeof(*v));
+    v->kind = kind;
+    v->dtype = dtype;
+    v->itemsize = cw_dtype_size(dtype);
+    v->reg = -1;
+    *id = e->n++;
+    return v;
+}
+
+int
+cw_expr_input(cw_expr_t *e, cw_source_t *src, const cw_sel_t *sel,
+              const int *axis, int *id)
+{
+    int rc = cw__sel_check(src, sel);
+    if (rc < 0) {
+        return rc;
+    }
+    bool used[CW_MAXDIM] = {false};
+    for (int d = 0; d < sel->ndim; d++) {
+        int k = axis[d];
+        if (k < -1 || k >= e->ndim || (k >= 0 && used[k]) ||
+            (k < 0 && sel->count[d] != 1) ||
+            (k >= 0 && sel->count[d] != e->shape[k] && sel->count[d] != 1)) {
+            return cw__error(CW_EINVAL, "input %d does not broadcast to the output",
+                             e->ninputs);
+        }
+        if (k >= 0) {
+            used[k] = true;
+        }
+    }
+    value_t *v = new_value(e, V_INPUT, src->dtype, id);
+    if (v == NULL) {
+        return CW_EINVAL;
+    }
+    v->src = src;
+    v->sel = *sel;
+    for (int d = 0; d < sel->ndim; d++) {
+        v->axis[d] = axis[d];
+        v->bcast[d] = axis[d] >= 0 && sel->count[d] == 1 && e->shape[axis[d]] != 1;
+    }
+    v->slot = e->ninputs++;
+    return CW_OK;
+}
+
+int
+cw_expr_scalar(cw_expr_t *e, cw_dtype_t dtype, const void *value, int *id)
+{
+    value_t *v = new_value(e, V_SCALAR, dtype, id);
+    if (v == NULL) {
+        return CW_EINVAL;
+    }
+    memcpy(v->scalar, value, v->itemsize);
+    return CW_OK;
+}
+
+static int
+check_ref(const cw_expr_t *e, int in)
+{
+    if (in < 0 || in >= e->n) {
+        return cw__error(CW_EINVAL, "reference to an unknown value %d", in);
+    }
+    return CW_OK;
+}
+
+int
+cw_expr_cast(cw_expr_t *e, int in, cw_dtype_t to, int *id)
+{
+    if (check_ref(e, in) < 0) {
+        return CW_EINVAL;
+    }
+    value_t *v = new_value(e, V_CAST, to, id);
+    if (v == NULL) {
+        return CW_EINVAL;
+    }
+    v->nin = 1;
+    v->in[0] = in;
+    snprintf(v->name, sizeof(v->name), "astype");
+    v->reg = e->nregs++;
+    return CW_OK;
+}
+
+int
+cw_expr_loop(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data, int nin,
+             const int *ins, cw_dtype_t out, int *id)
+{
+    if (fn == NULL || nin < 1 || nin > 3) {
+        return cw__error(CW_EINVAL, "a loop takes 1 to 3 inputs");
+    }
+    for (int i = 0; i < nin; i++) {
+        if (check_ref(e, ins[i]) < 0) {
+            return CW_EINVAL;
+        }
+    }
+    value_t *v = new_value(e, V_LOOP, out, id);
+    if (v == NULL) {
+        return CW_EINVAL;
+    }
+    v->nin = nin;
+    memcpy(v->in, ins, (size_t)nin * sizeof(*ins));
+    v->fn = fn;
+    v->data = data;
+    snprintf(v->name, sizeof(v->name), "%s", name ? name : "loop");
+    v->reg = e->nregs++;
+    return CW_OK;
+}
+
+cw_dtype_t
+cw_expr_dtype(const cw_expr_t *e, int id)
+{
+    return id >= 0 && id < e->n ? e->v[id].dtype : CW_NDTYPES;
+}
+
+int
+cw_expr_finish(cw_expr_t *e, int result, const int64_t *tile)
+{
+    if (check_ref(e, result) < 0) {
+        return CW_EINVAL;
+    }
+    e->result = result;
+    /* Default tiles: the chunks of the first input that is chunked along
+     * the output's axes, seen through its steps. */
+    const value_t *first = NULL;
+    for (int i = 0; i < e->n && first == NULL; i++) {
+        if (e->v[i].kind == V_INPUT) {
+            first = &e->v[i];
+        }
+    }
+    for (int k = 0; k < e->ndim; k++) {
+        int64_t t = tile ? tile[k] : 0;
+        if (t <= 0 && first != NULL) {
+            for (int d = 0; d < first->sel.ndim; d++) {
+                if (first->axis[d] == k && !first->bcast[d]) {
+                    int64_t st = first->sel.step[d] < 0 ? -first->sel.step[d]
+                                                        : first->sel.step[d];
+                    t = (first->src->chunks[d] + st - 1) / st;
+                }
+            }
+        }
+        if (t <= 0) {
+            t = e->shape[k];
+        }
+        e->tile[k] = t < 1 ? 1 : t > e->shape[k] && e->shape[k] > 0 ? e->shape[k] : t;
+    }
+    /* Keep tiles from being huge when nothing is chunked: about 4 MiB. */
+    if (first == NULL) {
+        cw__default_chunks(e->ndim, e->shape, e->v[result].itemsize, 4 << 20, e->tile);
+    }
+    e->finished = true;
+    return CW_OK;
+}
+
+/* -------------------------------------------------------------- evaluation */
+
+/* Per-thread buffers of a run, carved out of the scratch's `work` buffer:
+ * one tile buffer per input, then one block per register. */
+typedef struct layout {
+    size_t tile_off[MAX_VALUES];
+    size_t reg_off[MAX_VALUES];
+    size_t total;
+} layout_t;
+
+typedef struct eval_ctx {
+    const cw_expr_t *e;
+    layout_t lay;
+    char *dst;                  /* cw_expr_read */
+    const int64_t *strides;
+    int64_t ntiles[CW_MAXDIM];
+} eval_ctx_t;
+
+static size_t
+tile_elems(const cw_expr_t *e, const value_t *v, const int64_t *tile)
+{
+    size_t n = 1;
+    for (int d = 0; d < v->sel.ndim; d++) {
+        int k = v->axis[d];
+        n *= (size_t)(k >= 0 && !v->bcast[d] ? tile[k] : 1);
+    }
+    (void)e;
+    return n;
+}
+
+static void
+plan_layout(const cw_expr_t *e, const int64_t *tile, layout_t *lay)
+{
+    size_t off = 0;
+    for (int i = 0; i < e->n; i++) {
+        const value_t *v = &e->v[i];
+        if (v->kind == V_INPUT) {
+            lay->tile_off[i] = off;
+            off += (tile_elems(e, v, tile) * v->itemsize + 63) & ~(size_t)63;
+        }
+    }
+    for (int i = 0; i < e->n; i++) {
+        const value_t *v = &e->v[i];
+        if (v->reg >= 0) {
+            lay->reg_off[i] = off;
+            off += CW_BLOCK * 8;
+        }
+    }
+    lay->total = off;
+}
+
+/* Working set of one task: tiles and registers, plus what reading the
+ * inputs needs (decoded chunks, stored bytes). */
+static size_t
+working_set(const cw_expr_t *e, const int64_t *tile)
+{
+    layout_t lay;
+    plan_layout(e, tile, &lay);
+    size_t extra = 0;
+    for (int i = 0; i < e->n; i++) {
+        if (e->v[i].kind == V_INPUT) {
+            size_t w = cw__source_working_set(e->v[i].src);
+            extra = w > extra ? w : extra;
+        }
+    }
+    return lay.total + extra;
+}
+
+/* Evaluate the output region [off, off+count) into dst (byte strides). */
+static int
+eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
+            const int64_t *count, char *dst, const int64_t *dstrides,
+            cw__scratch_t *s)
+{
+    int rc;
+    int nd = e->ndim;
+    for (int k = 0; k < nd; k++) {
+        if (count[k] <= 0) {
+            return CW_OK;
+        }
+    }
+    CW_TRY(cw__reserve(&s->work, &s->work_cap, lay->total));
+    char *base = s->work;
+
+    /* 1. Read each input's region; strides per output axis (0: broadcast). */
+    int64_t opstride[MAX_VALUES][CW_MAXDIM];
+    for (int i = 0; i < e->n; i++) {
+        const value_t *v = &e->v[i];
+        if (v->kind != V_INPUT) {
+            continue;
+        }
+        int64_t start[CW_MAXDIM], cnt[CW_MAXDIM], bstr[CW_MAXDIM];
+        int64_t stride = (int64_t)v->itemsize;
+        for (int d = v->sel.ndim - 1; d >= 0; d--) {
+            int k = v->axis[d];
+            bool live = k >= 0 && !v->bcast[d];
+            start[d] = v->sel.start[d] + (live ? off[k] * v->sel.step[d] : 0);
+            cnt[d] = live ? count[k] : 1;
+            bstr[d] = stride;
+            stride *= cnt[d];
+        }
+        for (int k = 0; k < nd; k++) {
+            opstride[i][k] = 0;
+        }
+        for (int d = 0; d < v->sel.ndim; d++) {
+            int k = v->axis[d];
+            if (k >= 0 && !v->bcast[d]) {
+                opstride[i][k] = bstr[d];
+            }
+        }
+        CW_TRY(cw__read_region(v->src, start, v->sel.step, cnt,
+                               base + lay->tile_off[i], bstr, s));
+    }
+
+    /* 2. Merge axes that are contiguous for every input and the output;
+     * axes of extent 1 drop out.  What remains is walked with an odometer,
+     * the last axis in blocks. */
+    int64_t n[CW_MAXDIM + 1], ds[CW_MAXDIM + 1];
+    int64_t ist[MAX_VALUES][CW_MAXDIM + 1];
+    int m = 0;
+    for (int k = 0; k < nd; k++) {
+        if (count[k] == 1) {
+            continue;
+        }
+        bool merge = m > 0 && ds[m - 1] == dstrides[k] * count[k];
+        for (int i = 0; merge && i < e->n; i++) {
+            if (e->v[i].kind == V_INPUT) {
+                merge = ist[i][m - 1] == opstride[i][k] * count[k];
+            }
+        }
+        if (merge) {
+            n[m - 1] *= count[k];
+            ds[m - 1] = dstrides[k];
+            for (int i = 0; i < e->n; i++) {
+                if (e->v[i].kind == V_INPUT) {
+                    ist[i][m - 1] = opstride[i][k];
+                }
+            }
+            continue;
+        }
+        n[m] = count[k];
+        ds[m] = dstrides[k];
+        for (int i = 0; i < e->n; i++) {
+            ist[i][m] = e->v[i].kind == V_INPUT ? opstride[i][k] : 0;
+        }
+        m++;
+    }
+    if (m == 0) {
+        n[0] = 1;
+        ds[0] = 0;
+        for (int i = 0; i < e->n; i++) {
+            ist[i][0] = 0;
+        }
+        m = 1;
+    }
+
+    int64_t idx[CW_MAXDIM + 1];
+    memset(idx, 0, sizeof(idx));
+    char *ptr[MAX_VALUES];
+    int64_t step[MAX_VALUES];
+    const value_t *res = &e->v[e->result];
+    for (;;) {
+        /* Offsets of this row for the inputs and the destination. */
+        int64_t doff = 0;
+        int64_t ioff[MAX_VALUES];
+        for (int i = 0; i < e->n; i++) {
+            ioff[i] = 0;
+        }
+        for (int a = 0; a < m - 1; a++) {
+            doff += idx[a] * ds[a];
+            for (int i = 0; i < e->n; i++) {
+                ioff[i] += idx[a] * ist[i][a];
+            }
+        }
+        int64_t len = n[m - 1];
+        for (int64_t j0 = 0; j0 < len; j0 += CW_BLOCK) {
+            intptr_t b = (intptr_t)(len - j0 < CW_BLOCK ? len - j0 : CW_BLOCK);
+            char *out = dst + doff + j0 * ds[m - 1];
+            for (int i = 0; i < e->n; i++) {
+                const value_t *v = &e->v[i];
+                switch (v->kind) {
+                case V_INPUT:
+                    step[i] = ist[i][m - 1];
+                    ptr[i] = base + lay->tile_off[i] + ioff[i] + j0 * step[i];
+                    break;
+                case V_SCALAR:
+                    step[i] = 0;
+                    ptr[i] = (char *)v->scalar;
+                    break;
+                default: {
+                    bool last = i == e->result;
+                    ptr[i] = last ? out : base + lay->reg_off[i];
+                    step[i] = last ? ds[m - 1] : (int64_t)v->itemsize;
+                    if (v->kind == V_CAST) {
+                        cw__cast(e->v[v->in[0]].dtype, v->dtype, ptr[v->in[0]],
+                                 step[v->in[0]], ptr[i], step[i], b);
+                    }
+                    else {
+                        char *args[4];
+                        intptr_t steps[4];
+                        for (int a = 0; a < v->nin; a++) {
+                            args[a] = ptr[v->in[a]];
+                            steps[a] = (intptr_t)step[v->in[a]];
+                        }
+                        args[v->nin] = ptr[i];
+                        steps[v->nin] = (intptr_t)step[i];
+                        v->fn(args, &b, steps, v->data);
+                    }
+                    break;
+                }
+                }
+            }
+            if (res->kind == V_INPUT || res->kind == V_SCALAR) {
+                int64_t cnt1[1] = {b}, dst1[1] = {ds[m - 1]},
+                        src1[1] = {step[e->result]};
+                cw__copy_strided(1, cnt1, out, dst1, ptr[e->result], src1,
+                                 res->itemsize);
+            }
+        }
+        int a = m - 2;
+        for (; a >= 0; a--) {
+            if (++idx[a] < n[a]) {
+                break;
+            }
+            idx[a] = 0;
+        }
+        if (a < 0) {
+            break;
+        }
+    }
+    rc = CW_OK;
+fail:
+    return rc;
+}
+
+static int
+begin_inputs(const cw_expr_t *e)
+{
+    for (int i = 0; i < e->n; i++) {
+        const value_t *v = &e->v[i];
+        if (v->kind == V_INPUT && v->src->ops->begin) {
+            int rc = v->src->ops->begin(v->src);
+            if (rc < 0) {
+                for (int j = 0; j < i; j++) {
+                    const value_t *w = &e->v[j];
+                    if (w->kind == V_INPUT && w->src->ops->end) {
+                        w->src->ops->end(w->src);
+                    }
+                }
+                return rc;
+            }
+        }
+    }
+    return CW_OK;
+}
+
+static void
+end_inputs(const cw_expr_t *e)
+{
+    for (int i = 0; i < e->n; i++) {
+        const value_t *v = &e->v[i];
+        if (v->kind == V_INPUT && v->src->ops->end) {
+            v->src->ops->end(v->src);
+        }
+    }
+}
+
+static int
+read_task(void *vctx, int64_t task, cw__scratch_t *s)
+{
+    eval_ctx_t *ctx = vctx;
+    const cw_expr_t *e = ctx->e;
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
+    char *dst = ctx->dst;
+    for (int k = e->ndim - 1; k >= 0; k--) {
+        int64_t t = task % ctx->ntiles[k];
+        task /= ctx->ntiles[k];
+        off[k] = t * e->tile[k];
+        int64_t end = off[k] + e->tile[k];
+        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
+        dst += off[k] * ctx->strides[k];
+    }
+    return eval_region(e, &ctx->lay, off, count, dst, ctx->strides, s);
+}
+
+static int
+check_finished(const cw_expr_t *e)
+{
+    if (!e->finished) {
+        return cw__error(CW_EINVAL, "expression not finished (cw_expr_finish)");
+    }
+    return CW_OK;
+}
+
+int
+cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
+             const cw_config_t *cfg)
+{
+    int rc;
+    eval_ctx_t ctx;
+    cw__error_clear();
+    CW_TRY(check_finished(e));
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.e = e;
+    ctx.dst = dst;
+    ctx.strides = strides;
+    int64_t ntasks = 1;
+    for (int k = 0; k < e->ndim; k++) {
+        if (e->shape[k] == 0) {
+            return CW_OK;
+        }
+        ctx.ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
+        if (!cw__mul_ok(ntasks, ctx.ntiles[k], &ntasks)) {
+            return cw__error(CW_EINVAL, "too many tiles");
+        }
+    }
+    plan_layout(e, e->tile, &ctx.lay);
+    int nthreads;
+    CW_TRY(cw__plan_threads(cfg, ntasks, working_set(e, e->tile), &nthreads));
+    CW_TRY(begin_inputs(e));
+    rc = cw__run_tasks(ntasks, nthreads, read_task, &ctx, cfg);
+    end_inputs(e);
+fail:
+    return rc;
+}
+
+/* ------------------------------------------------------------------ store */
+
+typedef struct store_job {
+    const cw_expr_t *e;
+    layout_t lay;
+} store_job_t;
+
+static int
+job_fill(void *vctx, const int64_t *off, const int64_t *count, char *dst,
+         const int64_t *strides, cw__scratch_t *s)
+{
+    store_job_t *j = vctx;
+    return eval_region(j->e, &j->lay, off, count, dst, strides, s);
+}
+
+static size_t
+job_working_set(void *vctx, const int64_t *chunks)
+{
+    store_job_t *j = vctx;
+    /* The store's tiles are its chunks. */
+    plan_layout(j->e, chunks, &j->lay);
+    return working_set(j->e, chunks);
+}
+
+static int
+job_begin(void *vctx)
+{
+    return begin_inputs(((store_job_t *)vctx)->e);
+}
+
+static void
+job_end(void *vctx)
+{
+    end_inputs(((store_job_t *)vctx)->e);
+}
+
+int
+cw_expr_store(cw_expr_t *e, const char *path, const char *name,
+              const cw_store_opts_t *opts, const cw_config_t *cfg)
+{
+    int rc;
+    cw__error_clear();
+    CW_TRY(check_finished(e));
+    store_job_t j = {.e = e};
+    cw__store_job_t job = {.ndim = e->ndim, .dtype = e->v[e->result].dtype,
+                           .ctx = &j, .fill = job_fill,
+                           .working_set = job_working_set, .begin = job_begin,
+                           .end = job_end};
+    memcpy(job.shape, e->shape, sizeof(job.shape));
+    memcpy(job.chunks, e->tile, sizeof(job.chunks));
+    rc = cw__store_run(&job, path, name, opts, cfg);
+fail:
+    return rc;
+}
+
+/* --------------------------------------------------------------- describe */
+
+static const char *
+kind_name(vkind_t k)
+{
+    return k == V_INPUT ? "input" : k == V_SCALAR ? "scalar" : k == V_CAST ? "cast"
+                                                                           : "loop";
+}
+
+int
+cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *buf, size_t len)
+{
+    size_t k = 0;
+#define OUT(...)                                                            \
+    do {                                                                    \
+        int w_ = snprintf(buf + k, k < len ? len - k : 0, __VA_ARGS__);     \
+        k += w_ > 0 ? (size_t)w_ : 0;                                       \
+    } while (0)
+    if (len > 0) {
+        buf[0] = '\0';
+    }
+    int nloops = 0;
+    for (int i = 0; i < e->n; i++) {
+        nloops += e->v[i].kind == V_LOOP || e->v[i].kind == V_CAST;
+    }
+    OUT("fused kernel: %d operation%s over %d input%s, blocks of %d elements\n",
+        nloops, nloops == 1 ? "" : "s", e->ninputs, e->ninputs == 1 ? "" : "s",
+        CW_BLOCK);
+    for (int i = 0; i < e->n; i++) {
+        const value_t *v = &e->v[i];
+        OUT("  %%%d = %s", i, kind_name(v->kind));
+        if (v->kind == V_INPUT) {
+            OUT(" %s source", cw_source_kind(v->src));
+            OUT(" (chunks");
+            for (int d = 0; d < v->src->ndim; d++) {
+                OUT("%s%lld", d ? "x" : " ", (long long)v->src->chunks[d]);
+            }
+            OUT(")");
+        }
+        else if (v->kind == V_LOOP) {
+            OUT(" %s(", v->name);
+            for (int a = 0; a < v->nin; a++) {
+                OUT("%s%%%d", a ? ", " : "", v->in[a]);
+            }
+            OUT(")");
+        }
+        else if (v->kind == V_CAST) {
+            OUT("(%%%d)", v->in[0]);
+        }
+        OUT(" -> %s%s\n", cw_dtype_name(v->dtype), i == e->result ? "  [result]" : "");
+    }
+    int64_t ntasks = 1;
+    OUT("tiles:");
+    for (int d = 0; d < e->ndim; d++) {
+        OUT("%s%lld", d ? "x" : " ", (long long)e->tile[d]);
+        ntasks *= e->shape[d] ? (e->shape[d] + e->tile[d] - 1) / e->tile[d] : 0;
+    }
+    size_t ws = e->finished ? working_set(e, e->tile) : 0;
+    int nthreads = 1;
+    int rc = e->finished ? cw__plan_threads(cfg, ntasks, ws, &nthreads) : CW_OK;
+    OUT("; %lld task%s; %d thread%s x %.1f MiB per task = %.1f MiB projected%s\n",
+        (long long)ntasks, ntasks == 1 ? "" : "s", nthreads, nthreads == 1 ? "" : "s",
+        (double)ws / 1048576.0, (double)ws * nthreads / 1048576.0,
+        rc < 0 ? " (exceeds memory_limit)" : "");
+#undef OUT
+    return CW_OK;
+}

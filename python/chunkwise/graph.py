@@ -1,0 +1,202 @@
+"""Graph nodes of lazy arrays, and their compilation into C programs.
+
+Nodes are plain data (no callbacks into Python at run time):
+
+- ``Leaf``: a view (indexing.View) of a source in the C engine;
+- ``Const``: a scalar, already converted to the dtype its loop expects;
+- ``Op``: a NumPy ufunc applied elementwise, with the inner loop NumPy
+  itself selects for the operand dtypes (``loop``: index into
+  ``ufunc.types``) and the dtypes that loop takes (``in_dtypes``);
+- ``Cast``: a conversion (``astype``).
+
+Shapes broadcast as in NumPy, right-aligned.  ``compile_expr`` turns the
+graph under a root into one C program (``_core.Expr``): every elementwise
+node becomes one instruction of a single fused kernel; a node reached twice
+is compiled once.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _core
+from .indexing import View, _expand, index_view
+
+__all__ = ["Leaf", "Const", "Op", "Cast", "compile_expr", "index_node"]
+
+
+class Leaf:
+    __slots__ = ("src", "view", "origin")
+
+    def __init__(self, src, view=None, origin=None):
+        self.src = src
+        self.view = view if view is not None else View.whole(src.shape)
+        self.origin = origin
+
+    @property
+    def shape(self):
+        return self.view.shape
+
+    @property
+    def dtype(self):
+        return self.src.dtype
+
+    @property
+    def chunks(self):
+        v, sc = self.view, self.src.chunks
+        out = []
+        for sd, n in zip(v.axes, v.shape):
+            if sd < 0:
+                out.append(min(n, 1))
+            else:
+                out.append(min(n, -(-sc[sd] // abs(v.step[sd]))))
+        return tuple(out)
+
+
+class Const:
+    __slots__ = ("value",)
+
+    def __init__(self, value: np.ndarray):
+        self.value = value      # 0-d ndarray of the loop's input dtype
+
+    shape = ()
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+
+class Op:
+    __slots__ = ("ufunc", "loop", "in_dtypes", "inputs", "shape", "dtype", "_chunks")
+
+    def __init__(self, ufunc, loop, in_dtypes, inputs, shape, dtype):
+        self.ufunc = ufunc
+        self.loop = loop
+        self.in_dtypes = in_dtypes
+        self.inputs = inputs
+        self.shape = shape
+        self.dtype = dtype
+        self._chunks = None
+
+    @property
+    def chunks(self):
+        if self._chunks is None:
+            self._chunks = broadcast_chunks(self.shape, self.inputs)
+        return self._chunks
+
+
+class Cast:
+    __slots__ = ("node", "dtype")
+
+    def __init__(self, node, dtype):
+        self.node = node
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def shape(self):
+        return self.node.shape
+
+    @property
+    def chunks(self):
+        return self.node.chunks
+
+
+def broadcast_chunks(shape, inputs):
+    """Per output axis, the chunk extent of the first input that is not
+    broadcast along it; the whole axis otherwise."""
+    nd = len(shape)
+    out = []
+    for k, n in enumerate(shape):
+        c = None
+        for x in inputs:
+            if isinstance(x, Const):
+                continue
+            i = k - (nd - len(x.shape))
+            if i >= 0 and x.shape[i] == n:
+                c = x.chunks[i]
+                break
+        out.append(n if c is None else c)
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ indexing
+
+def index_node(node, key):
+    """Index a node lazily; for computed nodes the index is pushed down to
+    the inputs, so only the chunks the result needs are ever read."""
+    if isinstance(node, Leaf):
+        return Leaf(node.src, index_view(node.view, key), node.origin)
+    if isinstance(node, Cast):
+        return Cast(index_node(node.node, key), node.dtype)
+    # Validate against the output shape first (NumPy's errors).
+    shape = node.shape
+    new = index_view(View.whole(shape), key)
+    items = _expand(key, len(shape))
+    inputs = []
+    for x in node.inputs:
+        if isinstance(x, Const):
+            inputs.append(x)
+            continue
+        # Make the input full-rank, then index it axis by axis; along a
+        # broadcast axis an int picks 0 and a slice keeps extent 1.
+        pad = len(shape) - len(x.shape)
+        full = index_node(x, (None,) * pad) if pad else x
+        sub = []
+        k = 0
+        for it in items:
+            if it is None:
+                sub.append(None)
+                continue
+            bcast = full.shape[k] == 1 and shape[k] != 1
+            if bcast:
+                if isinstance(it, slice):
+                    m = len(range(*it.indices(shape[k])))
+                    sub.append(slice(0, 1 if m > 0 else 0))
+                else:
+                    sub.append(0)
+            else:
+                sub.append(it)
+            k += 1
+        inputs.append(index_node(full, tuple(sub)))
+    return Op(node.ufunc, node.loop, node.in_dtypes, inputs, new.shape, node.dtype)
+
+
+# --------------------------------------------------------------- compiling
+
+def compile_expr(root, tile=None):
+    """One C program for the elementwise graph under ``root``."""
+    nd = len(root.shape)
+    ex = _core.expr_new(root.shape)
+    memo = {}
+
+    def visit(node):
+        key = id(node)
+        if key in memo:
+            return memo[key][1]
+        if isinstance(node, Leaf):
+            off = nd - len(node.shape)
+            axes = [a + off if a >= 0 else -1 for a in node.view.axis_of_source()]
+            v = node.view
+            vid = ex.input(node.src, v.start, v.step, v.count, axes)
+        elif isinstance(node, Const):
+            vid = ex.scalar(node.value.dtype, node.value.tobytes())
+        elif isinstance(node, Cast):
+            vid = ex.cast(visit(node.node), node.dtype)
+        else:
+            ids = []
+            for x, dt in zip(node.inputs, node.in_dtypes):
+                i = visit(x)
+                if x.dtype != dt:
+                    i = ex.cast(i, dt)
+                ids.append(i)
+            vid = ex.ufunc(node.ufunc, node.loop, ids)
+        memo[key] = (node, vid)  # keep the node alive while ids are in use
+        return vid
+
+    ex.finish(visit(root), tile)
+    return ex
+
+
+def size_of(shape) -> int:
+    return math.prod(shape)

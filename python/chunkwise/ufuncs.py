@@ -1,0 +1,90 @@
+"""NumPy ufuncs on lazy arrays: ``Array.__array_ufunc__``.
+
+A ufunc call builds an ``Op`` node: the output dtype and the inner loop
+come from NumPy itself (``ufunc.resolve_dtypes``, with Python scalars weak
+as in NumPy 2), so results match NumPy's promotion for the NumPy installed.
+At run time the C engine calls that very inner loop, block by block.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Const, Op
+
+__all__ = ["apply_ufunc", "SUPPORTED_DTYPES"]
+
+SUPPORTED_DTYPES = frozenset(np.dtype(t) for t in (
+    "?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"))
+
+_PY_SCALARS = (bool, int, float)
+
+
+class Unsupported(Exception):
+    """The call has no lazy form here (caller falls back to NumPy)."""
+
+
+def _loop_index(ufunc, in_dtypes, out_dtype):
+    cache = _LOOPS.setdefault(ufunc, {})
+    key = (tuple(in_dtypes), out_dtype)
+    if key not in cache:
+        found = None
+        for i, sig in enumerate(ufunc.types):
+            ins, outs = sig.split("->")
+            if len(outs) != 1 or any(c in "OMmgGFDSUV" for c in ins + outs):
+                continue
+            if (all(np.dtype(c) == d for c, d in zip(ins, in_dtypes))
+                    and np.dtype(outs) == out_dtype):
+                found = i
+                break
+        cache[key] = found
+    if cache[key] is None:
+        raise Unsupported(f"no inner loop of {ufunc.__name__} for {key}")
+    return cache[key]
+
+
+_LOOPS: dict = {}
+
+
+def apply_ufunc(ufunc, operands, wrap):
+    """An Op node for ``ufunc(*operands)``; ``wrap`` turns ndarrays into
+    Array nodes (zero-copy).  Raises Unsupported when NumPy must do it."""
+    from .array import Array
+
+    if ufunc.nout != 1 or ufunc.nin > 3:
+        raise Unsupported(f"{ufunc.__name__} has {ufunc.nout} outputs")
+    dtypes = []
+    for x in operands:
+        if isinstance(x, Array):
+            dtypes.append(x.dtype)
+        elif type(x) in _PY_SCALARS:
+            dtypes.append(type(x))       # weak, as NumPy treats it
+        else:
+            a = np.asarray(x)
+            if a.dtype.kind not in "biuf":
+                raise Unsupported(f"operand of dtype {a.dtype}")
+            dtypes.append(a.dtype)
+    # NumPy's own resolution: raises NumPy's error for impossible types.
+    resolved = ufunc.resolve_dtypes(tuple(dtypes) + (None,))
+    in_dts, out_dt = tuple(resolved[:-1]), resolved[-1]
+    if out_dt not in SUPPORTED_DTYPES or any(d not in SUPPORTED_DTYPES for d in in_dts):
+        raise Unsupported(f"{ufunc.__name__} on {in_dts} -> {out_dt}")
+    loop = _loop_index(ufunc, in_dts, out_dt)
+
+    nodes, shapes = [], []
+    for x, dt in zip(operands, in_dts):
+        if isinstance(x, Array):
+            nodes.append(x._node)
+            shapes.append(x.shape)
+        elif type(x) in _PY_SCALARS:
+            # As NumPy converts a weak scalar (OverflowError if it cannot).
+            nodes.append(Const(np.asarray(x, dtype=dt)))
+        else:
+            a = np.asarray(x)
+            if a.ndim == 0:
+                nodes.append(Const(a.astype(dt)))
+            else:
+                arr = wrap(a)
+                nodes.append(arr._node)
+                shapes.append(arr.shape)
+    shape = np.broadcast_shapes(*shapes) if shapes else ()
+    return Op(ufunc, loop, in_dts, nodes, tuple(shape), out_dt)

@@ -291,7 +291,7 @@ plan_layout(const cw_expr_t *e, const int64_t *tile, layout_t *lay)
     size_t off = 0;
     for (int i = 0; i < e->n; i++) {
         const value_t *v = &e->v[i];
-        if (v->kind == V_INPUT) {
+        if (v->kind == V_INPUT && v->src->ops->address == NULL) {
             lay->tile_off[i] = off;
             off += (tile_elems(e, v, tile) * v->itemsize + 63) & ~(size_t)63;
         }
@@ -339,8 +339,10 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
     CW_TRY(cw__reserve(&s->work, &s->work_cap, lay->total));
     char *base = s->work;
 
-    /* 1. Read each input's region; strides per output axis (0: broadcast). */
+    /* 1. Read each input's region; strides per output axis (0: broadcast).
+     * Inputs in memory are used in place. */
     int64_t opstride[MAX_VALUES][CW_MAXDIM];
+    const char *inbase[MAX_VALUES];
     for (int i = 0; i < e->n; i++) {
         const value_t *v = &e->v[i];
         if (v->kind != V_INPUT) {
@@ -359,14 +361,20 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
         for (int k = 0; k < nd; k++) {
             opstride[i][k] = 0;
         }
+        if (v->src->ops->address) {
+            v->src->ops->address(v->src, start, v->sel.step, &inbase[i], bstr);
+        }
+        else {
+            inbase[i] = base + lay->tile_off[i];
+            CW_TRY(cw__read_region(v->src, start, v->sel.step, cnt,
+                                   base + lay->tile_off[i], bstr, s));
+        }
         for (int d = 0; d < v->sel.ndim; d++) {
             int k = v->axis[d];
             if (k >= 0 && !v->bcast[d]) {
                 opstride[i][k] = bstr[d];
             }
         }
-        CW_TRY(cw__read_region(v->src, start, v->sel.step, cnt,
-                               base + lay->tile_off[i], bstr, s));
     }
 
     /* 2. Merge axes that are contiguous for every input and the output;
@@ -438,7 +446,7 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
                 switch (v->kind) {
                 case V_INPUT:
                     step[i] = ist[i][m - 1];
-                    ptr[i] = base + lay->tile_off[i] + ioff[i] + j0 * step[i];
+                    ptr[i] = (char *)inbase[i] + ioff[i] + j0 * step[i];
                     break;
                 case V_SCALAR:
                     step[i] = 0;

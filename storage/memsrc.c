@@ -28,6 +28,19 @@ mem_read_direct(cw_source_t *src, const int64_t *start, const int64_t *step,
     return CW_OK;
 }
 
+static void
+mem_address(const cw_source_t *src, const int64_t *start, const int64_t *step,
+            const char **ptr, int64_t *strides)
+{
+    const memsrc_t *m = src->impl;
+    const char *p = m->data;
+    for (int d = 0; d < src->ndim; d++) {
+        p += start[d] * m->strides[d];
+        strides[d] = m->strides[d] * step[d];
+    }
+    *ptr = p;
+}
+
 static size_t
 mem_scratch_bytes(const cw_source_t *src)
 {
@@ -44,6 +57,7 @@ mem_destroy(cw_source_t *src)
 static const struct cw__source_ops mem_ops = {
     .kind = "memory",
     .read_direct = mem_read_direct,
+    .address = mem_address,
     .scratch_bytes = mem_scratch_bytes,
     .destroy = mem_destroy,
 };

@@ -58,6 +58,11 @@ struct cw__source_ops {
     int (*read_direct)(cw_source_t *src, const int64_t *start,
                        const int64_t *step, const int64_t *count, char *dst,
                        const int64_t *strides);
+    /* For sources that live in memory: the address of element `start` and
+     * the byte strides of a selection with steps `step`, so computations
+     * read them in place.  NULL otherwise. */
+    void (*address)(const cw_source_t *src, const int64_t *start,
+                    const int64_t *step, const char **ptr, int64_t *strides);
     /* Extra per-thread bytes one task of this source may use beyond the
      * decoded chunk (compressed bytes, pipeline stage). */
     size_t (*scratch_bytes)(const cw_source_t *src);

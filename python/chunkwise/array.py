@@ -339,6 +339,15 @@ for _name, _uf in [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
     _op, _rop = _binary(_uf)
     setattr(Array, f"__{_name}__", _op)
     setattr(Array, f"__r{_name}__", _rop)
+def _pow(self, other):
+    # As ndarray's ** operator: a Python 2 squares (np.square, exact and
+    # much faster than pow()).
+    if type(other) in (int, float) and other == 2 and self.dtype.kind in "iuf":
+        return np.square(self)
+    return np.power(self, other)
+
+
+Array.__pow__ = _pow
 for _name, _uf in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
                    ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)]:
     setattr(Array, f"__{_name}__", _binary(_uf)[0])

@@ -711,3 +711,220 @@ cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *buf, size_t l
 #undef OUT
     return CW_OK;
 }
+
+/* -------------------------------------------------------------- reduction */
+
+typedef struct reduce_ctx {
+    const cw_expr_t *e;
+    layout_t lay;
+    size_t tile_bytes;          /* one evaluated tile, C-contiguous */
+    const bool *red;            /* per output axis */
+    cw_loop_fn fn;
+    void *data;
+    size_t itemsize;
+    int64_t ntiles[CW_MAXDIM];
+    int64_t kstride[CW_MAXDIM]; /* byte strides of the kept output (0: reduced) */
+    int64_t kbytes;             /* bytes of one kept output */
+    char *partials;             /* R x kept output */
+} reduce_ctx_t;
+
+/*
+ * Reduce a C-contiguous tile of `count` into acc (byte strides per output
+ * axis, 0 along reduced axes): acc = first slice, then acc = fn(acc, x)
+ * over the rest in C order.  Along a reduced innermost axis the loop runs
+ * in NumPy's reduce mode (acc step 0), which sums pairwise.
+ */
+static void
+reduce_tile(const reduce_ctx_t *c, int nd, const int64_t *count, const char *tile,
+            char *acc)
+{
+    size_t isz = c->itemsize;
+    int64_t tstr[CW_MAXDIM];
+    int64_t st = (int64_t)isz;
+    for (int k = nd - 1; k >= 0; k--) {
+        tstr[k] = st;
+        st *= count[k];
+    }
+    if (nd == 0) {
+        memcpy(acc, tile, isz);
+        return;
+    }
+    int in = nd - 1;
+    int64_t len = count[in];
+    bool inner_red = c->red[in];
+    int64_t idx[CW_MAXDIM];
+    memset(idx, 0, sizeof(idx));
+    bool first_row = true;
+    for (;;) {
+        /* Is this row the first along every reduced outer axis? */
+        bool first = true;
+        int64_t aoff = 0, toff = 0;
+        for (int k = 0; k < in; k++) {
+            toff += idx[k] * tstr[k];
+            aoff += idx[k] * c->kstride[k];
+            if (c->red[k] && idx[k] != 0) {
+                first = false;
+            }
+        }
+        const char *row = tile + toff;
+        char *a = acc + aoff;
+        if (inner_red) {
+            if (first) {
+                memcpy(a, row, isz);
+                row += isz;
+            }
+            intptr_t n = (intptr_t)(first ? len - 1 : len);
+            if (n > 0) {
+                char *args[3] = {a, (char *)row, a};
+                intptr_t steps[3] = {0, (intptr_t)isz, 0};
+                c->fn(args, &n, steps, c->data);
+            }
+        }
+        else if (first) {
+            memcpy(a, row, (size_t)len * isz);
+        }
+        else {
+            intptr_t n = (intptr_t)len;
+            char *args[3] = {a, (char *)row, a};
+            intptr_t steps[3] = {(intptr_t)isz, (intptr_t)isz, (intptr_t)isz};
+            c->fn(args, &n, steps, c->data);
+        }
+        (void)first_row;
+        int k = in - 1;
+        for (; k >= 0; k--) {
+            if (++idx[k] < count[k]) {
+                break;
+            }
+            idx[k] = 0;
+        }
+        if (k < 0) {
+            break;
+        }
+    }
+}
+
+static int
+reduce_task(void *vctx, int64_t task, cw__scratch_t *s)
+{
+    reduce_ctx_t *c = vctx;
+    const cw_expr_t *e = c->e;
+    int rc;
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM], tstr[CW_MAXDIM];
+    int64_t r = 0;          /* index of this tile along the reduced axes */
+    int64_t koff = 0;       /* offset of its part of the kept output */
+    int64_t t = task;
+    for (int k = e->ndim - 1; k >= 0; k--) {
+        int64_t ti = t % c->ntiles[k];
+        t /= c->ntiles[k];
+        off[k] = ti * e->tile[k];
+        int64_t end = off[k] + e->tile[k];
+        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
+        koff += off[k] * c->kstride[k];
+    }
+    for (int k = 0; k < e->ndim; k++) {
+        if (c->red[k]) {
+            r = r * c->ntiles[k] + off[k] / e->tile[k];
+        }
+    }
+    int64_t st = (int64_t)c->itemsize;
+    for (int k = e->ndim - 1; k >= 0; k--) {
+        tstr[k] = st;
+        st *= count[k];
+    }
+    /* The evaluated tile lives after the program's own buffers. */
+    CW_TRY(cw__reserve(&s->enc, &s->enc_cap, c->tile_bytes));
+    CW_TRY(eval_region(e, &c->lay, off, count, s->enc, tstr, s));
+    reduce_tile(c, e->ndim, count, s->enc, c->partials + r * c->kbytes + koff);
+    rc = CW_OK;
+fail:
+    return rc;
+}
+
+int
+cw_expr_reduce(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
+               const bool *reduce_axis, void *dst, const cw_config_t *cfg)
+{
+    int rc;
+    reduce_ctx_t c;
+    cw__error_clear();
+    CW_TRY(check_finished(e));
+    memset(&c, 0, sizeof(c));
+    c.e = e;
+    c.red = reduce_axis;
+    c.fn = fn;
+    c.data = data;
+    c.itemsize = e->v[e->result].itemsize;
+    int64_t ntasks = 1, R = 1, kept = 1;
+    for (int k = 0; k < e->ndim; k++) {
+        if (e->shape[k] == 0) {
+            return cw__error(CW_EINVAL, "%s: reduction over an empty array",
+                             name ? name : "reduce");
+        }
+        c.ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
+        if (!cw__mul_ok(ntasks, c.ntiles[k], &ntasks)) {
+            return cw__error(CW_EINVAL, "too many tiles");
+        }
+        if (reduce_axis[k]) {
+            R *= c.ntiles[k];
+        }
+        else {
+            kept *= e->shape[k];
+        }
+    }
+    int64_t ks = (int64_t)c.itemsize;
+    for (int k = e->ndim - 1; k >= 0; k--) {
+        c.kstride[k] = reduce_axis[k] ? 0 : ks;
+        ks *= reduce_axis[k] ? 1 : e->shape[k];
+    }
+    c.kbytes = kept * (int64_t)c.itemsize;
+    size_t tile_elems1 = 1;
+    for (int k = 0; k < e->ndim; k++) {
+        tile_elems1 *= (size_t)e->tile[k];
+    }
+    c.tile_bytes = tile_elems1 * c.itemsize;
+    plan_layout(e, e->tile, &c.lay);
+    int64_t pbytes;
+    if (!cw__mul_ok(R, c.kbytes, &pbytes)) {
+        return cw__error(CW_EINVAL, "too many partials");
+    }
+    int64_t limit = cfg && cfg->memory_limit > 0 ? cfg->memory_limit : (int64_t)1 << 30;
+    if (pbytes > limit / 2) {
+        return cw__error(CW_EBUDGET, "%s: the partial results take %.1f MiB, more "
+                         "than half of memory_limit (%.1f MiB); use larger chunks "
+                         "along the reduced axes or raise memory_limit",
+                         name ? name : "reduce", (double)pbytes / 1048576.0,
+                         (double)limit / 1048576.0);
+    }
+    cw_config_t sub = cfg ? *cfg : (cw_config_t){0};
+    sub.memory_limit = limit - pbytes;
+    int nthreads;
+    CW_TRY(cw__plan_threads(&sub, ntasks, working_set(e, e->tile) + c.tile_bytes,
+                            &nthreads));
+    c.partials = cw__malloc((size_t)pbytes);
+    if (c.partials == NULL) {
+        return cw__error(CW_ENOMEM, "out of memory for %lld bytes of partials",
+                         (long long)pbytes);
+    }
+    CW_TRY(begin_inputs(e));
+    rc = cw__run_tasks(ntasks, nthreads, reduce_task, &c, cfg);
+    end_inputs(e);
+    if (rc < 0) {
+        goto fail;
+    }
+    /* Combine partials pairwise in a fixed order: independent of threads. */
+    for (int64_t step = 1; step < R; step *= 2) {
+        for (int64_t r = 0; r + step < R; r += 2 * step) {
+            char *a = c.partials + r * c.kbytes, *b = a + step * c.kbytes;
+            intptr_t n = (intptr_t)kept;
+            char *args[3] = {a, b, a};
+            intptr_t steps[3] = {(intptr_t)c.itemsize, (intptr_t)c.itemsize,
+                                 (intptr_t)c.itemsize};
+            fn(args, &n, steps, data);
+        }
+    }
+    memcpy(dst, c.partials, (size_t)c.kbytes);
+    rc = CW_OK;
+fail:
+    cw__free(c.partials);
+    return rc;
+}

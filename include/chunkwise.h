@@ -324,6 +324,22 @@ CW_API int cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
 CW_API int cw_expr_store(cw_expr_t *e, const char *path, const char *name,
                          const cw_store_opts_t *opts, const cw_config_t *cfg);
 /**
+ * @brief Evaluate and reduce along the axes where @p reduce_axis is true,
+ *        with the binary loop @p fn (acc = fn(acc, x), of the result's
+ *        dtype), into @p dst: C-contiguous, the result's shape without the
+ *        reduced axes.  Every output element starts from the first element
+ *        along the reduced axes (so the program must not be empty there).
+ *
+ * Each tile reduces its part into its own partial (pairwise for runs along
+ * the innermost axis, as NumPy's loops do); partials are then combined in
+ * a fixed pairwise order of tiles, so results are bit-identical for any
+ * thread count.  Partials take (tiles along reduced axes) x (output size)
+ * elements, planned against memory_limit.
+ */
+CW_API int cw_expr_reduce(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
+                          const bool *reduce_axis, void *dst, const cw_config_t *cfg);
+
+/**
  * @brief Describe the plan (one line per value, the tiling, tasks and
  *        projected memory for @p cfg) into @p buf (NUL-terminated).
  */

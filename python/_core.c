@@ -581,6 +581,58 @@ done:
     return res;
 }
 
+/* Reduce with NumPy's binary inner loop `index` of `ufunc` over the axes
+ * flagged in `axes` into `out` (C-contiguous, the kept shape). */
+static PyObject *
+Expr_reduce(ExprObject *self, PyObject *args)
+{
+    PyObject *ufobj, *axesobj, *outobj, *threads, *limit, *progress;
+    int index;
+    if (!PyArg_ParseTuple(args, "O!iOO!OOO:reduce", &PyUFunc_Type, &ufobj, &index,
+                          &axesobj, &PyArray_Type, &outobj, &threads, &limit,
+                          &progress)) {
+        return NULL;
+    }
+    PyUFuncObject *uf = (PyUFuncObject *)ufobj;
+    PyArrayObject *out = (PyArrayObject *)outobj;
+    if (uf->nin != 2 || uf->nout != 1 || index < 0 || index >= uf->ntypes ||
+        uf->functions == NULL || uf->functions[index] == NULL) {
+        PyErr_SetString(PyExc_TypeError, "reduce needs a binary ufunc loop");
+        return NULL;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out)) {
+        PyErr_SetString(PyExc_ValueError, "out must be a writeable C-contiguous array");
+        return NULL;
+    }
+    int64_t ax[CW_MAXDIM];
+    bool red[CW_MAXDIM];
+    int n = int64_seq(axesobj, ax, CW_MAXDIM, "axes");
+    if (n < 0) {
+        return NULL;
+    }
+    for (int k = 0; k < n; k++) {
+        red[k] = ax[k] != 0;
+    }
+    cw_config_t cfg;
+    poll_ctx pc;
+    if (parse_config(threads, limit, progress, &cfg, &pc) < 0) {
+        return NULL;
+    }
+    int rc;
+    cw_expr_t *e = self->e;
+    void *data = PyArray_DATA(out);
+    cw_loop_fn fn = (cw_loop_fn)uf->functions[index];
+    void *fdata = uf->data ? uf->data[index] : NULL;
+    const char *name = uf->name;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cw_expr_reduce(e, name, fn, fdata, red, data, &cfg);
+    Py_END_ALLOW_THREADS
+    if (rc < 0 || PyErr_Occurred()) {
+        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 Expr_describe(ExprObject *self, PyObject *args)
 {
@@ -606,6 +658,8 @@ static PyMethodDef Expr_methods[] = {
     {"finish", (PyCFunction)Expr_finish, METH_VARARGS, "finish(result, tile)"},
     {"read", (PyCFunction)Expr_read, METH_VARARGS, "read(out, threads, memory_limit, progress)"},
     {"store", (PyCFunction)Expr_store, METH_VARARGS, "store(path, name, chunks, ...)"},
+    {"reduce", (PyCFunction)Expr_reduce, METH_VARARGS,
+     "reduce(ufunc, loop_index, axes, out, threads, memory_limit, progress)"},
     {"describe", (PyCFunction)Expr_describe, METH_VARARGS, "describe(threads, memory_limit) -> str"},
     {NULL, NULL, 0, NULL},
 };

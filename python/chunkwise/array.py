@@ -16,7 +16,9 @@ import numpy as np
 
 from . import _core
 from .config import get_config
+from . import reductions
 from .graph import Cast, Leaf, compile_expr, index_node
+from .reductions import Reduce
 
 __all__ = ["Array", "open"]
 
@@ -136,9 +138,39 @@ class Array:
             v = node.view
             _core.read(node.src, v.start, v.step, v.count, out, v.axis_of_source(),
                        cfg["threads"], cfg["memory_limit"], None)
+        elif isinstance(node, Reduce):
+            out[...] = node.evaluate(cfg["threads"], cfg["memory_limit"])
         else:
             compile_expr(node).read(out, cfg["threads"], cfg["memory_limit"], None)
         return out
+
+    # -------------------------------------------------------- reductions
+    def sum(self, axis=None, dtype=None, keepdims=False):
+        return reductions.reduce(np.add, self, axis, dtype, keepdims)
+
+    def prod(self, axis=None, dtype=None, keepdims=False):
+        return reductions.reduce(np.multiply, self, axis, dtype, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return reductions.reduce(np.minimum, self, axis, None, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return reductions.reduce(np.maximum, self, axis, None, keepdims)
+
+    def any(self, axis=None, keepdims=False):
+        return reductions.reduce(np.logical_or, self, axis, bool, keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        return reductions.reduce(np.logical_and, self, axis, bool, keepdims)
+
+    def mean(self, axis=None, dtype=None, keepdims=False):
+        return reductions.mean(self, axis, dtype, keepdims)
+
+    def var(self, axis=None, dtype=None, ddof=0, keepdims=False):
+        return reductions.var(self, axis, dtype, ddof, keepdims)
+
+    def std(self, axis=None, dtype=None, ddof=0, keepdims=False):
+        return reductions.std(self, axis, dtype, ddof, keepdims)
 
     def astype(self, dtype) -> "Array":
         """Lazy conversion, as ``ndarray.astype`` (unsafe casting)."""
@@ -158,12 +190,31 @@ class Array:
         node = self._node
         cfg = get_config()
         head = f"{self!r}\n"
+        if isinstance(node, Reduce):
+            axes = ", ".join(map(str, node.axes))
+            inner = node.node
+            head += (f"reduce: {node.ufunc.__name__} over axes ({axes}) of "
+                     f"{inner.dtype} values; per-tile partials combined pairwise "
+                     "in tile order\n")
+            if isinstance(inner, Leaf):
+                return head + "input: a view of one source\n"
+            return head + compile_expr(inner, describe_only=True).describe(
+                cfg["threads"], cfg["memory_limit"])
         if isinstance(node, Leaf):
             return head + (f"read: {node.src.kind} source, selection "
                            f"start={node.view.start} step={node.view.step} "
                            f"count={node.view.count}; one task per source chunk "
                            f"touched\n")
-        return head + compile_expr(node).describe(cfg["threads"], cfg["memory_limit"])
+        text = compile_expr(node, describe_only=True).describe(cfg["threads"],
+                                                               cfg["memory_limit"])
+        for i, r in enumerate(_reductions_in(node)):
+            # Each reduction inside (a 'full' placeholder above) is a pass of
+            # its own, run first.
+            text += (f"pass before it: {r.ufunc.__name__}.reduce over axes "
+                     f"{r.axes}, per-tile partials combined pairwise\n")
+            text += compile_expr(r.node, describe_only=True).describe(
+                cfg["threads"], cfg["memory_limit"])
+        return head + text
 
     # --------------------------------------------------- NumPy protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -184,9 +235,18 @@ class Array:
         if "where" in kwargs:
             raise TypeError(f"{name}: where= is not supported on chunkwise arrays; "
                             "use np.where(cond, f(x), other) instead")
-        if kwargs:
+        if kwargs and method == "__call__":
             raise TypeError(f"{name}: unsupported keyword arguments "
                             f"{sorted(kwargs)} on chunkwise arrays")
+        if method == "reduce" and out is None and len(inputs) == 1 and \
+                isinstance(inputs[0], Array) and set(kwargs) <= {"axis", "dtype",
+                                                                 "keepdims"}:
+            try:
+                return reductions.reduce(ufunc, inputs[0], kwargs.get("axis", 0),
+                                         kwargs.get("dtype"),
+                                         kwargs.get("keepdims", False))
+            except Unsupported:
+                pass
         if method == "__call__":
             try:
                 node = apply_ufunc(ufunc, inputs, asarray)
@@ -199,7 +259,7 @@ class Array:
                 return result
         if out is not None:
             raise TypeError(f"{name}: out= is not supported here")
-        return fallback(name, getattr(ufunc, method), inputs, {})
+        return fallback(name, getattr(ufunc, method), inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         from .functions import HANDLED, fallback
@@ -301,6 +361,10 @@ class Array:
             out_chunks = (0,) * self.ndim
         cfg = get_config()
         node = self._node
+        if isinstance(node, Reduce):
+            from .creation import asarray
+            return asarray(self.compute()).to_hdf5(path, name, chunks, compression,
+                                                   level, overwrite, shuffle)
         if isinstance(node, Leaf):
             v = node.view
             _core.store(node.src, v.start, v.step, v.count, path, name, v.shape,
@@ -313,6 +377,23 @@ class Array:
                                      shuffle == "bit", bool(overwrite),
                                      cfg["threads"], cfg["memory_limit"], None)
         return open(path, name)
+
+
+def _reductions_in(node, out=None, seen=None):
+    out = [] if out is None else out
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return out
+    seen.add(id(node))
+    if isinstance(node, Reduce):
+        out.append(node)
+        _reductions_in(node.node, out, seen)
+    elif isinstance(node, Cast):
+        _reductions_in(node.node, out, seen)
+    elif hasattr(node, "inputs"):
+        for x in node.inputs:
+            _reductions_in(x, out, seen)
+    return out
 
 
 def _binary(ufunc):

@@ -115,3 +115,52 @@ if hasattr(np, "astype"):  # NumPy >= 2.1
     @implements(np.astype)
     def _astype(x, dtype, /, *, copy=True, device=None):
         return x.astype(dtype)
+
+
+# ---------------------------------------------------------------- reductions
+
+def _reduction(method):
+    def impl(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
+        from .array import Array
+        name = f"numpy.{method}"
+        kw = {k: v for k, v in kw.items() if v is not np._NoValue}
+        if out is not None or kw or not isinstance(a, Array):
+            args = dict(axis=axis, out=out, **kw)
+            if dtype is not None:
+                args["dtype"] = dtype
+            if keepdims is not np._NoValue:
+                args["keepdims"] = keepdims
+            return fallback(name, getattr(np, method), (a,), args)
+        keep = False if keepdims is np._NoValue else keepdims
+        f = getattr(a, method)
+        if method in ("min", "max", "any", "all"):
+            if dtype is not None:
+                return fallback(name, getattr(np, method), (a,),
+                                dict(axis=axis, dtype=dtype, keepdims=keep))
+            return f(axis=axis, keepdims=keep)
+        return f(axis=axis, dtype=dtype, keepdims=keep)
+    return impl
+
+
+for _m, _funcs in [("sum", [np.sum]), ("prod", [np.prod]), ("mean", [np.mean]),
+                   ("min", [np.min, np.amin]), ("max", [np.max, np.amax]),
+                   ("any", [np.any]), ("all", [np.all])]:
+    implements(*_funcs)(_reduction(_m))
+
+
+def _varstd(method):
+    def impl(a, axis=None, dtype=None, out=None, ddof=0, keepdims=np._NoValue, **kw):
+        from .array import Array
+        kw = {k: v for k, v in kw.items() if v is not np._NoValue}
+        if out is not None or kw or not isinstance(a, Array):
+            args = dict(axis=axis, dtype=dtype, out=out, ddof=ddof, **kw)
+            if keepdims is not np._NoValue:
+                args["keepdims"] = keepdims
+            return fallback(f"numpy.{method}", getattr(np, method), (a,), args)
+        keep = False if keepdims is np._NoValue else keepdims
+        return getattr(a, method)(axis=axis, dtype=dtype, ddof=ddof, keepdims=keep)
+    return impl
+
+
+implements(np.var)(_varstd("var"))
+implements(np.std)(_varstd("std"))

@@ -122,9 +122,21 @@ def broadcast_chunks(shape, inputs):
 
 # ------------------------------------------------------------------ indexing
 
+def materialised(node):
+    """A reduction's (small) result as a Leaf over memory."""
+    from .config import get_config
+    cfg = get_config()
+    value = node.evaluate(cfg["threads"], cfg["memory_limit"])
+    return Leaf(_core.from_array(np.ascontiguousarray(value), None))
+
+
 def index_node(node, key):
     """Index a node lazily; for computed nodes the index is pushed down to
-    the inputs, so only the chunks the result needs are ever read."""
+    the inputs, so only the chunks the result needs are ever read.  (A
+    reduction is computed first: its result is small.)"""
+    from .reductions import Reduce
+    if isinstance(node, Reduce):
+        node = materialised(node)
     if isinstance(node, Leaf):
         return Leaf(node.src, index_view(node.view, key), node.origin)
     if isinstance(node, Cast):
@@ -164,8 +176,11 @@ def index_node(node, key):
 
 # --------------------------------------------------------------- compiling
 
-def compile_expr(root, tile=None):
-    """One C program for the elementwise graph under ``root``."""
+def compile_expr(root, tile=None, describe_only=False):
+    """One C program for the elementwise graph under ``root``.  Reductions
+    inside it are computed first (their results are small), unless the
+    program is only to be described: then they stand in as placeholders."""
+    from .reductions import Reduce
     nd = len(root.shape)
     ex = _core.expr_new(root.shape)
     memo = {}
@@ -174,6 +189,12 @@ def compile_expr(root, tile=None):
         key = id(node)
         if key in memo:
             return memo[key][1]
+        if isinstance(node, Reduce):
+            if describe_only:
+                zero = np.zeros((), node.dtype).tobytes()
+                node = Leaf(_core.full(node.shape, node.dtype, zero, None))
+            else:
+                node = materialised(node)
         if isinstance(node, Leaf):
             off = nd - len(node.shape)
             axes = [a + off if a >= 0 else -1 for a in node.view.axis_of_source()]

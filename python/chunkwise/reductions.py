@@ -1,0 +1,132 @@
+"""Lazy reductions: sum, prod, min, max, mean, var, std, any, all.
+
+``Reduce`` is a graph node: the C engine evaluates the elementwise graph
+under it tile by tile, reduces each tile into its own partial and combines
+the partials in a fixed pairwise order, so results do not depend on the
+thread count.  Dtypes follow NumPy: the accumulator is what ``ufunc.reduce``
+picks for the input (NumPy itself is asked), mean/var/std follow NumPy's
+``_methods`` step by step (f8 accumulation for integers, float16 computed in
+float32).  A reduction used inside a larger expression (``x - x.mean(0)``)
+is computed first; it is small.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .graph import Cast
+from .ufuncs import SUPPORTED_DTYPES, Unsupported, _loop_index
+
+__all__ = ["Reduce", "reduce", "mean", "var", "std"]
+
+
+class Reduce:
+    __slots__ = ("ufunc", "loop", "node", "axes", "keepdims", "shape", "dtype",
+                 "_value")
+
+    def __init__(self, ufunc, loop, node, axes, keepdims, dtype):
+        self.ufunc = ufunc
+        self.loop = loop
+        self.node = node
+        self.axes = axes
+        self.keepdims = keepdims
+        self.dtype = dtype
+        self.shape = tuple(1 if k in axes else n for k, n in enumerate(node.shape)
+                           if keepdims or k not in axes)
+        self._value = None
+
+    @property
+    def chunks(self):
+        return self.shape
+
+    def evaluate(self, threads, memory_limit):
+        """The result as an ndarray (computed once, then kept: it is small)."""
+        if self._value is not None:
+            return self._value
+        from .graph import compile_expr
+        node = self.node
+        kept = tuple(n for k, n in enumerate(node.shape) if k not in self.axes)
+        if any(node.shape[k] == 0 for k in self.axes) or 0 in node.shape:
+            # Nothing to read: NumPy gives the identity or its error.
+            empty = np.empty(node.shape, self.dtype)
+            out = self.ufunc.reduce(empty, axis=self.axes, keepdims=self.keepdims)
+            self._value = np.asarray(out)
+            return self._value
+        out = np.empty(kept, self.dtype)
+        mask = [k in self.axes for k in range(len(node.shape))]
+        compile_expr(node).reduce(self.ufunc, self.loop, mask, out, threads,
+                                  memory_limit, None)
+        self._value = out.reshape(self.shape)
+        return self._value
+
+
+def _axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if not isinstance(axis, tuple):
+        axis = (axis,)
+    out = []
+    for a in axis:
+        a = operator.index(a)
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(a, ndim)
+        a %= ndim if ndim else 1
+        if a in out:
+            raise ValueError("duplicate value in 'axis'")
+        out.append(a)
+    return tuple(sorted(out))
+
+
+def reduce(ufunc, x, axis=None, dtype=None, keepdims=False):
+    """A lazy ``ufunc.reduce(x, axis, dtype, keepdims=...)``."""
+    from .array import Array
+    axes = _axes(axis, x.ndim)
+    # The accumulator dtype NumPy would use, from a one-element probe.
+    acc = np.dtype(ufunc.reduce(np.zeros(1, x.dtype), dtype=dtype).dtype)
+    if acc not in SUPPORTED_DTYPES:
+        raise Unsupported(f"{ufunc.__name__}.reduce to {acc}")
+    loop = _loop_index(ufunc, (acc, acc), acc)
+    node = x._node if x.dtype == acc else Cast(x._node, acc)
+    if not axes:
+        return Array(node)  # reducing over no axis: the (cast) input
+    return Array(Reduce(ufunc, loop, node, axes, bool(keepdims), acc))
+
+
+def _count(x, axes):
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return n
+
+
+def mean(x, axis=None, dtype=None, keepdims=False):
+    """numpy.mean, as NumPy's _mean computes it."""
+    axes = _axes(axis, x.ndim)
+    f16 = False
+    if dtype is None:
+        if x.dtype.kind in "biu":
+            dtype = np.dtype("f8")
+        elif x.dtype == np.float16:
+            dtype, f16 = np.dtype("f4"), True
+    s = reduce(np.add, x, axes, dtype, keepdims)
+    m = np.true_divide(s, _count(x, axes))
+    return m.astype(np.float16) if f16 else m
+
+
+def var(x, axis=None, dtype=None, ddof=0, keepdims=False):
+    """numpy.var, as NumPy's _var computes it (two passes)."""
+    axes = _axes(axis, x.ndim)
+    n = _count(x, axes)
+    if dtype is None and x.dtype.kind in "biu":
+        dtype = np.dtype("f8")
+    arrmean = np.true_divide(reduce(np.add, x, axes, dtype, True), n)
+    d = x - arrmean
+    d = d * d
+    ret = reduce(np.add, d, axes, dtype, keepdims)
+    return np.true_divide(ret, max(n - ddof, 0))
+
+
+def std(x, axis=None, dtype=None, ddof=0, keepdims=False):
+    """numpy.std: the square root of var."""
+    return np.sqrt(var(x, axis, dtype, ddof, keepdims))

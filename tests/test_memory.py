@@ -92,3 +92,54 @@ def test_memory_flat_over_repeated_reads(big):
     # then keeps later results in the heap: a plateau, not a leak.  Pinning
     # the threshold makes a real leak stand out.  After one warm-up pass, twenty more add (almost) nothing: no leak.
     assert r["peak"] - r["base"] < 4 * 2**20, r
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """Two 512 MiB float32 HDF5 datasets (16 x memory_limit each), written by
+    chunkwise from lazy expressions."""
+    path = tmp_path_factory.mktemp("pair") / "ab.h5"
+    r = run(f"""
+        R, C = 16384, 8192
+        i = cw.arange(R, dtype="f4")[:, None]
+        j = cw.arange(C, dtype="f4")[None, :]
+        base = peak()
+        (i * 0.5 + j).to_hdf5({str(path)!r}, "/a", chunks=(128, C))
+        (np.sin(i) - j * 0.25).to_hdf5({str(path)!r}, "/b", chunks=(128, C))
+        print(json.dumps({{"base": base, "peak": peak()}}))
+    """)
+    assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r
+    return path
+
+
+def test_expression_to_hdf5_holds_budget(pair, tmp_path):
+    r = run(f"""
+        a = cw.open({str(pair)!r}, "/a")
+        b = cw.open({str(pair)!r}, "/b")
+        assert a.nbytes >= 16 * {LIMIT}
+        base = peak()
+        out = np.sqrt(a**2 + b**2).to_hdf5({str(tmp_path / "r.h5")!r}, "/r")
+        p = peak()
+        x, y = a[5000:5003].compute(), b[5000:5003].compute()
+        ok = bool(np.array_equal(out[5000:5003].compute(), np.sqrt(x**2 + y**2)))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """)
+    assert r["ok"]
+    assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r
+
+
+def test_mean_of_product_axis0_holds_budget(pair):
+    r = run(f"""
+        a = cw.open({str(pair)!r}, "/a")
+        b = cw.open({str(pair)!r}, "/b")
+        base = peak()
+        m = np.mean(a * b, axis=0).compute()
+        p = peak()
+        # Check a few columns against NumPy on the same columns.
+        x, y = a[:, :3].compute(), b[:, :3].compute()
+        ref = np.mean(x * y, axis=0)
+        ok = bool(np.allclose(m[:3], ref, rtol=1e-5)) and m.shape == (8192,)
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """)
+    assert r["ok"], r
+    assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r

@@ -336,8 +336,8 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
             return CW_OK;
         }
     }
-    CW_TRY(cw__reserve(&s->work, &s->work_cap, lay->total));
-    char *base = s->work;
+    CW_TRY(cw__reserve(&s->eval, &s->eval_cap, lay->total));
+    char *base = s->eval;
 
     /* 1. Read each input's region; strides per output axis (0: broadcast).
      * Inputs in memory are used in place. */

@@ -31,6 +31,9 @@ typedef struct cw__scratch {
     const cw_source_t *cached_src;
     int64_t cached_chunk;   /* linear index of the chunk held in `chunk` */
     struct libdeflate_decompressor *inflater;
+    /* Used by expressions: input tiles and registers. */
+    void *eval;
+    size_t eval_cap;
     /* Used by stores: one output chunk being gathered, and its encoding. */
     void *work;
     size_t work_cap;

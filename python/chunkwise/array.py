@@ -255,7 +255,12 @@ class Array:
             if node is not None:
                 result = Array(node)
                 if out is not None:
-                    return result.compute(out=out[0])
+                    o = out[0]
+                    if o.shape != result.shape or o.dtype != result.dtype:
+                        raise TypeError(
+                            f"{name}: out= must be an ndarray of shape {result.shape} "
+                            f"and dtype {result.dtype}, not {o.shape} {o.dtype}")
+                    return result.compute(out=o)
                 return result
         if out is not None:
             raise TypeError(f"{name}: out= is not supported here")

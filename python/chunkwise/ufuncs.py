@@ -16,7 +16,10 @@ __all__ = ["apply_ufunc", "SUPPORTED_DTYPES"]
 SUPPORTED_DTYPES = frozenset(np.dtype(t) for t in (
     "?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"))
 
+# Python int and float are "weak" (NEP 50): the array operand's dtype wins.
+# Python bool is not: NumPy treats it as numpy.bool_.
 _PY_SCALARS = (bool, int, float)
+_WEAK = (int, float)
 
 
 class Unsupported(Exception):
@@ -44,6 +47,20 @@ def _loop_index(ufunc, in_dtypes, out_dtype):
 
 _LOOPS: dict = {}
 
+_COMPARISONS = frozenset([np.less, np.less_equal, np.greater, np.greater_equal,
+                          np.equal, np.not_equal])
+
+
+def _fits(value, dtypes, i):
+    """Whether Python int `value` converts to the dtype of the other
+    (array) operands without overflow."""
+    for j, d in enumerate(dtypes):
+        if j != i and isinstance(d, np.dtype) and d.kind in "iu":
+            info = np.iinfo(d)
+            if not info.min <= value <= info.max:
+                return False
+    return True
+
 
 def apply_ufunc(ufunc, operands, wrap):
     """An Op node for ``ufunc(*operands)``; ``wrap`` turns ndarrays into
@@ -56,16 +73,39 @@ def apply_ufunc(ufunc, operands, wrap):
     for x in operands:
         if isinstance(x, Array):
             dtypes.append(x.dtype)
-        elif type(x) in _PY_SCALARS:
-            dtypes.append(type(x))       # weak, as NumPy treats it
+        elif type(x) in _WEAK:
+            dtypes.append(type(x))
+        elif type(x) is bool:
+            dtypes.append(np.dtype(bool))
         else:
             a = np.asarray(x)
             if a.dtype.kind not in "biuf":
                 raise Unsupported(f"operand of dtype {a.dtype}")
             dtypes.append(a.dtype)
+    if ufunc in _COMPARISONS:
+        # NumPy 2 compares with a Python int outside the array's range
+        # exactly; do the same by comparing in 64-bit integers.
+        for i, x in enumerate(operands):
+            if type(x) is int and not _fits(x, dtypes, i):
+                if -2**63 <= x < 2**63:
+                    dtypes[i] = np.dtype(np.int64)
+                elif 0 <= x < 2**64:
+                    dtypes[i] = np.dtype(np.uint64)
+                else:
+                    raise Unsupported("integer outside 64 bits")
     # NumPy's own resolution: raises NumPy's error for impossible types.
     resolved = ufunc.resolve_dtypes(tuple(dtypes) + (None,))
     in_dts, out_dt = tuple(resolved[:-1]), resolved[-1]
+    if ufunc is np.power and out_dt.kind in "iu":
+        # NumPy's integer power raises for negative exponents from inside
+        # its inner loop, which cannot report to Python from a worker
+        # thread: check constants now, and let NumPy do array exponents.
+        e = operands[1]
+        if isinstance(e, (int, np.integer)) or (isinstance(e, np.ndarray) and e.ndim == 0):
+            if int(e) < 0:
+                raise ValueError("Integers to negative integer powers are not allowed.")
+        elif not isinstance(e, bool):
+            raise Unsupported("integer power with an array exponent")
     if out_dt not in SUPPORTED_DTYPES or any(d not in SUPPORTED_DTYPES for d in in_dts):
         raise Unsupported(f"{ufunc.__name__} on {in_dts} -> {out_dt}")
     loop = _loop_index(ufunc, in_dts, out_dt)

@@ -311,3 +311,23 @@ def test_many_inserted_axes():
     x = np.arange(6.0)
     k = (None,) * 40 + (slice(None, None, -2),)
     assert np.array_equal(cw.asarray(x)[k].compute(), x[k])
+
+
+def test_progress_bar_only_when_wanted(capsys):
+    """A bar is drawn for work over a second when forced (stderr is not a
+    terminal under pytest, so the default draws nothing)."""
+    import time
+    slow = cw.arange(0, 2 * 10**8, dtype="f8", chunks=2**20)
+    with cw.config(progress=None):
+        slow[::1000].compute()
+    assert capsys.readouterr().err == ""
+    from chunkwise.progress import _Bar
+    bar = _Bar("test")
+    bar.start -= 2.0  # pretend it has run for two seconds
+    bar(5, 10)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "test [" in err and "50.0%" in err
+    with pytest.raises(ValueError):
+        cw.config(progress="yes")
+    del time

@@ -136,12 +136,15 @@ class Array:
         node = self._node
         if isinstance(node, Leaf):
             v = node.view
-            _core.read(node.src, v.start, v.step, v.count, out, v.axis_of_source(),
-                       cfg["threads"], cfg["memory_limit"], None)
+            with _bar("reading") as bar:
+                _core.read(node.src, v.start, v.step, v.count, out,
+                           v.axis_of_source(), cfg["threads"], cfg["memory_limit"], bar)
         elif isinstance(node, Reduce):
             out[...] = node.evaluate(cfg["threads"], cfg["memory_limit"])
         else:
-            compile_expr(node).read(out, cfg["threads"], cfg["memory_limit"], None)
+            ex = compile_expr(node)
+            with _bar("computing") as bar:
+                ex.read(out, cfg["threads"], cfg["memory_limit"], bar)
         return out
 
     # -------------------------------------------------------- reductions
@@ -372,16 +375,34 @@ class Array:
                                                    level, overwrite, shuffle)
         if isinstance(node, Leaf):
             v = node.view
-            _core.store(node.src, v.start, v.step, v.count, path, name, v.shape,
-                        out_chunks, v.axes, codec, blosc_codec, int(level),
-                        shuffle in (True, "byte"), shuffle == "bit", bool(overwrite),
-                        cfg["threads"], cfg["memory_limit"], None)
+            with _bar(f"writing {name}") as bar:
+                _core.store(node.src, v.start, v.step, v.count, path, name, v.shape,
+                            out_chunks, v.axes, codec, blosc_codec, int(level),
+                            shuffle in (True, "byte"), shuffle == "bit",
+                            bool(overwrite), cfg["threads"], cfg["memory_limit"], bar)
         else:
-            compile_expr(node).store(path, name, out_chunks, codec, blosc_codec,
-                                     int(level), shuffle in (True, "byte"),
-                                     shuffle == "bit", bool(overwrite),
-                                     cfg["threads"], cfg["memory_limit"], None)
+            ex = compile_expr(node)
+            with _bar(f"writing {name}") as bar:
+                ex.store(path, name, out_chunks, codec, blosc_codec, int(level),
+                         shuffle in (True, "byte"), shuffle == "bit", bool(overwrite),
+                         cfg["threads"], cfg["memory_limit"], bar)
         return open(path, name)
+
+
+class _bar:
+    """Context manager around one engine run: a progress bar if wanted."""
+
+    def __init__(self, label):
+        from .progress import reporter
+        self.bar = reporter(label)
+
+    def __enter__(self):
+        return self.bar
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False
 
 
 def _reductions_in(node, out=None, seen=None):

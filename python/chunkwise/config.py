@@ -62,6 +62,7 @@ _settings = {
     "threads": None,                                  # None: all cores
     "memory_limit": min(2**30, _total_memory() // 4),  # bytes of work in flight
     "fallback": "warn",                               # or "error"
+    "progress": None,                                 # None: on a terminal
 }
 
 
@@ -89,12 +90,19 @@ class config:
     (bytes, or a string such as ``"512MiB"``): the budget for data in flight
     (decoded chunks, encode buffers), not counting an output ndarray; and
     ``fallback``: ``"warn"`` (NumPy functions without a lazy implementation
-    run eagerly with a FallbackWarning) or ``"error"`` (they raise)."""
+    run eagerly with a FallbackWarning) or ``"error"`` (they raise); and
+    ``progress``: a bar on stderr for work longer than a second: None (on a
+    terminal only, the default), True or False."""
 
     _UNSET = object()
 
-    def __init__(self, threads=_UNSET, memory_limit=_UNSET, fallback=_UNSET):
+    def __init__(self, threads=_UNSET, memory_limit=_UNSET, fallback=_UNSET,
+                 progress=_UNSET):
         new = {}
+        if progress is not config._UNSET:
+            if progress not in (None, True, False):
+                raise ValueError(f"progress must be None, True or False, not {progress!r}")
+            new["progress"] = progress
         if fallback is not config._UNSET:
             if fallback not in ("warn", "error"):
                 raise ValueError(f"fallback must be 'warn' or 'error', not {fallback!r}")

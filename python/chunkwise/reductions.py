@@ -53,10 +53,16 @@ class Reduce:
             out = self.ufunc.reduce(empty, axis=self.axes, keepdims=self.keepdims)
             self._value = np.asarray(out)
             return self._value
+        from .progress import reporter
         out = np.empty(kept, self.dtype)
         mask = [k in self.axes for k in range(len(node.shape))]
-        compile_expr(node).reduce(self.ufunc, self.loop, mask, out, threads,
-                                  memory_limit, None)
+        bar = reporter(f"{self.ufunc.__name__}.reduce")
+        try:
+            compile_expr(node).reduce(self.ufunc, self.loop, mask, out, threads,
+                                      memory_limit, bar)
+        finally:
+            if bar is not None:
+                bar.close()
         self._value = out.reshape(self.shape)
         return self._value
 

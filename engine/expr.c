@@ -210,6 +210,41 @@ cw_expr_loop(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data, int nin,
     return CW_OK;
 }
 
+/* where(c, a, b) for each element size: plain loops of NumPy's shape. */
+#define SELECT_LOOP(NAME, T)                                                \
+    static void NAME(char **args, const intptr_t *n, const intptr_t *steps, \
+                     void *data)                                            \
+    {                                                                       \
+        (void)data;                                                         \
+        const char *c = args[0], *a = args[1], *b = args[2];                \
+        char *o = args[3];                                                  \
+        for (intptr_t i = 0; i < *n; i++) {                                 \
+            *(T *)(o + i * steps[3]) = *(const uint8_t *)(c + i * steps[0])  \
+                                           ? *(const T *)(a + i * steps[1]) \
+                                           : *(const T *)(b + i * steps[2]); \
+        }                                                                   \
+    }
+SELECT_LOOP(select1, uint8_t)
+SELECT_LOOP(select2, uint16_t)
+SELECT_LOOP(select4, uint32_t)
+SELECT_LOOP(select8, uint64_t)
+
+int
+cw_expr_select(cw_expr_t *e, int cond, int a, int b, int *id)
+{
+    if (check_ref(e, cond) < 0 || check_ref(e, a) < 0 || check_ref(e, b) < 0) {
+        return CW_EINVAL;
+    }
+    if (e->v[cond].dtype != CW_BOOL || e->v[a].dtype != e->v[b].dtype) {
+        return cw__error(CW_EINVAL, "where needs a bool condition and two values "
+                         "of one dtype");
+    }
+    size_t sz = e->v[a].itemsize;
+    cw_loop_fn fn = sz == 1 ? select1 : sz == 2 ? select2 : sz == 4 ? select4 : select8;
+    int ins[3] = {cond, a, b};
+    return cw_expr_loop(e, "where", fn, NULL, 3, ins, e->v[a].dtype, id);
+}
+
 cw_dtype_t
 cw_expr_dtype(const cw_expr_t *e, int id)
 {

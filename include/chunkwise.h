@@ -304,6 +304,11 @@ CW_API int cw_expr_cast(cw_expr_t *e, int in, cw_dtype_t to, int *id);
  */
 CW_API int cw_expr_loop(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
                         int nin, const int *ins, cw_dtype_t out, int *id);
+/**
+ * @brief Add where(@p cond, @p a, @p b): @p cond a bool value, @p a and
+ *        @p b values of one dtype, which the result has.
+ */
+CW_API int cw_expr_select(cw_expr_t *e, int cond, int a, int b, int *id);
 /** @brief Choose the result value and the tile shape work is split by
  *         (zeros: the first chunked input's chunks). */
 CW_API int cw_expr_finish(cw_expr_t *e, int result, const int64_t *tile);

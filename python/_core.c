@@ -484,6 +484,18 @@ Expr_ufunc(ExprObject *self, PyObject *args)
 }
 
 static PyObject *
+Expr_select(ExprObject *self, PyObject *args)
+{
+    int c, a, b;
+    if (!PyArg_ParseTuple(args, "iii:select", &c, &a, &b)) {
+        return NULL;
+    }
+    int id = -1;
+    int rc = cw_expr_select(self->e, c, a, b, &id);
+    return expr_status(self, rc, id);
+}
+
+static PyObject *
 Expr_finish(ExprObject *self, PyObject *args)
 {
     int result;
@@ -655,6 +667,7 @@ static PyMethodDef Expr_methods[] = {
     {"scalar", (PyCFunction)Expr_scalar, METH_VARARGS, "scalar(dtype, bytes) -> id"},
     {"cast", (PyCFunction)Expr_cast, METH_VARARGS, "cast(id, dtype) -> id"},
     {"ufunc", (PyCFunction)Expr_ufunc, METH_VARARGS, "ufunc(ufunc, loop_index, ids) -> id"},
+    {"select", (PyCFunction)Expr_select, METH_VARARGS, "select(cond, a, b) -> id"},
     {"finish", (PyCFunction)Expr_finish, METH_VARARGS, "finish(result, tile)"},
     {"read", (PyCFunction)Expr_read, METH_VARARGS, "read(out, threads, memory_limit, progress)"},
     {"store", (PyCFunction)Expr_store, METH_VARARGS, "store(path, name, chunks, ...)"},

@@ -175,6 +175,46 @@ class Array:
     def std(self, axis=None, dtype=None, ddof=0, keepdims=False):
         return reductions.std(self, axis, dtype, ddof, keepdims)
 
+    # ------------------------------------------------------------- axes
+    @property
+    def T(self) -> "Array":
+        return self.transpose()
+
+    def transpose(self, *axes) -> "Array":
+        from .functions import _perm
+        from .graph import transpose_node
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        perm = _perm(self.ndim, axes if axes else None)
+        if perm == tuple(range(self.ndim)):
+            return self
+        return Array(transpose_node(self._node, perm))
+
+    def swapaxes(self, axis1, axis2) -> "Array":
+        from numpy.lib.array_utils import normalize_axis_index
+        a1, a2 = normalize_axis_index(axis1, self.ndim), normalize_axis_index(axis2, self.ndim)
+        perm = list(range(self.ndim))
+        perm[a1], perm[a2] = perm[a2], perm[a1]
+        return self.transpose(perm)
+
+    def squeeze(self, axis=None) -> "Array":
+        from numpy.lib.array_utils import normalize_axis_tuple
+        if axis is None:
+            axes = tuple(k for k, n in enumerate(self.shape) if n == 1)
+        else:
+            axes = normalize_axis_tuple(axis, self.ndim)
+            for k in axes:
+                if self.shape[k] != 1:
+                    raise ValueError("cannot select an axis to squeeze out which "
+                                     "has size not equal to one")
+        return self[tuple(0 if k in axes else slice(None) for k in range(self.ndim))]
+
+    def clip(self, min=None, max=None) -> "Array":
+        return np.clip(self, min, max)
+
+    def round(self, decimals=0) -> "Array":
+        return np.round(self, decimals)
+
     def astype(self, dtype) -> "Array":
         """Lazy conversion, as ``ndarray.astype`` (unsafe casting)."""
         from .creation import _check_dtype

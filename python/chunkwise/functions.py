@@ -164,3 +164,223 @@ def _varstd(method):
 
 implements(np.var)(_varstd("var"))
 implements(np.std)(_varstd("std"))
+
+
+# -------------------------------------------------------------- elementwise
+
+def _node_of(x, dtype):
+    """A graph node of `dtype` for an operand: Array (cast if needed),
+    ndarray (wrapped without copying), or scalar (a constant)."""
+    from .array import Array
+    from .creation import asarray
+    from .graph import Cast, Const
+    if isinstance(x, Array):
+        return x._node if x.dtype == dtype else Cast(x._node, dtype)
+    a = np.asarray(x)
+    if a.ndim == 0:
+        return Const(np.asarray(x, dtype=dtype) if type(x) in (int, float, bool)
+                     else a.astype(dtype))
+    arr = asarray(a)
+    return arr._node if arr.dtype == dtype else Cast(arr._node, dtype)
+
+
+def _shape_of(x):
+    from .array import Array
+    return x.shape if isinstance(x, Array) else np.shape(x)
+
+
+@implements(np.where)
+def _where(condition, x=None, y=None):
+    from .array import Array
+    from .graph import Select
+    from .ufuncs import SUPPORTED_DTYPES
+    if x is None and y is None:
+        return fallback("numpy.where", np.where, (condition,), {})
+    if x is None or y is None:
+        raise ValueError("either both or neither of x and y should be given")
+    def dt(v):
+        return v.dtype if isinstance(v, Array) else v if type(v) in (int, float, bool) \
+            else np.asarray(v).dtype
+    dtype = np.result_type(dt(x), dt(y))
+    if dtype not in SUPPORTED_DTYPES:
+        return fallback("numpy.where", np.where, (condition, x, y), {})
+    shape = np.broadcast_shapes(_shape_of(condition), _shape_of(x), _shape_of(y))
+    node = Select([_node_of(condition, np.dtype(bool)), _node_of(x, dtype),
+                   _node_of(y, dtype)], tuple(shape), dtype)
+    return Array(node)
+
+
+@implements(np.clip)
+def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
+          max=np._NoValue, **kwargs):
+    lo = a_min if a_min is not np._NoValue else min
+    hi = a_max if a_max is not np._NoValue else max
+    lo = None if lo is np._NoValue else lo
+    hi = None if hi is np._NoValue else hi
+    if out is not None or kwargs or (lo is None and hi is None):
+        return fallback("numpy.clip", np.clip, (a, lo, hi), dict(out=out, **kwargs))
+    # As NumPy: one-sided clips are minimum/maximum, two-sided its clip ufunc.
+    if lo is None:
+        return np.minimum(a, hi)
+    if hi is None:
+        return np.maximum(a, lo)
+    return np._core.umath.clip(a, lo, hi)
+
+
+@implements(np.round, np.around)
+def _round(a, decimals=0, out=None):
+    from .array import Array
+    if out is not None or not isinstance(a, Array):
+        return fallback("numpy.round", np.round, (a,), dict(decimals=decimals, out=out))
+    decimals = int(decimals)
+    if a.dtype.kind in "biu":
+        if decimals >= 0:
+            return a
+        return fallback("numpy.round", np.round, (a,), dict(decimals=decimals))
+    # NumPy's PyArray_Round for floats: scale, rint, unscale.
+    if decimals == 0:
+        return np.rint(a)
+    f = float(10.0 ** abs(decimals))
+    if decimals > 0:
+        return np.true_divide(np.rint(np.multiply(a, f)), f)
+    return np.multiply(np.rint(np.true_divide(a, f)), f)
+
+
+# ----------------------------------------------------------------- axes
+
+def _perm(ndim, axes):
+    if axes is None:
+        return tuple(range(ndim))[::-1]
+    axes = tuple(int(np._core.multiarray.normalize_axis_index(a, ndim)) for a in axes)
+    if sorted(axes) != list(range(ndim)):
+        raise ValueError("axes don't match array")
+    return axes
+
+
+@implements(np.transpose)
+def _transpose(a, axes=None):
+    return a.transpose(axes)
+
+
+@implements(np.swapaxes)
+def _swapaxes(a, axis1, axis2):
+    return a.swapaxes(axis1, axis2)
+
+
+@implements(np.moveaxis)
+def _moveaxis(a, source, destination):
+    from numpy.lib.array_utils import normalize_axis_tuple
+    src = normalize_axis_tuple(source, a.ndim, "source")
+    dst = normalize_axis_tuple(destination, a.ndim, "destination")
+    if len(src) != len(dst):
+        raise ValueError("`source` and `destination` arguments must have "
+                         "the same number of elements")
+    order = [n for n in range(a.ndim) if n not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return a.transpose(order)
+
+
+@implements(np.expand_dims)
+def _expand_dims(a, axis):
+    from numpy.lib.array_utils import normalize_axis_tuple
+    if not isinstance(axis, (tuple, list)):
+        axis = (axis,)
+    nd = a.ndim + len(axis)
+    axes = normalize_axis_tuple(axis, nd)
+    key, it = [], 0
+    for k in range(nd):
+        if k in axes:
+            key.append(None)
+        else:
+            key.append(slice(None))
+            it += 1
+    return a[tuple(key)]
+
+
+@implements(np.squeeze)
+def _squeeze(a, axis=None):
+    return a.squeeze(axis)
+
+
+# ---------------------------------------------------------------- compare
+
+@implements(np.isclose)
+def _isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    # NumPy 2's isclose, operation for operation.
+    x, y = a, b
+    if not isinstance(y, (int, float)) and np.result_type(
+            getattr(y, "dtype", np.asarray(y).dtype), 1.0) != getattr(
+            y, "dtype", None):
+        from .array import Array
+        dt = np.result_type(y.dtype if isinstance(y, Array) else np.asarray(y).dtype, 1.0)
+        y = y.astype(dt) if isinstance(y, Array) else np.asarray(y, dtype=dt)
+    with np.errstate(invalid="ignore"):
+        result = (np.less_equal(np.abs(x - y), atol + rtol * np.abs(y))
+                  & np.isfinite(y)) | (x == y)
+        if equal_nan:
+            result = result | (np.isnan(x) & np.isnan(y))
+    return result
+
+
+@implements(np.allclose)
+def _allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Streams: a lazy isclose reduced with all; nothing large is held."""
+    return bool(_isclose(a, b, rtol, atol, equal_nan).all())
+
+
+@implements(np.array_equal)
+def _array_equal(a1, a2, equal_nan=False):
+    s1, s2 = _shape_of(a1), _shape_of(a2)
+    if tuple(s1) != tuple(s2):
+        return False
+    eq = a1 == a2
+    if equal_nan:
+        eq = eq | (np.isnan(a1) & np.isnan(a2))
+    from .array import Array
+    return bool(eq.all()) if isinstance(eq, Array) else bool(np.all(eq))
+
+
+# --------------------------------------------------------------- NaN-aware
+
+@implements(np.nansum)
+def _nansum(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
+    from .array import Array
+    if out is not None or kw or not isinstance(a, Array):
+        return fallback("numpy.nansum", np.nansum, (a,), dict(axis=axis, dtype=dtype,
+                                                             out=out, **kw))
+    keep = False if keepdims is np._NoValue else keepdims
+    if a.dtype.kind == "f":
+        a = np.where(np.isnan(a), 0, a)
+    return a.sum(axis=axis, dtype=dtype, keepdims=keep)
+
+
+def _nanminmax(name, ufunc):
+    def impl(a, axis=None, out=None, keepdims=np._NoValue, **kw):
+        from .array import Array
+        from .reductions import reduce
+        if out is not None or kw or not isinstance(a, Array):
+            return fallback(f"numpy.{name}", getattr(np, name), (a,),
+                            dict(axis=axis, out=out, **kw))
+        keep = False if keepdims is np._NoValue else keepdims
+        # As NumPy: fmin/fmax reductions ignore NaN (all-NaN slices give NaN).
+        return reduce(ufunc, a, axis, None, keep)
+    return impl
+
+
+implements(np.nanmin)(_nanminmax("nanmin", np.fmin))
+implements(np.nanmax)(_nanminmax("nanmax", np.fmax))
+
+
+@implements(np.nanmean)
+def _nanmean(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
+    from .array import Array
+    if out is not None or kw or not isinstance(a, Array) or a.dtype.kind != "f":
+        return fallback("numpy.nanmean", np.nanmean, (a,),
+                        dict(axis=axis, dtype=dtype, out=out, **kw))
+    keep = False if keepdims is np._NoValue else keepdims
+    # NumPy's nanmean: sum of non-NaN values over their count.
+    mask = np.isnan(a)
+    total = np.where(mask, 0, a).sum(axis=axis, dtype=dtype, keepdims=keep)
+    count = (~mask).sum(axis=axis, dtype=np.intp, keepdims=keep)
+    return np.true_divide(total, count)

@@ -23,7 +23,8 @@ import numpy as np
 from . import _core
 from .indexing import View, _expand, index_view
 
-__all__ = ["Leaf", "Const", "Op", "Cast", "compile_expr", "index_node"]
+__all__ = ["Leaf", "Const", "Op", "Select", "Cast", "compile_expr", "index_node",
+           "transpose_node"]
 
 
 class Leaf:
@@ -84,6 +85,34 @@ class Op:
         if self._chunks is None:
             self._chunks = broadcast_chunks(self.shape, self.inputs)
         return self._chunks
+
+    def with_inputs(self, inputs, shape):
+        return Op(self.ufunc, self.loop, self.in_dtypes, inputs, shape, self.dtype)
+
+
+class Select:
+    """numpy.where(cond, a, b): inputs are a bool node and two nodes of the
+    result's dtype."""
+    __slots__ = ("inputs", "shape", "dtype", "_chunks")
+
+    def __init__(self, inputs, shape, dtype):
+        self.inputs = inputs
+        self.shape = shape
+        self.dtype = dtype
+        self._chunks = None
+
+    @property
+    def in_dtypes(self):
+        return (np.dtype(bool), self.dtype, self.dtype)
+
+    @property
+    def chunks(self):
+        if self._chunks is None:
+            self._chunks = broadcast_chunks(self.shape, self.inputs)
+        return self._chunks
+
+    def with_inputs(self, inputs, shape):
+        return Select(inputs, shape, self.dtype)
 
 
 class Cast:
@@ -152,8 +181,7 @@ def index_node(node, key):
             continue
         # Make the input full-rank, then index it axis by axis; along a
         # broadcast axis an int picks 0 and a slice keeps extent 1.
-        pad = len(shape) - len(x.shape)
-        full = index_node(x, (None,) * pad) if pad else x
+        full = _full_rank(x, len(shape))
         sub = []
         k = 0
         for it in items:
@@ -171,7 +199,30 @@ def index_node(node, key):
                 sub.append(it)
             k += 1
         inputs.append(index_node(full, tuple(sub)))
-    return Op(node.ufunc, node.loop, node.in_dtypes, inputs, new.shape, node.dtype)
+    return node.with_inputs(inputs, new.shape)
+
+
+def _full_rank(x, nd):
+    pad = nd - len(x.shape)
+    return index_node(x, (None,) * pad) if pad else x
+
+
+def transpose_node(node, perm):
+    """Permute the axes of a node lazily (numpy.transpose's ``axes``)."""
+    from .reductions import Reduce
+    if isinstance(node, Reduce):
+        node = materialised(node)
+    if isinstance(node, Leaf):
+        v = node.view
+        view = View(v.start, v.step, v.count, [v.axes[p] for p in perm],
+                    [v.shape[p] for p in perm])
+        return Leaf(node.src, view, node.origin)
+    if isinstance(node, Cast):
+        return Cast(transpose_node(node.node, perm), node.dtype)
+    nd = len(node.shape)
+    inputs = [x if isinstance(x, Const) else transpose_node(_full_rank(x, nd), perm)
+              for x in node.inputs]
+    return node.with_inputs(inputs, tuple(node.shape[p] for p in perm))
 
 
 # --------------------------------------------------------------- compiling
@@ -204,6 +255,14 @@ def compile_expr(root, tile=None, describe_only=False):
             vid = ex.scalar(node.value.dtype, node.value.tobytes())
         elif isinstance(node, Cast):
             vid = ex.cast(visit(node.node), node.dtype)
+        elif isinstance(node, Select):
+            ids = []
+            for x, dt in zip(node.inputs, node.in_dtypes):
+                i = visit(x)
+                if x.dtype != dt:
+                    i = ex.cast(i, dt)
+                ids.append(i)
+            vid = ex.select(*ids)
         else:
             ids = []
             for x, dt in zip(node.inputs, node.in_dtypes):

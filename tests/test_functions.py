@@ -1,0 +1,186 @@
+"""NumPy functions on chunkwise arrays: lazy implementations against NumPy,
+reductions, and the fallback."""
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+import chunkwise as cw
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((23, 9, 6))
+    x[1, 2, 3] = np.nan
+    x[5, 0, :] = np.inf
+    path = tmp_path / "d.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=x, chunks=(5, 4, 3), compression="gzip")
+    return x, cw.open(path, "x"), cw.asarray(x, chunks=(7, 2, 6))
+
+
+def same(r, e):
+    r = r.compute() if isinstance(r, cw.Array) else r
+    r, e = np.asarray(r), np.asarray(e)
+    assert r.shape == e.shape and r.dtype == e.dtype, (r.shape, e.shape, r.dtype, e.dtype)
+    assert np.array_equal(r, e, equal_nan=True)
+
+
+def close(r, e, rtol=1e-9):
+    r = r.compute() if isinstance(r, cw.Array) else r
+    r, e = np.asarray(r), np.asarray(e)
+    assert r.shape == e.shape and r.dtype == e.dtype, (r.shape, e.shape, r.dtype, e.dtype)
+    np.testing.assert_allclose(r, e, rtol=rtol, equal_nan=True)
+
+
+@pytest.fixture(autouse=True)
+def no_fallbacks():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        with np.errstate(all="ignore"):
+            yield
+
+
+def test_where_clip_round(data):
+    x, h, m = data
+    for a in (h, m):
+        same(np.where(a > 0, a, 0.5), np.where(x > 0, x, 0.5))
+        same(np.where(a > 0, 1, a[:, :1]), np.where(x > 0, 1, x[:, :1]))
+        f = a.astype("f4")
+        same(np.where(f > 0, f, 0.5), np.where(x.astype("f4") > 0, x.astype("f4"), 0.5))
+        same(np.clip(a, -0.5, 0.5), np.clip(x, -0.5, 0.5))
+        same(a.clip(None, 0.25), x.clip(None, 0.25))
+        same(np.round(a, 2), np.round(x, 2))
+        same(np.around(a * 1000, -2), np.around(x * 1000, -2))
+        same(a.round(), x.round())
+        i = (a * 100).astype("i4")
+        same(np.round(i), np.round((x * 100).astype("i4")))
+
+
+def test_axes_functions(data):
+    x, h, m = data
+    for a in (h, m):
+        same(a.T, x.T)
+        same(np.transpose(a, (1, 0, 2))[::2], np.transpose(x, (1, 0, 2))[::2])
+        same(np.swapaxes(a, 0, 2), np.swapaxes(x, 0, 2))
+        same(np.moveaxis(a, 0, -1), np.moveaxis(x, 0, -1))
+        same((a + np.arange(6)).transpose(2, 0, 1)[1:, ::-3],
+             (x + np.arange(6)).transpose(2, 0, 1)[1:, ::-3])
+        same(np.expand_dims(a, (0, 2)), np.expand_dims(x, (0, 2)))
+        same(np.squeeze(a[:, :1]), np.squeeze(x[:, :1]))
+        same(a[:1].squeeze(0), x[:1].squeeze(0))
+        with pytest.raises(ValueError):
+            a.squeeze(1)
+        assert np.shape(a) == x.shape and np.ndim(a) == 3 and np.size(a) == x.size
+
+
+def test_transposed_store(data, tmp_path):
+    x, h, _ = data
+    out = h.T[::-1].to_hdf5(tmp_path / "t.h5", "/t")
+    same(out, x.T[::-1])
+    out = (h * 2).transpose(1, 2, 0).to_hdf5(tmp_path / "t.h5", "/u")
+    same(out, (x * 2).transpose(1, 2, 0))
+
+
+def test_comparisons(data):
+    x, h, m = data
+    same(np.isclose(h, m + 1e-9), np.isclose(x, x + 1e-9))
+    same(np.isclose(h, m, equal_nan=True), np.isclose(x, x, equal_nan=True))
+    assert np.allclose(h, m, equal_nan=True) is True
+    assert np.allclose(h, m) is False  # NaN
+    assert np.allclose(h, m + 1e-3) is False
+    assert np.array_equal(h, m, equal_nan=True) is True
+    assert np.array_equal(h, m) is False
+    assert np.array_equal(h[:3], m) is False
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 2), -1])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions(data, axis, keepdims):
+    x, h, m = data
+    y = np.where(np.isfinite(x), x, 0.5)
+    b = cw.asarray(y, chunks=(4, 5, 2))
+    for f in ("sum", "prod", "min", "max", "mean", "var", "std"):
+        close(getattr(np, f)(b, axis=axis, keepdims=keepdims),
+              getattr(np, f)(y, axis=axis, keepdims=keepdims))
+    close(np.var(b, axis=axis, ddof=1, keepdims=keepdims),
+          np.var(y, axis=axis, ddof=1, keepdims=keepdims))
+    for f in ("any", "all"):
+        same(getattr(np, f)(b > 0, axis=axis, keepdims=keepdims),
+             getattr(np, f)(y > 0, axis=axis, keepdims=keepdims))
+    for f in ("nansum", "nanmin", "nanmax", "nanmean"):
+        close(getattr(np, f)(h, axis=axis, keepdims=keepdims),
+              getattr(np, f)(x, axis=axis, keepdims=keepdims))
+
+
+def test_reduction_dtypes_and_methods(data):
+    x, _, _ = data
+    i = (x[np.isfinite(x).all(axis=(1, 2))] * 50).astype("i1")
+    a = cw.asarray(i, chunks=(3, 4, 5))
+    for f in ("sum", "prod", "min", "max", "mean", "var", "std"):
+        close(getattr(a, f)(axis=1), getattr(i, f)(axis=1))
+    same(a.sum(dtype="i2"), i.sum(dtype="i2"))
+    same(np.add.reduce(a, axis=2), np.add.reduce(i, axis=2))
+    same(np.maximum.reduce(a, axis=(0, 1)), np.maximum.reduce(i, axis=(0, 1)))
+    h = a.astype("f2")
+    close(h.mean(axis=0), i.astype("f2").mean(axis=0), rtol=1e-3)
+    assert isinstance(a.sum(), cw.Array) and a.sum().shape == ()
+    assert int(a.sum()) == int(i.sum())
+    with pytest.raises(ValueError, match="zero-size"):
+        cw.zeros((0, 3)).max().compute()
+    assert float(cw.zeros((0, 3)).sum()) == 0.0
+    with pytest.raises(np.exceptions.AxisError):
+        a.sum(axis=3)
+
+
+def test_reductions_identical_for_any_thread_count(data):
+    x, h, _ = data
+    e = np.nansum(h * 3.3, axis=(0, 1))
+    with cw.config(threads=1):
+        r1 = e.compute()
+    with cw.config(threads=2):
+        r2 = e.compute()
+    assert np.array_equal(r1, r2)
+    m1 = cw.asarray(np.random.default_rng(1).standard_normal(10**6), chunks=10**4)
+    with cw.config(threads=1):
+        s1 = float(m1.sum())
+    with cw.config(threads=2):
+        s2 = float(m1.sum())
+    assert s1 == s2
+
+
+def test_pairwise_accuracy():
+    """Sums are at least as accurate as NumPy's pairwise summation."""
+    n = 10**7
+    x = np.full(n, 0.1, dtype="f4")
+    exact = float(np.sum(x.astype("f8")))
+    ours = float(cw.asarray(x, chunks=2**20).sum())
+    theirs = float(np.sum(x))
+    assert abs(ours - exact) <= abs(theirs - exact) * 1.01 + 1e-3
+
+
+def test_reduction_inside_expression(data):
+    x, h, _ = data
+    y = np.where(np.isfinite(x), x, 0.0)
+    b = cw.asarray(y, chunks=(4, 5, 2))
+    close((b - b.mean(axis=0)) / b.std(axis=0), (y - y.mean(axis=0)) / y.std(axis=0))
+    close(b.sum(axis=0)[2:, ::-1], y.sum(axis=0)[2:, ::-1])
+
+
+def test_fallback_warns_and_wraps(data):
+    x, h, _ = data
+    with pytest.warns(cw.FallbackWarning, match="numpy.cumsum"):
+        r = np.cumsum(h, axis=0)
+    assert isinstance(r, cw.Array)
+    same(r, np.cumsum(x, axis=0))
+    with pytest.warns(cw.FallbackWarning, match="numpy.argmax"):
+        k = np.argmax(h)
+    assert int(k) == int(np.argmax(x))
+    with cw.config(fallback="error"):
+        with pytest.raises(TypeError, match="no lazy implementation"):
+            np.cumsum(h)
+    with cw.config(memory_limit="1KiB"):
+        with pytest.raises(cw.MemoryBudgetError, match="materialise"):
+            np.cumsum(h)

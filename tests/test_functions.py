@@ -184,3 +184,15 @@ def test_fallback_warns_and_wraps(data):
     with cw.config(memory_limit="1KiB"):
         with pytest.raises(cw.MemoryBudgetError, match="materialise"):
             np.cumsum(h)
+
+
+def test_broadcast_to_and_compute(data):
+    x, h, _ = data
+    same(np.broadcast_to(h[:, :1], (23, 9, 6)), np.broadcast_to(x[:, :1], (23, 9, 6)))
+    same(np.broadcast_to(h[0, 0], (4, 6))[::-1] * 2, np.broadcast_to(x[0, 0], (4, 6))[::-1] * 2)
+    with pytest.raises(ValueError):
+        np.broadcast_to(h, (3, 9, 6))
+    r1, r2, r3 = cw.compute(h[0] + 1, h.max(axis=0), 3)
+    same(r1, x[0] + 1)
+    same(r2, x.max(axis=0))
+    assert r3 == 3

@@ -15,10 +15,19 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Array", "CorruptChunkError", "FallbackWarning", "MemoryBudgetError", "arange",
-    "asarray",
+    "asarray", "compute",
     "config", "empty", "full", "get_config", "ones", "open", "zeros", "stats",
     "reset_stats",
 ]
+
+
+def compute(*arrays):
+    """Evaluate several arrays; returns a tuple of ndarrays (scalars as 0-d
+    arrays).  Non-chunkwise arguments are passed through np.asarray.  Each
+    result is evaluated in its own parallel pass."""
+    import numpy as np
+    return tuple(a.compute() if isinstance(a, Array) else np.asarray(a)
+                 for a in arrays)
 
 
 def stats() -> dict:

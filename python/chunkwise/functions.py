@@ -384,3 +384,18 @@ def _nanmean(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
     total = np.where(mask, 0, a).sum(axis=axis, dtype=dtype, keepdims=keep)
     count = (~mask).sum(axis=axis, dtype=np.intp, keepdims=keep)
     return np.true_divide(total, count)
+
+
+@implements(np.broadcast_to)
+def _broadcast_to(array, shape, subok=False):
+    from .array import Array
+    from .graph import Broadcast
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    # NumPy's checks and errors, on a stand-in of the same shape that holds
+    # one element.
+    stand_in = np.lib.stride_tricks.as_strided(np.zeros(1), array.shape,
+                                               (0,) * array.ndim)
+    np.broadcast_to(stand_in, shape)
+    if tuple(shape) == array.shape:
+        return array
+    return Array(Broadcast(array._node, shape))

@@ -115,6 +115,25 @@ class Select:
         return Select(inputs, shape, self.dtype)
 
 
+class Broadcast:
+    """numpy.broadcast_to: the input seen with a larger shape.  The kernel
+    evaluates every value at the result's shape, so this compiles to its
+    input: broadcasting happens where inputs are read (stride 0)."""
+    __slots__ = ("inputs", "shape", "dtype")
+
+    def __init__(self, node, shape):
+        self.inputs = [node]
+        self.shape = tuple(shape)
+        self.dtype = node.dtype
+
+    @property
+    def chunks(self):
+        return broadcast_chunks(self.shape, self.inputs)
+
+    def with_inputs(self, inputs, shape):
+        return Broadcast(inputs[0], shape)
+
+
 class Cast:
     __slots__ = ("node", "dtype")
 
@@ -255,6 +274,8 @@ def compile_expr(root, tile=None, describe_only=False):
             vid = ex.scalar(node.value.dtype, node.value.tobytes())
         elif isinstance(node, Cast):
             vid = ex.cast(visit(node.node), node.dtype)
+        elif isinstance(node, Broadcast):
+            vid = visit(node.inputs[0])
         elif isinstance(node, Select):
             ids = []
             for x, dt in zip(node.inputs, node.in_dtypes):

@@ -963,3 +963,128 @@ fail:
     cw__free(c.partials);
     return rc;
 }
+
+/* ----------------------------------------------------------- accumulation */
+
+typedef struct acc_ctx {
+    const cw_expr_t *e;
+    layout_t lay;
+    int axis;
+    cw_loop_fn fn;
+    void *data;
+    size_t itemsize;
+    char *dst;
+    const int64_t *strides;
+    int64_t ntiles[CW_MAXDIM];  /* along `axis`: 1 (one task walks them) */
+    int64_t nalong;             /* tiles along `axis` */
+} acc_ctx_t;
+
+static int
+acc_task(void *vctx, int64_t task, cw__scratch_t *s)
+{
+    acc_ctx_t *c = vctx;
+    const cw_expr_t *e = c->e;
+    int nd = e->ndim, ax = c->axis;
+    int rc = CW_OK;
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
+    for (int k = nd - 1; k >= 0; k--) {
+        int64_t t = task % c->ntiles[k];
+        task /= c->ntiles[k];
+        off[k] = t * e->tile[k];
+        int64_t end = off[k] + e->tile[k];
+        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
+    }
+    /* The row carried along `axis`: the other axes of this tile, in the
+     * destination's own layout so the loops write it in place. */
+    for (int64_t t = 0; t < c->nalong; t++) {
+        off[ax] = t * e->tile[ax];
+        int64_t end = off[ax] + e->tile[ax];
+        count[ax] = (end < e->shape[ax] ? end : e->shape[ax]) - off[ax];
+        char *tile = c->dst;
+        for (int k = 0; k < nd; k++) {
+            tile += off[k] * c->strides[k];
+        }
+        CW_TRY(eval_region(e, &c->lay, off, count, tile, c->strides, s));
+        /* Accumulate in place along `axis`: row i = fn(row i-1, row i),
+         * each row walked with an odometer over the other axes; the first
+         * row of the tile continues from the last row of the previous one. */
+        int64_t first = t == 0 ? 1 : 0;
+        for (int64_t i = first; i < count[ax]; i++) {
+            char *row = tile + i * c->strides[ax];
+            char *prev = row - c->strides[ax];
+            int64_t idx[CW_MAXDIM];
+            memset(idx, 0, sizeof(idx));
+            int inner = nd - 1 == ax ? nd - 2 : nd - 1;
+            for (;;) {
+                int64_t o = 0;
+                for (int k = 0; k < nd; k++) {
+                    if (k != ax && k != inner) {
+                        o += idx[k] * c->strides[k];
+                    }
+                }
+                intptr_t n = inner >= 0 ? (intptr_t)count[inner] : 1;
+                intptr_t st = inner >= 0 ? (intptr_t)c->strides[inner] : 0;
+                char *args[3] = {prev + o, row + o, row + o};
+                intptr_t steps[3] = {st, st, st};
+                c->fn(args, &n, steps, c->data);
+                int k = nd - 1;
+                for (; k >= 0; k--) {
+                    if (k == ax || k == inner) {
+                        continue;
+                    }
+                    if (++idx[k] < count[k]) {
+                        break;
+                    }
+                    idx[k] = 0;
+                }
+                if (k < 0) {
+                    break;
+                }
+            }
+        }
+    }
+fail:
+    return rc;
+}
+
+int
+cw_expr_accumulate(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
+                   int axis, void *dst, const int64_t *strides, const cw_config_t *cfg)
+{
+    int rc;
+    acc_ctx_t c;
+    cw__error_clear();
+    CW_TRY(check_finished(e));
+    if (axis < 0 || axis >= e->ndim) {
+        return cw__error(CW_EINVAL, "%s: axis %d out of range", name ? name : "accumulate",
+                         axis);
+    }
+    memset(&c, 0, sizeof(c));
+    c.e = e;
+    c.axis = axis;
+    c.fn = fn;
+    c.data = data;
+    c.itemsize = e->v[e->result].itemsize;
+    c.dst = dst;
+    c.strides = strides;
+    int64_t ntasks = 1;
+    for (int k = 0; k < e->ndim; k++) {
+        if (e->shape[k] == 0) {
+            return CW_OK;
+        }
+        c.ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
+        if (k == axis) {
+            c.nalong = c.ntiles[k];
+            c.ntiles[k] = 1;
+        }
+        ntasks *= c.ntiles[k];
+    }
+    plan_layout(e, e->tile, &c.lay);
+    int nthreads;
+    CW_TRY(cw__plan_threads(cfg, ntasks, working_set(e, e->tile), &nthreads));
+    CW_TRY(begin_inputs(e));
+    rc = cw__run_tasks(ntasks, nthreads, acc_task, &c, cfg);
+    end_inputs(e);
+fail:
+    return rc;
+}

@@ -345,6 +345,19 @@ CW_API int cw_expr_reduce(cw_expr_t *e, const char *name, cw_loop_fn fn, void *d
                           const bool *reduce_axis, void *dst, const cw_config_t *cfg);
 
 /**
+ * @brief Evaluate and accumulate along @p axis with the binary loop @p fn
+ *        (out[i] = fn(out[i-1], x[i]), out[0] = x[0]), as NumPy's
+ *        ufunc.accumulate, into @p dst (byte strides per axis).
+ *
+ * Tiles along @p axis are processed in order by one task, which carries the
+ * running row from tile to tile; tasks run in parallel across the other
+ * axes.  The result is exactly NumPy's sequential accumulation.
+ */
+CW_API int cw_expr_accumulate(cw_expr_t *e, const char *name, cw_loop_fn fn,
+                              void *data, int axis, void *dst, const int64_t *strides,
+                              const cw_config_t *cfg);
+
+/**
  * @brief Describe the plan (one line per value, the tiling, tasks and
  *        projected memory for @p cfg) into @p buf (NUL-terminated).
  */

@@ -645,6 +645,53 @@ Expr_reduce(ExprObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* Accumulate with NumPy's binary loop `index` of `ufunc` along `axis`
+ * into `out` (any strides, the program's shape and dtype). */
+static PyObject *
+Expr_accumulate(ExprObject *self, PyObject *args)
+{
+    PyObject *ufobj, *outobj, *threads, *limit, *progress;
+    int index, axis;
+    if (!PyArg_ParseTuple(args, "O!iiO!OOO:accumulate", &PyUFunc_Type, &ufobj, &index,
+                          &axis, &PyArray_Type, &outobj, &threads, &limit, &progress)) {
+        return NULL;
+    }
+    PyUFuncObject *uf = (PyUFuncObject *)ufobj;
+    PyArrayObject *out = (PyArrayObject *)outobj;
+    if (uf->nin != 2 || uf->nout != 1 || index < 0 || index >= uf->ntypes ||
+        uf->functions == NULL || uf->functions[index] == NULL) {
+        PyErr_SetString(PyExc_TypeError, "accumulate needs a binary ufunc loop");
+        return NULL;
+    }
+    if (!PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out) ||
+        PyArray_NDIM(out) > CW_MAXDIM) {
+        PyErr_SetString(PyExc_ValueError, "out must be a writeable, aligned array");
+        return NULL;
+    }
+    int64_t strides[CW_MAXDIM];
+    for (int k = 0; k < PyArray_NDIM(out); k++) {
+        strides[k] = PyArray_STRIDE(out, k);
+    }
+    cw_config_t cfg;
+    poll_ctx pc;
+    if (parse_config(threads, limit, progress, &cfg, &pc) < 0) {
+        return NULL;
+    }
+    int rc;
+    cw_expr_t *e = self->e;
+    void *data = PyArray_DATA(out);
+    cw_loop_fn fn = (cw_loop_fn)uf->functions[index];
+    void *fdata = uf->data ? uf->data[index] : NULL;
+    const char *name = uf->name;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cw_expr_accumulate(e, name, fn, fdata, axis, data, strides, &cfg);
+    Py_END_ALLOW_THREADS
+    if (rc < 0 || PyErr_Occurred()) {
+        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 Expr_describe(ExprObject *self, PyObject *args)
 {
@@ -673,6 +720,8 @@ static PyMethodDef Expr_methods[] = {
     {"store", (PyCFunction)Expr_store, METH_VARARGS, "store(path, name, chunks, ...)"},
     {"reduce", (PyCFunction)Expr_reduce, METH_VARARGS,
      "reduce(ufunc, loop_index, axes, out, threads, memory_limit, progress)"},
+    {"accumulate", (PyCFunction)Expr_accumulate, METH_VARARGS,
+     "accumulate(ufunc, loop_index, axis, out, threads, memory_limit, progress)"},
     {"describe", (PyCFunction)Expr_describe, METH_VARARGS, "describe(threads, memory_limit) -> str"},
     {NULL, NULL, 0, NULL},
 };

@@ -18,7 +18,7 @@ from . import _core
 from .config import get_config
 from . import reductions
 from .graph import Cast, Leaf, compile_expr, index_node
-from .reductions import Reduce
+from .reductions import Accumulate, Reduce
 
 __all__ = ["Array", "open"]
 
@@ -141,6 +141,8 @@ class Array:
                            v.axis_of_source(), cfg["threads"], cfg["memory_limit"], bar)
         elif isinstance(node, Reduce):
             out[...] = node.evaluate(cfg["threads"], cfg["memory_limit"])
+        elif isinstance(node, Accumulate):
+            node.evaluate(cfg["threads"], cfg["memory_limit"], out)
         else:
             ex = compile_expr(node)
             with _bar("computing") as bar:
@@ -165,6 +167,12 @@ class Array:
 
     def all(self, axis=None, keepdims=False):
         return reductions.reduce(np.logical_and, self, axis, bool, keepdims)
+
+    def cumsum(self, axis=None, dtype=None):
+        return np.cumsum(self, axis=axis, dtype=dtype)
+
+    def cumprod(self, axis=None, dtype=None):
+        return np.cumprod(self, axis=axis, dtype=dtype)
 
     def mean(self, axis=None, dtype=None, keepdims=False):
         return reductions.mean(self, axis, dtype, keepdims)
@@ -233,6 +241,11 @@ class Array:
         node = self._node
         cfg = get_config()
         head = f"{self!r}\n"
+        if isinstance(node, Accumulate):
+            return head + (f"accumulate: {node.ufunc.__name__} along axis {node.axis}, "
+                           "tiles along it in order, other axes in parallel\n" +
+                           compile_expr(node.node, describe_only=True).describe(
+                               cfg["threads"], cfg["memory_limit"]))
         if isinstance(node, Reduce):
             axes = ", ".join(map(str, node.axes))
             inner = node.node
@@ -288,6 +301,13 @@ class Array:
                 return reductions.reduce(ufunc, inputs[0], kwargs.get("axis", 0),
                                          kwargs.get("dtype"),
                                          kwargs.get("keepdims", False))
+            except Unsupported:
+                pass
+        if method == "accumulate" and out is None and len(inputs) == 1 and \
+                isinstance(inputs[0], Array) and set(kwargs) <= {"axis", "dtype"}:
+            try:
+                return reductions.accumulate(ufunc, inputs[0], kwargs.get("axis", 0),
+                                             kwargs.get("dtype"))
             except Unsupported:
                 pass
         if method == "__call__":
@@ -409,7 +429,7 @@ class Array:
             out_chunks = (0,) * self.ndim
         cfg = get_config()
         node = self._node
-        if isinstance(node, Reduce):
+        if isinstance(node, (Reduce, Accumulate)):
             from .creation import asarray
             return asarray(self.compute()).to_hdf5(path, name, chunks, compression,
                                                    level, overwrite, shuffle)

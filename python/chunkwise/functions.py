@@ -399,3 +399,22 @@ def _broadcast_to(array, shape, subok=False):
     if tuple(shape) == array.shape:
         return array
     return Array(Broadcast(array._node, shape))
+
+
+def _cumulative(name, ufunc):
+    def impl(a, axis=None, dtype=None, out=None):
+        from .array import Array
+        from .reductions import cumulative
+        from .ufuncs import Unsupported
+        if out is None and isinstance(a, Array):
+            try:
+                return cumulative(ufunc, a, axis, dtype)
+            except Unsupported:
+                pass
+        return fallback(f"numpy.{name}", getattr(np, name), (a,),
+                        dict(axis=axis, dtype=dtype, out=out))
+    return impl
+
+
+implements(np.cumsum)(_cumulative("cumsum", np.add))
+implements(np.cumprod)(_cumulative("cumprod", np.multiply))

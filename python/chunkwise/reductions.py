@@ -136,3 +136,67 @@ def var(x, axis=None, dtype=None, ddof=0, keepdims=False):
 def std(x, axis=None, dtype=None, ddof=0, keepdims=False):
     """numpy.std: the square root of var."""
     return np.sqrt(var(x, axis, dtype, ddof, keepdims))
+
+
+class Accumulate:
+    """ufunc.accumulate along one axis (cumsum, cumprod): evaluated in
+    order along the axis, in parallel across the others."""
+    __slots__ = ("ufunc", "loop", "node", "axis", "shape", "dtype", "_value")
+
+    def __init__(self, ufunc, loop, node, axis, dtype):
+        self.ufunc = ufunc
+        self.loop = loop
+        self.node = node
+        self.axis = axis
+        self.shape = node.shape
+        self.dtype = dtype
+        self._value = None
+
+    @property
+    def chunks(self):
+        return self.node.chunks
+
+    def evaluate(self, threads, memory_limit, out=None):
+        from .graph import compile_expr
+        from .progress import reporter
+        out = np.empty(self.shape, self.dtype) if out is None else out
+        if out.size == 0:
+            return out
+        bar = reporter(f"{self.ufunc.__name__}.accumulate")
+        try:
+            compile_expr(self.node).accumulate(self.ufunc, self.loop, self.axis, out,
+                                               threads, memory_limit, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
+
+
+def accumulate(ufunc, x, axis=0, dtype=None):
+    """A lazy ``ufunc.accumulate(x, axis, dtype)``."""
+    from .array import Array
+    if x.ndim == 0:
+        raise ValueError("cannot accumulate on a scalar")
+    axis = _axes(axis, x.ndim)
+    if len(axis) != 1:
+        raise ValueError("accumulate takes one axis")
+    # NumPy's output dtype for this accumulate, from a one-element probe.
+    acc = np.dtype(ufunc.accumulate(np.zeros(1, x.dtype), dtype=dtype).dtype)
+    if acc not in SUPPORTED_DTYPES:
+        raise Unsupported(f"{ufunc.__name__}.accumulate to {acc}")
+    loop = _loop_index(ufunc, (acc, acc), acc)
+    node = x._node if x.dtype == acc else Cast(x._node, acc)
+    return Array(Accumulate(ufunc, loop, node, axis[0], acc))
+
+
+def cumulative(ufunc, x, axis=None, dtype=None):
+    """numpy.cumsum / cumprod: dtype as NumPy's (small integers widen to the
+    default integer), axis None flattens."""
+    if axis is None:
+        if x.ndim != 1:
+            raise Unsupported("cumulative over a flattened array")
+        axis = 0
+    # NumPy's dtype for numpy.cumsum/cumprod, from a one-element probe.
+    func = np.cumsum if ufunc is np.add else np.cumprod
+    dtype = func(np.zeros(1, x.dtype), dtype=dtype).dtype
+    return accumulate(ufunc, x, axis, dtype)

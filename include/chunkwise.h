@@ -358,6 +358,16 @@ CW_API int cw_expr_accumulate(cw_expr_t *e, const char *name, cw_loop_fn fn,
                               const cw_config_t *cfg);
 
 /**
+ * @brief Index of the largest (@p is_max) or smallest value along @p axis,
+ *        or of the whole array in C order when @p axis is -1, as NumPy's
+ *        argmax/argmin: the first occurrence wins, and a NaN counts as the
+ *        extreme (the first NaN).  @p dst receives int64 indices,
+ *        C-contiguous, the shape without @p axis.
+ */
+CW_API int cw_expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
+                             const cw_config_t *cfg);
+
+/**
  * @brief Describe the plan (one line per value, the tiling, tasks and
  *        projected memory for @p cfg) into @p buf (NUL-terminated).
  */

@@ -693,6 +693,38 @@ Expr_accumulate(ExprObject *self, PyObject *args)
 }
 
 static PyObject *
+Expr_argreduce(ExprObject *self, PyObject *args)
+{
+    int is_max, axis;
+    PyObject *outobj, *threads, *limit, *progress;
+    if (!PyArg_ParseTuple(args, "piO!OOO:argreduce", &is_max, &axis, &PyArray_Type,
+                          &outobj, &threads, &limit, &progress)) {
+        return NULL;
+    }
+    PyArrayObject *out = (PyArrayObject *)outobj;
+    if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out) ||
+        PyArray_TYPE(out) != NPY_INT64) {
+        PyErr_SetString(PyExc_ValueError, "out must be a writeable C-contiguous int64 array");
+        return NULL;
+    }
+    cw_config_t cfg;
+    poll_ctx pc;
+    if (parse_config(threads, limit, progress, &cfg, &pc) < 0) {
+        return NULL;
+    }
+    int rc;
+    cw_expr_t *e = self->e;
+    int64_t *data = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    rc = cw_expr_argreduce(e, is_max, axis, data, &cfg);
+    Py_END_ALLOW_THREADS
+    if (rc < 0 || PyErr_Occurred()) {
+        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 Expr_describe(ExprObject *self, PyObject *args)
 {
     PyObject *threads, *limit;
@@ -722,6 +754,8 @@ static PyMethodDef Expr_methods[] = {
      "reduce(ufunc, loop_index, axes, out, threads, memory_limit, progress)"},
     {"accumulate", (PyCFunction)Expr_accumulate, METH_VARARGS,
      "accumulate(ufunc, loop_index, axis, out, threads, memory_limit, progress)"},
+    {"argreduce", (PyCFunction)Expr_argreduce, METH_VARARGS,
+     "argreduce(is_max, axis, out, threads, memory_limit, progress)"},
     {"describe", (PyCFunction)Expr_describe, METH_VARARGS, "describe(threads, memory_limit) -> str"},
     {NULL, NULL, 0, NULL},
 };

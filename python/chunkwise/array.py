@@ -18,7 +18,7 @@ from . import _core
 from .config import get_config
 from . import reductions
 from .graph import Cast, Leaf, compile_expr, index_node
-from .reductions import Accumulate, Reduce
+from .reductions import Accumulate, ArgReduce, Reduce
 
 __all__ = ["Array", "open"]
 
@@ -139,7 +139,7 @@ class Array:
             with _bar("reading") as bar:
                 _core.read(node.src, v.start, v.step, v.count, out,
                            v.axis_of_source(), cfg["threads"], cfg["memory_limit"], bar)
-        elif isinstance(node, Reduce):
+        elif isinstance(node, (Reduce, ArgReduce)):
             out[...] = node.evaluate(cfg["threads"], cfg["memory_limit"])
         elif isinstance(node, Accumulate):
             node.evaluate(cfg["threads"], cfg["memory_limit"], out)
@@ -167,6 +167,12 @@ class Array:
 
     def all(self, axis=None, keepdims=False):
         return reductions.reduce(np.logical_and, self, axis, bool, keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return reductions.argreduce(True, self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return reductions.argreduce(False, self, axis, keepdims)
 
     def cumsum(self, axis=None, dtype=None):
         return np.cumsum(self, axis=axis, dtype=dtype)
@@ -241,6 +247,12 @@ class Array:
         node = self._node
         cfg = get_config()
         head = f"{self!r}\n"
+        if isinstance(node, ArgReduce):
+            what = "argmax" if node.is_max else "argmin"
+            return head + (f"{what} along axis {node.axis}: per-tile candidates, "
+                           "ties to the smaller index\n" +
+                           compile_expr(node.node, describe_only=True).describe(
+                               cfg["threads"], cfg["memory_limit"]))
         if isinstance(node, Accumulate):
             return head + (f"accumulate: {node.ufunc.__name__} along axis {node.axis}, "
                            "tiles along it in order, other axes in parallel\n" +
@@ -429,7 +441,7 @@ class Array:
             out_chunks = (0,) * self.ndim
         cfg = get_config()
         node = self._node
-        if isinstance(node, (Reduce, Accumulate)):
+        if isinstance(node, (Reduce, Accumulate, ArgReduce)):
             from .creation import asarray
             return asarray(self.compute()).to_hdf5(path, name, chunks, compression,
                                                    level, overwrite, shuffle)

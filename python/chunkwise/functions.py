@@ -418,3 +418,19 @@ def _cumulative(name, ufunc):
 
 implements(np.cumsum)(_cumulative("cumsum", np.add))
 implements(np.cumprod)(_cumulative("cumprod", np.multiply))
+
+
+def _arg(name, is_max):
+    def impl(a, axis=None, out=None, *, keepdims=np._NoValue):
+        from .array import Array
+        from .reductions import argreduce
+        keep = False if keepdims is np._NoValue else keepdims
+        if out is not None or not isinstance(a, Array):
+            return fallback(f"numpy.{name}", getattr(np, name), (a,),
+                            dict(axis=axis, out=out, keepdims=keep))
+        return argreduce(is_max, a, axis, keep)
+    return impl
+
+
+implements(np.argmax)(_arg("argmax", True))
+implements(np.argmin)(_arg("argmin", False))

@@ -183,8 +183,8 @@ def index_node(node, key):
     """Index a node lazily; for computed nodes the index is pushed down to
     the inputs, so only the chunks the result needs are ever read.  (A
     reduction is computed first: its result is small.)"""
-    from .reductions import Accumulate, Reduce
-    if isinstance(node, (Reduce, Accumulate)):
+    from .reductions import Accumulate, ArgReduce, Reduce
+    if isinstance(node, (Reduce, Accumulate, ArgReduce)):
         node = materialised(node)
     if isinstance(node, Leaf):
         return Leaf(node.src, index_view(node.view, key), node.origin)
@@ -229,8 +229,8 @@ def _full_rank(x, nd):
 
 def transpose_node(node, perm):
     """Permute the axes of a node lazily (numpy.transpose's ``axes``)."""
-    from .reductions import Accumulate, Reduce
-    if isinstance(node, (Reduce, Accumulate)):
+    from .reductions import Accumulate, ArgReduce, Reduce
+    if isinstance(node, (Reduce, Accumulate, ArgReduce)):
         node = materialised(node)
     if isinstance(node, Leaf):
         v = node.view
@@ -251,7 +251,7 @@ def compile_expr(root, tile=None, describe_only=False):
     """One C program for the elementwise graph under ``root``.  Reductions
     inside it are computed first (their results are small), unless the
     program is only to be described: then they stand in as placeholders."""
-    from .reductions import Accumulate, Reduce
+    from .reductions import Accumulate, ArgReduce, Reduce
     nd = len(root.shape)
     ex = _core.expr_new(root.shape)
     memo = {}
@@ -260,7 +260,7 @@ def compile_expr(root, tile=None, describe_only=False):
         key = id(node)
         if key in memo:
             return memo[key][1]
-        if isinstance(node, (Reduce, Accumulate)):
+        if isinstance(node, (Reduce, Accumulate, ArgReduce)):
             if describe_only:
                 zero = np.zeros((), node.dtype).tobytes()
                 node = Leaf(_core.full(node.shape, node.dtype, zero, None))

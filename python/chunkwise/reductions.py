@@ -200,3 +200,56 @@ def cumulative(ufunc, x, axis=None, dtype=None):
     func = np.cumsum if ufunc is np.add else np.cumprod
     dtype = func(np.zeros(1, x.dtype), dtype=dtype).dtype
     return accumulate(ufunc, x, axis, dtype)
+
+
+class ArgReduce:
+    """argmax / argmin along one axis or over the flattened array."""
+    __slots__ = ("is_max", "node", "axis", "keepdims", "shape", "dtype", "_value")
+
+    def __init__(self, is_max, node, axis, keepdims):
+        self.is_max = is_max
+        self.node = node
+        self.axis = axis          # None: flattened
+        self.keepdims = keepdims
+        nd = len(node.shape)
+        if axis is None:
+            self.shape = (1,) * nd if keepdims else ()
+        else:
+            self.shape = tuple(1 if k == axis else n for k, n in enumerate(node.shape)
+                               if keepdims or k != axis)
+        self.dtype = np.dtype(np.intp)
+        self._value = None
+
+    @property
+    def chunks(self):
+        return self.shape
+
+    def evaluate(self, threads, memory_limit):
+        if self._value is not None:
+            return self._value
+        from .graph import compile_expr
+        node = self.node
+        if node.shape and 0 in node.shape or not node.shape:
+            # NumPy's answer (or error) needs no data: an empty or 0-d input.
+            f = np.argmax if self.is_max else np.argmin
+            value = f(np.zeros(node.shape, node.dtype), axis=self.axis,
+                      keepdims=self.keepdims)
+            self._value = np.asarray(value)
+            return self._value
+        kept = () if self.axis is None else tuple(
+            n for k, n in enumerate(node.shape) if k != self.axis)
+        out = np.empty(kept, np.int64)
+        compile_expr(node).argreduce(self.is_max, -1 if self.axis is None else self.axis,
+                                     out, threads, memory_limit, None)
+        self._value = out.astype(np.intp, copy=False).reshape(self.shape)
+        return self._value
+
+
+def argreduce(is_max, x, axis=None, keepdims=False):
+    from .array import Array
+    if axis is not None:
+        axis = _axes(axis, x.ndim)
+        if len(axis) != 1:
+            raise TypeError("axis must be an integer")
+        axis = axis[0]
+    return Array(ArgReduce(is_max, x._node, axis, bool(keepdims)))

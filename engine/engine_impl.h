@@ -4,29 +4,6 @@
  */
 #ifndef CW_BUILDING_LIBRARY
 #error "engine_impl.h is internal to the chunkwise library"
-/*
- * A store job: what cw__store_run needs to know about the array it writes.
- * fill() writes the region [off, off+count) of the array (output axes) to
- * dst with byte strides; working_set() is its per-thread memory for tiles
- * of `chunks`; begin/end bracket the run (open files).
- */
-typedef struct cw__store_job {
-    int ndim;
-    int64_t shape[CW_MAXDIM];
-    int64_t chunks[CW_MAXDIM];   /* default chunk shape of the output */
-    cw_dtype_t dtype;
-    void *ctx;
-    int (*fill)(void *ctx, const int64_t *off, const int64_t *count, char *dst,
-                const int64_t *strides, cw__scratch_t *s);
-    size_t (*working_set)(void *ctx, const int64_t *chunks);
-    int (*begin)(void *ctx);
-    void (*end)(void *ctx);
-} cw__store_job_t;
-
-/* Stream a job into a new HDF5 dataset (see cw_store). */
-int cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
-                  const cw_store_opts_t *opts, const cw_config_t *cfg);
-
 #endif
 #ifndef CW_ENGINE_IMPL_H
 #define CW_ENGINE_IMPL_H
@@ -87,6 +64,13 @@ typedef struct cw__store_job {
     size_t (*working_set)(void *ctx, const int64_t *chunks);
     int (*begin)(void *ctx);
     void (*end)(void *ctx);
+    /* Optional: after fill(), change the chunk in place (accumulation). */
+    int (*post)(void *ctx, const int64_t *off, const int64_t *count, char *buf,
+                const int64_t *strides, cw__scratch_t *s);
+    /* Chunks along `axis` are written in order by one task (post() may
+     * carry state from one to the next, in the scratch). */
+    bool sequential;
+    int axis;
 } cw__store_job_t;
 
 /* Stream a job into a new HDF5 dataset (see cw_store). */

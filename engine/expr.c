@@ -979,6 +979,51 @@ typedef struct acc_ctx {
     int64_t nalong;             /* tiles along `axis` */
 } acc_ctx_t;
 
+/*
+ * Accumulate in place along `ax`: row i = fn(row i-1, row i), each row
+ * walked with an odometer over the other axes (innermost as the loop's
+ * run).  Row 0 continues from `prev0` (a row with the same strides) or,
+ * when NULL, stays as it is.
+ */
+static void
+acc_rows(cw_loop_fn fn, void *data, int nd, int ax, const int64_t *count,
+         const int64_t *strides, char *tile, const char *prev0)
+{
+    int inner = nd - 1 == ax ? nd - 2 : nd - 1;
+    for (int64_t i = prev0 ? 0 : 1; i < count[ax]; i++) {
+        char *row = tile + i * strides[ax];
+        const char *prev = i == 0 ? prev0 : row - strides[ax];
+        int64_t idx[CW_MAXDIM];
+        memset(idx, 0, sizeof(idx));
+        for (;;) {
+            int64_t o = 0;
+            for (int k = 0; k < nd; k++) {
+                if (k != ax && k != inner) {
+                    o += idx[k] * strides[k];
+                }
+            }
+            intptr_t n = inner >= 0 ? (intptr_t)count[inner] : 1;
+            intptr_t st = inner >= 0 ? (intptr_t)strides[inner] : 0;
+            char *args[3] = {(char *)prev + o, row + o, row + o};
+            intptr_t steps[3] = {st, st, st};
+            fn(args, &n, steps, data);
+            int k = nd - 1;
+            for (; k >= 0; k--) {
+                if (k == ax || k == inner) {
+                    continue;
+                }
+                if (++idx[k] < count[k]) {
+                    break;
+                }
+                idx[k] = 0;
+            }
+            if (k < 0) {
+                break;
+            }
+        }
+    }
+}
+
 static int
 acc_task(void *vctx, int64_t task, cw__scratch_t *s)
 {
@@ -1005,43 +1050,10 @@ acc_task(void *vctx, int64_t task, cw__scratch_t *s)
             tile += off[k] * c->strides[k];
         }
         CW_TRY(eval_region(e, &c->lay, off, count, tile, c->strides, s));
-        /* Accumulate in place along `axis`: row i = fn(row i-1, row i),
-         * each row walked with an odometer over the other axes; the first
-         * row of the tile continues from the last row of the previous one. */
-        int64_t first = t == 0 ? 1 : 0;
-        for (int64_t i = first; i < count[ax]; i++) {
-            char *row = tile + i * c->strides[ax];
-            char *prev = row - c->strides[ax];
-            int64_t idx[CW_MAXDIM];
-            memset(idx, 0, sizeof(idx));
-            int inner = nd - 1 == ax ? nd - 2 : nd - 1;
-            for (;;) {
-                int64_t o = 0;
-                for (int k = 0; k < nd; k++) {
-                    if (k != ax && k != inner) {
-                        o += idx[k] * c->strides[k];
-                    }
-                }
-                intptr_t n = inner >= 0 ? (intptr_t)count[inner] : 1;
-                intptr_t st = inner >= 0 ? (intptr_t)c->strides[inner] : 0;
-                char *args[3] = {prev + o, row + o, row + o};
-                intptr_t steps[3] = {st, st, st};
-                c->fn(args, &n, steps, c->data);
-                int k = nd - 1;
-                for (; k >= 0; k--) {
-                    if (k == ax || k == inner) {
-                        continue;
-                    }
-                    if (++idx[k] < count[k]) {
-                        break;
-                    }
-                    idx[k] = 0;
-                }
-                if (k < 0) {
-                    break;
-                }
-            }
-        }
+        /* The first row of the tile continues from the last row of the
+         * previous one, which is already final in dst. */
+        acc_rows(c->fn, c->data, nd, ax, count, c->strides, tile,
+                 t == 0 ? NULL : tile - c->strides[ax]);
     }
 fail:
     return rc;
@@ -1297,5 +1309,63 @@ cw_expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
 fail:
     cw__free(c.pval);
     cw__free(c.pidx);
+    return rc;
+}
+
+/* Stores of an accumulation: chunks along the axis in order, the last row
+ * of each carried to the next in the thread's scratch. */
+typedef struct acc_job {
+    store_job_t j;
+    cw_loop_fn fn;
+    void *data;
+    int axis;
+    size_t itemsize;
+} acc_job_t;
+
+static int
+acc_post(void *vctx, const int64_t *off, const int64_t *count, char *buf,
+         const int64_t *strides, cw__scratch_t *s)
+{
+    acc_job_t *a = vctx;
+    int nd = a->j.e->ndim, ax = a->axis;
+    acc_rows(a->fn, a->data, nd, ax, count, strides, buf, off[ax] == 0 ? NULL : s->carry);
+    /* Keep the last row, laid out like a chunk's row 0. */
+    int64_t row[CW_MAXDIM];
+    size_t span = a->itemsize;
+    for (int k = 0; k < nd; k++) {
+        row[k] = k == ax ? 1 : count[k];
+        span += (size_t)((row[k] - 1) * strides[k]);
+    }
+    int rc = cw__reserve(&s->carry, &s->carry_cap, span);
+    if (rc == CW_OK) {
+        cw__copy_strided(nd, row, s->carry, strides,
+                         buf + (count[ax] - 1) * strides[ax], strides, a->itemsize);
+    }
+    return rc;
+}
+
+int
+cw_expr_accumulate_store(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
+                         int axis, const char *path, const char *dset,
+                         const cw_store_opts_t *opts, const cw_config_t *cfg)
+{
+    int rc;
+    cw__error_clear();
+    CW_TRY(check_finished(e));
+    if (axis < 0 || axis >= e->ndim) {
+        return cw__error(CW_EINVAL, "%s: axis %d out of range", name ? name : "accumulate",
+                         axis);
+    }
+    acc_job_t a = {.j = {.e = e}, .fn = fn, .data = data, .axis = axis,
+                   .itemsize = e->v[e->result].itemsize};
+    cw__store_job_t job = {.ndim = e->ndim, .dtype = e->v[e->result].dtype,
+                           .ctx = &a, .fill = job_fill,
+                           .working_set = job_working_set, .begin = job_begin,
+                           .end = job_end, .post = acc_post, .sequential = true,
+                           .axis = axis};
+    memcpy(job.shape, e->shape, sizeof(job.shape));
+    memcpy(job.chunks, e->tile, sizeof(job.chunks));
+    rc = cw__store_run(&job, path, dset, opts, cfg);
+fail:
     return rc;
 }

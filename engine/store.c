@@ -23,22 +23,17 @@ typedef struct store_ctx {
     int64_t cstrides[CW_MAXDIM];   /* C strides of one output chunk */
 } store_ctx_t;
 
+/* Fill output chunk `off` (its `count` within the shape) into s->work,
+ * let the job post-process it, encode it and write it. */
 static int
-store_task(void *vctx, int64_t task, cw__scratch_t *s)
+write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
+            cw__scratch_t *s)
 {
-    store_ctx_t *ctx = vctx;
     const cw_store_opts_t *o = &ctx->o;
     int rc;
-    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
     bool edge = false;
-    memset(off, 0, sizeof(off));
-    for (int d = o->ndim - 1; d >= 0; d--) {
-        int64_t k = task % ctx->nchunks[d];
-        task /= ctx->nchunks[d];
-        off[d] = k * o->chunks[d];
-        int64_t end = off[d] + o->chunks[d];
-        edge = edge || end > o->shape[d];
-        count[d] = (end < o->shape[d] ? end : o->shape[d]) - off[d];
+    for (int d = 0; d < o->ndim; d++) {
+        edge = edge || count[d] < o->chunks[d];
     }
     CW_TRY(cw__reserve(&s->work, &s->work_cap, ctx->chunk_nbytes));
     if (edge) {
@@ -46,6 +41,9 @@ store_task(void *vctx, int64_t task, cw__scratch_t *s)
         memset(s->work, 0, ctx->chunk_nbytes);
     }
     CW_TRY(ctx->job->fill(ctx->job->ctx, off, count, s->work, ctx->cstrides, s));
+    if (ctx->job->post) {
+        CW_TRY(ctx->job->post(ctx->job->ctx, off, count, s->work, ctx->cstrides, s));
+    }
 
     const void *data = s->work;
     size_t nbytes = ctx->chunk_nbytes, enclen = 0;
@@ -87,6 +85,55 @@ store_task(void *vctx, int64_t task, cw__scratch_t *s)
     rc = cw__h5sink_write(ctx->sink, off, mask, data, nbytes);
 fail:
     return rc;
+}
+
+/* Decompose chunk number `task` of the grid (skipping axis `skip`, -1 for
+ * none) into its offset and extent. */
+static void
+chunk_at(const store_ctx_t *ctx, int64_t task, int skip, int64_t *off, int64_t *count)
+{
+    const cw_store_opts_t *o = &ctx->o;
+    memset(off, 0, CW_MAXDIM * sizeof(*off));
+    for (int d = o->ndim - 1; d >= 0; d--) {
+        if (d == skip) {
+            continue;
+        }
+        int64_t k = task % ctx->nchunks[d];
+        task /= ctx->nchunks[d];
+        off[d] = k * o->chunks[d];
+        int64_t end = off[d] + o->chunks[d];
+        count[d] = (end < o->shape[d] ? end : o->shape[d]) - off[d];
+    }
+}
+
+static int
+store_task(void *vctx, int64_t task, cw__scratch_t *s)
+{
+    store_ctx_t *ctx = vctx;
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
+    chunk_at(ctx, task, -1, off, count);
+    return write_chunk(ctx, off, count, s);
+}
+
+/* A column of chunks along the job's sequential axis, in order. */
+static int
+column_task(void *vctx, int64_t task, cw__scratch_t *s)
+{
+    store_ctx_t *ctx = vctx;
+    const cw_store_opts_t *o = &ctx->o;
+    int ax = ctx->job->axis;
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
+    chunk_at(ctx, task, ax, off, count);
+    for (int64_t k = 0; k < ctx->nchunks[ax]; k++) {
+        off[ax] = k * o->chunks[ax];
+        int64_t end = off[ax] + o->chunks[ax];
+        count[ax] = (end < o->shape[ax] ? end : o->shape[ax]) - off[ax];
+        int rc = write_chunk(ctx, off, count, s);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return CW_OK;
 }
 
 static int
@@ -146,7 +193,8 @@ cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
     }
     size_t per_task = ctx.chunk_nbytes + ctx.enc_cap +
                       (o->codec == CW_CODEC_DEFLATE && o->shuffle ? ctx.chunk_nbytes : 0) +
-                      job->working_set(job->ctx, o->chunks);
+                      job->working_set(job->ctx, o->chunks) +
+                      (job->sequential ? ctx.chunk_nbytes : 0);
     int nthreads;
     CW_TRY(cw__plan_threads(cfg, ntasks, per_task, &nthreads));
 
@@ -156,7 +204,11 @@ cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
     ctx.sink = sink;
     CW_TRY(job->begin(job->ctx));
     begun = true;
-    if (cw__h5sink_chunked(sink)) {
+    if (cw__h5sink_chunked(sink) && job->sequential) {
+        rc = cw__run_tasks(ntasks / ctx.nchunks[job->axis], nthreads, column_task,
+                           &ctx, cfg);
+    }
+    else if (cw__h5sink_chunked(sink)) {
         rc = cw__run_tasks(ntasks, nthreads, store_task, &ctx, cfg);
     }
     else if (o->ndim == 0) {

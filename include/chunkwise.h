@@ -358,6 +358,17 @@ CW_API int cw_expr_accumulate(cw_expr_t *e, const char *name, cw_loop_fn fn,
                               const cw_config_t *cfg);
 
 /**
+ * @brief As cw_expr_accumulate, streamed into a new HDF5 dataset (see
+ *        cw_expr_store): chunks along @p axis are encoded and written in
+ *        order, the running row carried between them, so memory stays
+ *        within the budget however long the axis.
+ */
+CW_API int cw_expr_accumulate_store(cw_expr_t *e, const char *name, cw_loop_fn fn,
+                                    void *data, int axis, const char *path,
+                                    const char *dset, const cw_store_opts_t *opts,
+                                    const cw_config_t *cfg);
+
+/**
  * @brief Index of the largest (@p is_max) or smallest value along @p axis,
  *        or of the whole array in C order when @p axis is -1, as NumPy's
  *        argmax/argmin: the first occurrence wins, and a NaN counts as the

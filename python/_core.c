@@ -693,6 +693,52 @@ Expr_accumulate(ExprObject *self, PyObject *args)
 }
 
 static PyObject *
+Expr_accumulate_store(ExprObject *self, PyObject *args)
+{
+    PyObject *ufobj, *pathobj = NULL, *chunks, *threads, *limit, *progress;
+    int index, axis, level, shuffle, bitshuffle, overwrite;
+    const char *name, *codec, *blosc_codec;
+    if (!PyArg_ParseTuple(args, "O!iiO&sOssipppOOO:accumulate_store", &PyUFunc_Type,
+                          &ufobj, &index, &axis, PyUnicode_FSConverter, &pathobj, &name,
+                          &chunks, &codec, &blosc_codec, &level, &shuffle, &bitshuffle,
+                          &overwrite, &threads, &limit, &progress)) {
+        return NULL;
+    }
+    PyObject *res = NULL;
+    PyUFuncObject *uf = (PyUFuncObject *)ufobj;
+    cw_config_t cfg;
+    poll_ctx pc;
+    cw_store_opts_t o;
+    if (uf->nin != 2 || uf->nout != 1 || index < 0 || index >= uf->ntypes ||
+        uf->functions == NULL || uf->functions[index] == NULL) {
+        PyErr_SetString(PyExc_TypeError, "accumulate needs a binary ufunc loop");
+        goto done;
+    }
+    if (parse_config(threads, limit, progress, &cfg, &pc) < 0 ||
+        parse_store_opts(chunks, codec, blosc_codec, level, shuffle, bitshuffle,
+                         overwrite, &o) < 0) {
+        goto done;
+    }
+    int rc;
+    const char *path = PyBytes_AS_STRING(pathobj);
+    cw_expr_t *e = self->e;
+    cw_loop_fn fn = (cw_loop_fn)uf->functions[index];
+    void *fdata = uf->data ? uf->data[index] : NULL;
+    const char *uname = uf->name;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cw_expr_accumulate_store(e, uname, fn, fdata, axis, path, name, &o, &cfg);
+    Py_END_ALLOW_THREADS
+    if (rc < 0 || PyErr_Occurred()) {
+        cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
+        goto done;
+    }
+    res = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(pathobj);
+    return res;
+}
+
+static PyObject *
 Expr_argreduce(ExprObject *self, PyObject *args)
 {
     int is_max, axis;
@@ -754,6 +800,8 @@ static PyMethodDef Expr_methods[] = {
      "reduce(ufunc, loop_index, axes, out, threads, memory_limit, progress)"},
     {"accumulate", (PyCFunction)Expr_accumulate, METH_VARARGS,
      "accumulate(ufunc, loop_index, axis, out, threads, memory_limit, progress)"},
+    {"accumulate_store", (PyCFunction)Expr_accumulate_store, METH_VARARGS,
+     "accumulate_store(ufunc, loop_index, axis, path, name, chunks, codec, ...)"},
     {"argreduce", (PyCFunction)Expr_argreduce, METH_VARARGS,
      "argreduce(is_max, axis, out, threads, memory_limit, progress)"},
     {"describe", (PyCFunction)Expr_describe, METH_VARARGS, "describe(threads, memory_limit) -> str"},

@@ -174,6 +174,7 @@ cw__scratch_destroy(cw__scratch_t *s)
     cw__free(s->chunk);
     cw__free(s->work);
     cw__free(s->eval);
+    cw__free(s->carry);
     cw__free(s->enc);
     cw__deflate_scratch_free(s);
     cw__scratch_init(s);

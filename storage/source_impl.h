@@ -31,9 +31,12 @@ typedef struct cw__scratch {
     const cw_source_t *cached_src;
     int64_t cached_chunk;   /* linear index of the chunk held in `chunk` */
     struct libdeflate_decompressor *inflater;
-    /* Used by expressions: input tiles and registers. */
+    /* Used by expressions: input tiles and registers; the row carried from
+     * one chunk to the next by an accumulation. */
     void *eval;
     size_t eval_cap;
+    void *carry;
+    size_t carry_cap;
     /* Used by stores: one output chunk being gathered, and its encoding. */
     void *work;
     size_t work_cap;

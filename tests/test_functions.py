@@ -236,3 +236,14 @@ def test_argmax_argmin(dtype):
         same(getattr(a, f)(axis=1), getattr(x, f)(axis=1))
     with pytest.raises(ValueError, match="empty"):
         cw.zeros((0, 3)).argmax().compute()
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_cumulative_to_hdf5(data, axis, tmp_path):
+    x, h, _ = data
+    y = np.where(np.isfinite(x), x, 0.5)
+    b = cw.asarray(y, chunks=(4, 5, 2))
+    for chunks in (None, (5, 7, 3), (23, 9, 6)):
+        out = np.cumsum(b * 2, axis=axis).to_hdf5(tmp_path / "c.h5", "/c",
+                                                 chunks=chunks, overwrite=True)
+        same(out, np.cumsum(y * 2, axis=axis))

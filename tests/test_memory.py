@@ -143,3 +143,19 @@ def test_mean_of_product_axis0_holds_budget(pair):
     """)
     assert r["ok"], r
     assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r
+
+
+def test_accumulate_to_hdf5_holds_budget(pair, tmp_path):
+    """np.add.accumulate(x, axis=0) out of core: chunks along the axis are
+    written in order with the running row carried between them."""
+    r = run(f"""
+        a = cw.open({str(pair)!r}, "/a")
+        base = peak()
+        out = np.add.accumulate(a, axis=0).to_hdf5({str(tmp_path / "c.h5")!r}, "/c")
+        p = peak()
+        col = a[:, 7].compute()
+        ok = bool(np.array_equal(out[:, 7].compute(), np.add.accumulate(col)))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """)
+    assert r["ok"], r
+    assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r

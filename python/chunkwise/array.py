@@ -441,7 +441,18 @@ class Array:
             out_chunks = (0,) * self.ndim
         cfg = get_config()
         node = self._node
-        if isinstance(node, (Reduce, Accumulate, ArgReduce)):
+        if isinstance(node, Accumulate):
+            # Out of core: chunks along the axis are written in order, the
+            # running row carried from one to the next.
+            ex = compile_expr(node.node)
+            with _bar(f"writing {name}") as bar:
+                ex.accumulate_store(node.ufunc, node.loop, node.axis, path, name,
+                                    out_chunks, codec, blosc_codec, int(level),
+                                    shuffle in (True, "byte"), shuffle == "bit",
+                                    bool(overwrite), cfg["threads"],
+                                    cfg["memory_limit"], bar)
+            return open(path, name)
+        if isinstance(node, (Reduce, ArgReduce)):
             from .creation import asarray
             return asarray(self.compute()).to_hdf5(path, name, chunks, compression,
                                                    level, overwrite, shuffle)

@@ -371,8 +371,15 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
             return CW_OK;
         }
     }
-    CW_TRY(cw__reserve(&s->eval, &s->eval_cap, lay->total));
-    char *base = s->eval;
+    /* Inputs may themselves be programs (composite sources): each nesting
+     * level has its own buffer. */
+    int lvl = s->depth;
+    if (lvl >= 4) {
+        return cw__error(CW_EINVAL, "programs nested more than 4 deep");
+    }
+    CW_TRY(cw__reserve(&s->eval[lvl], &s->eval_cap[lvl], lay->total));
+    char *base = s->eval[lvl];
+    s->depth = lvl + 1;
 
     /* 1. Read each input's region; strides per output axis (0: broadcast).
      * Inputs in memory are used in place. */
@@ -401,8 +408,12 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
         }
         else {
             inbase[i] = base + lay->tile_off[i];
-            CW_TRY(cw__read_region(v->src, start, v->sel.step, cnt,
-                                   base + lay->tile_off[i], bstr, s));
+            rc = cw__read_region(v->src, start, v->sel.step, cnt,
+                                 base + lay->tile_off[i], bstr, s);
+            if (rc < 0) {
+                s->depth = lvl;
+                goto fail;
+            }
         }
         for (int d = 0; d < v->sel.ndim; d++) {
             int k = v->axis[d];
@@ -411,6 +422,8 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
             }
         }
     }
+
+    s->depth = lvl;
 
     /* 2. Merge axes that are contiguous for every input and the output;
      * axes of extent 1 drop out.  What remains is walked with an odometer,
@@ -1366,6 +1379,115 @@ cw_expr_accumulate_store(cw_expr_t *e, const char *name, cw_loop_fn fn, void *da
     memcpy(job.shape, e->shape, sizeof(job.shape));
     memcpy(job.chunks, e->tile, sizeof(job.chunks));
     rc = cw__store_run(&job, path, dset, opts, cfg);
+fail:
+    return rc;
+}
+
+/* ------------------------------------------------- a program as a source */
+
+/* A finished program read like any source: regions are evaluated on
+ * demand.  Composite sources (concatenation) are built from these. */
+typedef struct exprsrc {
+    cw_expr_t *e;               /* borrowed */
+} exprsrc_t;
+
+static int
+exprsrc_begin(cw_source_t *src)
+{
+    return begin_inputs(((exprsrc_t *)src->impl)->e);
+}
+
+static void
+exprsrc_end(cw_source_t *src)
+{
+    end_inputs(((exprsrc_t *)src->impl)->e);
+}
+
+static int
+exprsrc_read(cw_source_t *src, const int64_t *start, const int64_t *step,
+             const int64_t *count, char *dst, const int64_t *strides,
+             cw__scratch_t *s)
+{
+    const cw_expr_t *e = ((exprsrc_t *)src->impl)->e;
+    int nd = e->ndim, rc;
+    bool unit = true;
+    int64_t lo[CW_MAXDIM], box[CW_MAXDIM];
+    for (int k = 0; k < nd; k++) {
+        int64_t last = start[k] + (count[k] - 1) * step[k];
+        lo[k] = start[k] < last ? start[k] : last;
+        box[k] = (start[k] < last ? last - start[k] : start[k] - last) + 1;
+        unit = unit && step[k] == 1;
+    }
+    layout_t lay;
+    plan_layout(e, unit ? count : box, &lay);
+    if (unit) {
+        return eval_region(e, &lay, start, count, dst, strides, s);
+    }
+    /* Steps: evaluate the box that holds the selection, then pick. */
+    int64_t bstr[CW_MAXDIM], sstr[CW_MAXDIM];
+    int64_t st = (int64_t)src->itemsize;
+    for (int k = nd - 1; k >= 0; k--) {
+        bstr[k] = st;
+        st *= box[k];
+    }
+    CW_TRY(cw__reserve(&s->box, &s->box_cap, (size_t)st));
+    CW_TRY(eval_region(e, &lay, lo, box, s->box, bstr, s));
+    const char *first = s->box;
+    for (int k = 0; k < nd; k++) {
+        first += (start[k] - lo[k]) * bstr[k];
+        sstr[k] = bstr[k] * step[k];
+    }
+    cw__copy_strided(nd, count, dst, strides, first, sstr, src->itemsize);
+    rc = CW_OK;
+fail:
+    return rc;
+}
+
+static size_t
+exprsrc_scratch(const cw_source_t *src)
+{
+    const cw_expr_t *e = ((exprsrc_t *)src->impl)->e;
+    return working_set(e, e->tile) + src->chunk_nbytes;
+}
+
+static void
+exprsrc_destroy(cw_source_t *src)
+{
+    cw__free(src->impl);
+}
+
+static const struct cw__source_ops exprsrc_ops = {
+    .kind = "expression",
+    .begin = exprsrc_begin,
+    .end = exprsrc_end,
+    .read_direct = exprsrc_read,
+    .scratch_bytes = exprsrc_scratch,
+    .destroy = exprsrc_destroy,
+};
+
+int
+cw_source_from_expr(cw_expr_t *e, cw_source_t **out)
+{
+    int rc;
+    *out = NULL;
+    CW_TRY(check_finished(e));
+    cw_source_t *src = cw__calloc(1, sizeof(*src));
+    exprsrc_t *x = cw__calloc(1, sizeof(*x));
+    if (src == NULL || x == NULL) {
+        cw__free(src);
+        cw__free(x);
+        return cw__error(CW_ENOMEM, "out of memory");
+    }
+    x->e = e;
+    src->impl = x;
+    rc = cw__source_init(src, &exprsrc_ops, e->ndim, e->shape, e->v[e->result].dtype,
+                         e->tile, 0);
+    if (rc < 0) {
+        cw_source_free(src);
+        return rc;
+    }
+    *out = src;
+    return CW_OK;
 fail:
     return rc;
 }

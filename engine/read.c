@@ -73,7 +73,7 @@ size_t
 cw__source_working_set(const cw_source_t *src)
 {
     if (src->ops->read_direct) {
-        return 0;
+        return src->ops->scratch_bytes(src);
     }
     return src->chunk_nbytes + src->ops->scratch_bytes(src);
 }
@@ -113,7 +113,7 @@ cw__read_region(cw_source_t *src, const int64_t *start, const int64_t *step,
         }
     }
     if (src->ops->read_direct) {
-        return src->ops->read_direct(src, start, step, count, dst, strides);
+        return src->ops->read_direct(src, start, step, count, dst, strides, s);
     }
     /* Range of chunks per dimension, then an odometer over them. */
     int64_t cmin[CW_MAXDIM], cmax[CW_MAXDIM], c[CW_MAXDIM];

@@ -120,6 +120,8 @@ CW_API int cw_default_threads(void);
 
 /** Opaque chunk source. */
 typedef struct cw_source cw_source_t;
+/** Opaque elementwise program (see "expressions" below). */
+typedef struct cw_expr cw_expr_t;
 
 /**
  * @brief Open an HDF5 dataset as a source, read-only.
@@ -170,6 +172,21 @@ CW_API int cw_source_new_full(int ndim, const int64_t *shape, cw_dtype_t dtype,
 CW_API int cw_source_new_arange(int64_t n, int64_t istart, int64_t istep,
                                 double ffirst, double fsecond, cw_dtype_t dtype,
                                 const int64_t *chunk, cw_source_t **out);
+
+/**
+ * @brief A finished program (cw_expr_finish) read as a source: regions are
+ *        evaluated on demand.  @p e is borrowed and must outlive the source.
+ */
+CW_API int cw_source_from_expr(cw_expr_t *e, cw_source_t **out);
+
+/**
+ * @brief The concatenation of @p n sources along @p axis (numpy.concatenate):
+ *        same rank, dtype and extents except along @p axis.  The parts are
+ *        borrowed and must outlive the result.  Reads of a region go to the
+ *        parts it overlaps.
+ */
+CW_API int cw_source_concat(int n, cw_source_t *const *parts, int axis,
+                            cw_source_t **out);
 
 /** @brief Release a source; NULL is a no-op. */
 CW_API void cw_source_free(cw_source_t *src);
@@ -275,7 +292,6 @@ typedef void (*cw_loop_fn)(char **args, const intptr_t *n, const intptr_t *steps
  * evaluated tile by tile (one OpenMP task per tile), and within a tile in
  * blocks of a few thousand elements, so temporaries stay in cache.
  */
-typedef struct cw_expr cw_expr_t;
 
 /** @brief A new, empty program whose result has @p ndim / @p shape. */
 CW_API int cw_expr_new(int ndim, const int64_t *shape, cw_expr_t **out);

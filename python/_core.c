@@ -770,6 +770,20 @@ Expr_argreduce(ExprObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The finished program as a Source that evaluates regions on demand. */
+static PyObject *
+Expr_as_source(ExprObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    PyObject *module = PyType_GetModule(Py_TYPE(self));
+    cw_source_t *src = NULL;
+    int rc = cw_source_from_expr(self->e, &src);
+    if (rc < 0) {
+        return cwpy_raise(module, rc);
+    }
+    return wrap_source(module, src, (PyObject *)self);
+}
+
 static PyObject *
 Expr_describe(ExprObject *self, PyObject *args)
 {
@@ -800,6 +814,8 @@ static PyMethodDef Expr_methods[] = {
      "reduce(ufunc, loop_index, axes, out, threads, memory_limit, progress)"},
     {"accumulate", (PyCFunction)Expr_accumulate, METH_VARARGS,
      "accumulate(ufunc, loop_index, axis, out, threads, memory_limit, progress)"},
+    {"as_source", (PyCFunction)Expr_as_source, METH_NOARGS,
+     "as_source() -> Source evaluating the program on demand"},
     {"accumulate_store", (PyCFunction)Expr_accumulate_store, METH_VARARGS,
      "accumulate_store(ufunc, loop_index, axis, path, name, chunks, codec, ...)"},
     {"argreduce", (PyCFunction)Expr_argreduce, METH_VARARGS,
@@ -1197,6 +1213,46 @@ done:
 }
 
 static PyObject *
+py_concat(PyObject *module, PyObject *args)
+{
+    PyObject *partsobj;
+    int axis;
+    if (!PyArg_ParseTuple(args, "O!i:concat", &PyList_Type, &partsobj, &axis)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(partsobj);
+    if (n < 1 || n > 1 << 20) {
+        PyErr_SetString(PyExc_ValueError, "need at least one array to concatenate");
+        return NULL;
+    }
+    cw_source_t **parts = PyMem_Malloc((size_t)n * sizeof(*parts));
+    if (parts == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (get_source(module, PyList_GET_ITEM(partsobj, i), &parts[i]) < 0) {
+            PyMem_Free(parts);
+            return NULL;
+        }
+    }
+    cw_source_t *src = NULL;
+    int rc = cw_source_concat((int)n, parts, axis, &src);
+    PyMem_Free(parts);
+    if (rc < 0) {
+        return cwpy_raise(module, rc);
+    }
+    /* The list keeps the parts alive as long as the composite. */
+    PyObject *keep = PyList_GetSlice(partsobj, 0, n);
+    if (keep == NULL) {
+        cw_source_free(src);
+        return NULL;
+    }
+    PyObject *res = wrap_source(module, src, keep);
+    Py_DECREF(keep);
+    return res;
+}
+
+static PyObject *
 py_list_datasets(PyObject *module, PyObject *args)
 {
     PyObject *pathobj = NULL;
@@ -1287,6 +1343,7 @@ static PyMethodDef core_methods[] = {
     {"store", (PyCFunction)(void (*)(void))py_store, METH_VARARGS | METH_KEYWORDS,
      "store(...): stream a selection into a new HDF5 dataset"},
     {"expr_new", py_expr_new, METH_VARARGS, "expr_new(shape) -> Expr"},
+    {"concat", py_concat, METH_VARARGS, "concat([Source], axis) -> Source"},
     {"list_datasets", py_list_datasets, METH_VARARGS, "list_datasets(path) -> list"},
     {"stats", py_stats, METH_NOARGS, "process-wide counters"},
     {"reset_stats", py_reset_stats, METH_NOARGS, "zero the counters"},

@@ -16,10 +16,11 @@ typedef struct gensrc {
 
 static int
 full_read_direct(cw_source_t *src, const int64_t *start, const int64_t *step,
-                 const int64_t *count, char *dst, const int64_t *strides)
+                 const int64_t *count, char *dst, const int64_t *strides, cw__scratch_t *s)
 {
     (void)start;
     (void)step;
+    (void)s;
     const gensrc_t *g = src->impl;
     cw__fill_strided(src->ndim, count, dst, strides, g->value, src->itemsize);
     return CW_OK;
@@ -54,8 +55,9 @@ full_read_direct(cw_source_t *src, const int64_t *start, const int64_t *step,
 
 static int
 arange_read_direct(cw_source_t *src, const int64_t *start, const int64_t *step,
-                   const int64_t *count, char *dst, const int64_t *strides)
+                   const int64_t *count, char *dst, const int64_t *strides, cw__scratch_t *s)
 {
+    (void)s;
     const gensrc_t *g = src->impl;
     int64_t i0 = start[0], di = step[0], n = count[0], stride = strides[0];
     switch (src->dtype) {

@@ -173,7 +173,10 @@ cw__scratch_destroy(cw__scratch_t *s)
     cw__free(s->tmp);
     cw__free(s->chunk);
     cw__free(s->work);
-    cw__free(s->eval);
+    for (int i = 0; i < 4; i++) {
+        cw__free(s->eval[i]);
+    }
+    cw__free(s->box);
     cw__free(s->carry);
     cw__free(s->enc);
     cw__deflate_scratch_free(s);

@@ -33,8 +33,12 @@ typedef struct cw__scratch {
     struct libdeflate_decompressor *inflater;
     /* Used by expressions: input tiles and registers; the row carried from
      * one chunk to the next by an accumulation. */
-    void *eval;
-    size_t eval_cap;
+    void *eval[4];              /* by nesting depth: a program's inputs may be
+                                   programs (composite sources) */
+    size_t eval_cap[4];
+    int depth;
+    void *box;                  /* a strided read of a program's region */
+    size_t box_cap;
     void *carry;
     size_t carry_cap;
     /* Used by stores: one output chunk being gathered, and its encoding. */
@@ -63,7 +67,7 @@ struct cw__source_ops {
      * NULL for sources that must go through read_chunk. */
     int (*read_direct)(cw_source_t *src, const int64_t *start,
                        const int64_t *step, const int64_t *count, char *dst,
-                       const int64_t *strides);
+                       const int64_t *strides, cw__scratch_t *s);
     /* For sources that live in memory: the address of element `start` and
      * the byte strides of a selection with steps `step`, so computations
      * read them in place.  NULL otherwise. */

@@ -247,3 +247,25 @@ def test_cumulative_to_hdf5(data, axis, tmp_path):
         out = np.cumsum(b * 2, axis=axis).to_hdf5(tmp_path / "c.h5", "/c",
                                                  chunks=chunks, overwrite=True)
         same(out, np.cumsum(y * 2, axis=axis))
+
+
+def test_concatenate_and_stack(data, tmp_path):
+    x, h, m = data
+    y = np.arange(3 * 9 * 6, dtype="f4").reshape(3, 9, 6)
+    b = cw.asarray(y, chunks=(2, 9, 6))
+    c = np.concatenate([h, b * 2, m[:2]], axis=0)
+    e = np.concatenate([x, y * 2, x[:2]], axis=0)
+    same(c, e)
+    same(c[::-3, 2:, ::2], e[::-3, 2:, ::2])
+    close((c + 1).sum(axis=0), (e + 1).sum(axis=0))
+    same(np.concatenate([h, m], axis=-1), np.concatenate([x, x], axis=-1))
+    same(np.concatenate([h, np.ones((1, 9, 6), "i2")]).T,
+         np.concatenate([x, np.ones((1, 9, 6), "i2")]).T)
+    same(np.stack([h[0], m[1] * 3], axis=1), np.stack([x[0], x[1] * 3], axis=1))
+    same(c.to_hdf5(tmp_path / "c.h5", "/c"), e)
+    with pytest.raises(ValueError, match="must match exactly"):
+        np.concatenate([h, b[:, :3]])
+    with pytest.raises(ValueError, match="same shape"):
+        np.stack([h, b])
+    with pytest.raises(ValueError):
+        np.concatenate([])

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from . import _core
 from ._core import MemoryBudgetError
 from .config import get_config
 
@@ -434,3 +435,58 @@ def _arg(name, is_max):
 
 implements(np.argmax)(_arg("argmax", True))
 implements(np.argmin)(_arg("argmin", False))
+
+
+# ------------------------------------------------------------------ joining
+
+def _joined(arrays, axis, name, func, dtype=None):
+    from .array import Array
+    from .creation import asarray
+    from .graph import Leaf, compile_expr
+    from .ufuncs import SUPPORTED_DTYPES
+    arrays = [a if isinstance(a, Array) else asarray(np.asarray(a)) for a in arrays]
+    if not arrays:
+        raise ValueError("need at least one array to concatenate")
+    # NumPy's checks, errors and result dtype, on stand-ins of the same
+    # shapes that hold one element each.
+    stand_ins = [np.lib.stride_tricks.as_strided(np.zeros(1, a.dtype), a.shape,
+                                                 (0,) * a.ndim) for a in arrays]
+    probe = func(stand_ins, axis=axis, dtype=dtype)
+    if probe.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"{name}: unsupported result dtype {probe.dtype}")
+    parts = []
+    for a in arrays:
+        a = a.astype(probe.dtype)
+        parts.append(compile_expr(a._node).as_source())
+    return parts, probe
+
+
+@implements(np.concatenate)
+def _concatenate(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
+    from .array import Array
+    from .graph import Leaf
+    if out is not None or axis is None or casting != "same_kind":
+        return fallback("numpy.concatenate", np.concatenate, (arrays,),
+                        dict(axis=axis, out=out, dtype=dtype, casting=casting))
+    arrays = list(arrays)
+    parts, probe = _joined(arrays, axis, "concatenate", np.concatenate, dtype)
+    ax = int(np._core.multiarray.normalize_axis_index(axis, probe.ndim))
+    return Array(Leaf(_core.concat(parts, ax)))
+
+
+@implements(np.stack)
+def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    from .array import Array
+    if out is not None or casting != "same_kind":
+        return fallback("numpy.stack", np.stack, (arrays,),
+                        dict(axis=axis, out=out, dtype=dtype, casting=casting))
+    arrays = [a if isinstance(a, Array) else np.asarray(a) for a in arrays]
+    if not arrays:
+        raise ValueError("need at least one array to stack")
+    shapes = {tuple(np.shape(a)) for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError("all input arrays must have the same shape")
+    nd = len(shapes.pop()) + 1
+    ax = int(np._core.multiarray.normalize_axis_index(axis, nd))
+    expanded = [np.expand_dims(a, ax) for a in arrays]
+    return _concatenate(expanded, axis=ax, dtype=dtype)

@@ -358,11 +358,14 @@ working_set(const cw_expr_t *e, const int64_t *tile)
     return lay.total + extra;
 }
 
-/* Evaluate the output region [off, off+count) into dst (byte strides). */
+#define MAX_OUTS 8
+
+/* Evaluate the output region [off, off+count) of values outs[0..nout) into
+ * dsts[k] (byte strides dstr[k]). */
 static int
-eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
-            const int64_t *count, char *dst, const int64_t *dstrides,
-            cw__scratch_t *s)
+eval_region_n(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
+              const int64_t *count, int nout, const int *outs, char *const *dsts,
+              const int64_t *const *dstr, cw__scratch_t *s)
 {
     int rc;
     int nd = e->ndim;
@@ -428,14 +431,17 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
     /* 2. Merge axes that are contiguous for every input and the output;
      * axes of extent 1 drop out.  What remains is walked with an odometer,
      * the last axis in blocks. */
-    int64_t n[CW_MAXDIM + 1], ds[CW_MAXDIM + 1];
+    int64_t n[CW_MAXDIM + 1], ds[MAX_OUTS][CW_MAXDIM + 1];
     int64_t ist[MAX_VALUES][CW_MAXDIM + 1];
     int m = 0;
     for (int k = 0; k < nd; k++) {
         if (count[k] == 1) {
             continue;
         }
-        bool merge = m > 0 && ds[m - 1] == dstrides[k] * count[k];
+        bool merge = m > 0;
+        for (int o = 0; merge && o < nout; o++) {
+            merge = ds[o][m - 1] == dstr[o][k] * count[k];
+        }
         for (int i = 0; merge && i < e->n; i++) {
             if (e->v[i].kind == V_INPUT) {
                 merge = ist[i][m - 1] == opstride[i][k] * count[k];
@@ -443,7 +449,9 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
         }
         if (merge) {
             n[m - 1] *= count[k];
-            ds[m - 1] = dstrides[k];
+            for (int o = 0; o < nout; o++) {
+                ds[o][m - 1] = dstr[o][k];
+            }
             for (int i = 0; i < e->n; i++) {
                 if (e->v[i].kind == V_INPUT) {
                     ist[i][m - 1] = opstride[i][k];
@@ -452,7 +460,9 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
             continue;
         }
         n[m] = count[k];
-        ds[m] = dstrides[k];
+        for (int o = 0; o < nout; o++) {
+            ds[o][m] = dstr[o][k];
+        }
         for (int i = 0; i < e->n; i++) {
             ist[i][m] = e->v[i].kind == V_INPUT ? opstride[i][k] : 0;
         }
@@ -460,7 +470,9 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
     }
     if (m == 0) {
         n[0] = 1;
-        ds[0] = 0;
+        for (int o = 0; o < nout; o++) {
+            ds[o][0] = 0;
+        }
         for (int i = 0; i < e->n; i++) {
             ist[i][0] = 0;
         }
@@ -471,16 +483,32 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
     memset(idx, 0, sizeof(idx));
     char *ptr[MAX_VALUES];
     int64_t step[MAX_VALUES];
-    const value_t *res = &e->v[e->result];
+    /* The output a computed value writes straight into (-1: a register);
+     * an output whose value is an input, a scalar or another output's is
+     * copied after each block. */
+    int home[MAX_VALUES];
+    bool copy[MAX_OUTS];
+    for (int i = 0; i < e->n; i++) {
+        home[i] = -1;
+    }
+    for (int o = 0; o < nout; o++) {
+        const value_t *v = &e->v[outs[o]];
+        copy[o] = v->kind == V_INPUT || v->kind == V_SCALAR || home[outs[o]] >= 0;
+        if (!copy[o]) {
+            home[outs[o]] = o;
+        }
+    }
     for (;;) {
-        /* Offsets of this row for the inputs and the destination. */
-        int64_t doff = 0;
+        /* Offsets of this row for the inputs and the destinations. */
+        int64_t doff[MAX_OUTS] = {0};
         int64_t ioff[MAX_VALUES];
         for (int i = 0; i < e->n; i++) {
             ioff[i] = 0;
         }
         for (int a = 0; a < m - 1; a++) {
-            doff += idx[a] * ds[a];
+            for (int o = 0; o < nout; o++) {
+                doff[o] += idx[a] * ds[o][a];
+            }
             for (int i = 0; i < e->n; i++) {
                 ioff[i] += idx[a] * ist[i][a];
             }
@@ -488,7 +516,10 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
         int64_t len = n[m - 1];
         for (int64_t j0 = 0; j0 < len; j0 += CW_BLOCK) {
             intptr_t b = (intptr_t)(len - j0 < CW_BLOCK ? len - j0 : CW_BLOCK);
-            char *out = dst + doff + j0 * ds[m - 1];
+            char *out[MAX_OUTS];
+            for (int o = 0; o < nout; o++) {
+                out[o] = dsts[o] + doff[o] + j0 * ds[o][m - 1];
+            }
             for (int i = 0; i < e->n; i++) {
                 const value_t *v = &e->v[i];
                 switch (v->kind) {
@@ -501,9 +532,9 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
                     ptr[i] = (char *)v->scalar;
                     break;
                 default: {
-                    bool last = i == e->result;
-                    ptr[i] = last ? out : base + lay->reg_off[i];
-                    step[i] = last ? ds[m - 1] : (int64_t)v->itemsize;
+                    int o = home[i];
+                    ptr[i] = o >= 0 ? out[o] : base + lay->reg_off[i];
+                    step[i] = o >= 0 ? ds[o][m - 1] : (int64_t)v->itemsize;
                     if (v->kind == V_CAST) {
                         cw__cast(e->v[v->in[0]].dtype, v->dtype, ptr[v->in[0]],
                                  step[v->in[0]], ptr[i], step[i], b);
@@ -523,11 +554,13 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
                 }
                 }
             }
-            if (res->kind == V_INPUT || res->kind == V_SCALAR) {
-                int64_t cnt1[1] = {b}, dst1[1] = {ds[m - 1]},
-                        src1[1] = {step[e->result]};
-                cw__copy_strided(1, cnt1, out, dst1, ptr[e->result], src1,
-                                 res->itemsize);
+            for (int o = 0; o < nout; o++) {
+                if (copy[o]) {
+                    int64_t cnt1[1] = {b}, dst1[1] = {ds[o][m - 1]},
+                            src1[1] = {step[outs[o]]};
+                    cw__copy_strided(1, cnt1, out[o], dst1, ptr[outs[o]], src1,
+                                     e->v[outs[o]].itemsize);
+                }
             }
         }
         int a = m - 2;
@@ -544,6 +577,15 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
     rc = CW_OK;
 fail:
     return rc;
+}
+
+/* Evaluate the region of the program's result into dst. */
+static int
+eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
+            const int64_t *count, char *dst, const int64_t *dstrides,
+            cw__scratch_t *s)
+{
+    return eval_region_n(e, lay, off, count, 1, &e->result, &dst, &dstrides, s);
 }
 
 static int
@@ -632,6 +674,77 @@ cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
     CW_TRY(cw__plan_threads(cfg, ntasks, working_set(e, e->tile), &nthreads));
     CW_TRY(begin_inputs(e));
     rc = cw__run_tasks(ntasks, nthreads, read_task, &ctx, cfg);
+    end_inputs(e);
+fail:
+    return rc;
+}
+
+typedef struct many_ctx {
+    const cw_expr_t *e;
+    layout_t lay;
+    int n;
+    const int *ids;
+    void *const *dsts;
+    const int64_t *const *strides;
+    int64_t ntiles[CW_MAXDIM];
+} many_ctx_t;
+
+static int
+many_task(void *vctx, int64_t task, cw__scratch_t *s)
+{
+    many_ctx_t *c = vctx;
+    const cw_expr_t *e = c->e;
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
+    char *dst[MAX_OUTS];
+    for (int o = 0; o < c->n; o++) {
+        dst[o] = c->dsts[o];
+    }
+    for (int k = e->ndim - 1; k >= 0; k--) {
+        int64_t t = task % c->ntiles[k];
+        task /= c->ntiles[k];
+        off[k] = t * e->tile[k];
+        int64_t end = off[k] + e->tile[k];
+        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
+        for (int o = 0; o < c->n; o++) {
+            dst[o] += off[k] * c->strides[o][k];
+        }
+    }
+    return eval_region_n(e, &c->lay, off, count, c->n, c->ids, dst, c->strides, s);
+}
+
+int
+cw_expr_read_many(cw_expr_t *e, int n, const int *ids, void *const *dsts,
+                  const int64_t *const *strides, const cw_config_t *cfg)
+{
+    int rc;
+    many_ctx_t c;
+    cw__error_clear();
+    CW_TRY(check_finished(e));
+    if (n < 1 || n > MAX_OUTS) {
+        return cw__error(CW_EINVAL, "between 1 and %d outputs", MAX_OUTS);
+    }
+    for (int o = 0; o < n; o++) {
+        CW_TRY(check_ref(e, ids[o]));
+    }
+    memset(&c, 0, sizeof(c));
+    c.e = e;
+    c.n = n;
+    c.ids = ids;
+    c.dsts = dsts;
+    c.strides = strides;
+    int64_t ntasks = 1;
+    for (int k = 0; k < e->ndim; k++) {
+        if (e->shape[k] == 0) {
+            return CW_OK;
+        }
+        c.ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
+        ntasks *= c.ntiles[k];
+    }
+    plan_layout(e, e->tile, &c.lay);
+    int nthreads;
+    CW_TRY(cw__plan_threads(cfg, ntasks, working_set(e, e->tile), &nthreads));
+    CW_TRY(begin_inputs(e));
+    rc = cw__run_tasks(ntasks, nthreads, many_task, &c, cfg);
     end_inputs(e);
 fail:
     return rc;

@@ -338,6 +338,14 @@ CW_API cw_dtype_t cw_expr_dtype(const cw_expr_t *e, int id);
 CW_API int cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
                         const cw_config_t *cfg);
 /**
+ * @brief Evaluate @p n values of the program (ids, each of the program's
+ *        shape) into @p n buffers in one pass: inputs they share are read
+ *        and computed once per tile.  At most 8 values.
+ */
+CW_API int cw_expr_read_many(cw_expr_t *e, int n, const int *ids, void *const *dsts,
+                             const int64_t *const *strides, const cw_config_t *cfg);
+
+/**
  * @brief Evaluate and stream into a new HDF5 dataset (see cw_store; only
  *        chunks, codec, blosc_codec, level, shuffle, bitshuffle and
  *        overwrite of @p opts are used; the shape is the program's).

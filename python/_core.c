@@ -770,6 +770,60 @@ Expr_argreduce(ExprObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+Expr_read_many(ExprObject *self, PyObject *args)
+{
+    PyObject *idsobj, *outsobj, *threads, *limit, *progress;
+    if (!PyArg_ParseTuple(args, "O!O!OOO:read_many", &PyList_Type, &idsobj, &PyList_Type,
+                          &outsobj, &threads, &limit, &progress)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(idsobj);
+    if (n < 1 || n > 8 || PyList_GET_SIZE(outsobj) != n) {
+        PyErr_SetString(PyExc_ValueError, "1 to 8 ids and as many outputs");
+        return NULL;
+    }
+    int ids[8];
+    void *dsts[8];
+    int64_t strides[8][CW_MAXDIM];
+    const int64_t *sp[8];
+    for (Py_ssize_t o = 0; o < n; o++) {
+        ids[o] = (int)PyLong_AsLong(PyList_GET_ITEM(idsobj, o));
+        PyObject *ob = PyList_GET_ITEM(outsobj, o);
+        if (!PyArray_Check(ob)) {
+            PyErr_SetString(PyExc_TypeError, "outputs must be ndarrays");
+            return NULL;
+        }
+        PyArrayObject *a = (PyArrayObject *)ob;
+        if (!PyArray_ISWRITEABLE(a) || !PyArray_ISALIGNED(a) || PyArray_NDIM(a) > CW_MAXDIM) {
+            PyErr_SetString(PyExc_ValueError, "outputs must be writeable, aligned arrays");
+            return NULL;
+        }
+        for (int k = 0; k < PyArray_NDIM(a); k++) {
+            strides[o][k] = PyArray_STRIDE(a, k);
+        }
+        dsts[o] = PyArray_DATA(a);
+        sp[o] = strides[o];
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    cw_config_t cfg;
+    poll_ctx pc;
+    if (parse_config(threads, limit, progress, &cfg, &pc) < 0) {
+        return NULL;
+    }
+    int rc;
+    cw_expr_t *e = self->e;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cw_expr_read_many(e, (int)n, ids, dsts, sp, &cfg);
+    Py_END_ALLOW_THREADS
+    if (rc < 0 || PyErr_Occurred()) {
+        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
+    }
+    Py_RETURN_NONE;
+}
+
 /* The finished program as a Source that evaluates regions on demand. */
 static PyObject *
 Expr_as_source(ExprObject *self, PyObject *noargs)
@@ -814,6 +868,8 @@ static PyMethodDef Expr_methods[] = {
      "reduce(ufunc, loop_index, axes, out, threads, memory_limit, progress)"},
     {"accumulate", (PyCFunction)Expr_accumulate, METH_VARARGS,
      "accumulate(ufunc, loop_index, axis, out, threads, memory_limit, progress)"},
+    {"read_many", (PyCFunction)Expr_read_many, METH_VARARGS,
+     "read_many(ids, outs, threads, memory_limit, progress)"},
     {"as_source", (PyCFunction)Expr_as_source, METH_NOARGS,
      "as_source() -> Source evaluating the program on demand"},
     {"accumulate_store", (PyCFunction)Expr_accumulate_store, METH_VARARGS,

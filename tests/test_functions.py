@@ -198,6 +198,22 @@ def test_broadcast_to_and_compute(data):
     assert r3 == 3
 
 
+def test_compute_many_in_one_pass(data):
+    """Elementwise results of one shape share one pass: each input chunk is
+    read once for all of them."""
+    x, h, _ = data
+    e = np.sqrt(np.abs(h)) * 2
+    cw.reset_stats()
+    r = cw.compute(h + 1, e, h > 0, e)
+    assert cw.stats()["chunks_read"] == 5 * 3 * 2  # every chunk once, for all
+    r = r + cw.compute(h[::-1])
+    same(r[0], x + 1)
+    same(r[1], np.sqrt(np.abs(x)) * 2)
+    same(r[2], x > 0)
+    same(r[3], r[1])
+    same(r[4], x[::-1])
+
+
 @pytest.mark.parametrize("axis", [0, 1, 2, -1])
 def test_cumulative_exact(data, axis):
     """Accumulation carries the running row from tile to tile: exactly

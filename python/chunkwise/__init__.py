@@ -22,12 +22,38 @@ __all__ = [
 
 
 def compute(*arrays):
-    """Evaluate several arrays; returns a tuple of ndarrays (scalars as 0-d
-    arrays).  Non-chunkwise arguments are passed through np.asarray.  Each
-    result is evaluated in its own parallel pass."""
+    """Evaluate several arrays; returns a tuple of ndarrays.
+
+    Elementwise results of one shape are computed in one pass: the C engine
+    runs one program with several outputs, so inputs they share are read,
+    decoded and computed once per chunk.  Other results (reductions,
+    different shapes) get a pass each; anything that is not a chunkwise
+    Array goes through numpy.asarray.
+    """
     import numpy as np
-    return tuple(a.compute() if isinstance(a, Array) else np.asarray(a)
-                 for a in arrays)
+    from .config import get_config
+    from .graph import Broadcast, Cast, Leaf, Op, Select, compile_many
+    cfg = get_config()
+    out = [None] * len(arrays)
+    groups = {}
+    for i, a in enumerate(arrays):
+        if isinstance(a, Array) and a.size and isinstance(
+                a._node, (Op, Select, Cast, Broadcast, Leaf)):
+            groups.setdefault(a.shape, []).append(i)
+        else:
+            out[i] = a.compute() if isinstance(a, Array) else np.asarray(a)
+    for shape, members in groups.items():
+        for k in range(0, len(members), 8):
+            part = members[k:k + 8]
+            if len(part) == 1:
+                out[part[0]] = arrays[part[0]].compute()
+                continue
+            ex, ids = compile_many([arrays[i]._node for i in part])
+            bufs = [np.empty(shape, arrays[i].dtype) for i in part]
+            ex.read_many(ids, bufs, cfg["threads"], cfg["memory_limit"], None)
+            for i, b in zip(part, bufs):
+                out[i] = b
+    return tuple(out)
 
 
 def stats() -> dict:

@@ -23,8 +23,8 @@ import numpy as np
 from . import _core
 from .indexing import View, _expand, index_view
 
-__all__ = ["Leaf", "Const", "Op", "Select", "Cast", "compile_expr", "index_node",
-           "transpose_node"]
+__all__ = ["Leaf", "Const", "Op", "Select", "Cast", "compile_expr", "compile_many",
+           "index_node", "transpose_node"]
 
 
 class Leaf:
@@ -247,7 +247,16 @@ def transpose_node(node, perm):
 
 # --------------------------------------------------------------- compiling
 
-def compile_expr(root, tile=None, describe_only=False):
+def compile_many(roots):
+    """One C program computing every node of ``roots`` (same shape): the
+    nodes they share, inputs included, are evaluated once per tile.
+    Returns the program and the value id of each root."""
+    ids = []
+    ex = compile_expr(roots[0], extra=roots[1:], ids=ids)
+    return ex, ids
+
+
+def compile_expr(root, tile=None, describe_only=False, extra=(), ids=None):
     """One C program for the elementwise graph under ``root``.  Reductions
     inside it are computed first (their results are small), unless the
     program is only to be described: then they stand in as placeholders."""
@@ -296,7 +305,11 @@ def compile_expr(root, tile=None, describe_only=False):
         memo[key] = (node, vid)  # keep the node alive while ids are in use
         return vid
 
-    ex.finish(visit(root), tile)
+    first = visit(root)
+    if ids is not None:
+        ids.append(first)
+        ids.extend(visit(x) for x in extra)
+    ex.finish(first, tile)
     return ex
 
 

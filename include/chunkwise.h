@@ -188,6 +188,19 @@ CW_API int cw_source_from_expr(cw_expr_t *e, cw_source_t **out);
 CW_API int cw_source_concat(int n, cw_source_t *const *parts, int axis,
                             cw_source_t **out);
 
+/**
+ * @brief The matrix product of two 2-d sources (numpy.matmul), as a source:
+ *        a region of the product is computed when it is read, from blocks
+ *        of @p a's rows and @p b's columns along the shared dimension, so
+ *        memory stays at a few blocks however large the operands.  Both
+ *        sources have the result's dtype (bool: or of ands; integers wrap;
+ *        float16 accumulates in float32).  Borrowed; they must outlive it.
+ * @param tile  the product's chunk shape and the block along the shared
+ *              dimension: {rows, cols, inner}; zeros pick the operands'.
+ */
+CW_API int cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile,
+                            cw_source_t **out);
+
 /** @brief Release a source; NULL is a no-op. */
 CW_API void cw_source_free(cw_source_t *src);
 

@@ -1309,6 +1309,35 @@ py_concat(PyObject *module, PyObject *args)
 }
 
 static PyObject *
+py_matmul(PyObject *module, PyObject *args)
+{
+    PyObject *aobj, *bobj, *tileobj;
+    if (!PyArg_ParseTuple(args, "OOO:matmul", &aobj, &bobj, &tileobj)) {
+        return NULL;
+    }
+    cw_source_t *a, *b, *src = NULL;
+    int64_t tile[3] = {0, 0, 0};
+    if (get_source(module, aobj, &a) < 0 || get_source(module, bobj, &b) < 0) {
+        return NULL;
+    }
+    if (tileobj != Py_None && int64_seq(tileobj, tile, 3, "tile") < 0) {
+        return NULL;
+    }
+    int rc = cw_source_matmul(a, b, tile, &src);
+    if (rc < 0) {
+        return cwpy_raise(module, rc);
+    }
+    PyObject *keep = PyTuple_Pack(2, aobj, bobj);
+    if (keep == NULL) {
+        cw_source_free(src);
+        return NULL;
+    }
+    PyObject *res = wrap_source(module, src, keep);
+    Py_DECREF(keep);
+    return res;
+}
+
+static PyObject *
 py_list_datasets(PyObject *module, PyObject *args)
 {
     PyObject *pathobj = NULL;
@@ -1400,6 +1429,7 @@ static PyMethodDef core_methods[] = {
      "store(...): stream a selection into a new HDF5 dataset"},
     {"expr_new", py_expr_new, METH_VARARGS, "expr_new(shape) -> Expr"},
     {"concat", py_concat, METH_VARARGS, "concat([Source], axis) -> Source"},
+    {"matmul", py_matmul, METH_VARARGS, "matmul(Source, Source, tile) -> Source"},
     {"list_datasets", py_list_datasets, METH_VARARGS, "list_datasets(path) -> list"},
     {"stats", py_stats, METH_NOARGS, "process-wide counters"},
     {"reset_stats", py_reset_stats, METH_NOARGS, "zero the counters"},

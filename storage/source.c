@@ -177,6 +177,11 @@ cw__scratch_destroy(cw__scratch_t *s)
         cw__free(s->eval[i]);
     }
     cw__free(s->box);
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) {
+            cw__free(s->mm[i][j]);
+        }
+    }
     cw__free(s->carry);
     cw__free(s->enc);
     cw__deflate_scratch_free(s);

@@ -39,6 +39,8 @@ typedef struct cw__scratch {
     int depth;
     void *box;                  /* a strided read of a program's region */
     size_t box_cap;
+    void *mm[4][4];             /* matrix product blocks, by nesting depth */
+    size_t mm_cap[4][4];
     void *carry;
     size_t carry_cap;
     /* Used by stores: one output chunk being gathered, and its encoding. */

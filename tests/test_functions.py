@@ -285,3 +285,39 @@ def test_concatenate_and_stack(data, tmp_path):
         np.stack([h, b])
     with pytest.raises(ValueError):
         np.concatenate([])
+
+
+def test_matmul_dot_tensordot(tmp_path):
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((57, 43))
+    B = rng.standard_normal((43, 29))
+    path = tmp_path / "m.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("A", data=A, chunks=(10, 7), compression="gzip")
+    a = cw.open(path, "A")
+    b = cw.asarray(B, chunks=(8, 6))
+    close(a @ b, A @ B)
+    close((a @ b)[::-3, 2::4], (A @ B)[::-3, 2::4])
+    close(np.matmul(a, B), A @ B)
+    close(np.dot(a, b[:, 0]), A @ B[:, 0])
+    close(np.dot(a[0], b), A[0] @ B)
+    close(np.dot(a[0], a[0]), A[0] @ A[0])
+    close(np.tensordot(a, a, axes=([0], [0])), np.tensordot(A, A, axes=([0], [0])))
+    close(np.tensordot(a, b, axes=1), np.tensordot(A, B, axes=1))
+    close(((a @ b) + 1).sum(axis=0), ((A @ B) + 1).sum(axis=0))
+    close((a @ b).to_hdf5(tmp_path / "p.h5", "/p"), A @ B)
+    I = rng.integers(-100, 100, (30, 20)).astype("i1")
+    J = rng.integers(-100, 100, (20, 11)).astype("i1")
+    same(cw.asarray(I, chunks=(7, 3)) @ cw.asarray(J, chunks=(4, 5)), I @ J)
+    P = rng.random((12, 9)) > 0.5
+    Q = rng.random((9, 4)) > 0.7
+    same(cw.asarray(P) @ cw.asarray(Q), P @ Q)
+    H, G = A[:20, :10].astype("f2"), B[:10, :5].astype("f2")
+    close(cw.asarray(H) @ cw.asarray(G), H @ G, rtol=1e-2)
+    with pytest.raises(ValueError, match="mismatch"):
+        a @ a
+    with cw.config(threads=1):
+        r1 = (a @ b).compute()
+    with cw.config(threads=2):
+        r2 = (a @ b).compute()
+    assert np.array_equal(r1, r2)

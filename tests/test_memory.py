@@ -159,3 +159,25 @@ def test_accumulate_to_hdf5_holds_budget(pair, tmp_path):
     """)
     assert r["ok"], r
     assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r
+
+
+def test_matmul_holds_budget(tmp_path):
+    """A 512 MiB operand (16 x memory_limit) times a thin matrix: the product
+    is computed block by block along the shared dimension."""
+    path = tmp_path / "m.h5"
+    r = run(f"""
+        R, K, N = 65536, 1024, 8
+        i = cw.arange(R, dtype="f8")[:, None]
+        k = cw.arange(K, dtype="f8")[None, :]
+        (np.sin(i * 0.001) + k * 0.5).to_hdf5({str(path)!r}, "/a", chunks=(512, K))
+        a = cw.open({str(path)!r}, "/a")
+        b = cw.asarray(np.linspace(-1, 1, K * N).reshape(K, N))
+        base = peak()
+        c = (a @ b).compute()
+        p = peak()
+        rows = a[1000:1003].compute()
+        ok = bool(np.allclose(c[1000:1003], rows @ b.compute(), rtol=1e-12))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """)
+    assert r["ok"], r
+    assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r

@@ -322,6 +322,14 @@ class Array:
                                              kwargs.get("dtype"))
             except Unsupported:
                 pass
+        if ufunc is np.matmul and method == "__call__" and out is None and not kwargs:
+            from .functions import matmul
+            try:
+                return matmul(*inputs)
+            except Unsupported:
+                pass
+        elif ufunc.signature is not None and method == "__call__":
+            return fallback(name, ufunc, inputs, kwargs)
         if method == "__call__":
             try:
                 node = apply_ufunc(ufunc, inputs, asarray)

@@ -447,11 +447,15 @@ def _joined(arrays, axis, name, func, dtype=None):
     arrays = [a if isinstance(a, Array) else asarray(np.asarray(a)) for a in arrays]
     if not arrays:
         raise ValueError("need at least one array to concatenate")
-    # NumPy's checks, errors and result dtype, on stand-ins of the same
-    # shapes that hold one element each.
-    stand_ins = [np.lib.stride_tricks.as_strided(np.zeros(1, a.dtype), a.shape,
-                                                 (0,) * a.ndim) for a in arrays]
-    probe = func(stand_ins, axis=axis, dtype=dtype)
+    # NumPy's checks, errors and result dtype, on empty stand-ins (extent 0
+    # along the joined axis, so nothing is allocated or copied).
+    if len({a.ndim for a in arrays}) != 1:
+        func([np.zeros((1,) * a.ndim, a.dtype) for a in arrays], axis=axis)
+    nd = arrays[0].ndim + (1 if func is np.stack else 0)
+    ax = int(np._core.multiarray.normalize_axis_index(axis, nd))
+    stand_ins = [np.empty(tuple(0 if k == ax else n for k, n in enumerate(a.shape)),
+                          a.dtype) for a in arrays]
+    probe = func(stand_ins, axis=ax, dtype=dtype)
     if probe.dtype not in SUPPORTED_DTYPES:
         raise TypeError(f"{name}: unsupported result dtype {probe.dtype}")
     parts = []
@@ -490,3 +494,70 @@ def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     ax = int(np._core.multiarray.normalize_axis_index(axis, nd))
     expanded = [np.expand_dims(a, ax) for a in arrays]
     return _concatenate(expanded, axis=ax, dtype=dtype)
+
+
+# ----------------------------------------------------------- matrix products
+
+def matmul(a, b):
+    """A lazy numpy.matmul for 1-d and 2-d operands: a source whose regions
+    are computed block by block along the shared dimension, so memory stays
+    at a few blocks per thread."""
+    from .array import Array
+    from .creation import asarray
+    from .graph import Leaf, compile_expr
+    from .ufuncs import SUPPORTED_DTYPES, Unsupported
+    a = a if isinstance(a, Array) else asarray(np.asarray(a))
+    b = b if isinstance(b, Array) else asarray(np.asarray(b))
+    if a.ndim > 2 or b.ndim > 2:
+        raise Unsupported("matmul of stacks of matrices")
+    # NumPy's dtype and its errors on stand-ins that keep only the shared
+    # dimension (a few KiB, whatever the operands' size).
+    sa = (1, a.shape[1]) if a.ndim == 2 else a.shape
+    sb = (b.shape[0], 1) if b.ndim == 2 else b.shape
+    probe = np.matmul(np.zeros(sa, a.dtype), np.zeros(sb, b.dtype))
+    dt = probe.dtype
+    if dt not in SUPPORTED_DTYPES:
+        raise Unsupported(f"matmul to {dt}")
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    sa = compile_expr(a2.astype(dt)._node).as_source()
+    sb = compile_expr(b2.astype(dt)._node).as_source()
+    r = Array(Leaf(_core.matmul(sa, sb, None)))
+    key = (0 if a.ndim == 1 else slice(None), 0 if b.ndim == 1 else slice(None))
+    return r[key]
+
+
+@implements(np.dot)
+def _dot(a, b, out=None):
+    from .ufuncs import Unsupported
+    if out is None and np.ndim(a) in (1, 2) and np.ndim(b) in (1, 2):
+        try:
+            return matmul(a, b)
+        except Unsupported:
+            pass
+    return fallback("numpy.dot", np.dot, (a, b), dict(out=out))
+
+
+@implements(np.tensordot)
+def _tensordot(a, b, axes=2):
+    from .ufuncs import Unsupported
+    # Two 2-d arrays contracted over one pair of axes: transposes and a
+    # matrix product.
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        pair = None
+        if axes == 1:
+            pair = (1, 0)
+        elif isinstance(axes, (tuple, list)) and len(axes) == 2:
+            x, y = axes
+            x = x if isinstance(x, (tuple, list)) else [x]
+            y = y if isinstance(y, (tuple, list)) else [y]
+            if len(x) == 1 and len(y) == 1:
+                pair = (int(x[0]) % 2, int(y[0]) % 2)
+        if pair is not None:
+            try:
+                aa = a if pair[0] == 1 else a.T
+                bb = b if pair[1] == 0 else b.T
+                return matmul(aa, bb)
+            except Unsupported:
+                pass
+    return fallback("numpy.tensordot", np.tensordot, (a, b), dict(axes=axes))

@@ -99,8 +99,9 @@ Method (as bench_read.py)
     * Load from other processes skews the timings (threads=2 first): a CPU
       probe (two threads hashing vs one; 2.0 = both cores free) runs before
       and after, and each section prints the CPU time other processes used
-      during its timings (system busy time from /proc/stat minus this
-      process's), in cores on average.
+      during its timed runs (system busy time from /proc/stat minus this
+      process's; checks and clean-ups left out), in cores on average.
+    * chunkwise's progress bar is switched off (``cw.config(progress=False)``).
 
 Columns
     ``GB/s``      uncompressed input bytes (both operands; 1 GB = 1e9 B) per
@@ -179,6 +180,8 @@ def b2_cparams():
 
 ne.set_num_threads(THREADS)
 blosc2.set_nthreads(THREADS)
+if "progress" in cw.get_config():
+    cw.config(progress=False)       # no progress bar on a terminal while timing
 
 INMEM_READERS = ("numpy", "numexpr", "cw-t1", "cw-t2")
 OOC_READERS = ("cw-t2", "cw-t1", "dask", "tables", "blosc2")
@@ -365,7 +368,7 @@ def bench_inmem(n, repeat) -> dict:
     times = {r: [] for r in INMEM_READERS}
     errors, checks, stats = {}, {}, {}
     tol = 4 * np.finfo(np.float64).eps
-    load = br.OtherLoad().start()
+    load = TimedLoad()
     for rep in range(repeat):
         ref = None
         for r in INMEM_READERS:                # numpy first: the reference
@@ -375,6 +378,7 @@ def bench_inmem(n, repeat) -> dict:
                 buf.fill(np.nan)               # a no-op cannot pass
             if rep == 0 and r.startswith("cw"):
                 cw.reset_stats()
+            load.start()
             try:
                 t0 = time.perf_counter()
                 res = bench.run(r)
@@ -382,6 +386,8 @@ def bench_inmem(n, repeat) -> dict:
             except Exception as e:
                 errors[r] = f"{type(e).__name__}: {e}"
                 continue
+            finally:
+                load.stop()
             times[r].append(dt)
             if rep == 0:
                 if r.startswith("cw"):
@@ -399,7 +405,7 @@ def bench_inmem(n, repeat) -> dict:
                         checks[r] = f"{d:.1e}" + ("!" if not d <= tol else "")
             del res
         del ref
-    other = load.stop()
+    other = load.cores()
     rows = summarise(INMEM_READERS, times, errors, checks, nbytes=2 * a.nbytes)
     for row in rows:
         if row["reader"] in stats:
@@ -574,8 +580,7 @@ def bench_ooc(p, variant, repeat, out_dir) -> dict:
             errors[r] = f"{type(e).__name__}: {e}"
     times = {r: [] for r in OOC_READERS}
     checks, sizes, stats = {}, {}, {}
-    other = 0.0
-    wall = 0.0
+    load = TimedLoad()
     try:
         for rep in range(repeat):
             for r in OOC_READERS:
@@ -585,7 +590,7 @@ def bench_ooc(p, variant, repeat, out_dir) -> dict:
                 fresh_output(out)
                 if rep == 0 and r.startswith("cw"):
                     cw.reset_stats()
-                load = br.OtherLoad().start()
+                load.start()
                 try:
                     t0 = time.perf_counter()
                     readers[r].run(out)
@@ -594,11 +599,7 @@ def bench_ooc(p, variant, repeat, out_dir) -> dict:
                     errors[r] = f"{type(e).__name__}: {e}"
                     continue
                 finally:
-                    o = load.stop()
-                    if o is not None:
-                        el = time.perf_counter() - load.t0
-                        other += o * el
-                        wall += el
+                    load.stop()
                 times[r].append(dt)
                 if rep == 0:
                     if r.startswith("cw"):
@@ -626,7 +627,7 @@ def bench_ooc(p, variant, repeat, out_dir) -> dict:
     add_ratio(rows, "vs_tables", "tables")
     add_t1(rows)
     return {"rows": rows, "repeat": repeat,
-            "other_load_cores": (other / wall) if wall else None}
+            "other_load_cores": load.cores()}
 
 
 # -------------------------------------------------------- reduction section
@@ -742,7 +743,7 @@ def bench_reduce(p, repeat) -> dict:
         except Exception as e:
             open_errors[r] = f"{type(e).__name__}: {e}"
     rows = []
-    load = br.OtherLoad().start()
+    load = TimedLoad()
     try:
         for op in REDUCE_OPS:
             times = {r: [] for r in REDUCE_READERS}
@@ -752,6 +753,7 @@ def bench_reduce(p, repeat) -> dict:
                 for r in REDUCE_READERS:
                     if r in errors:
                         continue
+                    load.start()
                     try:
                         t0 = time.perf_counter()
                         res = readers[r].run(op)
@@ -759,6 +761,8 @@ def bench_reduce(p, repeat) -> dict:
                     except Exception as e:
                         errors[r] = f"{type(e).__name__}: {e}"
                         continue
+                    finally:
+                        load.stop()
                     times[r].append(dt)
                     if rep == 0:
                         res = np.asarray(res)
@@ -782,12 +786,35 @@ def bench_reduce(p, repeat) -> dict:
     finally:
         for rd in readers.values():
             rd.close()
-    return {"rows": rows, "repeat": repeat, "other_load_cores": load.stop(),
+    return {"rows": rows, "repeat": repeat, "other_load_cores": load.cores(),
             "reference": {"sum": float(ref["sum"]),
                           "mean0_first": [float(v) for v in ref["mean0"][:4]]}}
 
 
 # ----------------------------------------------------------- common helpers
+class TimedLoad:
+    """Other processes' CPU load (br.OtherLoad) over the timed runs only,
+    weighted by their wall time: checks and clean-ups are left out."""
+
+    def __init__(self):
+        self.core_s = 0.0
+        self.wall = 0.0
+        self._cur = None
+
+    def start(self):
+        self._cur = br.OtherLoad().start()
+
+    def stop(self):
+        o = self._cur.stop()
+        if o is not None:
+            el = time.perf_counter() - self._cur.t0
+            self.core_s += o * el
+            self.wall += el
+
+    def cores(self):
+        return self.core_s / self.wall if self.wall else None
+
+
 def summarise(readers, times, errors, checks, nbytes) -> list[dict]:
     rows = []
     for r in readers:

@@ -13,6 +13,7 @@
  * thread pool is unusable in the child; runs there execute serially on the
  * calling thread.
  */
+#include <fenv.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,14 +28,44 @@
 #define POLL_INTERVAL_NS 20000000LL  /* 20 ms */
 
 static _Atomic pid_t threads_pid;  /* process that started OpenMP threads */
+static _Thread_local int last_fpflags;
+
+int
+cw_fp_flags(void)
+{
+    return last_fpflags;
+}
 
 typedef struct run {
     _Atomic int status;
+    _Atomic int fpflags;
     _Atomic int64_t done;
     pthread_mutex_t mu;
     char msg[1024];
     int64_t next_poll;
 } run_t;
+
+/* Start a thread's part of a run with clear floating-point flags... */
+static void
+fp_begin(void)
+{
+    feclearexcept(FE_ALL_EXCEPT);
+}
+
+/* ...and add what it raised to the run's. */
+static void
+fp_end(run_t *run)
+{
+    int raised = fetestexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID);
+    int f = ((raised & FE_DIVBYZERO) ? CW_FP_DIVBYZERO : 0) |
+            ((raised & FE_OVERFLOW) ? CW_FP_OVERFLOW : 0) |
+            ((raised & FE_UNDERFLOW) ? CW_FP_UNDERFLOW : 0) |
+            ((raised & FE_INVALID) ? CW_FP_INVALID : 0);
+    if (f) {
+        atomic_fetch_or(&run->fpflags, f);
+    }
+}
+
 
 int
 cw_default_threads(void)
@@ -135,10 +166,16 @@ cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
     if (nthreads <= 1 || ntasks <= 1) {
         cw__scratch_t s;
         cw__scratch_init(&s);
+        /* The caller's own flags are kept: save, clear, then restore. */
+        fexcept_t saved;
+        fegetexceptflag(&saved, FE_ALL_EXCEPT);
+        fp_begin();
         for (int64_t t = 0; t < ntasks; t++) {
             maybe_poll(&run, cfg, ntasks, 0);
             run_one(&run, t, fn, ctx, &s);
         }
+        fp_end(&run);
+        fesetexceptflag(&saved, FE_ALL_EXCEPT);
         cw__scratch_destroy(&s);
     }
     else {
@@ -150,6 +187,9 @@ cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
             cw__scratch_t s;
             cw__scratch_init(&s);
             int master = omp_get_thread_num() == 0;
+            fexcept_t saved;
+            fegetexceptflag(&saved, FE_ALL_EXCEPT);
+            fp_begin();
 #pragma omp for schedule(dynamic, 1)
             for (int64_t t = 0; t < ntasks; t++) {
                 if (master) {
@@ -157,6 +197,8 @@ cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
                 }
                 run_one(&run, t, fn, ctx, &s);
             }
+            fp_end(&run);
+            fesetexceptflag(&saved, FE_ALL_EXCEPT);
             cw__scratch_destroy(&s);
         }
 #else
@@ -169,6 +211,7 @@ cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
         cw__scratch_destroy(&s);
 #endif
     }
+    last_fpflags = atomic_load(&run.fpflags);
     int rc = atomic_load(&run.status);
     if (rc == CW_OK) {
         /* A last poll: a Ctrl-C during the final tasks still cancels. */

@@ -113,6 +113,20 @@ typedef struct cw_config {
     void *poll_data;        /**< passed to @c poll; borrowed */
 } cw_config_t;
 
+/** Floating-point conditions raised during a run (cw_fp_flags). */
+#define CW_FP_DIVBYZERO 1
+#define CW_FP_OVERFLOW 2
+#define CW_FP_UNDERFLOW 4
+#define CW_FP_INVALID 8
+
+/**
+ * @brief The floating-point conditions (CW_FP_*) the last run started on
+ *        this thread raised in any of its threads, as NumPy reports after a
+ *        ufunc: division by zero, overflow, underflow, invalid operation.
+ * @note Thread-local to the submitting thread.
+ */
+CW_API int cw_fp_flags(void);
+
 /** @brief Number of cores the engine uses when threads <= 0. */
 CW_API int cw_default_threads(void);
 

@@ -1410,6 +1410,14 @@ py_version_info(PyObject *module, PyObject *noargs)
 }
 
 static PyObject *
+py_fp_flags(PyObject *module, PyObject *noargs)
+{
+    (void)module;
+    (void)noargs;
+    return PyLong_FromLong(cw_fp_flags());
+}
+
+static PyObject *
 py_default_threads(PyObject *module, PyObject *noargs)
 {
     (void)module;
@@ -1435,6 +1443,8 @@ static PyMethodDef core_methods[] = {
     {"reset_stats", py_reset_stats, METH_NOARGS, "zero the counters"},
     {"version_info", py_version_info, METH_NOARGS, "library versions"},
     {"default_threads", py_default_threads, METH_NOARGS, "cores used by default"},
+    {"fp_flags", py_fp_flags, METH_NOARGS,
+     "floating-point conditions raised by the last run on this thread"},
     {NULL, NULL, 0, NULL},
 };
 

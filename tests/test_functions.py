@@ -321,3 +321,26 @@ def test_matmul_dot_tensordot(tmp_path):
     with cw.config(threads=2):
         r2 = (a @ b).compute()
     assert np.array_equal(r1, r2)
+
+
+def test_floating_point_warnings_follow_errstate():
+    """Division by zero, overflow and invalid operations are reported as
+    NumPy reports them, following numpy.errstate."""
+    a = cw.asarray(np.array([1.0, 0.0, -1.0, 1e308]), chunks=2)
+    with np.errstate(all="warn"):
+        with pytest.warns(RuntimeWarning, match="divide by zero"):
+            (a / 0).compute()
+        with pytest.warns(RuntimeWarning, match="overflow"):
+            (a * 10).compute()
+        with pytest.warns(RuntimeWarning, match="invalid value"):
+            np.sqrt(a).sum().compute()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            (a + 1).compute()  # nothing raised, nothing reported
+    with np.errstate(divide="raise"):
+        with pytest.raises(FloatingPointError, match="divide by zero"):
+            (a / 0).compute()
+    with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            (a / 0).compute()

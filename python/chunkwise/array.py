@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from . import _core
-from .config import get_config
+from .config import get_config, report_fp
 from . import reductions
 from .graph import Cast, Leaf, compile_expr, index_node
 from .reductions import Accumulate, ArgReduce, Reduce
@@ -139,6 +139,7 @@ class Array:
             with _bar("reading") as bar:
                 _core.read(node.src, v.start, v.step, v.count, out,
                            v.axis_of_source(), cfg["threads"], cfg["memory_limit"], bar)
+            report_fp("chunkwise read")
         elif isinstance(node, (Reduce, ArgReduce)):
             out[...] = node.evaluate(cfg["threads"], cfg["memory_limit"])
         elif isinstance(node, Accumulate):
@@ -147,6 +148,7 @@ class Array:
             ex = compile_expr(node)
             with _bar("computing") as bar:
                 ex.read(out, cfg["threads"], cfg["memory_limit"], bar)
+            report_fp("chunkwise computation")
         return out
 
     # -------------------------------------------------------- reductions
@@ -477,6 +479,7 @@ class Array:
                 ex.store(path, name, out_chunks, codec, blosc_codec, int(level),
                          shuffle in (True, "byte"), shuffle == "bit", bool(overwrite),
                          cfg["threads"], cfg["memory_limit"], bar)
+            report_fp("chunkwise computation")
         return open(path, name)
 
 

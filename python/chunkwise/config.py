@@ -127,3 +127,30 @@ class config:
         s = get_config()
         return (f"chunkwise.config(threads={s['threads']}, "
                 f"memory_limit={s['memory_limit']}, fallback={s['fallback']!r})")
+
+
+_FP = ((1, "divide", "divide by zero"), (2, "over", "overflow"),
+       (4, "under", "underflow"), (8, "invalid", "invalid value"))
+
+
+def report_fp(what: str) -> None:
+    """After an engine run: report the floating-point conditions it raised
+    as NumPy does after a ufunc, following numpy.seterr / numpy.errstate
+    (RuntimeWarning by default, FloatingPointError under 'raise')."""
+    import warnings
+
+    import numpy as np
+    flags = _core.fp_flags()
+    if not flags:
+        return
+    err = np.geterr()
+    for bit, key, text in _FP:
+        if not flags & bit:
+            continue
+        mode = err[key]
+        if mode == "ignore":
+            continue
+        message = f"{text} encountered in {what}"
+        if mode == "raise":
+            raise FloatingPointError(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)

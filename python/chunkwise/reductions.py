@@ -15,6 +15,7 @@ import operator
 
 import numpy as np
 
+from .config import report_fp
 from .graph import Cast
 from .ufuncs import SUPPORTED_DTYPES, Unsupported, _loop_index
 
@@ -63,6 +64,7 @@ class Reduce:
         finally:
             if bar is not None:
                 bar.close()
+        report_fp(f"chunkwise {self.ufunc.__name__}.reduce")
         self._value = out.reshape(self.shape)
         return self._value
 
@@ -169,6 +171,7 @@ class Accumulate:
         finally:
             if bar is not None:
                 bar.close()
+        report_fp(f"chunkwise {self.ufunc.__name__}.accumulate")
         return out
 
 

@@ -69,12 +69,19 @@ Threads
 
 PyTables' chunk cache
     Files for tables.Expr are opened with ``chunk_cache_size=256 MiB``
-    (``CHUNK_CACHE_SIZE``).  tables.Expr works in row blocks of
-    ``4 * IO_BUFFER_SIZE`` bytes (64 MiB per operand: 16 chunk rows of
-    float32 here, 16 of float64), which the default 16 MiB cache cannot hold.
-    With the blocks aligned to whole chunk rows, as here, each chunk is
-    still decoded once and the default cache costs little (measured on this
-    data set: within 10 %); it matters when the row blocks cut through chunks.
+    (``CHUNK_CACHE_SIZE``; ``--tables-cache MIB`` changes it, 0: PyTables'
+    default of 16 MiB).  tables.Expr works in row blocks of
+    ``4 * IO_BUFFER_SIZE`` = 64 MiB per operand (16777 rows of float32 here,
+    8388 of float64), which do not end on chunk boundaries: the chunk row cut
+    by a block boundary is read (and, for the output, written) by two
+    blocks, and is decoded (encoded) once only if the cache holds it in
+    between; otherwise HDF5 decodes it twice and read-modify-writes the
+    output chunk, which is much slower when chunk rows are wide.  Here a
+    chunk row is one 4 MB chunk (chunks span all 1000 columns), which the
+    default cache holds too: on this machine the default cache gave the same
+    times (f32-compressible 8.8 s both, f64-noisy 5.9 s vs 6.4 s, measured
+    with other load), and the large cache only costs memory: up to three
+    open files (a, b, output) x 256 MiB, visible in ``+MiB``.
 
 Method (as bench_read.py)
     * Page cache warm: every input file is read once end to end (raw bytes,
@@ -167,8 +174,17 @@ SLAB_CHUNK_ROWS = 4                 # slab loops read 4 chunk rows at a time
 B_PHASE_ROWS = br.ROW_PERIOD // 4   # input b of f32-compressible: shifted field
 GEN_BYTES = 80 << 20                # at most this much generated per slab
 
-TABLES_CACHE = 256 << 20
-TABLES_PARAMS = {"chunk_cache_size": TABLES_CACHE, "max_blosc_threads": THREADS}
+TABLES_CACHE_MIB = 256
+TABLES_PARAMS = {"chunk_cache_size": TABLES_CACHE_MIB << 20, "max_blosc_threads": THREADS}
+
+
+def set_tables_cache(mib: int) -> None:
+    """0: PyTables' default chunk cache (parameters.CHUNK_CACHE_SIZE)."""
+    TABLES_PARAMS.pop("chunk_cache_size", None)
+    if mib:
+        TABLES_PARAMS["chunk_cache_size"] = mib << 20
+
+
 H5_FILTER = hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE)
 TABLES_FILTERS = tables.Filters(complevel=5, complib="blosc:lz4", shuffle=True)
 
@@ -893,7 +909,8 @@ def one(spec: dict) -> int:
 
 
 def run_one(spec: dict) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--one", json.dumps(spec)]
+    cmd = [sys.executable, os.path.abspath(__file__), "--one", json.dumps(spec),
+           "--tables-cache", str(TABLES_PARAMS.get("chunk_cache_size", 0) >> 20)]
     p = subprocess.run(cmd, capture_output=True, text=True)
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RSS ")), None)
     if p.returncode != 0 or line is None:
@@ -930,7 +947,7 @@ def header(args) -> dict:
         "numexpr_threads": THREADS, "dask": dask.__version__,
         "h5py": h5py.__version__, "h5py_hdf5": h5py.version.hdf5_version,
         "hdf5plugin": hdf5plugin.version, "tables": tables.__version__,
-        "tables_hdf5": tables.hdf5_version, "tables_params": TABLES_PARAMS,
+        "tables_hdf5": tables.hdf5_version, "tables_params": dict(TABLES_PARAMS),
         "blosc2": blosc2.__version__, "blosc2_c": blosc2.VERSION_STRING,
         "chunkwise": cw.__version__, "chunkwise_core": cw._core.version_info(),
         "chunkwise_default": dict(cw.get_config()),
@@ -1063,11 +1080,17 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=br.DEFAULT_DATA_DIR,
                    help="where the generated files live (default: data/bench)")
     p.add_argument("--json", metavar="FILE", help="also write the results here")
+    p.add_argument("--tables-cache", type=int, default=TABLES_CACHE_MIB, metavar="MIB",
+                   help="HDF5 chunk cache of the files tables.Expr opens, MiB "
+                        f"(default {TABLES_CACHE_MIB}; 0: PyTables' default)")
     p.add_argument("--one", metavar="SPEC", help=argparse.SUPPRESS)
     p.add_argument("--generate", nargs=4, metavar=("KIND", "FILE", "ROWS", "COLS"),
                    help=argparse.SUPPRESS)
     p.add_argument("--convert", nargs=2, metavar=("H5", "B2ND"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.tables_cache < 0:
+        p.error("--tables-cache must be >= 0")
+    set_tables_cache(args.tables_cache)
     if args.one:
         return one(json.loads(args.one))
     if args.generate:

@@ -374,6 +374,35 @@ eval_region_n(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
             return CW_OK;
         }
     }
+    /* A program that is one input, unbroadcast (a reduction or a store of a
+     * plain view): read it straight into the destination, no copy. */
+    const value_t *only = &e->v[outs[0]];
+    bool plain = nout == 1 && only->kind == V_INPUT;
+    for (int d = 0; plain && d < only->sel.ndim; d++) {
+        plain = !only->bcast[d];
+    }
+    if (plain) {
+        int64_t start[CW_MAXDIM], cnt[CW_MAXDIM], str[CW_MAXDIM];
+        bool mapped[CW_MAXDIM] = {false};
+        for (int d = 0; d < only->sel.ndim; d++) {
+            int k = only->axis[d];
+            start[d] = only->sel.start[d] + (k >= 0 ? off[k] * only->sel.step[d] : 0);
+            cnt[d] = k >= 0 ? count[k] : 1;
+            str[d] = k >= 0 ? dstr[0][k] : 0;
+            if (k >= 0) {
+                mapped[k] = true;
+            }
+        }
+        /* Output axes no input dimension maps to are broadcast: only when
+         * they have extent 1 is this a plain read. */
+        for (int k = 0; k < nd && plain; k++) {
+            plain = mapped[k] || count[k] == 1;
+        }
+        if (plain) {
+            return cw__read_region(only->src, start, only->sel.step, cnt, dsts[0],
+                                   str, s);
+        }
+    }
     /* Inputs may themselves be programs (composite sources): each nesting
      * level has its own buffer. */
     int lvl = s->depth;

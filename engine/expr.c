@@ -43,7 +43,7 @@ typedef struct value {
     bool bcast[CW_MAXDIM];      /* source dim broadcast (count 1 < extent) */
     int slot;                   /* index among inputs (tile buffer) */
     /* V_SCALAR */
-    unsigned char scalar[8];
+    _Alignas(8) unsigned char scalar[8];  /* loops read it as its type */
     /* V_CAST, V_LOOP */
     int nin;
     int in[4];

@@ -522,7 +522,11 @@ eval_region_n(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
     }
     for (int o = 0; o < nout; o++) {
         const value_t *v = &e->v[outs[o]];
-        copy[o] = v->kind == V_INPUT || v->kind == V_SCALAR || home[outs[o]] >= 0;
+        /* Loops write straight into a destination only where it is
+         * contiguous: NumPy's SIMD loops mishandle some strided outputs
+         * (isnan into a strided bool array, NumPy 2.4 with AVX-512). */
+        copy[o] = v->kind == V_INPUT || v->kind == V_SCALAR || home[outs[o]] >= 0 ||
+                  ds[o][m - 1] != (int64_t)v->itemsize;
         if (!copy[o]) {
             home[outs[o]] = o;
         }

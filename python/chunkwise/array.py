@@ -541,9 +541,11 @@ for _name, _uf in [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
     setattr(Array, f"__{_name}__", _op)
     setattr(Array, f"__r{_name}__", _rop)
 def _pow(self, other):
-    # As ndarray's ** operator: a Python 2 squares (np.square, exact and
-    # much faster than pow()).
-    if type(other) in (int, float) and other == 2 and self.dtype.kind in "iuf":
+    # As ndarray's ** operator: a Python 2 squares (np.square: exact, much
+    # faster than pow(), and for bool an int8 result, as NumPy's); a Python
+    # float 2.0 only for float arrays (an integer array ** 2.0 is float64).
+    if ((type(other) is int and other == 2) or
+            (type(other) is float and other == 2.0 and self.dtype.kind == "f")):
         return np.square(self)
     return np.power(self, other)
 

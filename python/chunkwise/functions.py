@@ -169,9 +169,10 @@ implements(np.std)(_varstd("std"))
 
 # -------------------------------------------------------------- elementwise
 
-def _node_of(x, dtype):
+def _node_of(x, dtype, wrap_scalars=False):
     """A graph node of `dtype` for an operand: Array (cast if needed),
-    ndarray (wrapped without copying), or scalar (a constant)."""
+    ndarray (wrapped without copying), or scalar (a constant; with
+    `wrap_scalars` a Python int out of range wraps, as numpy.where does)."""
     from .array import Array
     from .creation import asarray
     from .graph import Cast, Const
@@ -179,8 +180,9 @@ def _node_of(x, dtype):
         return x._node if x.dtype == dtype else Cast(x._node, dtype)
     a = np.asarray(x)
     if a.ndim == 0:
-        return Const(np.asarray(x, dtype=dtype) if type(x) in (int, float, bool)
-                     else a.astype(dtype))
+        if type(x) in (int, float, bool) and not wrap_scalars:
+            return Const(np.asarray(x, dtype=dtype))
+        return Const(a.astype(dtype))
     arr = asarray(a)
     return arr._node if arr.dtype == dtype else Cast(arr._node, dtype)
 
@@ -206,8 +208,8 @@ def _where(condition, x=None, y=None):
     if dtype not in SUPPORTED_DTYPES:
         return fallback("numpy.where", np.where, (condition, x, y), {})
     shape = np.broadcast_shapes(_shape_of(condition), _shape_of(x), _shape_of(y))
-    node = Select([_node_of(condition, np.dtype(bool)), _node_of(x, dtype),
-                   _node_of(y, dtype)], tuple(shape), dtype)
+    node = Select([_node_of(condition, np.dtype(bool)), _node_of(x, dtype, True),
+                   _node_of(y, dtype, True)], tuple(shape), dtype)
     return Array(node)
 
 

@@ -100,9 +100,11 @@ def apply_ufunc(ufunc, operands, wrap):
         # NumPy's integer power raises for negative exponents from inside
         # its inner loop, which cannot report to Python from a worker
         # thread: check constants now, and let NumPy do array exponents.
+        # (A negative Python int for an unsigned loop is NumPy's
+        # OverflowError, raised below when the constant is converted.)
         e = operands[1]
         if isinstance(e, (int, np.integer)) or (isinstance(e, np.ndarray) and e.ndim == 0):
-            if int(e) < 0:
+            if int(e) < 0 and (in_dts[1].kind == "i" or type(e) is not int):
                 raise ValueError("Integers to negative integer powers are not allowed.")
         elif not isinstance(e, bool):
             raise Unsupported("integer power with an array exponent")

@@ -28,6 +28,10 @@ int cw__read_region(cw_source_t *src, const int64_t *start, const int64_t *step,
  * source's own scratch). */
 size_t cw__source_working_set(const cw_source_t *src);
 
+/* Flag a condition (CW_FP_*) from inside a loop on a worker thread; the
+ * run reports it with cw_fp_flags. */
+void cw__loop_flag(int flag);
+
 /* One unit of scheduled work; returns a status. */
 typedef int (*cw__task_fn)(void *ctx, int64_t task, cw__scratch_t *s);
 

@@ -229,6 +229,61 @@ SELECT_LOOP(select2, uint16_t)
 SELECT_LOOP(select4, uint32_t)
 SELECT_LOOP(select8, uint64_t)
 
+/* NumPy's integer power, wrapping in the type; a negative exponent of a
+ * signed type is flagged for the caller (NumPy raises ValueError). */
+#define NEG_SIGNED(b) ((b) < 0)
+#define NEG_UNSIGNED(b) ((void)(b), 0)
+#define IPOW_LOOP(NAME, T, IS_NEG)                                            \
+    static void NAME(char **args, const intptr_t *n, const intptr_t *steps,   \
+                     void *data)                                              \
+    {                                                                         \
+        (void)data;                                                           \
+        for (intptr_t i = 0; i < *n; i++) {                                   \
+            T a = *(const T *)(args[0] + i * steps[0]);                       \
+            T b = *(const T *)(args[1] + i * steps[1]);                       \
+            uint64_t r = 1;                                                   \
+            if (IS_NEG(b)) {                                                  \
+                cw__loop_flag(CW_FP_NEGPOW);                                  \
+                r = 0;                                                        \
+            }                                                                 \
+            else {                                                            \
+                uint64_t ua = (uint64_t)a, ub = (uint64_t)b;                  \
+                while (ub) {                                                  \
+                    if (ub & 1) {                                             \
+                        r *= ua;                                              \
+                    }                                                         \
+                    ua *= ua;                                                 \
+                    ub >>= 1;                                                 \
+                }                                                             \
+            }                                                                 \
+            *(T *)(args[2] + i * steps[2]) = (T)r;                            \
+        }                                                                     \
+    }
+IPOW_LOOP(ipow_i8, int8_t, NEG_SIGNED)
+IPOW_LOOP(ipow_i16, int16_t, NEG_SIGNED)
+IPOW_LOOP(ipow_i32, int32_t, NEG_SIGNED)
+IPOW_LOOP(ipow_i64, int64_t, NEG_SIGNED)
+IPOW_LOOP(ipow_u8, uint8_t, NEG_UNSIGNED)
+IPOW_LOOP(ipow_u16, uint16_t, NEG_UNSIGNED)
+IPOW_LOOP(ipow_u32, uint32_t, NEG_UNSIGNED)
+IPOW_LOOP(ipow_u64, uint64_t, NEG_UNSIGNED)
+
+int
+cw_expr_builtin(cw_expr_t *e, const char *name, int nin, const int *ins,
+                cw_dtype_t dtype, int *id)
+{
+    static const cw_loop_fn ipow[CW_NDTYPES] = {
+        [CW_INT8] = ipow_i8,   [CW_INT16] = ipow_i16,  [CW_INT32] = ipow_i32,
+        [CW_INT64] = ipow_i64, [CW_UINT8] = ipow_u8,   [CW_UINT16] = ipow_u16,
+        [CW_UINT32] = ipow_u32, [CW_UINT64] = ipow_u64};
+    if (strcmp(name, "power") == 0 && nin == 2 && (unsigned)dtype < CW_NDTYPES &&
+        ipow[dtype] != NULL) {
+        return cw_expr_loop(e, "power", ipow[dtype], NULL, 2, ins, dtype, id);
+    }
+    return cw__error(CW_EINVAL, "no built-in loop %s for %s", name,
+                     cw_dtype_name(dtype));
+}
+
 int
 cw_expr_select(cw_expr_t *e, int cond, int a, int b, int *id)
 {

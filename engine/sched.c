@@ -29,6 +29,13 @@
 
 static _Atomic pid_t threads_pid;  /* process that started OpenMP threads */
 static _Thread_local int last_fpflags;
+static _Thread_local int loop_flags;
+
+void
+cw__loop_flag(int flag)
+{
+    loop_flags |= flag;
+}
 
 int
 cw_fp_flags(void)
@@ -50,6 +57,7 @@ static void
 fp_begin(void)
 {
     feclearexcept(FE_ALL_EXCEPT);
+    loop_flags = 0;
 }
 
 /* ...and add what it raised to the run's. */
@@ -60,7 +68,7 @@ fp_end(run_t *run)
     int f = ((raised & FE_DIVBYZERO) ? CW_FP_DIVBYZERO : 0) |
             ((raised & FE_OVERFLOW) ? CW_FP_OVERFLOW : 0) |
             ((raised & FE_UNDERFLOW) ? CW_FP_UNDERFLOW : 0) |
-            ((raised & FE_INVALID) ? CW_FP_INVALID : 0);
+            ((raised & FE_INVALID) ? CW_FP_INVALID : 0) | loop_flags;
     if (f) {
         atomic_fetch_or(&run->fpflags, f);
     }

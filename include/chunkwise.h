@@ -118,6 +118,8 @@ typedef struct cw_config {
 #define CW_FP_OVERFLOW 2
 #define CW_FP_UNDERFLOW 4
 #define CW_FP_INVALID 8
+/** An integer raised to a negative integer power (cw_expr_builtin "power"). */
+#define CW_FP_NEGPOW 16
 
 /**
  * @brief The floating-point conditions (CW_FP_*) the last run started on
@@ -352,6 +354,15 @@ CW_API int cw_expr_loop(cw_expr_t *e, const char *name, cw_loop_fn fn, void *dat
  *        @p b values of one dtype, which the result has.
  */
 CW_API int cw_expr_select(cw_expr_t *e, int cond, int a, int b, int *id);
+/**
+ * @brief Add a built-in loop: "power" for integer dtypes (NumPy's integer
+ *        power, which cannot run as NumPy's own loop here because it
+ *        reports negative exponents to Python from inside the loop; this
+ *        one raises CW_FP_NEGPOW in cw_fp_flags instead).  Both inputs and
+ *        the result have @p dtype.
+ */
+CW_API int cw_expr_builtin(cw_expr_t *e, const char *name, int nin, const int *ins,
+                           cw_dtype_t dtype, int *id);
 /** @brief Choose the result value and the tile shape work is split by
  *         (zeros: the first chunked input's chunks). */
 CW_API int cw_expr_finish(cw_expr_t *e, int result, const int64_t *tile);

@@ -496,6 +496,29 @@ Expr_select(ExprObject *self, PyObject *args)
 }
 
 static PyObject *
+Expr_builtin(ExprObject *self, PyObject *args)
+{
+    const char *name;
+    PyObject *insobj, *dtypeobj;
+    if (!PyArg_ParseTuple(args, "sOO:builtin", &name, &insobj, &dtypeobj)) {
+        return NULL;
+    }
+    int64_t ins64[4];
+    int ins[4];
+    int nin = int64_seq(insobj, ins64, 4, "inputs");
+    cw_dtype_t dt;
+    if (nin < 0 || parse_dtype(dtypeobj, &dt) < 0) {
+        return NULL;
+    }
+    for (int i = 0; i < nin; i++) {
+        ins[i] = (int)ins64[i];
+    }
+    int id = -1;
+    int rc = cw_expr_builtin(self->e, name, nin, ins, dt, &id);
+    return expr_status(self, rc, id);
+}
+
+static PyObject *
 Expr_finish(ExprObject *self, PyObject *args)
 {
     int result;
@@ -861,6 +884,8 @@ static PyMethodDef Expr_methods[] = {
     {"cast", (PyCFunction)Expr_cast, METH_VARARGS, "cast(id, dtype) -> id"},
     {"ufunc", (PyCFunction)Expr_ufunc, METH_VARARGS, "ufunc(ufunc, loop_index, ids) -> id"},
     {"select", (PyCFunction)Expr_select, METH_VARARGS, "select(cond, a, b) -> id"},
+    {"builtin", (PyCFunction)Expr_builtin, METH_VARARGS,
+     "builtin(name, ids, dtype) -> id"},
     {"finish", (PyCFunction)Expr_finish, METH_VARARGS, "finish(result, tile)"},
     {"read", (PyCFunction)Expr_read, METH_VARARGS, "read(out, threads, memory_limit, progress)"},
     {"store", (PyCFunction)Expr_store, METH_VARARGS, "store(path, name, chunks, ...)"},

@@ -574,27 +574,7 @@ def test_integer_power_negative_exponent_raises_like_numpy():
 
 # --------------------------------------------------- laziness and indexing
 
-BUG_INT_POWER_FALLBACK = (
-    "BUG: np.power on integer/bool arrays with an array exponent (also "
-    "a ** b) is not lazy: ufuncs.apply_ufunc raises Unsupported('integer "
-    "power with an array exponent'), so __call__ falls back: it emits "
-    "FallbackWarning 'power: no lazy implementation in chunkwise; "
-    "materialising 2 inputs', reads every input chunk at call time, raises "
-    "TypeError under cw.config(fallback='error') and MemoryBudgetError for "
-    "inputs above memory_limit; the contract is a lazy cw.Array for every "
-    "ufunc __call__")
-
-
-def _lazy_case(p):
-    name, dt = p.values
-    marks = []
-    if name == "power" and dt[0] in "?iu":
-        marks = [pytest.mark.xfail(strict=True, raises=cw.FallbackWarning,
-                                   reason=BUG_INT_POWER_FALLBACK)]
-    return pytest.param(name, dt, id=p.id, marks=marks)
-
-
-@pytest.mark.parametrize("name, dt", [_lazy_case(p) for p in UNARY_CASES + BINARY_CASES])
+@pytest.mark.parametrize("name, dt", UNARY_CASES + BINARY_CASES)
 def test_ufunc_call_is_lazy(name, dt, h5inputs):
     """Every ufunc call on HDF5-backed inputs (and with a Python scalar)
     builds a lazy cw.Array: no chunk read, no fallback, also with
@@ -619,10 +599,6 @@ def test_ufunc_call_is_lazy(name, dt, h5inputs):
         assert isinstance(r, cw.Array) and r.shape == SHAPE
 
 
-@pytest.mark.xfail(strict=True, raises=cw.FallbackWarning, reason=(
-    "BUG (minor): comparing an integer array with a Python int outside 64 "
-    "bits (np.less(uint8_array, 2**70)) falls back to NumPy with a "
-    "FallbackWarning instead of giving a lazy result (all True / all False)"))
 def test_comparison_with_huge_python_int_is_lazy():
     u = np.array([0, 1, 255], dtype="u1")
     ua = cw.asarray(u, chunks=2)

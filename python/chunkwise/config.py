@@ -143,6 +143,8 @@ def report_fp(what: str) -> None:
     flags = _core.fp_flags()
     if not flags:
         return
+    if flags & 16:  # an integer to a negative integer power
+        raise ValueError("Integers to negative integer powers are not allowed.")
     err = np.geterr()
     for bit, key, text in _FP:
         if not flags & bit:

@@ -69,6 +69,8 @@ class Const:
 
 
 class Op:
+    # `loop`: the index of NumPy's inner loop in ufunc.types, or the name
+    # of an engine built-in that replaces it (integer power).
     __slots__ = ("ufunc", "loop", "in_dtypes", "inputs", "shape", "dtype", "_chunks")
 
     def __init__(self, ufunc, loop, in_dtypes, inputs, shape, dtype):
@@ -301,7 +303,10 @@ def compile_expr(root, tile=None, describe_only=False, extra=(), ids=None):
                 if x.dtype != dt:
                     i = ex.cast(i, dt)
                 ids.append(i)
-            vid = ex.ufunc(node.ufunc, node.loop, ids)
+            if isinstance(node.loop, str):
+                vid = ex.builtin(node.loop, ids, node.dtype)
+            else:
+                vid = ex.ufunc(node.ufunc, node.loop, ids)
         memo[key] = (node, vid)  # keep the node alive while ids are in use
         return vid
 

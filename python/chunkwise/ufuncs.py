@@ -92,25 +92,25 @@ def apply_ufunc(ufunc, operands, wrap):
                 elif 0 <= x < 2**64:
                     dtypes[i] = np.dtype(np.uint64)
                 else:
-                    raise Unsupported("integer outside 64 bits")
+                    # Beyond every 64-bit integer: the answer is a constant.
+                    return _constant_comparison(ufunc, operands, i)
     # NumPy's own resolution: raises NumPy's error for impossible types.
     resolved = ufunc.resolve_dtypes(tuple(dtypes) + (None,))
     in_dts, out_dt = tuple(resolved[:-1]), resolved[-1]
     if ufunc is np.power and out_dt.kind in "iu":
-        # NumPy's integer power raises for negative exponents from inside
-        # its inner loop, which cannot report to Python from a worker
-        # thread: check constants now, and let NumPy do array exponents.
-        # (A negative Python int for an unsigned loop is NumPy's
-        # OverflowError, raised below when the constant is converted.)
+        # A constant negative exponent is NumPy's ValueError now (a negative
+        # Python int for an unsigned loop is NumPy's OverflowError, raised
+        # below when the constant is converted).
         e = operands[1]
         if isinstance(e, (int, np.integer)) or (isinstance(e, np.ndarray) and e.ndim == 0):
             if int(e) < 0 and (in_dts[1].kind == "i" or type(e) is not int):
                 raise ValueError("Integers to negative integer powers are not allowed.")
-        elif not isinstance(e, bool):
-            raise Unsupported("integer power with an array exponent")
-    if out_dt not in SUPPORTED_DTYPES or any(d not in SUPPORTED_DTYPES for d in in_dts):
-        raise Unsupported(f"{ufunc.__name__} on {in_dts} -> {out_dt}")
     loop = _loop_index(ufunc, in_dts, out_dt)
+    if ufunc is np.power and out_dt.kind in "iu" and in_dts[0] == in_dts[1] == out_dt:
+        # NumPy's integer power loop reports a negative exponent to Python
+        # from inside the loop; the engine's own loop flags it instead and
+        # the Python layer raises NumPy's ValueError after the run.
+        loop = "power"
 
     nodes, shapes = [], []
     for x, dt in zip(operands, in_dts):
@@ -130,3 +130,21 @@ def apply_ufunc(ufunc, operands, wrap):
                 shapes.append(arr.shape)
     shape = np.broadcast_shapes(*shapes) if shapes else ()
     return Op(ufunc, loop, in_dts, nodes, tuple(shape), out_dt)
+
+
+def _constant_comparison(ufunc, operands, i):
+    """``ufunc(arr, big)`` (or ``ufunc(big, arr)``) for an integer array and
+    a Python int outside 64 bits: True or False everywhere."""
+    from . import _core
+    from .array import Array
+    from .graph import Leaf
+    big, other = operands[i], operands[1 - i]
+    shape = other.shape if isinstance(other, Array) else np.shape(other)
+    # How `other` compares with `big`: always below it, or always above.
+    below = big > 0
+    if i == 0:  # big OP other: the mirrored comparison
+        below = not below
+    value = {np.less: below, np.less_equal: below, np.greater: not below,
+             np.greater_equal: not below, np.equal: False, np.not_equal: True}[ufunc]
+    raw = np.array(value).tobytes()
+    return Leaf(_core.full(tuple(shape), np.dtype(bool), raw, None))

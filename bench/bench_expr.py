@@ -6,7 +6,9 @@ Sections (``--only`` picks one)
     ``inmem``   ``sqrt(a**2 + b**2)`` on two in-memory float64 arrays of 1e8
                 elements (standard normal, fixed seed; ``--quick``: 1e7):
                 NumPy (``np.sqrt(a**2 + b**2)``: a new result array and its
-                temporaries), numexpr (``ne.evaluate(..., out=buf)``, 2
+                temporaries), "NumPy out=" (the same ufuncs into ``buf`` and
+                one preallocated temporary: NumPy without allocations or page
+                faults), numexpr (``ne.evaluate(..., out=buf)``, 2
                 threads) and chunkwise at 1 and 2 threads
                 (``np.sqrt(A**2 + B**2).compute(out=buf)`` on
                 ``cw.asarray(a, chunks=2**20)``; building the lazy expression
@@ -101,8 +103,15 @@ Method (as bench_read.py)
       anything large: ``peak MiB`` is the child's own high-water mark
       (``VmHWM``, /proc/self/status; ``ru_maxrss`` elsewhere) after one run,
       ``+MiB`` its growth during the run.  The in-memory inputs and ``out``
-      buffers exist before the run and are not in ``+MiB``; NumPy's new
-      result (800 MB for 1e8 float64) and temporaries are.
+      buffers (and the temporary of "NumPy out=") exist before the run and
+      are not in ``+MiB``; NumPy's new result (800 MB for 1e8 float64) and
+      temporaries are.
+    * NumPy's time includes the page faults of its new arrays.  In a VM they
+      vary a lot from run to run (here 0.3 to 3.7 s for the same 2.4 GB),
+      depending on whether freed memory has meanwhile been handed back to
+      the hypervisor; "NumPy out=" shows the computation alone.  Writing the
+      out-of-core results into the page cache has the same kind of variation
+      (the system CPU time of every run is kept in the JSON file).
     * Load from other processes skews the timings (threads=2 first): a CPU
       probe (two threads hashing vs one; 2.0 = both cores free) runs before
       and after, and each section prints the CPU time other processes used
@@ -199,10 +208,10 @@ blosc2.set_nthreads(THREADS)
 if "progress" in cw.get_config():
     cw.config(progress=False)       # no progress bar on a terminal while timing
 
-INMEM_READERS = ("numpy", "numexpr", "cw-t1", "cw-t2")
+INMEM_READERS = ("numpy", "numpy-out", "numexpr", "cw-t1", "cw-t2")
 OOC_READERS = ("cw-t2", "cw-t1", "dask", "tables", "blosc2")
 REDUCE_READERS = ("cw-t2", "cw-t1", "dask", "h5py", "tables", "blosc2")
-LABELS = {"numpy": "NumPy", "numexpr": "numexpr", "cw-t1": "chunkwise t=1",
+LABELS = {"numpy": "NumPy", "numpy-out": "NumPy out=", "numexpr": "numexpr", "cw-t1": "chunkwise t=1",
           "cw-t2": "chunkwise t=2", "dask": "dask+h5py", "tables": "tables.Expr",
           "blosc2": "blosc2", "h5py": "h5py loop"}
 REDUCE_LABELS = dict(LABELS, tables="PyTables loop")
@@ -346,8 +355,8 @@ def inmem_inputs(n):
 class InMem:
     """The in-memory readers over shared inputs and one ``out`` buffer."""
 
-    def __init__(self, a, b, buf):
-        self.a, self.b, self.buf = a, b, buf
+    def __init__(self, a, b, buf, tmp=None):
+        self.a, self.b, self.buf, self.tmp = a, b, buf, tmp
         self.A = cw.asarray(a, chunks=MEM_CHUNKS)
         self.B = cw.asarray(b, chunks=MEM_CHUNKS)
 
@@ -356,6 +365,12 @@ class InMem:
         if reader == "numpy":
             a, b = self.a, self.b
             return np.sqrt(a**2 + b**2)
+        if reader == "numpy-out":
+            buf, tmp = self.buf, self.tmp
+            np.square(self.a, out=buf)
+            np.square(self.b, out=tmp)
+            np.add(buf, tmp, out=buf)
+            return np.sqrt(buf, out=buf)
         if reader == "numexpr":
             return ne.evaluate(EXPR, local_dict={"a": self.a, "b": self.b}, out=self.buf)
         threads = int(reader[-1])
@@ -380,8 +395,11 @@ def bench_inmem(n, repeat) -> dict:
     a, b = inmem_inputs(n)
     buf = np.empty(n)
     buf.fill(0)                               # touch every page once
-    bench = InMem(a, b, buf)
+    tmp = np.empty(n)
+    tmp.fill(0)
+    bench = InMem(a, b, buf, tmp)
     times = {r: [] for r in INMEM_READERS}
+    cpu = {r: [] for r in INMEM_READERS}
     errors, checks, stats = {}, {}, {}
     tol = 4 * np.finfo(np.float64).eps
     load = TimedLoad()
@@ -405,6 +423,7 @@ def bench_inmem(n, repeat) -> dict:
             finally:
                 load.stop()
             times[r].append(dt)
+            cpu[r].append(load.last_cpu)
             if rep == 0:
                 if r.startswith("cw"):
                     stats[r] = cw.stats()
@@ -422,13 +441,13 @@ def bench_inmem(n, repeat) -> dict:
             del res
         del ref
     other = load.cores()
-    rows = summarise(INMEM_READERS, times, errors, checks, nbytes=2 * a.nbytes)
+    rows = summarise(INMEM_READERS, times, errors, checks, nbytes=2 * a.nbytes, cpu=cpu)
     for row in rows:
         if row["reader"] in stats:
             row["cw_stats_rep0"] = stats[row["reader"]]
     add_ratio(rows, "vs_ne", "numexpr")
     add_t1(rows)
-    del bench, a, b, buf
+    del bench, a, b, buf, tmp
     return {"n": n, "chunks": MEM_CHUNKS, "repeat": repeat, "rows": rows,
             "other_load_cores": other}
 
@@ -595,6 +614,7 @@ def bench_ooc(p, variant, repeat, out_dir) -> dict:
         except Exception as e:
             errors[r] = f"{type(e).__name__}: {e}"
     times = {r: [] for r in OOC_READERS}
+    cpu = {r: [] for r in OOC_READERS}
     checks, sizes, stats = {}, {}, {}
     load = TimedLoad()
     try:
@@ -617,6 +637,7 @@ def bench_ooc(p, variant, repeat, out_dir) -> dict:
                 finally:
                     load.stop()
                 times[r].append(dt)
+                cpu[r].append(load.last_cpu)
                 if rep == 0:
                     if r.startswith("cw"):
                         stats[r] = cw.stats()
@@ -632,7 +653,7 @@ def bench_ooc(p, variant, repeat, out_dir) -> dict:
         os.sync()
     del ref
     nbytes = 2 * int(np.prod(p["shape"])) * p["dtype"].itemsize
-    rows = summarise(OOC_READERS, times, errors, checks, nbytes)
+    rows = summarise(OOC_READERS, times, errors, checks, nbytes, cpu=cpu)
     for row in rows:
         r = row["reader"]
         if r in sizes:
@@ -763,6 +784,7 @@ def bench_reduce(p, repeat) -> dict:
     try:
         for op in REDUCE_OPS:
             times = {r: [] for r in REDUCE_READERS}
+            cpu = {r: [] for r in REDUCE_READERS}
             errors = dict(open_errors)
             checks, dtypes = {}, {}
             for rep in range(repeat):
@@ -780,6 +802,7 @@ def bench_reduce(p, repeat) -> dict:
                     finally:
                         load.stop()
                     times[r].append(dt)
+                    cpu[r].append(load.last_cpu)
                     if rep == 0:
                         res = np.asarray(res)
                         dtypes[r] = str(res.dtype)
@@ -790,7 +813,8 @@ def bench_reduce(p, repeat) -> dict:
                         d = rel_diff(res, ref[op])
                         checks[r] = f"{d:.1e}" + ("!" if not d <= REDUCE_RTOL else "")
             op_rows = summarise(REDUCE_READERS, times, errors, checks,
-                                nbytes=int(np.prod(p["shape"])) * p["dtype"].itemsize)
+                                nbytes=int(np.prod(p["shape"])) * p["dtype"].itemsize,
+                                cpu=cpu)
             for row in op_rows:
                 row["op"] = op
                 if row["reader"] in dtypes:
@@ -816,11 +840,17 @@ class TimedLoad:
         self.core_s = 0.0
         self.wall = 0.0
         self._cur = None
+        self.last_cpu = None
 
     def start(self):
+        self._t = os.times()
         self._cur = br.OtherLoad().start()
 
     def stop(self):
+        t = os.times()
+        # this process's user and system CPU seconds during the run
+        self.last_cpu = (round(t.user - self._t.user, 3),
+                         round(t.system - self._t.system, 3))
         o = self._cur.stop()
         if o is not None:
             el = time.perf_counter() - self._cur.t0
@@ -831,11 +861,13 @@ class TimedLoad:
         return self.core_s / self.wall if self.wall else None
 
 
-def summarise(readers, times, errors, checks, nbytes) -> list[dict]:
+def summarise(readers, times, errors, checks, nbytes, cpu=None) -> list[dict]:
     rows = []
     for r in readers:
         row = {"reader": r, "times": times[r], "error": errors.get(r),
                "check": checks.get(r)}
+        if cpu is not None:
+            row["cpu_user_sys_s"] = cpu[r]   # this process, per run (JSON only)
         if times[r] and r not in errors:
             med = statistics.median(times[r])
             row.update(nbytes=nbytes, median_s=med, gbps=nbytes / med / 1e9)
@@ -869,11 +901,14 @@ def one(spec: dict) -> int:
     sec, r = spec["section"], spec["reader"]
     if sec == "inmem":
         a, b = inmem_inputs(spec["n"])
-        buf = None
+        buf = tmp = None
         if r != "numpy":
             buf = np.empty(spec["n"])
             buf.fill(0)
-        bench = InMem(a, b, buf)
+        if r == "numpy-out":
+            tmp = np.empty(spec["n"])
+            tmp.fill(0)
+        bench = InMem(a, b, buf, tmp)
         run = lambda: bench.run(r)                         # noqa: E731
         cleanup = lambda: None                             # noqa: E731
     elif sec == "ooc":

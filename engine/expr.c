@@ -708,6 +708,21 @@ end_inputs(const cw_expr_t *e)
     }
 }
 
+/* The tile number `task` of a grid of `ntiles` tiles (row-major): its
+ * offset and extent along each axis. */
+static void
+tile_at(const cw_expr_t *e, const int64_t *ntiles, int64_t task, int64_t *off,
+        int64_t *count)
+{
+    for (int k = e->ndim - 1; k >= 0; k--) {
+        int64_t t = task % ntiles[k];
+        task /= ntiles[k];
+        off[k] = t * e->tile[k];
+        int64_t end = off[k] + e->tile[k];
+        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
+    }
+}
+
 static int
 read_task(void *vctx, int64_t task, cw__scratch_t *s)
 {
@@ -715,12 +730,8 @@ read_task(void *vctx, int64_t task, cw__scratch_t *s)
     const cw_expr_t *e = ctx->e;
     int64_t off[CW_MAXDIM], count[CW_MAXDIM];
     char *dst = ctx->dst;
-    for (int k = e->ndim - 1; k >= 0; k--) {
-        int64_t t = task % ctx->ntiles[k];
-        task /= ctx->ntiles[k];
-        off[k] = t * e->tile[k];
-        int64_t end = off[k] + e->tile[k];
-        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
+    tile_at(e, ctx->ntiles, task, off, count);
+    for (int k = 0; k < e->ndim; k++) {
         dst += off[k] * ctx->strides[k];
     }
     return eval_region(e, &ctx->lay, off, count, dst, ctx->strides, s);
@@ -787,12 +798,8 @@ many_task(void *vctx, int64_t task, cw__scratch_t *s)
     for (int o = 0; o < c->n; o++) {
         dst[o] = c->dsts[o];
     }
-    for (int k = e->ndim - 1; k >= 0; k--) {
-        int64_t t = task % c->ntiles[k];
-        task /= c->ntiles[k];
-        off[k] = t * e->tile[k];
-        int64_t end = off[k] + e->tile[k];
-        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
+    tile_at(e, c->ntiles, task, off, count);
+    for (int k = 0; k < e->ndim; k++) {
         for (int o = 0; o < c->n; o++) {
             dst[o] += off[k] * c->strides[o][k];
         }
@@ -1061,13 +1068,8 @@ reduce_task(void *vctx, int64_t task, cw__scratch_t *s)
     int64_t off[CW_MAXDIM], count[CW_MAXDIM], tstr[CW_MAXDIM];
     int64_t r = 0;          /* index of this tile along the reduced axes */
     int64_t koff = 0;       /* offset of its part of the kept output */
-    int64_t t = task;
-    for (int k = e->ndim - 1; k >= 0; k--) {
-        int64_t ti = t % c->ntiles[k];
-        t /= c->ntiles[k];
-        off[k] = ti * e->tile[k];
-        int64_t end = off[k] + e->tile[k];
-        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
+    tile_at(e, c->ntiles, task, off, count);
+    for (int k = 0; k < e->ndim; k++) {
         koff += off[k] * c->kstride[k];
     }
     for (int k = 0; k < e->ndim; k++) {
@@ -1246,13 +1248,7 @@ acc_task(void *vctx, int64_t task, cw__scratch_t *s)
     int nd = e->ndim, ax = c->axis;
     int rc = CW_OK;
     int64_t off[CW_MAXDIM], count[CW_MAXDIM];
-    for (int k = nd - 1; k >= 0; k--) {
-        int64_t t = task % c->ntiles[k];
-        task /= c->ntiles[k];
-        off[k] = t * e->tile[k];
-        int64_t end = off[k] + e->tile[k];
-        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
-    }
+    tile_at(e, c->ntiles, task, off, count);
     /* The row carried along `axis`: the other axes of this tile, in the
      * destination's own layout so the loops write it in place. */
     for (int64_t t = 0; t < c->nalong; t++) {
@@ -1382,14 +1378,8 @@ arg_task(void *vctx, int64_t task, cw__scratch_t *s)
     arg_ctx_t *c = vctx;
     const cw_expr_t *e = c->e;
     int nd = e->ndim, rc;
-    int64_t off[CW_MAXDIM], count[CW_MAXDIM], tstr[CW_MAXDIM], t = task;
-    for (int k = nd - 1; k >= 0; k--) {
-        int64_t ti = t % c->ntiles[k];
-        t /= c->ntiles[k];
-        off[k] = ti * e->tile[k];
-        int64_t end = off[k] + e->tile[k];
-        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
-    }
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM], tstr[CW_MAXDIM];
+    tile_at(e, c->ntiles, task, off, count);
     int64_t r = 0;
     for (int k = 0; k < nd; k++) {
         if (c->axis < 0 || k == c->axis) {

@@ -991,10 +991,25 @@ typedef struct reduce_ctx {
  * in NumPy's reduce mode (acc step 0), which sums pairwise.
  */
 static void
-reduce_tile(const reduce_ctx_t *c, int nd, const int64_t *count, const char *tile,
+reduce_tile(const reduce_ctx_t *c, int ndim, const int64_t *tcount, const char *tile,
             char *acc)
 {
     size_t isz = c->itemsize;
+    /* Trailing reduced axes of the C-contiguous tile merge into one run:
+     * a full reduction is then one pairwise pass over the tile. */
+    int64_t count[CW_MAXDIM], kstride[CW_MAXDIM];
+    bool red[CW_MAXDIM];
+    int nd = 0;
+    for (int k = 0; k < ndim; k++) {
+        if (nd > 0 && red[nd - 1] && c->red[k]) {
+            count[nd - 1] *= tcount[k];
+            continue;
+        }
+        count[nd] = tcount[k];
+        kstride[nd] = c->kstride[k];
+        red[nd] = c->red[k];
+        nd++;
+    }
     int64_t tstr[CW_MAXDIM];
     int64_t st = (int64_t)isz;
     for (int k = nd - 1; k >= 0; k--) {
@@ -1007,18 +1022,17 @@ reduce_tile(const reduce_ctx_t *c, int nd, const int64_t *count, const char *til
     }
     int in = nd - 1;
     int64_t len = count[in];
-    bool inner_red = c->red[in];
+    bool inner_red = red[in];
     int64_t idx[CW_MAXDIM];
     memset(idx, 0, sizeof(idx));
-    bool first_row = true;
     for (;;) {
         /* Is this row the first along every reduced outer axis? */
         bool first = true;
         int64_t aoff = 0, toff = 0;
         for (int k = 0; k < in; k++) {
             toff += idx[k] * tstr[k];
-            aoff += idx[k] * c->kstride[k];
-            if (c->red[k] && idx[k] != 0) {
+            aoff += idx[k] * kstride[k];
+            if (red[k] && idx[k] != 0) {
                 first = false;
             }
         }
@@ -1045,7 +1059,6 @@ reduce_tile(const reduce_ctx_t *c, int nd, const int64_t *count, const char *til
             intptr_t steps[3] = {(intptr_t)isz, (intptr_t)isz, (intptr_t)isz};
             c->fn(args, &n, steps, c->data);
         }
-        (void)first_row;
         int k = in - 1;
         for (; k >= 0; k--) {
             if (++idx[k] < count[k]) {

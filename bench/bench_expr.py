@@ -44,10 +44,14 @@ Sections (``--only`` picks one)
 Outputs of the ``ooc`` section are all Blosc LZ4, clevel 5, byte shuffle,
 with the inputs' chunk shape: HDF5 filter 32001 for chunkwise, dask (via
 hdf5plugin) and PyTables; blosc2's own frame for blosc2, with the inputs'
-chunks and blocks.  Every run writes a new file (the previous one is deleted
-and ``os.sync()`` is called, untimed, before each timed run), so creating
-the output file is part of every timing, the page cache holds the written
-data and no dirty pages of an earlier run are flushed during a timing.
+chunks and blocks.  Every run writes a new file, so creating the output file
+is part of every timing and the written data stays in the page cache.  Right
+after each run (and its check) the output is deleted and ``os.sync()`` is
+called, untimed, so every run starts from the same state: inputs cached, no
+earlier output in memory and no dirty pages to flush.  (Keeping the other
+readers' outputs around, 3.7-7.4 GB, made page allocation during the writes
+slower and uneven: up to 4x the system CPU time for some readers, and a
+misleading 2.5x for chunkwise threads=2 vs 1 instead of 1.9x.)
 
 Dtype rules of the reductions
     NumPy's: the sum of float32 accumulates in float32, and the mean of
@@ -546,13 +550,6 @@ def out_path(out_dir, variant, reader, ext) -> str:
     return os.path.join(out_dir, f"{variant}_{reader}{ext}")
 
 
-def read_output_slab(path, i, j):
-    if path.endswith(".b2nd"):
-        return blosc2.open(path, mode="r")[i:j]
-    with h5py.File(path, "r") as f:
-        return f["/r"][i:j]
-
-
 def ooc_reference(p) -> np.ndarray:
     """NumPy's sqrt(a**2 + b**2) of the inputs, slab by slab."""
     shape, dtype = p["shape"], p["dtype"]
@@ -643,6 +640,7 @@ def bench_ooc(p, variant, repeat, out_dir) -> dict:
                         stats[r] = cw.stats()
                     sizes[r] = file_size(out)
                     checks[r] = check_output(out, ref, p)
+                fresh_output(out)
             print(f"    rep {rep + 1}/{repeat} done", flush=True)
     finally:
         for rd in readers.values():

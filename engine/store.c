@@ -45,17 +45,26 @@ write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
         CW_TRY(ctx->job->post(ctx->job->ctx, off, count, s->work, ctx->cstrides, s));
     }
 
+    /* Encode into the program's input tiles when they are big enough:
+     * they are free once the chunk is computed, and a thread then holds one
+     * buffer less. */
+    void **enc = &s->enc;
+    size_t *enc_cap = &s->enc_cap;
+    if (s->eval_cap[0] >= ctx->enc_cap && ctx->enc_cap > 0) {
+        enc = &s->eval[0];
+        enc_cap = &s->eval_cap[0];
+    }
     const void *data = s->work;
     size_t nbytes = ctx->chunk_nbytes, enclen = 0;
     uint32_t mask = 0;
     size_t itemsize = cw_dtype_size(ctx->job->dtype);
     if (o->codec == CW_CODEC_BLOSC) {
-        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, ctx->enc_cap));
+        CW_TRY(cw__reserve(enc, enc_cap, ctx->enc_cap));
         CW_TRY(cw__blosc_encode(o->blosc_codec, o->level,
                                 o->bitshuffle ? 2 : o->shuffle ? 1 : 0, itemsize,
-                                s->work, nbytes, s->enc, ctx->enc_cap, &enclen));
+                                s->work, nbytes, *enc, ctx->enc_cap, &enclen));
         if (enclen > 0) {
-            data = s->enc;
+            data = *enc;
             nbytes = enclen;
         }
         else {
@@ -63,17 +72,17 @@ write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
         }
     }
     else if (o->codec == CW_CODEC_DEFLATE) {
-        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, ctx->enc_cap));
+        CW_TRY(cw__reserve(enc, enc_cap, ctx->enc_cap));
         const void *in = s->work;
         if (o->shuffle) {
             CW_TRY(cw__reserve(&s->tmp, &s->tmp_cap, nbytes));
             cw__shuffle(s->work, s->tmp, nbytes, itemsize);
             in = s->tmp;
         }
-        CW_TRY(cw__deflate_encode(s, o->level, in, nbytes, s->enc, ctx->enc_cap,
+        CW_TRY(cw__deflate_encode(s, o->level, in, nbytes, *enc, ctx->enc_cap,
                                   &enclen));
         if (enclen > 0) {
-            data = s->enc;
+            data = *enc;
             nbytes = enclen;
         }
         else {

@@ -119,6 +119,11 @@ def run(args) -> int:
     print(f"write   a[::2, ::-1] -> {out} (blosc-zstd): {t:.2f} s, "
           f"{view.nbytes / 1e9 / t:.2f} GB/s of input, "
           f"ratio {b.nbytes / os.path.getsize(out):.2f}")
+    e = np.sqrt(a * a + 1.0).mean(axis=0)
+    m, t = _timed(e.compute)
+    assert np.allclose(m, np.sqrt(x * x + 1.0).mean(axis=0), rtol=1e-4)
+    print(f"compute sqrt(a*a + 1).mean(axis=0): {t:.2f} s, {gb / t:.2f} GB/s "
+          "(one fused kernel per chunk, partials per tile)")
     print(f"peak memory (RSS) {_peak_mib():.0f} MiB, of which the result array "
           f"{x.nbytes / 2**20:.0f} MiB")
     return 0

@@ -344,3 +344,16 @@ def test_floating_point_warnings_follow_errstate():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             (a / 0).compute()
+
+
+def test_reductions_read_the_data_as_it_is_now(tmp_path):
+    """A lazy reduction is evaluated from the sources at each compute, like
+    any read: nothing is kept from an earlier call."""
+    x = np.arange(12.0).reshape(3, 4)
+    s = cw.asarray(x, chunks=(1, 4)).sum(axis=0)
+    m = np.argmax(cw.asarray(x, chunks=(1, 4)))
+    first, k = s.compute().copy(), int(m)
+    x[...] = -x  # the in-memory source changes underneath
+    same(s, (-np.arange(12.0).reshape(3, 4)).sum(axis=0))
+    assert not np.array_equal(first, s.compute())
+    assert int(m) == 0 and k == 11

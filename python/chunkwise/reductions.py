@@ -23,8 +23,7 @@ __all__ = ["Reduce", "reduce", "mean", "var", "std"]
 
 
 class Reduce:
-    __slots__ = ("ufunc", "loop", "node", "axes", "keepdims", "shape", "dtype",
-                 "_value")
+    __slots__ = ("ufunc", "loop", "node", "axes", "keepdims", "shape", "dtype")
 
     def __init__(self, ufunc, loop, node, axes, keepdims, dtype):
         self.ufunc = ufunc
@@ -35,16 +34,14 @@ class Reduce:
         self.dtype = dtype
         self.shape = tuple(1 if k in axes else n for k, n in enumerate(node.shape)
                            if keepdims or k not in axes)
-        self._value = None
 
     @property
     def chunks(self):
         return self.shape
 
     def evaluate(self, threads, memory_limit):
-        """The result as an ndarray (computed once, then kept: it is small)."""
-        if self._value is not None:
-            return self._value
+        """The result as an ndarray (small), computed from the sources as
+        they are now: like every read, not kept between calls."""
         from .graph import compile_expr
         node = self.node
         kept = tuple(n for k, n in enumerate(node.shape) if k not in self.axes)
@@ -52,8 +49,7 @@ class Reduce:
             # Nothing to read: NumPy gives the identity or its error.
             empty = np.empty(node.shape, self.dtype)
             out = self.ufunc.reduce(empty, axis=self.axes, keepdims=self.keepdims)
-            self._value = np.asarray(out)
-            return self._value
+            return np.asarray(out)
         from .progress import reporter
         out = np.empty(kept, self.dtype)
         mask = [k in self.axes for k in range(len(node.shape))]
@@ -65,8 +61,7 @@ class Reduce:
             if bar is not None:
                 bar.close()
         report_fp(f"chunkwise {self.ufunc.__name__}.reduce")
-        self._value = out.reshape(self.shape)
-        return self._value
+        return out.reshape(self.shape)
 
 
 def _axes(axis, ndim):
@@ -143,7 +138,7 @@ def std(x, axis=None, dtype=None, ddof=0, keepdims=False):
 class Accumulate:
     """ufunc.accumulate along one axis (cumsum, cumprod): evaluated in
     order along the axis, in parallel across the others."""
-    __slots__ = ("ufunc", "loop", "node", "axis", "shape", "dtype", "_value")
+    __slots__ = ("ufunc", "loop", "node", "axis", "shape", "dtype")
 
     def __init__(self, ufunc, loop, node, axis, dtype):
         self.ufunc = ufunc
@@ -152,7 +147,6 @@ class Accumulate:
         self.axis = axis
         self.shape = node.shape
         self.dtype = dtype
-        self._value = None
 
     @property
     def chunks(self):
@@ -207,7 +201,7 @@ def cumulative(ufunc, x, axis=None, dtype=None):
 
 class ArgReduce:
     """argmax / argmin along one axis or over the flattened array."""
-    __slots__ = ("is_max", "node", "axis", "keepdims", "shape", "dtype", "_value")
+    __slots__ = ("is_max", "node", "axis", "keepdims", "shape", "dtype")
 
     def __init__(self, is_max, node, axis, keepdims):
         self.is_max = is_max
@@ -221,31 +215,26 @@ class ArgReduce:
             self.shape = tuple(1 if k == axis else n for k, n in enumerate(node.shape)
                                if keepdims or k != axis)
         self.dtype = np.dtype(np.intp)
-        self._value = None
 
     @property
     def chunks(self):
         return self.shape
 
     def evaluate(self, threads, memory_limit):
-        if self._value is not None:
-            return self._value
         from .graph import compile_expr
         node = self.node
-        if node.shape and 0 in node.shape or not node.shape:
+        if not node.shape or 0 in node.shape:
             # NumPy's answer (or error) needs no data: an empty or 0-d input.
             f = np.argmax if self.is_max else np.argmin
             value = f(np.zeros(node.shape, node.dtype), axis=self.axis,
                       keepdims=self.keepdims)
-            self._value = np.asarray(value)
-            return self._value
+            return np.asarray(value)
         kept = () if self.axis is None else tuple(
             n for k, n in enumerate(node.shape) if k != self.axis)
         out = np.empty(kept, np.int64)
         compile_expr(node).argreduce(self.is_max, -1 if self.axis is None else self.axis,
                                      out, threads, memory_limit, None)
-        self._value = out.astype(np.intp, copy=False).reshape(self.shape)
-        return self._value
+        return out.astype(np.intp, copy=False).reshape(self.shape)
 
 
 def argreduce(is_max, x, axis=None, keepdims=False):

@@ -415,103 +415,34 @@ working_set(const cw_expr_t *e, const int64_t *tile)
 
 #define MAX_OUTS 8
 
-/* Evaluate the output region [off, off+count) of values outs[0..nout) into
- * dsts[k] (byte strides dstr[k]). */
-static int
-eval_region_n(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
-              const int64_t *count, int nout, const int *outs, char *const *dsts,
-              const int64_t *const *dstr, cw__scratch_t *s)
+/* Bytes of one slab of rows per streamed operand: a slab's inputs, its
+ * registers and its output stay in cache between being decoded, computed
+ * and consumed. */
+#define SLAB_BYTES ((int64_t)128 << 10)
+
+/*
+ * Where the rows of a region go, slab by slab (NULL: straight into the
+ * destination).  begin() says where rows [r0, r1) of axis `ax` are written
+ * (dsts[o] at row r0, the region's strides); end() is handed the computed
+ * rows: the destination, or with `in_place` the program's only input where
+ * it lies, when the program computes nothing.
+ */
+typedef struct slab_sink {
+    int (*begin)(void *ctx, int ax, int64_t r0, int64_t r1, char **dsts);
+    int (*end)(void *ctx, int ax, int64_t r0, int64_t r1, const char *ptr,
+               const int64_t *strides);
+    void *ctx;
+    bool in_place;
+} slab_sink_t;
+
+/* Run the program over a region of `count`, inputs at inbase with byte
+ * strides opstride per output axis (0: broadcast), results to dsts. */
+static void
+run_kernel(const cw_expr_t *e, const layout_t *lay, const int64_t *count, int nout,
+           const int *outs, char *const *dsts, const int64_t *const *dstr,
+           const char *const *inbase, int64_t (*opstride)[CW_MAXDIM], char *base)
 {
-    int rc;
     int nd = e->ndim;
-    for (int k = 0; k < nd; k++) {
-        if (count[k] <= 0) {
-            return CW_OK;
-        }
-    }
-    /* A program that is one input, unbroadcast (a reduction or a store of a
-     * plain view): read it straight into the destination, no copy. */
-    const value_t *only = &e->v[outs[0]];
-    bool plain = nout == 1 && only->kind == V_INPUT;
-    for (int d = 0; plain && d < only->sel.ndim; d++) {
-        plain = !only->bcast[d];
-    }
-    if (plain) {
-        int64_t start[CW_MAXDIM], cnt[CW_MAXDIM], str[CW_MAXDIM];
-        bool mapped[CW_MAXDIM] = {false};
-        for (int d = 0; d < only->sel.ndim; d++) {
-            int k = only->axis[d];
-            start[d] = only->sel.start[d] + (k >= 0 ? off[k] * only->sel.step[d] : 0);
-            cnt[d] = k >= 0 ? count[k] : 1;
-            str[d] = k >= 0 ? dstr[0][k] : 0;
-            if (k >= 0) {
-                mapped[k] = true;
-            }
-        }
-        /* Output axes no input dimension maps to are broadcast: only when
-         * they have extent 1 is this a plain read. */
-        for (int k = 0; k < nd && plain; k++) {
-            plain = mapped[k] || count[k] == 1;
-        }
-        if (plain) {
-            return cw__read_region(only->src, start, only->sel.step, cnt, dsts[0],
-                                   str, s);
-        }
-    }
-    /* Inputs may themselves be programs (composite sources): each nesting
-     * level has its own buffer. */
-    int lvl = s->depth;
-    if (lvl >= 4) {
-        return cw__error(CW_EINVAL, "programs nested more than 4 deep");
-    }
-    CW_TRY(cw__reserve(&s->eval[lvl], &s->eval_cap[lvl], lay->total));
-    char *base = s->eval[lvl];
-    s->depth = lvl + 1;
-
-    /* 1. Read each input's region; strides per output axis (0: broadcast).
-     * Inputs in memory are used in place. */
-    int64_t opstride[MAX_VALUES][CW_MAXDIM];
-    const char *inbase[MAX_VALUES];
-    for (int i = 0; i < e->n; i++) {
-        const value_t *v = &e->v[i];
-        if (v->kind != V_INPUT) {
-            continue;
-        }
-        int64_t start[CW_MAXDIM], cnt[CW_MAXDIM], bstr[CW_MAXDIM];
-        int64_t stride = (int64_t)v->itemsize;
-        for (int d = v->sel.ndim - 1; d >= 0; d--) {
-            int k = v->axis[d];
-            bool live = k >= 0 && !v->bcast[d];
-            start[d] = v->sel.start[d] + (live ? off[k] * v->sel.step[d] : 0);
-            cnt[d] = live ? count[k] : 1;
-            bstr[d] = stride;
-            stride *= cnt[d];
-        }
-        for (int k = 0; k < nd; k++) {
-            opstride[i][k] = 0;
-        }
-        if (v->src->ops->address) {
-            v->src->ops->address(v->src, start, v->sel.step, &inbase[i], bstr);
-        }
-        else {
-            inbase[i] = base + lay->tile_off[i];
-            rc = cw__read_region(v->src, start, v->sel.step, cnt,
-                                 base + lay->tile_off[i], bstr, s);
-            if (rc < 0) {
-                s->depth = lvl;
-                goto fail;
-            }
-        }
-        for (int d = 0; d < v->sel.ndim; d++) {
-            int k = v->axis[d];
-            if (k >= 0 && !v->bcast[d]) {
-                opstride[i][k] = bstr[d];
-            }
-        }
-    }
-
-    s->depth = lvl;
-
     /* 2. Merge axes that are contiguous for every input and the output;
      * axes of extent 1 drop out.  What remains is walked with an odometer,
      * the last axis in blocks. */
@@ -662,9 +593,290 @@ eval_region_n(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
             break;
         }
     }
+}
+
+/* Whether the program's only output is one of its inputs, unbroadcast, so
+ * a region of it is that input's region. */
+static bool
+is_plain(const cw_expr_t *e, int nout, const int *outs, const int64_t *count)
+{
+    const value_t *only = &e->v[outs[0]];
+    if (nout != 1 || only->kind != V_INPUT) {
+        return false;
+    }
+    bool mapped[CW_MAXDIM] = {false};
+    for (int d = 0; d < only->sel.ndim; d++) {
+        if (only->bcast[d]) {
+            return false;
+        }
+        if (only->axis[d] >= 0) {
+            mapped[only->axis[d]] = true;
+        }
+    }
+    /* Output axes no input dimension maps to are broadcast: only when they
+     * have extent 1 is this a plain read. */
+    for (int k = 0; k < e->ndim; k++) {
+        if (!mapped[k] && count[k] != 1) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Input i's region for the tile as a range of one stored chunk, when it
+ * lies in one chunk and its rows along output axis `ax` are the chunk's
+ * outermost dimension in use: opens the chunk stream and sets the input's
+ * byte offset in the chunk (*base), its byte strides per output axis and
+ * the bytes one row spans past its start (*rowspan).  false: read the
+ * region whole instead.
+ */
+static int
+open_stream(const cw_expr_t *e, const value_t *v, const int64_t *start,
+            const int64_t *cnt, int ax, cw__cstream_t *cs, int64_t *base,
+            int64_t *stride, int64_t *rowspan, cw__scratch_t *s, bool *ok)
+{
+    const cw_source_t *src = v->src;
+    *ok = false;
+    if (src->ops->stream_open == NULL || v->sel.ndim == 0 || ax < 0) {
+        return CW_OK;
+    }
+    int64_t cidx[CW_MAXDIM], cst[CW_MAXDIM];
+    int64_t st = (int64_t)src->itemsize;
+    for (int d = v->sel.ndim - 1; d >= 0; d--) {
+        cst[d] = st;
+        st *= src->chunks[d];
+    }
+    int dax = -1;
+    *base = 0;
+    *rowspan = (int64_t)src->itemsize;
+    for (int k = 0; k < e->ndim; k++) {
+        stride[k] = 0;
+    }
+    for (int d = 0; d < v->sel.ndim; d++) {
+        int64_t step = v->sel.step[d];
+        int64_t last = start[d] + (cnt[d] - 1) * step;
+        if (step <= 0 || cnt[d] <= 0) {
+            return CW_OK;
+        }
+        cidx[d] = start[d] / src->chunks[d];
+        if (last / src->chunks[d] != cidx[d]) {
+            return CW_OK;  /* spans chunks */
+        }
+        *base += (start[d] - cidx[d] * src->chunks[d]) * cst[d];
+        int k = v->axis[d];
+        bool live = k >= 0 && !v->bcast[d];
+        if (live && k == ax) {
+            dax = d;
+        }
+        else if (cnt[d] > 1 && dax < 0) {
+            return CW_OK;  /* rows would not be the outer dimension */
+        }
+        if (live) {
+            stride[k] = step * cst[d];
+        }
+        if (dax != d) {
+            *rowspan += (cnt[d] - 1) * step * cst[d];
+        }
+    }
+    if (dax < 0) {
+        return CW_OK;  /* broadcast along the rows: read it once, whole */
+    }
+    CW_TRY_RET(src->ops->stream_open((cw_source_t *)src, cidx, cs, s));
+    *ok = true;
+    return CW_OK;
+}
+
+/*
+ * Evaluate the output region [off, off+count) of values outs[0..nout) into
+ * dsts[k] (byte strides dstr[k]), or through a sink.
+ *
+ * Inputs whose region lies in one stored chunk are streamed: the region is
+ * cut into slabs of rows along its first axis of extent above one, and for
+ * each slab only the Blosc blocks under it are decoded.  Other inputs are
+ * read whole for the region first.
+ */
+static int
+eval_region_sink(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
+                 const int64_t *count, int nout, const int *outs, char *const *dsts,
+                 const int64_t *const *dstr, const slab_sink_t *sink,
+                 cw__scratch_t *s)
+{
+    int rc;
+    int nd = e->ndim;
+    for (int k = 0; k < nd; k++) {
+        if (count[k] <= 0) {
+            return CW_OK;
+        }
+    }
+    bool plain = is_plain(e, nout, outs, count);
+    if (plain && sink == NULL) {
+        /* Read it straight into the destination, no copy. */
+        const value_t *only = &e->v[outs[0]];
+        int64_t start[CW_MAXDIM], cnt[CW_MAXDIM], str[CW_MAXDIM];
+        for (int d = 0; d < only->sel.ndim; d++) {
+            int k = only->axis[d];
+            start[d] = only->sel.start[d] + (k >= 0 ? off[k] * only->sel.step[d] : 0);
+            cnt[d] = k >= 0 ? count[k] : 1;
+            str[d] = k >= 0 ? dstr[0][k] : 0;
+        }
+        return cw__read_region(only->src, start, only->sel.step, cnt, dsts[0],
+                               str, s);
+    }
+    /* Inputs may themselves be programs (composite sources): each nesting
+     * level has its own buffers. */
+    int lvl = s->depth;
+    if (lvl >= 4) {
+        return cw__error(CW_EINVAL, "programs nested more than 4 deep");
+    }
+    CW_TRY(cw__reserve(&s->eval[lvl], &s->eval_cap[lvl], lay->total));
+    if (s->streams[lvl] == NULL) {
+        s->streams[lvl] = cw__calloc(MAX_VALUES, sizeof(cw__cstream_t));
+        if (s->streams[lvl] == NULL) {
+            return cw__error(CW_ENOMEM, "out of memory");
+        }
+        s->nstreams[lvl] = MAX_VALUES;
+    }
+    char *base = s->eval[lvl];
+    cw__cstream_t *streams = s->streams[lvl];
+
+    /* The rows: the first axis of extent above one. */
+    int ax = -1;
+    for (int k = 0; k < nd && ax < 0; k++) {
+        if (count[k] > 1) {
+            ax = k;
+        }
+    }
+
+    /* 1. Open each input: a chunk stream, or its region read whole into its
+     * tile buffer (strides per output axis; 0: broadcast).  Inputs in
+     * memory are used in place. */
+    int64_t opstride[MAX_VALUES][CW_MAXDIM];
+    const char *inbase[MAX_VALUES];
+    bool streamed[MAX_VALUES];
+    int64_t sbase[MAX_VALUES], span[MAX_VALUES];
+    int64_t rows = ax >= 0 ? count[ax] : 1, slab = rows;
+    bool any = false;
+    s->depth = lvl + 1;
+    for (int i = 0; i < e->n; i++) {
+        const value_t *v = &e->v[i];
+        streamed[i] = false;
+        if (v->kind != V_INPUT) {
+            continue;
+        }
+        int64_t start[CW_MAXDIM], cnt[CW_MAXDIM], bstr[CW_MAXDIM];
+        int64_t stride = (int64_t)v->itemsize;
+        for (int d = v->sel.ndim - 1; d >= 0; d--) {
+            int k = v->axis[d];
+            bool live = k >= 0 && !v->bcast[d];
+            start[d] = v->sel.start[d] + (live ? off[k] * v->sel.step[d] : 0);
+            cnt[d] = live ? count[k] : 1;
+            bstr[d] = stride;
+            stride *= cnt[d];
+        }
+        for (int k = 0; k < nd; k++) {
+            opstride[i][k] = 0;
+        }
+        if (v->src->ops->address) {
+            v->src->ops->address(v->src, start, v->sel.step, &inbase[i], bstr);
+        }
+        else {
+            rc = open_stream(e, v, start, cnt, ax, &streams[i], &sbase[i],
+                             opstride[i], &span[i], s, &streamed[i]);
+            if (rc < 0) {
+                s->depth = lvl;
+                goto fail;
+            }
+            if (streamed[i]) {
+                int64_t per = SLAB_BYTES / (opstride[i][ax] > 0 ? opstride[i][ax] : 1);
+                slab = any && slab < per ? slab : per;
+                any = true;
+                continue;
+            }
+            inbase[i] = base + lay->tile_off[i];
+            rc = cw__read_region(v->src, start, v->sel.step, cnt,
+                                 base + lay->tile_off[i], bstr, s);
+            if (rc < 0) {
+                s->depth = lvl;
+                goto fail;
+            }
+        }
+        for (int d = 0; d < v->sel.ndim; d++) {
+            int k = v->axis[d];
+            if (k >= 0 && !v->bcast[d]) {
+                opstride[i][k] = bstr[d];
+            }
+        }
+    }
+    s->depth = lvl;
+    if (sink && ax >= 0) {
+        /* Bound the sink's slab too: one row of each output. */
+        int64_t rowbytes = 8;
+        for (int k = ax + 1; k < nd; k++) {
+            rowbytes *= count[k];
+        }
+        int64_t per = SLAB_BYTES / rowbytes;
+        slab = any && slab < per ? slab : per;
+        any = true;
+    }
+    if (!any || ax < 0) {
+        slab = rows;
+    }
+    slab = slab < 1 ? 1 : slab > rows ? rows : slab;
+
+    /* 2. Slab by slab: streamed inputs decode the rows' bytes, the kernel
+     * (or the sink, for a program that computes nothing) takes them. */
+    for (int64_t r0 = 0; r0 < rows; r0 += slab) {
+        int64_t r1 = r0 + slab < rows ? r0 + slab : rows;
+        int64_t cnt[CW_MAXDIM];
+        const char *in[MAX_VALUES];
+        char *out[MAX_OUTS];
+        memcpy(cnt, count, sizeof(int64_t) * (size_t)nd);
+        if (ax >= 0) {
+            cnt[ax] = r1 - r0;
+        }
+        for (int i = 0; i < e->n; i++) {
+            if (e->v[i].kind != V_INPUT) {
+                continue;
+            }
+            if (streamed[i]) {
+                int64_t lo = sbase[i] + r0 * opstride[i][ax];
+                int64_t hi = sbase[i] + (r1 - 1) * opstride[i][ax] + span[i];
+                CW_TRY(cw__cstream_get(&streams[i], (size_t)lo, (size_t)(hi - lo),
+                                       &in[i], s));
+            }
+            else {
+                in[i] = inbase[i] + (ax >= 0 ? r0 * opstride[i][ax] : 0);
+            }
+        }
+        if (sink) {
+            CW_TRY(sink->begin(sink->ctx, ax, r0, r1, out));
+        }
+        else {
+            for (int o = 0; o < nout; o++) {
+                out[o] = dsts[o] + (ax >= 0 ? r0 * dstr[o][ax] : 0);
+            }
+        }
+        if (sink && plain && sink->in_place) {
+            CW_TRY(sink->end(sink->ctx, ax, r0, r1, in[outs[0]], opstride[outs[0]]));
+            continue;
+        }
+        run_kernel(e, lay, cnt, nout, outs, out, dstr, in, opstride, base);
+        if (sink) {
+            CW_TRY(sink->end(sink->ctx, ax, r0, r1, out[0], dstr[0]));
+        }
+    }
     rc = CW_OK;
 fail:
     return rc;
+}
+
+static int
+eval_region_n(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
+              const int64_t *count, int nout, const int *outs, char *const *dsts,
+              const int64_t *const *dstr, cw__scratch_t *s)
+{
+    return eval_region_sink(e, lay, off, count, nout, outs, dsts, dstr, NULL, s);
 }
 
 /* Evaluate the region of the program's result into dst. */
@@ -985,40 +1197,47 @@ typedef struct reduce_ctx {
 } reduce_ctx_t;
 
 /*
- * Reduce a C-contiguous tile of `count` into acc (byte strides per output
- * axis, 0 along reduced axes): acc = first slice, then acc = fn(acc, x)
- * over the rest in C order.  Along a reduced innermost axis the loop runs
- * in NumPy's reduce mode (acc step 0), which sums pairwise.
+ * Reduce a block of `tcount` values (byte strides tstrides) into acc (byte
+ * strides per output axis, 0 along reduced axes): acc = first slice, then
+ * acc = fn(acc, x) over the rest in C order; with `cont` acc already holds
+ * earlier rows of the same reduction and every slice is combined.  Along a
+ * reduced innermost axis the loop runs in NumPy's reduce mode (acc step 0),
+ * which sums pairwise.
  */
 static void
-reduce_tile(const reduce_ctx_t *c, int ndim, const int64_t *tcount, const char *tile,
-            char *acc)
+reduce_block(const reduce_ctx_t *c, int ndim, const int64_t *tcount,
+             const char *tile, const int64_t *tstrides, char *acc,
+             const int64_t *kstrides, bool cont)
 {
     size_t isz = c->itemsize;
-    /* Trailing reduced axes of the C-contiguous tile merge into one run:
-     * a full reduction is then one pairwise pass over the tile. */
-    int64_t count[CW_MAXDIM], kstride[CW_MAXDIM];
+    /* Axes of extent 1 drop out; trailing reduced axes that are contiguous
+     * together merge into one run: a full reduction of a contiguous block
+     * is one pairwise pass. */
+    int64_t count[CW_MAXDIM], kstride[CW_MAXDIM], tstr[CW_MAXDIM];
     bool red[CW_MAXDIM];
     int nd = 0;
     for (int k = 0; k < ndim; k++) {
-        if (nd > 0 && red[nd - 1] && c->red[k]) {
+        if (tcount[k] == 1) {
+            continue;
+        }
+        if (nd > 0 && red[nd - 1] && c->red[k] &&
+            tstr[nd - 1] == tstrides[k] * tcount[k]) {
             count[nd - 1] *= tcount[k];
+            tstr[nd - 1] = tstrides[k];
             continue;
         }
         count[nd] = tcount[k];
-        kstride[nd] = c->kstride[k];
+        kstride[nd] = kstrides[k];
         red[nd] = c->red[k];
+        tstr[nd] = tstrides[k];
         nd++;
     }
-    int64_t tstr[CW_MAXDIM];
-    int64_t st = (int64_t)isz;
-    for (int k = nd - 1; k >= 0; k--) {
-        tstr[k] = st;
-        st *= count[k];
-    }
     if (nd == 0) {
-        memcpy(acc, tile, isz);
-        return;
+        count[0] = 1;
+        kstride[0] = 0;
+        red[0] = true;
+        tstr[0] = (int64_t)isz;
+        nd = 1;
     }
     int in = nd - 1;
     int64_t len = count[in];
@@ -1027,7 +1246,7 @@ reduce_tile(const reduce_ctx_t *c, int ndim, const int64_t *tcount, const char *
     memset(idx, 0, sizeof(idx));
     for (;;) {
         /* Is this row the first along every reduced outer axis? */
-        bool first = true;
+        bool first = !cont;
         int64_t aoff = 0, toff = 0;
         for (int k = 0; k < in; k++) {
             toff += idx[k] * tstr[k];
@@ -1041,22 +1260,24 @@ reduce_tile(const reduce_ctx_t *c, int ndim, const int64_t *tcount, const char *
         if (inner_red) {
             if (first) {
                 memcpy(a, row, isz);
-                row += isz;
+                row += tstr[in];
             }
             intptr_t n = (intptr_t)(first ? len - 1 : len);
             if (n > 0) {
                 char *args[3] = {a, (char *)row, a};
-                intptr_t steps[3] = {0, (intptr_t)isz, 0};
+                intptr_t steps[3] = {0, (intptr_t)tstr[in], 0};
                 c->fn(args, &n, steps, c->data);
             }
         }
         else if (first) {
-            memcpy(a, row, (size_t)len * isz);
+            int64_t cnt1[1] = {len}, dst1[1] = {kstride[in]}, src1[1] = {tstr[in]};
+            cw__copy_strided(1, cnt1, a, dst1, row, src1, isz);
         }
         else {
             intptr_t n = (intptr_t)len;
             char *args[3] = {a, (char *)row, a};
-            intptr_t steps[3] = {(intptr_t)isz, (intptr_t)isz, (intptr_t)isz};
+            intptr_t steps[3] = {(intptr_t)kstride[in], (intptr_t)tstr[in],
+                                 (intptr_t)kstride[in]};
             c->fn(args, &n, steps, c->data);
         }
         int k = in - 1;
@@ -1070,6 +1291,88 @@ reduce_tile(const reduce_ctx_t *c, int ndim, const int64_t *tcount, const char *
             break;
         }
     }
+}
+
+/*
+ * A reduction task's sink: each slab is evaluated into a slab-sized buffer
+ * (or read in place) and reduced.  Slabs along a kept axis fill their own
+ * part of the tile's partial.  Slabs along a reduced axis each get a
+ * partial of their own, combined pairwise (a binary counter of partials),
+ * so cutting a tile into slabs keeps sums pairwise.
+ */
+typedef struct reduce_slab {
+    const reduce_ctx_t *c;
+    const int64_t *count;       /* the tile */
+    const int64_t *tstr;        /* C strides of the tile */
+    char *acc;                  /* the tile's part of its partial */
+    int64_t kcount[CW_MAXDIM];  /* the tile's kept extents (1: reduced) */
+    int64_t kstr[CW_MAXDIM];    /* C strides of a partial of the tile */
+    size_t kt;                  /* bytes of one such partial */
+    int depth;                  /* partials on the stack */
+    int level[64];              /* log2 of the slabs each one holds */
+    cw__scratch_t *s;
+} reduce_slab_t;
+
+static int
+reduce_slab_begin(void *vctx, int ax, int64_t r0, int64_t r1, char **dsts)
+{
+    reduce_slab_t *rs = vctx;
+    size_t n = ax >= 0 ? (size_t)((r1 - r0) * rs->tstr[ax]) : rs->c->itemsize;
+    CW_TRY_RET(cw__reserve(&rs->s->enc, &rs->s->enc_cap, n));
+    dsts[0] = rs->s->enc;
+    return CW_OK;
+}
+
+static void
+combine(const reduce_ctx_t *c, char *a, const char *b, size_t nbytes)
+{
+    intptr_t n = (intptr_t)(nbytes / c->itemsize);
+    char *args[3] = {a, (char *)b, a};
+    intptr_t steps[3] = {(intptr_t)c->itemsize, (intptr_t)c->itemsize,
+                         (intptr_t)c->itemsize};
+    c->fn(args, &n, steps, c->data);
+}
+
+static int
+reduce_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *ptr,
+                const int64_t *strides)
+{
+    reduce_slab_t *rs = vctx;
+    const reduce_ctx_t *c = rs->c;
+    int nd = c->e->ndim;
+    int64_t cnt[CW_MAXDIM];
+    memcpy(cnt, rs->count, sizeof(int64_t) * (size_t)nd);
+    if (ax < 0 || !c->red[ax]) {
+        char *acc = rs->acc;
+        if (ax >= 0) {
+            cnt[ax] = r1 - r0;
+            acc += r0 * c->kstride[ax];
+        }
+        reduce_block(c, nd, cnt, ptr, strides, acc, c->kstride, false);
+        return CW_OK;
+    }
+    cnt[ax] = r1 - r0;
+    if (r0 == 0) {
+        /* Room for the stack: one partial per level of the counter. */
+        int64_t nslabs = (rs->count[ax] + (r1 - r0) - 1) / (r1 - r0);
+        int levels = 2;
+        while (((int64_t)1 << (levels - 2)) < nslabs) {
+            levels++;
+        }
+        CW_TRY_RET(cw__reserve(&rs->s->red, &rs->s->red_cap, (size_t)levels * rs->kt));
+        rs->depth = 0;
+    }
+    char *stack = rs->s->red;
+    reduce_block(c, nd, cnt, ptr, strides, stack + (size_t)rs->depth * rs->kt,
+                 rs->kstr, false);
+    rs->level[rs->depth++] = 0;
+    while (rs->depth >= 2 && rs->level[rs->depth - 1] == rs->level[rs->depth - 2]) {
+        combine(c, stack + (size_t)(rs->depth - 2) * rs->kt,
+                stack + (size_t)(rs->depth - 1) * rs->kt, rs->kt);
+        rs->level[rs->depth - 2]++;
+        rs->depth--;
+    }
+    return CW_OK;
 }
 
 static int
@@ -1095,10 +1398,34 @@ reduce_task(void *vctx, int64_t task, cw__scratch_t *s)
         tstr[k] = st;
         st *= count[k];
     }
-    /* The evaluated tile lives after the program's own buffers. */
-    CW_TRY(cw__reserve(&s->enc, &s->enc_cap, c->tile_bytes));
-    CW_TRY(eval_region(e, &c->lay, off, count, s->enc, tstr, s));
-    reduce_tile(c, e->ndim, count, s->enc, c->partials + r * c->kbytes + koff);
+    reduce_slab_t rs = {.c = c, .count = count, .tstr = tstr,
+                        .acc = c->partials + r * c->kbytes + koff, .s = s};
+    int64_t ks = (int64_t)c->itemsize;
+    for (int k = e->ndim - 1; k >= 0; k--) {
+        rs.kcount[k] = c->red[k] ? 1 : count[k];
+        rs.kstr[k] = c->red[k] ? 0 : ks;
+        ks *= rs.kcount[k];
+    }
+    rs.kt = (size_t)ks;
+    slab_sink_t sink = {.begin = reduce_slab_begin, .end = reduce_slab_end,
+                        .ctx = &rs, .in_place = true};
+    char *dst = NULL;
+    const int64_t *dstr = tstr;
+    CW_TRY(eval_region_sink(e, &c->lay, off, count, 1, &e->result, &dst, &dstr,
+                            &sink, s));
+    if (rs.depth > 0) {
+        /* Fold the stack in order and place the tile's partial. */
+        char *stack = s->red;
+        for (int i = 1; i < rs.depth; i++) {
+            combine(c, stack, stack + (size_t)i * rs.kt, rs.kt);
+        }
+        int64_t sstr[CW_MAXDIM];
+        for (int k = 0; k < e->ndim; k++) {
+            sstr[k] = c->red[k] ? 0 : rs.kstr[k];
+        }
+        cw__copy_strided(e->ndim, rs.kcount, rs.acc, c->kstride, stack, sstr,
+                         c->itemsize);
+    }
     rc = CW_OK;
 fail:
     return rc;

@@ -22,6 +22,15 @@
         }                                                                 \
     } while (0)
 
+/* Return a negative status at once (functions without a `fail:` exit). */
+#define CW_TRY_RET(expr)                                                  \
+    do {                                                                  \
+        int rc_ = (expr);                                                 \
+        if (rc_ < 0) {                                                    \
+            return rc_;                                                   \
+        }                                                                 \
+    } while (0)
+
 /*
  * Record `status` with a formatted message as this thread's last error and
  * return `status`, so failing sites read `return cw__error(CW_EIO, ...)`.

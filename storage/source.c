@@ -183,7 +183,17 @@ cw__scratch_destroy(cw__scratch_t *s)
         }
     }
     cw__free(s->carry);
+    cw__free(s->red);
     cw__free(s->enc);
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < s->nstreams[i]; j++) {
+            cw__cstream_free(&s->streams[i][j]);
+        }
+        cw__free(s->streams[i]);
+    }
+    cw__free(s->bpend);
+    cw__free(s->bshuf);
+    cw__bframe_scratch_free(s);
     cw__deflate_scratch_free(s);
     cw__scratch_init(s);
 }

@@ -43,6 +43,8 @@ typedef struct cw__scratch {
     size_t mm_cap[4][4];
     void *carry;
     size_t carry_cap;
+    void *red;                  /* a reduction's partials of slabs */
+    size_t red_cap;
     /* Used by stores: one output chunk being gathered, and its encoding. */
     void *work;
     size_t work_cap;
@@ -50,7 +52,63 @@ typedef struct cw__scratch {
     size_t enc_cap;
     struct libdeflate_compressor *deflater;
     int deflater_level;
+    /* Block-wise Blosc: codec contexts, the open chunk streams of a
+     * program's inputs (by nesting depth) and the encoder's pending block
+     * and shuffle stage. */
+    void *zstd_d, *zstd_c;
+    struct cw__cstream *streams[4];
+    int nstreams[4];
+    void *bpend;
+    size_t bpend_cap;
+    void *bshuf;
+    size_t bshuf_cap;
 } cw__scratch_t;
+
+/*
+ * A chunk read as a stream of byte ranges (cw__cstream_get), so that a
+ * computation holds one Blosc block of it at a time instead of the whole
+ * decoded chunk.  Unfiltered chunks are read range by range; chunks that
+ * cannot be decoded block by block (other filters, codecs without a
+ * block-level decoder here, chunks read through HDF5) are decoded whole
+ * once and served from memory.  Buffers grow only and are reused.
+ */
+typedef struct cw__bframe {
+    int format;            /* Blosc compressor format (flags >> 5) */
+    bool memcpyed, shuffled, dont_split;
+    size_t typesize, nbytes, blocksize, cbytes;
+    int64_t nblocks;
+} cw__bframe_t;
+
+typedef struct cw__cstream {
+    const cw_source_t *src;
+    int kind;                  /* CW__CS_* */
+    uint64_t offset;           /* file offset of the stored chunk */
+    int fd;
+    cw__bframe_t f;
+    unsigned char *bstarts;    /* the frame's block offsets (little-endian) */
+    size_t bstarts_cap;
+    unsigned char *cbuf;       /* stored bytes of one block */
+    size_t cbuf_cap;
+    unsigned char *blk;        /* one decoded block (byte planes if shuffled) */
+    size_t blk_cap;
+    int64_t blk_at;            /* which block `blk` holds, -1 none */
+    unsigned char *out;        /* a range handed out (or the whole chunk) */
+    size_t out_cap;
+    bool swap;
+    unsigned char fill[8];
+} cw__cstream_t;
+
+enum { CW__CS_NONE, CW__CS_WHOLE, CW__CS_FILL, CW__CS_RAW, CW__CS_BLOSC };
+
+/* Bytes [off, off + n) of the chunk opened in `cs` (native byte order);
+ * *ptr stays valid until the next call on `cs`. */
+int cw__cstream_get(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
+                    cw__scratch_t *s);
+void cw__cstream_free(cw__cstream_t *cs);
+/* Set `cs` (src set) to read `stored` bytes at `offset` of fd: raw bytes,
+ * or a Blosc frame (*ok false: the frame needs the whole-frame decoder). */
+int cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset,
+                            size_t stored, bool blosc, bool *ok);
 
 void cw__scratch_init(cw__scratch_t *s);
 void cw__scratch_destroy(cw__scratch_t *s);
@@ -78,6 +136,10 @@ struct cw__source_ops {
     /* Extra per-thread bytes one task of this source may use beyond the
      * decoded chunk (compressed bytes, pipeline stage). */
     size_t (*scratch_bytes)(const cw_source_t *src);
+    /* Open chunk `cidx` as a stream of byte ranges; NULL for sources that
+     * do not store chunks. */
+    int (*stream_open)(cw_source_t *src, const int64_t *cidx, cw__cstream_t *cs,
+                       cw__scratch_t *s);
     void (*destroy)(cw_source_t *src);
 };
 
@@ -115,6 +177,41 @@ int cw__blosc_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
 int cw__blosc_encode(const char *codec, int level, int shuffle,
                      size_t typesize, const void *src, size_t srclen,
                      void *dst, size_t dstcap, size_t *outlen);
+/* Parse a frame's header (`stored` bytes in all, decoding to `expect`);
+ * *blockwise false when this frame needs the whole-frame decoder. */
+int cw__bframe_parse(const void *hdr, size_t stored, size_t expect,
+                     cw__bframe_t *f, bool *blockwise);
+/* Bytes of block b, and its stored bytes (src, srclen) decoded into dst
+ * (byte planes when f->shuffled). */
+size_t cw__bframe_block_len(const cw__bframe_t *f, int64_t b);
+int cw__bframe_decode_block(const cw__bframe_t *f, int64_t b, const void *src,
+                            size_t srclen, void *dst, cw__scratch_t *s);
+void cw__bframe_scratch_free(cw__scratch_t *s);
+
+/* Streaming Blosc encoder: a frame built block by block from bytes fed in
+ * order, so the uncompressed chunk never exists whole. */
+typedef struct cw__benc {
+    int format, code, level;
+    bool shuffle;
+    size_t typesize, nbytes, blocksize, fed, npend;
+    int64_t nblocks, next;
+    unsigned char *out;
+    size_t cap, pos;
+    cw__scratch_t *s;
+} cw__benc_t;
+
+/* Whether a codec has a block-level encoder here. */
+bool cw__benc_supported(const char *codec);
+/* Capacity `out` needs for a chunk of nbytes. */
+size_t cw__benc_bound(const char *codec, int level, size_t typesize, size_t nbytes);
+int cw__benc_start(cw__benc_t *b, const char *codec, int level, bool shuffle,
+                   size_t typesize, size_t nbytes, void *out, size_t cap,
+                   cw__scratch_t *s);
+/* Feed n bytes (NULL: n zero bytes). */
+int cw__benc_feed(cw__benc_t *b, const void *data, size_t n);
+/* After exactly nbytes were fed: the frame's length. */
+int cw__benc_finish(cw__benc_t *b, size_t *outlen);
+
 /* Compression code of a Blosc codec name, or -1. */
 int cw__blosc_code(const char *codec);
 const char *cw__blosc_name(int code);
@@ -130,6 +227,9 @@ void cw__deflate_scratch_free(cw__scratch_t *s);
 /* Worst-case encoded size for dstcap. */
 size_t cw__deflate_bound(size_t srclen);
 
+/* Elements [e0, e1) of byte planes of nelem elements, interleaved. */
+void cw__unshuffle_range(const void *planes, size_t nelem, size_t typesize,
+                         size_t e0, size_t e1, void *dst);
 /* HDF5 shuffle filter (byte planes) and its inverse. */
 void cw__unshuffle(const void *src, void *dst, size_t n, size_t typesize);
 void cw__shuffle(const void *src, void *dst, size_t n, size_t typesize);

@@ -75,6 +75,12 @@ typedef struct cw__store_job {
      * carry state from one to the next, in the scratch). */
     bool sequential;
     int axis;
+    /* Optional, instead of fill(): compute the region and feed the whole
+     * chunk's bytes in order (padding included, with the chunk's C
+     * strides `strides`) to a Blosc encoder, a slab at a time. */
+    int (*fill_stream)(void *ctx, const int64_t *off, const int64_t *count,
+                       const int64_t *strides, size_t chunk_nbytes,
+                       cw__benc_t *enc, cw__scratch_t *s);
 } cw__store_job_t;
 
 /* Stream a job into a new HDF5 dataset (see cw_store). */

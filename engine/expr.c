@@ -1072,6 +1072,73 @@ job_fill(void *vctx, const int64_t *off, const int64_t *count, char *dst,
     return eval_region(j->e, &j->lay, off, count, dst, strides, s);
 }
 
+/* A store's sink: slabs of the output chunk's rows are computed into a
+ * slab-sized buffer and fed to the chunk's encoder in order. */
+typedef struct store_slab {
+    const int64_t *count;       /* the region (the chunk's part in shape) */
+    const int64_t *strides;     /* the chunk's C strides */
+    size_t itemsize;
+    bool edge;                  /* rows hold padding: clear them first */
+    cw__benc_t *enc;
+    cw__scratch_t *s;
+} store_slab_t;
+
+static size_t
+slab_bytes(const store_slab_t *ss, int ax, int64_t r0, int64_t r1)
+{
+    return ax >= 0 ? (size_t)((r1 - r0) * ss->strides[ax]) : ss->itemsize;
+}
+
+static int
+store_slab_begin(void *vctx, int ax, int64_t r0, int64_t r1, char **dsts)
+{
+    store_slab_t *ss = vctx;
+    size_t n = slab_bytes(ss, ax, r0, r1);
+    CW_TRY_RET(cw__reserve(&ss->s->work, &ss->s->work_cap, n));
+    if (ss->edge) {
+        memset(ss->s->work, 0, n);
+    }
+    dsts[0] = ss->s->work;
+    return CW_OK;
+}
+
+static int
+store_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *ptr,
+               const int64_t *strides)
+{
+    store_slab_t *ss = vctx;
+    (void)strides;
+    return cw__benc_feed(ss->enc, ptr, slab_bytes(ss, ax, r0, r1));
+}
+
+static int
+job_fill_stream(void *vctx, const int64_t *off, const int64_t *count,
+                const int64_t *strides, size_t chunk_nbytes, cw__benc_t *enc,
+                cw__scratch_t *s)
+{
+    store_job_t *j = vctx;
+    const cw_expr_t *e = j->e;
+    store_slab_t ss = {.count = count, .strides = strides,
+                       .itemsize = e->v[e->result].itemsize, .enc = enc, .s = s};
+    /* The region starts at the chunk's origin; rows of it are whole rows
+     * of the chunk only when no later axis is cut by the shape's edge. */
+    int ax = -1;
+    for (int k = 0; k < e->ndim; k++) {
+        if (ax >= 0 && count[k] * strides[k] != strides[k - 1]) {
+            ss.edge = true;  /* fewer than the chunk's extent along k */
+        }
+        if (ax < 0 && count[k] > 1) {
+            ax = k;
+        }
+    }
+    slab_sink_t sink = {.begin = store_slab_begin, .end = store_slab_end, .ctx = &ss};
+    char *dst = NULL;
+    CW_TRY_RET(eval_region_sink(e, &j->lay, off, count, 1, &e->result, &dst,
+                                &strides, &sink, s));
+    /* The rest of the chunk past the shape's edge: padding. */
+    return cw__benc_feed(enc, NULL, chunk_nbytes - enc->fed);
+}
+
 static size_t
 job_working_set(void *vctx, const int64_t *chunks)
 {
@@ -1103,6 +1170,7 @@ cw_expr_store(cw_expr_t *e, const char *path, const char *name,
     store_job_t j = {.e = e};
     cw__store_job_t job = {.ndim = e->ndim, .dtype = e->v[e->result].dtype,
                            .ctx = &j, .fill = job_fill,
+                           .fill_stream = job_fill_stream,
                            .working_set = job_working_set, .begin = job_begin,
                            .end = job_end};
     memcpy(job.shape, e->shape, sizeof(job.shape));

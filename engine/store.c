@@ -31,6 +31,22 @@ write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
 {
     const cw_store_opts_t *o = &ctx->o;
     int rc;
+    size_t itemsize = cw_dtype_size(ctx->job->dtype);
+    if (ctx->job->fill_stream && !ctx->job->post && o->codec == CW_CODEC_BLOSC &&
+        !o->bitshuffle && cw__benc_supported(o->blosc_codec)) {
+        /* Compress each slab of the chunk as it is computed: the chunk is
+         * never held uncompressed. */
+        size_t cap = cw__benc_bound(o->blosc_codec, o->level, itemsize,
+                                    ctx->chunk_nbytes), enclen;
+        cw__benc_t enc;
+        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, cap));
+        CW_TRY(cw__benc_start(&enc, o->blosc_codec, o->level, o->shuffle, itemsize,
+                              ctx->chunk_nbytes, s->enc, cap, s));
+        CW_TRY(ctx->job->fill_stream(ctx->job->ctx, off, count, ctx->cstrides,
+                                     ctx->chunk_nbytes, &enc, s));
+        CW_TRY(cw__benc_finish(&enc, &enclen));
+        return cw__h5sink_write(ctx->sink, off, 0, s->enc, enclen);
+    }
     bool edge = false;
     for (int d = 0; d < o->ndim; d++) {
         edge = edge || count[d] < o->chunks[d];
@@ -57,7 +73,6 @@ write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
     const void *data = s->work;
     size_t nbytes = ctx->chunk_nbytes, enclen = 0;
     uint32_t mask = 0;
-    size_t itemsize = cw_dtype_size(ctx->job->dtype);
     if (o->codec == CW_CODEC_BLOSC) {
         CW_TRY(cw__reserve(enc, enc_cap, ctx->enc_cap));
         CW_TRY(cw__blosc_encode(o->blosc_codec, o->level,

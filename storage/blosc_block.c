@@ -112,8 +112,8 @@ cw__bframe_block_len(const cw__bframe_t *f, int64_t b)
 /* c-blosc's rule, decoder side: full blocks of a frame that does not say
  * "don't split" hold one stream per byte plane when planes are at least
  * 128 bytes and there are at most 16 of them. */
-static size_t
-nsplits_of(const cw__bframe_t *f, size_t len)
+size_t
+cw__bframe_nsplits(const cw__bframe_t *f, size_t len)
 {
     bool leftover = len < f->blocksize;
     if (!f->dont_split && !leftover && f->typesize <= 16 &&
@@ -123,10 +123,15 @@ nsplits_of(const cw__bframe_t *f, size_t len)
     return 1;
 }
 
-static int
-decode_stream(const cw__bframe_t *f, const unsigned char *src, size_t n,
-              unsigned char *dst, size_t len, cw__scratch_t *s)
+int
+cw__bframe_decode_stream(const cw__bframe_t *f, const void *vsrc, size_t n,
+                         void *dst, size_t len, cw__scratch_t *s)
 {
+    const unsigned char *src = vsrc;
+    if (n == len) {
+        memcpy(dst, src, n);  /* stored raw */
+        return CW_OK;
+    }
     switch (f->format) {
     case FMT_LZ4: {
         int k = LZ4_decompress_safe((const char *)src, (char *)dst, (int)n, (int)len);
@@ -157,7 +162,7 @@ cw__bframe_decode_block(const cw__bframe_t *f, int64_t b, const void *src,
 {
     const unsigned char *p = src;
     size_t len = cw__bframe_block_len(f, b);
-    size_t nsplits = nsplits_of(f, len);
+    size_t nsplits = cw__bframe_nsplits(f, len);
     size_t neblock = len / nsplits, pos = 0;
     for (size_t j = 0; j < nsplits; j++) {
         if (srclen - pos < 4) {
@@ -169,10 +174,7 @@ cw__bframe_decode_block(const cw__bframe_t *f, int64_t b, const void *src,
             goto corrupt;
         }
         unsigned char *d = (unsigned char *)dst + j * neblock;
-        if (n == neblock) {
-            memcpy(d, p + pos, n);
-        }
-        else if (decode_stream(f, p + pos, n, d, neblock, s) < 0) {
+        if (cw__bframe_decode_stream(f, p + pos, n, d, neblock, s) < 0) {
             goto corrupt;
         }
         pos += n;

@@ -8,6 +8,7 @@
  * ever held.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -75,7 +76,9 @@ cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset, size_t store
     return CW_OK;
 }
 
-/* Decode block b into cs->blk. */
+/* Decode block b into cs->blk.  A block split into byte-plane streams is
+ * read a stream at a time (each read also fetches the next stream's
+ * length), so only one stream's stored bytes are held. */
 static int
 load_block(cw__cstream_t *cs, int64_t b, cw__scratch_t *s)
 {
@@ -90,17 +93,44 @@ load_block(cw__cstream_t *cs, int64_t b, cw__scratch_t *s)
         return cw__error(CW_ECORRUPT, "Blosc block %lld starts outside its "
                          "frame", (long long)b);
     }
-    /* Blocks need not be stored in order: read as much as the block can
-     * take (every stream raw) and let the decoder find its end. */
-    size_t most = len + 4 * (f->typesize > 16 ? 16 : f->typesize) + 4;
-    size_t n = f->cbytes - start < most ? f->cbytes - start : most;
-    CW_TRY_RET(cw__reserve((void **)&cs->cbuf, &cs->cbuf_cap, n));
     CW_TRY_RET(cw__reserve((void **)&cs->blk, &cs->blk_cap, f->blocksize));
     cs->blk_at = -1;
-    CW_TRY_RET(pread_all(cs->fd, cs->cbuf, n, cs->offset + start));
-    CW_TRY_RET(cw__bframe_decode_block(f, b, cs->cbuf, n, cs->blk, s));
+    size_t nsplits = cw__bframe_nsplits(f, len);
+    if (nsplits == 1) {
+        /* Blocks need not be stored in order: read as much as the block
+         * can take (stored raw) and let the decoder find its end. */
+        size_t n = f->cbytes - start < len + 4 ? f->cbytes - start : len + 4;
+        CW_TRY_RET(cw__reserve((void **)&cs->cbuf, &cs->cbuf_cap, n));
+        CW_TRY_RET(pread_all(cs->fd, cs->cbuf, n, cs->offset + start));
+        CW_TRY_RET(cw__bframe_decode_block(f, b, cs->cbuf, n, cs->blk, s));
+        cs->blk_at = b;
+        return CW_OK;
+    }
+    size_t neblock = len / nsplits, pos = start;
+    unsigned char w[4];
+    if (f->cbytes - pos < 4) {
+        goto corrupt;
+    }
+    CW_TRY_RET(pread_all(cs->fd, w, 4, cs->offset + pos));
+    size_t n = rd32(w);
+    for (size_t j = 0; j < nsplits; j++) {
+        size_t more = j + 1 < nsplits ? 4 : 0;
+        if (n == 0 || n > f->cbytes - pos - 4 || more > f->cbytes - pos - 4 - n) {
+            goto corrupt;
+        }
+        CW_TRY_RET(cw__reserve((void **)&cs->cbuf, &cs->cbuf_cap, n + more));
+        CW_TRY_RET(pread_all(cs->fd, cs->cbuf, n + more, cs->offset + pos + 4));
+        if (cw__bframe_decode_stream(f, cs->cbuf, n, cs->blk + j * neblock, neblock,
+                                     s) < 0) {
+            goto corrupt;
+        }
+        pos += 4 + n;
+        n = more ? rd32(cs->cbuf + n) : 0;
+    }
     cs->blk_at = b;
     return CW_OK;
+corrupt:
+    return cw__error(CW_ECORRUPT, "Blosc block %lld does not decode", (long long)b);
 }
 
 /* Bytes [lo, hi) of the loaded block, unshuffled, to dst. */
@@ -127,9 +157,44 @@ copy_from_block(cw__cstream_t *cs, size_t lo, size_t hi, unsigned char *dst,
     return CW_OK;
 }
 
+void
+cw__prefix_chunk(const cw_source_t *src, const int64_t *cidx, const char *name,
+                 const char *path)
+{
+    char where[256];
+    int k = snprintf(where, sizeof(where), "chunk (");
+    for (int d = 0; d < src->ndim && k < (int)sizeof(where) - 32; d++) {
+        k += snprintf(where + k, sizeof(where) - (size_t)k, "%s%lld",
+                      d ? ", " : "", (long long)cidx[d]);
+    }
+    cw__error_prefix("%s%s) of '%s' in '%s': ", where, src->ndim == 1 ? "," : "",
+                     name, path);
+}
+
+/* Name the chunk in a failure's message. */
+static int
+located(const cw__cstream_t *cs, int rc)
+{
+    if (rc < 0 && cs->path) {
+        cw__prefix_chunk(cs->src, cs->cidx, cs->name, cs->path);
+    }
+    return rc;
+}
+
+static int
+get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
+          cw__scratch_t *s);
+
 int
 cw__cstream_get(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
                 cw__scratch_t *s)
+{
+    return located(cs, get_range(cs, off, n, ptr, s));
+}
+
+static int
+get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
+          cw__scratch_t *s)
 {
     const cw_source_t *src = cs->src;
     if (off > src->chunk_nbytes || n > src->chunk_nbytes - off) {

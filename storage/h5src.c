@@ -592,20 +592,6 @@ fail:
     return rc;
 }
 
-/* Name the chunk in this thread's error message. */
-static void
-prefix_chunk(const cw_source_t *src, const h5src_t *h, const int64_t *cidx)
-{
-    char where[256];
-    int k = snprintf(where, sizeof(where), "chunk (");
-    for (int d = 0; d < src->ndim && k < (int)sizeof(where) - 32; d++) {
-        k += snprintf(where + k, sizeof(where) - (size_t)k, "%s%lld",
-                      d ? ", " : "", (long long)cidx[d]);
-    }
-    cw__error_prefix("%s%s) of '%s' in '%s': ", where,
-                     src->ndim == 1 ? "," : "", h->name, h->path);
-}
-
 static int
 h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__scratch_t *s)
 {
@@ -705,7 +691,7 @@ h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__scratch_t *s
     }
 done:
     if (rc < 0) {
-        prefix_chunk(src, h, cidx);
+        cw__prefix_chunk(src, cidx, h->name, h->path);
     }
     return rc;
 }
@@ -721,6 +707,9 @@ h5_stream_open(cw_source_t *src, const int64_t *cidx, cw__cstream_t *cs,
     cs->blk_at = -1;
     cs->swap = h->swap;
     memcpy(cs->fill, h->fill, sizeof(cs->fill));
+    memcpy(cs->cidx, cidx, sizeof(int64_t) * (size_t)src->ndim);
+    cs->name = h->name;
+    cs->path = h->path;
     if (h->native && h->indexed) {
         int64_t linear = 0;
         for (int d = 0; d < src->ndim; d++) {
@@ -765,7 +754,7 @@ h5_stream_open(cw_source_t *src, const int64_t *cidx, cw__cstream_t *cs,
     }
     return rc;
 done:
-    prefix_chunk(src, h, cidx);
+    cw__prefix_chunk(src, cidx, h->name, h->path);
     return rc;
 }
 

@@ -96,6 +96,9 @@ typedef struct cw__cstream {
     size_t out_cap;
     bool swap;
     unsigned char fill[8];
+    /* For error messages: the chunk and its dataset. */
+    int64_t cidx[CW_MAXDIM];
+    const char *name, *path;
 } cw__cstream_t;
 
 enum { CW__CS_NONE, CW__CS_WHOLE, CW__CS_FILL, CW__CS_RAW, CW__CS_BLOSC };
@@ -105,6 +108,10 @@ enum { CW__CS_NONE, CW__CS_WHOLE, CW__CS_FILL, CW__CS_RAW, CW__CS_BLOSC };
 int cw__cstream_get(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
                     cw__scratch_t *s);
 void cw__cstream_free(cw__cstream_t *cs);
+/* Prefix this thread's error message with "chunk (i, j) of 'name' in
+ * 'path': ". */
+void cw__prefix_chunk(const cw_source_t *src, const int64_t *cidx,
+                      const char *name, const char *path);
 /* Set `cs` (src set) to read `stored` bytes at `offset` of fd: raw bytes,
  * or a Blosc frame (*ok false: the frame needs the whole-frame decoder). */
 int cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset,
@@ -186,6 +193,12 @@ int cw__bframe_parse(const void *hdr, size_t stored, size_t expect,
 size_t cw__bframe_block_len(const cw__bframe_t *f, int64_t b);
 int cw__bframe_decode_block(const cw__bframe_t *f, int64_t b, const void *src,
                             size_t srclen, void *dst, cw__scratch_t *s);
+/* Streams a block of len bytes is stored as (one per byte plane, or one),
+ * and one stream of n stored bytes decoded to exactly len bytes (-1 when
+ * it does not decode). */
+size_t cw__bframe_nsplits(const cw__bframe_t *f, size_t len);
+int cw__bframe_decode_stream(const cw__bframe_t *f, const void *src, size_t n,
+                             void *dst, size_t len, cw__scratch_t *s);
 void cw__bframe_scratch_free(cw__scratch_t *s);
 
 /* Streaming Blosc encoder: a frame built block by block from bytes fed in

@@ -1217,7 +1217,7 @@ cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *buf, size_t l
             for (int d = 0; d < v->src->ndim; d++) {
                 OUT("%s%lld", d ? "x" : " ", (long long)v->src->chunks[d]);
             }
-            OUT(")");
+            OUT(")%s", v->src->ops->stream_open ? ", streamed" : "");
         }
         else if (v->kind == V_LOOP) {
             OUT(" %s(", v->name);
@@ -1244,6 +1244,15 @@ cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *buf, size_t l
         (long long)ntasks, ntasks == 1 ? "" : "s", nthreads, nthreads == 1 ? "" : "s",
         (double)ws / 1048576.0, (double)ws * nthreads / 1048576.0,
         rc < 0 ? " (exceeds memory_limit)" : "");
+    bool streams = false;
+    for (int i = 0; i < e->n; i++) {
+        streams = streams || (e->v[i].kind == V_INPUT && e->v[i].src->ops->stream_open);
+    }
+    if (streams) {
+        OUT("streamed inputs: chunks inside one tile are read by Blosc block in slabs "
+            "of about %lld KiB; the projection assumes chunks decoded whole\n",
+            (long long)(SLAB_BYTES >> 10));
+    }
 #undef OUT
     return CW_OK;
 }

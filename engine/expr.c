@@ -429,8 +429,8 @@ working_set(const cw_expr_t *e, const int64_t *tile)
  */
 typedef struct slab_sink {
     int (*begin)(void *ctx, int ax, int64_t r0, int64_t r1, char **dsts);
-    int (*end)(void *ctx, int ax, int64_t r0, int64_t r1, const char *ptr,
-               const int64_t *strides);
+    int (*end)(void *ctx, int ax, int64_t r0, int64_t r1, const char *const *ptrs,
+               const int64_t *const *strides);
     void *ctx;
     bool in_place;
 } slab_sink_t;
@@ -858,12 +858,13 @@ eval_region_sink(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
             }
         }
         if (sink && plain && sink->in_place) {
-            CW_TRY(sink->end(sink->ctx, ax, r0, r1, in[outs[0]], opstride[outs[0]]));
+            const int64_t *str1 = opstride[outs[0]];
+            CW_TRY(sink->end(sink->ctx, ax, r0, r1, &in[outs[0]], &str1));
             continue;
         }
         run_kernel(e, lay, cnt, nout, outs, out, dstr, in, opstride, base);
         if (sink) {
-            CW_TRY(sink->end(sink->ctx, ax, r0, r1, out[0], dstr[0]));
+            CW_TRY(sink->end(sink->ctx, ax, r0, r1, (const char *const *)out, dstr));
         }
     }
     rc = CW_OK;
@@ -1103,12 +1104,12 @@ store_slab_begin(void *vctx, int ax, int64_t r0, int64_t r1, char **dsts)
 }
 
 static int
-store_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *ptr,
-               const int64_t *strides)
+store_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *const *ptrs,
+               const int64_t *const *strides)
 {
     store_slab_t *ss = vctx;
     (void)strides;
-    return cw__benc_feed(ss->enc, ptr, slab_bytes(ss, ax, r0, r1));
+    return cw__benc_feed(ss->enc, ptrs[0], slab_bytes(ss, ax, r0, r1));
 }
 
 static int
@@ -1371,34 +1372,26 @@ reduce_block(const reduce_ctx_t *c, int ndim, const int64_t *tcount,
 }
 
 /*
- * A reduction task's sink: each slab is evaluated into a slab-sized buffer
- * (or read in place) and reduced.  Slabs along a kept axis fill their own
- * part of the tile's partial.  Slabs along a reduced axis each get a
+ * Reductions and shared passes.  A pass evaluates tiles slab by slab; each
+ * slab goes to the values read into caller buffers and to each reduction,
+ * which folds it into the tile's partial.  Slabs along a kept axis fill
+ * their own part of the partial.  Slabs along a reduced axis each get a
  * partial of their own, combined pairwise (a binary counter of partials),
  * so cutting a tile into slabs keeps sums pairwise.
  */
 typedef struct reduce_slab {
     const reduce_ctx_t *c;
     const int64_t *count;       /* the tile */
-    const int64_t *tstr;        /* C strides of the tile */
+    int64_t tstr[CW_MAXDIM];    /* C strides of the tile's values */
     char *acc;                  /* the tile's part of its partial */
     int64_t kcount[CW_MAXDIM];  /* the tile's kept extents (1: reduced) */
     int64_t kstr[CW_MAXDIM];    /* C strides of a partial of the tile */
     size_t kt;                  /* bytes of one such partial */
-    int depth;                  /* partials on the stack */
+    char *stack;                /* partials of slabs along a reduced axis */
+    int levels;                 /* room on the stack */
+    int depth;                  /* partials on it */
     int level[64];              /* log2 of the slabs each one holds */
-    cw__scratch_t *s;
 } reduce_slab_t;
-
-static int
-reduce_slab_begin(void *vctx, int ax, int64_t r0, int64_t r1, char **dsts)
-{
-    reduce_slab_t *rs = vctx;
-    size_t n = ax >= 0 ? (size_t)((r1 - r0) * rs->tstr[ax]) : rs->c->itemsize;
-    CW_TRY_RET(cw__reserve(&rs->s->enc, &rs->s->enc_cap, n));
-    dsts[0] = rs->s->enc;
-    return CW_OK;
-}
 
 static void
 combine(const reduce_ctx_t *c, char *a, const char *b, size_t nbytes)
@@ -1410,11 +1403,11 @@ combine(const reduce_ctx_t *c, char *a, const char *b, size_t nbytes)
     c->fn(args, &n, steps, c->data);
 }
 
-static int
-reduce_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *ptr,
-                const int64_t *strides)
+/* Fold rows [r0, r1) along axis ax (values at ptr, byte strides) in. */
+static void
+reduce_slab_fold(reduce_slab_t *rs, int ax, int64_t r0, int64_t r1, const char *ptr,
+                 const int64_t *strides)
 {
-    reduce_slab_t *rs = vctx;
     const reduce_ctx_t *c = rs->c;
     int nd = c->e->ndim;
     int64_t cnt[CW_MAXDIM];
@@ -1426,85 +1419,299 @@ reduce_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *ptr,
             acc += r0 * c->kstride[ax];
         }
         reduce_block(c, nd, cnt, ptr, strides, acc, c->kstride, false);
-        return CW_OK;
+        return;
     }
     cnt[ax] = r1 - r0;
     if (r0 == 0) {
-        /* Room for the stack: one partial per level of the counter. */
-        int64_t nslabs = (rs->count[ax] + (r1 - r0) - 1) / (r1 - r0);
-        int levels = 2;
-        while (((int64_t)1 << (levels - 2)) < nslabs) {
-            levels++;
-        }
-        CW_TRY_RET(cw__reserve(&rs->s->red, &rs->s->red_cap, (size_t)levels * rs->kt));
         rs->depth = 0;
     }
-    char *stack = rs->s->red;
-    reduce_block(c, nd, cnt, ptr, strides, stack + (size_t)rs->depth * rs->kt,
+    reduce_block(c, nd, cnt, ptr, strides, rs->stack + (size_t)rs->depth * rs->kt,
                  rs->kstr, false);
     rs->level[rs->depth++] = 0;
     while (rs->depth >= 2 && rs->level[rs->depth - 1] == rs->level[rs->depth - 2]) {
-        combine(c, stack + (size_t)(rs->depth - 2) * rs->kt,
-                stack + (size_t)(rs->depth - 1) * rs->kt, rs->kt);
+        combine(c, rs->stack + (size_t)(rs->depth - 2) * rs->kt,
+                rs->stack + (size_t)(rs->depth - 1) * rs->kt, rs->kt);
         rs->level[rs->depth - 2]++;
         rs->depth--;
+    }
+}
+
+/* After the last slab: fold the stack in order into the tile's partial. */
+static void
+reduce_slab_finish(reduce_slab_t *rs)
+{
+    const reduce_ctx_t *c = rs->c;
+    int nd = c->e->ndim;
+    if (rs->depth == 0) {
+        return;
+    }
+    for (int i = 1; i < rs->depth; i++) {
+        combine(c, rs->stack, rs->stack + (size_t)i * rs->kt, rs->kt);
+    }
+    int64_t sstr[CW_MAXDIM];
+    for (int k = 0; k < nd; k++) {
+        sstr[k] = c->red[k] ? 0 : rs->kstr[k];
+    }
+    cw__copy_strided(nd, rs->kcount, rs->acc, c->kstride, rs->stack, sstr, c->itemsize);
+    rs->depth = 0;
+}
+
+typedef struct pass_ctx {
+    const cw_expr_t *e;
+    layout_t lay;
+    int64_t ntiles[CW_MAXDIM];
+    int nread, nred;
+    int outs[MAX_OUTS];             /* value ids: the reads, then reductions */
+    char *rdst[MAX_OUTS];
+    const int64_t *rstr[MAX_OUTS];
+    reduce_ctx_t red[MAX_OUTS];
+} pass_ctx_t;
+
+/* One task's sink: where each slab goes. */
+typedef struct pass_slab {
+    const pass_ctx_t *p;
+    char *rdst[MAX_OUTS];           /* the tile's origin in each read */
+    reduce_slab_t rs[MAX_OUTS];
+    cw__scratch_t *s;
+} pass_slab_t;
+
+static int
+pass_slab_begin(void *vctx, int ax, int64_t r0, int64_t r1, char **dsts)
+{
+    pass_slab_t *ps = vctx;
+    const pass_ctx_t *p = ps->p;
+    for (int j = 0; j < p->nread; j++) {
+        dsts[j] = ps->rdst[j] + (ax >= 0 ? r0 * p->rstr[j][ax] : 0);
+    }
+    /* Each reduction's slab, 64-byte aligned, in one buffer; at the first
+     * slab also the stacks, which live until the tile is done. */
+    size_t off[MAX_OUTS], total = 0, stotal = 0, soff[MAX_OUTS];
+    for (int k = 0; k < p->nred; k++) {
+        reduce_slab_t *rs = &ps->rs[k];
+        size_t n = ax >= 0 ? (size_t)((r1 - r0) * rs->tstr[ax]) : rs->c->itemsize;
+        off[k] = total;
+        total += (n + 63) & ~(size_t)63;
+        if (r0 == 0 && ax >= 0 && rs->c->red[ax]) {
+            int64_t nslabs = (rs->count[ax] + (r1 - r0) - 1) / (r1 - r0);
+            int levels = 2;
+            while (((int64_t)1 << (levels - 2)) < nslabs) {
+                levels++;
+            }
+            rs->levels = levels;
+            soff[k] = stotal;
+            stotal += ((size_t)levels * rs->kt + 63) & ~(size_t)63;
+        }
+    }
+    CW_TRY_RET(cw__reserve(&ps->s->enc, &ps->s->enc_cap, total));
+    if (stotal > 0) {
+        CW_TRY_RET(cw__reserve(&ps->s->red, &ps->s->red_cap, stotal));
+    }
+    for (int k = 0; k < p->nred; k++) {
+        reduce_slab_t *rs = &ps->rs[k];
+        dsts[p->nread + k] = (char *)ps->s->enc + off[k];
+        if (r0 == 0 && ax >= 0 && rs->c->red[ax]) {
+            rs->stack = (char *)ps->s->red + soff[k];
+        }
     }
     return CW_OK;
 }
 
 static int
-reduce_task(void *vctx, int64_t task, cw__scratch_t *s)
+pass_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *const *ptrs,
+              const int64_t *const *strides)
 {
-    reduce_ctx_t *c = vctx;
-    const cw_expr_t *e = c->e;
+    pass_slab_t *ps = vctx;
+    const pass_ctx_t *p = ps->p;
+    for (int k = 0; k < p->nred; k++) {
+        reduce_slab_fold(&ps->rs[k], ax, r0, r1, ptrs[p->nread + k],
+                         strides[p->nread + k]);
+    }
+    return CW_OK;
+}
+
+static int
+pass_task(void *vctx, int64_t task, cw__scratch_t *s)
+{
+    const pass_ctx_t *p = vctx;
+    const cw_expr_t *e = p->e;
+    int nd = e->ndim;
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
+    tile_at(e, p->ntiles, task, off, count);
+    pass_slab_t ps;
+    ps.p = p;
+    ps.s = s;
+    const int64_t *dstr[MAX_OUTS];
+    char *dsts[MAX_OUTS];
+    for (int j = 0; j < p->nread; j++) {
+        ps.rdst[j] = p->rdst[j];
+        for (int k = 0; k < nd; k++) {
+            ps.rdst[j] += off[k] * p->rstr[j][k];
+        }
+        dstr[j] = p->rstr[j];
+        dsts[j] = ps.rdst[j];
+    }
+    for (int i = 0; i < p->nred; i++) {
+        const reduce_ctx_t *c = &p->red[i];
+        reduce_slab_t *rs = &ps.rs[i];
+        memset(rs, 0, sizeof(*rs));
+        rs->c = c;
+        rs->count = count;
+        int64_t r = 0, koff = 0;        /* the tile's partial, its part of it */
+        for (int k = 0; k < nd; k++) {
+            koff += off[k] * c->kstride[k];
+            if (c->red[k]) {
+                r = r * p->ntiles[k] + off[k] / e->tile[k];
+            }
+        }
+        rs->acc = c->partials + r * c->kbytes + koff;
+        int64_t st = (int64_t)c->itemsize, ks = (int64_t)c->itemsize;
+        for (int k = nd - 1; k >= 0; k--) {
+            rs->tstr[k] = st;
+            st *= count[k];
+            rs->kcount[k] = c->red[k] ? 1 : count[k];
+            rs->kstr[k] = c->red[k] ? 0 : ks;
+            ks *= rs->kcount[k];
+        }
+        rs->kt = (size_t)ks;
+        dstr[p->nread + i] = rs->tstr;
+        dsts[p->nread + i] = NULL;
+    }
+    slab_sink_t sink = {.begin = pass_slab_begin, .end = pass_slab_end, .ctx = &ps,
+                        .in_place = p->nread == 0 && p->nred == 1};
+    int n = p->nread + p->nred;
+    int rc = eval_region_sink(e, &p->lay, off, count, n, p->outs, dsts, dstr,
+                              p->nred > 0 ? &sink : NULL, s);
+    if (rc < 0) {
+        return rc;
+    }
+    for (int i = 0; i < p->nred; i++) {
+        reduce_slab_finish(&ps.rs[i]);
+    }
+    return CW_OK;
+}
+
+int
+cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dsts,
+             const int64_t *const *read_strides, int nred, const cw_reduction_t *reds,
+             const cw_config_t *cfg)
+{
     int rc;
-    int64_t off[CW_MAXDIM], count[CW_MAXDIM], tstr[CW_MAXDIM];
-    int64_t r = 0;          /* index of this tile along the reduced axes */
-    int64_t koff = 0;       /* offset of its part of the kept output */
-    tile_at(e, c->ntiles, task, off, count);
-    for (int k = 0; k < e->ndim; k++) {
-        koff += off[k] * c->kstride[k];
+    pass_ctx_t *p = NULL;
+    cw__error_clear();
+    CW_TRY(check_finished(e));
+    if (nread < 0 || nred < 0 || nread + nred < 1 || nread + nred > MAX_OUTS) {
+        return cw__error(CW_EINVAL, "a pass computes 1 to %d results", MAX_OUTS);
     }
+    p = cw__calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return cw__error(CW_ENOMEM, "out of memory");
+    }
+    p->e = e;
+    p->nread = nread;
+    p->nred = nred;
+    int64_t ntasks = 1;
     for (int k = 0; k < e->ndim; k++) {
-        if (c->red[k]) {
-            r = r * c->ntiles[k] + off[k] / e->tile[k];
+        if (e->shape[k] == 0) {
+            rc = cw__error(CW_EINVAL, "%s: reduction over an empty array",
+                           nred > 0 && reds[0].name ? reds[0].name : "reduce");
+            goto fail;
+        }
+        p->ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
+        if (!cw__mul_ok(ntasks, p->ntiles[k], &ntasks)) {
+            rc = cw__error(CW_EINVAL, "too many tiles");
+            goto fail;
         }
     }
-    int64_t st = (int64_t)c->itemsize;
-    for (int k = e->ndim - 1; k >= 0; k--) {
-        tstr[k] = st;
-        st *= count[k];
+    for (int j = 0; j < nread; j++) {
+        CW_TRY(check_ref(e, read_ids[j]));
+        p->outs[j] = read_ids[j];
+        p->rdst[j] = read_dsts[j];
+        p->rstr[j] = read_strides[j];
     }
-    reduce_slab_t rs = {.c = c, .count = count, .tstr = tstr,
-                        .acc = c->partials + r * c->kbytes + koff, .s = s};
-    int64_t ks = (int64_t)c->itemsize;
-    for (int k = e->ndim - 1; k >= 0; k--) {
-        rs.kcount[k] = c->red[k] ? 1 : count[k];
-        rs.kstr[k] = c->red[k] ? 0 : ks;
-        ks *= rs.kcount[k];
-    }
-    rs.kt = (size_t)ks;
-    slab_sink_t sink = {.begin = reduce_slab_begin, .end = reduce_slab_end,
-                        .ctx = &rs, .in_place = true};
-    char *dst = NULL;
-    const int64_t *dstr = tstr;
-    CW_TRY(eval_region_sink(e, &c->lay, off, count, 1, &e->result, &dst, &dstr,
-                            &sink, s));
-    if (rs.depth > 0) {
-        /* Fold the stack in order and place the tile's partial. */
-        char *stack = s->red;
-        for (int i = 1; i < rs.depth; i++) {
-            combine(c, stack, stack + (size_t)i * rs.kt, rs.kt);
+    int64_t limit = cfg && cfg->memory_limit > 0 ? cfg->memory_limit : (int64_t)1 << 30;
+    int64_t pbytes = 0;
+    size_t extra = 0;
+    for (int i = 0; i < nred; i++) {
+        const cw_reduction_t *q = &reds[i];
+        reduce_ctx_t *c = &p->red[i];
+        CW_TRY(check_ref(e, q->id));
+        p->outs[nread + i] = q->id;
+        c->e = e;
+        c->red = q->reduce_axis;
+        c->fn = q->fn;
+        c->data = q->data;
+        c->itemsize = e->v[q->id].itemsize;
+        int64_t R = 1, kept = 1, ks = (int64_t)c->itemsize;
+        for (int k = e->ndim - 1; k >= 0; k--) {
+            c->kstride[k] = c->red[k] ? 0 : ks;
+            ks *= c->red[k] ? 1 : e->shape[k];
+            if (c->red[k]) {
+                R *= p->ntiles[k];
+            }
+            else {
+                kept *= e->shape[k];
+            }
         }
-        int64_t sstr[CW_MAXDIM];
+        c->kbytes = kept * (int64_t)c->itemsize;
+        int64_t pb;
+        if (!cw__mul_ok(R, c->kbytes, &pb) ||
+            pb > limit / 2 - pbytes) {
+            rc = cw__error(CW_EBUDGET, "%s: the partial results take %.1f MiB, more "
+                           "than half of memory_limit (%.1f MiB); use larger chunks "
+                           "along the reduced axes or raise memory_limit",
+                           q->name ? q->name : "reduce",
+                           (double)(pbytes + pb) / 1048576.0,
+                           (double)limit / 1048576.0);
+            goto fail;
+        }
+        pbytes += pb;
+        size_t te = c->itemsize;
         for (int k = 0; k < e->ndim; k++) {
-            sstr[k] = c->red[k] ? 0 : rs.kstr[k];
+            te *= (size_t)e->tile[k];
         }
-        cw__copy_strided(e->ndim, rs.kcount, rs.acc, c->kstride, stack, sstr,
-                         c->itemsize);
+        c->tile_bytes = te;
+        extra += te;
+        c->partials = cw__malloc((size_t)(pb > 0 ? pb : 1));
+        if (c->partials == NULL) {
+            rc = cw__error(CW_ENOMEM, "out of memory for %lld bytes of partials",
+                           (long long)pb);
+            goto fail;
+        }
+    }
+    plan_layout(e, e->tile, &p->lay);
+    cw_config_t sub = cfg ? *cfg : (cw_config_t){0};
+    sub.memory_limit = limit - pbytes;
+    int nthreads;
+    CW_TRY(cw__plan_threads(&sub, ntasks, working_set(e, e->tile) + extra, &nthreads));
+    CW_TRY(begin_inputs(e));
+    rc = cw__run_tasks(ntasks, nthreads, pass_task, p, cfg);
+    end_inputs(e);
+    if (rc < 0) {
+        goto fail;
+    }
+    /* Combine partials pairwise in a fixed order: independent of threads. */
+    for (int i = 0; i < nred; i++) {
+        reduce_ctx_t *c = &p->red[i];
+        int64_t R = 1;
+        for (int k = 0; k < e->ndim; k++) {
+            R *= c->red[k] ? p->ntiles[k] : 1;
+        }
+        for (int64_t step = 1; step < R; step *= 2) {
+            for (int64_t r = 0; r + step < R; r += 2 * step) {
+                char *a = c->partials + r * c->kbytes;
+                combine(c, a, a + step * c->kbytes, (size_t)c->kbytes);
+            }
+        }
+        memcpy(reds[i].dst, c->partials, (size_t)c->kbytes);
     }
     rc = CW_OK;
 fail:
+    if (p) {
+        for (int i = 0; i < nred; i++) {
+            cw__free(p->red[i].partials);
+        }
+        cw__free(p);
+    }
     return rc;
 }
 
@@ -1512,89 +1719,14 @@ int
 cw_expr_reduce(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
                const bool *reduce_axis, void *dst, const cw_config_t *cfg)
 {
-    int rc;
-    reduce_ctx_t c;
     cw__error_clear();
-    CW_TRY(check_finished(e));
-    memset(&c, 0, sizeof(c));
-    c.e = e;
-    c.red = reduce_axis;
-    c.fn = fn;
-    c.data = data;
-    c.itemsize = e->v[e->result].itemsize;
-    int64_t ntasks = 1, R = 1, kept = 1;
-    for (int k = 0; k < e->ndim; k++) {
-        if (e->shape[k] == 0) {
-            return cw__error(CW_EINVAL, "%s: reduction over an empty array",
-                             name ? name : "reduce");
-        }
-        c.ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
-        if (!cw__mul_ok(ntasks, c.ntiles[k], &ntasks)) {
-            return cw__error(CW_EINVAL, "too many tiles");
-        }
-        if (reduce_axis[k]) {
-            R *= c.ntiles[k];
-        }
-        else {
-            kept *= e->shape[k];
-        }
-    }
-    int64_t ks = (int64_t)c.itemsize;
-    for (int k = e->ndim - 1; k >= 0; k--) {
-        c.kstride[k] = reduce_axis[k] ? 0 : ks;
-        ks *= reduce_axis[k] ? 1 : e->shape[k];
-    }
-    c.kbytes = kept * (int64_t)c.itemsize;
-    size_t tile_elems1 = 1;
-    for (int k = 0; k < e->ndim; k++) {
-        tile_elems1 *= (size_t)e->tile[k];
-    }
-    c.tile_bytes = tile_elems1 * c.itemsize;
-    plan_layout(e, e->tile, &c.lay);
-    int64_t pbytes;
-    if (!cw__mul_ok(R, c.kbytes, &pbytes)) {
-        return cw__error(CW_EINVAL, "too many partials");
-    }
-    int64_t limit = cfg && cfg->memory_limit > 0 ? cfg->memory_limit : (int64_t)1 << 30;
-    if (pbytes > limit / 2) {
-        return cw__error(CW_EBUDGET, "%s: the partial results take %.1f MiB, more "
-                         "than half of memory_limit (%.1f MiB); use larger chunks "
-                         "along the reduced axes or raise memory_limit",
-                         name ? name : "reduce", (double)pbytes / 1048576.0,
-                         (double)limit / 1048576.0);
-    }
-    cw_config_t sub = cfg ? *cfg : (cw_config_t){0};
-    sub.memory_limit = limit - pbytes;
-    int nthreads;
-    CW_TRY(cw__plan_threads(&sub, ntasks, working_set(e, e->tile) + c.tile_bytes,
-                            &nthreads));
-    c.partials = cw__malloc((size_t)pbytes);
-    if (c.partials == NULL) {
-        return cw__error(CW_ENOMEM, "out of memory for %lld bytes of partials",
-                         (long long)pbytes);
-    }
-    CW_TRY(begin_inputs(e));
-    rc = cw__run_tasks(ntasks, nthreads, reduce_task, &c, cfg);
-    end_inputs(e);
+    int rc = check_finished(e);
     if (rc < 0) {
-        goto fail;
+        return rc;
     }
-    /* Combine partials pairwise in a fixed order: independent of threads. */
-    for (int64_t step = 1; step < R; step *= 2) {
-        for (int64_t r = 0; r + step < R; r += 2 * step) {
-            char *a = c.partials + r * c.kbytes, *b = a + step * c.kbytes;
-            intptr_t n = (intptr_t)kept;
-            char *args[3] = {a, b, a};
-            intptr_t steps[3] = {(intptr_t)c.itemsize, (intptr_t)c.itemsize,
-                                 (intptr_t)c.itemsize};
-            fn(args, &n, steps, data);
-        }
-    }
-    memcpy(dst, c.partials, (size_t)c.kbytes);
-    rc = CW_OK;
-fail:
-    cw__free(c.partials);
-    return rc;
+    cw_reduction_t r = {.id = e->result, .name = name, .fn = fn, .data = data,
+                        .reduce_axis = reduce_axis, .dst = dst};
+    return cw_expr_pass(e, 0, NULL, NULL, NULL, 1, &r, cfg);
 }
 
 /* ----------------------------------------------------------- accumulation */

@@ -406,6 +406,27 @@ CW_API int cw_expr_store(cw_expr_t *e, const char *path, const char *name,
 CW_API int cw_expr_reduce(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
                           const bool *reduce_axis, void *dst, const cw_config_t *cfg);
 
+/** One reduction of a shared pass (see cw_expr_pass). */
+typedef struct cw_reduction {
+    int id;                   /**< the value reduced */
+    const char *name;         /**< for messages */
+    cw_loop_fn fn;            /**< acc = fn(acc, x), as for cw_expr_reduce */
+    void *data;
+    const bool *reduce_axis;  /**< per axis of the program */
+    void *dst;                /**< C-contiguous, the kept shape */
+} cw_reduction_t;
+
+/**
+ * @brief One pass over the program's tiles computing several results:
+ *        values @p read_ids into @p read_dsts (byte strides
+ *        @p read_strides) and the reductions @p reds, so every input chunk
+ *        is read and decoded once for all of them.  At most 8 results;
+ *        each reduction is what cw_expr_reduce of its value would give.
+ */
+CW_API int cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids,
+                        void *const *read_dsts, const int64_t *const *read_strides,
+                        int nred, const cw_reduction_t *reds, const cw_config_t *cfg);
+
 /**
  * @brief Evaluate and accumulate along @p axis with the binary loop @p fn
  *        (out[i] = fn(out[i-1], x[i]), out[0] = x[0]), as NumPy's

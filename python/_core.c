@@ -847,6 +847,96 @@ Expr_read_many(ExprObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* One pass: values `ids` into `outs` and reductions, a list of tuples
+ * (id, ufunc, loop index, axes mask, out), reading every chunk once. */
+static PyObject *
+Expr_pass(ExprObject *self, PyObject *args)
+{
+    PyObject *idsobj, *outsobj, *redsobj, *threads, *limit, *progress;
+    if (!PyArg_ParseTuple(args, "O!O!O!OOO:pass_", &PyList_Type, &idsobj, &PyList_Type,
+                          &outsobj, &PyList_Type, &redsobj, &threads, &limit,
+                          &progress)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(idsobj), m = PyList_GET_SIZE(redsobj);
+    if (PyList_GET_SIZE(outsobj) != n || n + m < 1 || n + m > 8) {
+        PyErr_SetString(PyExc_ValueError, "1 to 8 results, an output per id");
+        return NULL;
+    }
+    int ids[8];
+    void *dsts[8];
+    int64_t strides[8][CW_MAXDIM];
+    const int64_t *sp[8];
+    for (Py_ssize_t o = 0; o < n; o++) {
+        ids[o] = (int)PyLong_AsLong(PyList_GET_ITEM(idsobj, o));
+        PyObject *ob = PyList_GET_ITEM(outsobj, o);
+        if (!PyArray_Check(ob)) {
+            PyErr_SetString(PyExc_TypeError, "outputs must be ndarrays");
+            return NULL;
+        }
+        PyArrayObject *a = (PyArrayObject *)ob;
+        if (!PyArray_ISWRITEABLE(a) || !PyArray_ISALIGNED(a) || PyArray_NDIM(a) > CW_MAXDIM) {
+            PyErr_SetString(PyExc_ValueError, "outputs must be writeable, aligned arrays");
+            return NULL;
+        }
+        for (int k = 0; k < PyArray_NDIM(a); k++) {
+            strides[o][k] = PyArray_STRIDE(a, k);
+        }
+        dsts[o] = PyArray_DATA(a);
+        sp[o] = strides[o];
+    }
+    cw_reduction_t reds[8];
+    bool masks[8][CW_MAXDIM];
+    for (Py_ssize_t r = 0; r < m; r++) {
+        PyObject *t = PyList_GET_ITEM(redsobj, r), *ufobj, *axesobj, *outobj;
+        int id, index;
+        if (!PyArg_ParseTuple(t, "iO!iOO!:reduction", &id, &PyUFunc_Type, &ufobj, &index,
+                              &axesobj, &PyArray_Type, &outobj)) {
+            return NULL;
+        }
+        PyUFuncObject *uf = (PyUFuncObject *)ufobj;
+        PyArrayObject *out = (PyArrayObject *)outobj;
+        if (uf->nin != 2 || uf->nout != 1 || index < 0 || index >= uf->ntypes ||
+            uf->functions == NULL || uf->functions[index] == NULL) {
+            PyErr_SetString(PyExc_TypeError, "reduce needs a binary ufunc loop");
+            return NULL;
+        }
+        if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out)) {
+            PyErr_SetString(PyExc_ValueError, "out must be a writeable C-contiguous array");
+            return NULL;
+        }
+        int64_t ax[CW_MAXDIM];
+        int k = int64_seq(axesobj, ax, CW_MAXDIM, "axes");
+        if (k < 0) {
+            return NULL;
+        }
+        for (int d = 0; d < k; d++) {
+            masks[r][d] = ax[d] != 0;
+        }
+        reds[r] = (cw_reduction_t){.id = id, .name = uf->name,
+                                   .fn = (cw_loop_fn)uf->functions[index],
+                                   .data = uf->data ? uf->data[index] : NULL,
+                                   .reduce_axis = masks[r], .dst = PyArray_DATA(out)};
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    cw_config_t cfg;
+    poll_ctx pc;
+    if (parse_config(threads, limit, progress, &cfg, &pc) < 0) {
+        return NULL;
+    }
+    int rc;
+    cw_expr_t *e = self->e;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cw_expr_pass(e, (int)n, ids, dsts, sp, (int)m, reds, &cfg);
+    Py_END_ALLOW_THREADS
+    if (rc < 0 || PyErr_Occurred()) {
+        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
+    }
+    Py_RETURN_NONE;
+}
+
 /* The finished program as a Source that evaluates regions on demand. */
 static PyObject *
 Expr_as_source(ExprObject *self, PyObject *noargs)
@@ -895,6 +985,9 @@ static PyMethodDef Expr_methods[] = {
      "accumulate(ufunc, loop_index, axis, out, threads, memory_limit, progress)"},
     {"read_many", (PyCFunction)Expr_read_many, METH_VARARGS,
      "read_many(ids, outs, threads, memory_limit, progress)"},
+    {"pass_", (PyCFunction)Expr_pass, METH_VARARGS,
+     "pass_(ids, outs, reductions, threads, memory_limit, progress): one pass "
+     "computing values and reductions (id, ufunc, loop, axes mask, out)"},
     {"as_source", (PyCFunction)Expr_as_source, METH_NOARGS,
      "as_source() -> Source evaluating the program on demand"},
     {"accumulate_store", (PyCFunction)Expr_accumulate_store, METH_VARARGS,

@@ -214,6 +214,51 @@ def test_compute_many_in_one_pass(data):
     same(r[4], x[::-1])
 
 
+def test_compute_shares_a_pass_with_reductions(data):
+    """Reductions of values of one shape, also those inside other results
+    (the sum in a mean), share the pass of the elementwise results: each
+    chunk is read once, and every result equals its own compute()."""
+    x, h, _ = data
+    y = np.where(np.isfinite(x), x, 0.0)
+    b = cw.asarray(y, chunks=(4, 5, 2))
+    exprs = [h + 1, b.sum(), np.mean(b * 2, axis=0), np.nanmax(h, axis=(0, 2)),
+             b.min(axis=1, keepdims=True), h.sum(axis=-1), (b > 0).any(axis=0),
+             np.float64(2.5)]
+    singles = [e.compute() if isinstance(e, cw.Array) else e for e in exprs]
+    cw.reset_stats()
+    r = cw.compute(*exprs)
+    assert cw.stats()["chunks_read"] == 5 * 3 * 2       # h's chunks, once
+    # Sums follow the pass's tiles (h's chunks), so they may differ from a
+    # compute() of their own in the last bits; the rest is exact.
+    for k, (got, want) in enumerate(zip(r, singles)):
+        (close if k in (1, 2, 5) else same)(got, want)
+    same(r[0], x + 1)
+    close(r[1], y.sum())
+    close(r[2], np.mean(y * 2, axis=0))
+    same(r[4], y.min(axis=1, keepdims=True))
+    same(r[6], (y > 0).any(axis=0))
+    # Results that need another result first come after it: var's second
+    # pass, an expression of a mean.
+    cw.reset_stats()
+    v, d = cw.compute(h.var(axis=0), h - h.mean(axis=0))
+    assert cw.stats()["chunks_read"] == 3 * 5 * 3 * 2   # mean, then var, then d
+    close(v, x.var(axis=0))
+    close(d, x - x.mean(axis=0))
+    # More than 8 results: passes of 8; the same array twice.
+    many = cw.compute(*[h.sum(axis=k) for k in range(3)] * 3, h + 2, h + 2)
+    for k in range(9):
+        close(many[k], x.sum(axis=k % 3))
+    same(many[9], x + 2)
+    same(many[10], x + 2)
+    # Empty arrays and reductions over empty axes give NumPy's answers.
+    z = cw.asarray(np.zeros((0, 3)))
+    e1, e2, e3 = cw.compute(z.sum(axis=0), z + 1, h.sum())
+    same(e1, np.zeros(3))
+    same(e2, np.zeros((0, 3)) + 1)
+    with pytest.raises(ValueError):
+        cw.compute(z.max(axis=0), h.sum())
+
+
 @pytest.mark.parametrize("axis", [0, 1, 2, -1])
 def test_cumulative_exact(data, axis):
     """Accumulation carries the running row from tile to tile: exactly

@@ -24,35 +24,110 @@ __all__ = [
 def compute(*arrays):
     """Evaluate several arrays; returns a tuple of ndarrays.
 
-    Elementwise results of one shape are computed in one pass: the C engine
-    runs one program with several outputs, so inputs they share are read,
-    decoded and computed once per chunk.  Other results (reductions,
-    different shapes) get a pass each; anything that is not a chunkwise
-    Array goes through numpy.asarray.
+    Results over the same shape share one pass of the C engine: elementwise
+    results of that shape and reductions of values of that shape (also
+    those inside other results, such as the sum inside a mean) are
+    computed from each tile together, so the inputs they share are read,
+    decoded and computed once per chunk (up to 8 results a pass).  A result
+    that needs another one first (``x - x.mean()``, the second pass of
+    ``var``) is computed afterwards from that result; anything that is not a
+    chunkwise Array goes through numpy.asarray.
     """
     import numpy as np
-    from .config import get_config
-    from .graph import Broadcast, Cast, Leaf, Op, Select, compile_many
+    from . import graph
+    from .config import get_config, report_fp
+    from .graph import Broadcast, Cast, Leaf, Op, Select, compile_expr
+    from .progress import reporter
+    from .reductions import Accumulate, ArgReduce, Reduce
     cfg = get_config()
-    out = [None] * len(arrays)
+    deferred = (Reduce, Accumulate, ArgReduce)
+
+    def children(node):
+        if isinstance(node, (Op, Select, Broadcast)):
+            return node.inputs
+        if isinstance(node, (Cast, Reduce, Accumulate, ArgReduce)):
+            return (node.node,)
+        return ()
+
+    def walk(node, seen):
+        if id(node) in seen:
+            return
+        seen[id(node)] = node
+        for c in children(node):
+            walk(c, seen)
+
+    def single_pass(node):
+        """No reduction, accumulation or argmax under node."""
+        seen = {}
+        walk(node, seen)
+        return not any(isinstance(n, deferred) for n in seen.values())
+
+    # What a pass over each shape computes: elementwise results, and every
+    # reduction whose operand needs no other result first.
     groups = {}
-    for i, a in enumerate(arrays):
-        if isinstance(a, Array) and a.size and isinstance(
-                a._node, (Op, Select, Cast, Broadcast, Leaf)):
-            groups.setdefault(a.shape, []).append(i)
-        else:
-            out[i] = a.compute() if isinstance(a, Array) else np.asarray(a)
-    for shape, members in groups.items():
-        for k in range(0, len(members), 8):
-            part = members[k:k + 8]
-            if len(part) == 1:
-                out[part[0]] = arrays[part[0]].compute()
-                continue
-            ex, ids = compile_many([arrays[i]._node for i in part])
-            bufs = [np.empty(shape, arrays[i].dtype) for i in part]
-            ex.read_many(ids, bufs, cfg["threads"], cfg["memory_limit"], None)
-            for i, b in zip(part, bufs):
-                out[i] = b
+    for a in arrays:
+        if not isinstance(a, Array) or a.size == 0:
+            continue
+        node = a._node
+        if isinstance(node, (Op, Select, Cast, Broadcast, Leaf)) and single_pass(node):
+            groups.setdefault(a.shape, {"reads": {}, "reds": {}})["reads"][id(node)] = node
+        seen = {}
+        walk(node, seen)
+        for n in seen.values():
+            if (isinstance(n, Reduce) and 0 not in n.node.shape and
+                    single_pass(n.node)):
+                groups.setdefault(n.node.shape, {"reads": {}, "reds": {}})[
+                    "reds"][id(n)] = n
+    results = {}
+    for shape, g in groups.items():
+        reads, reds = list(g["reads"].values()), list(g["reds"].values())
+        if len(reads) + len(reds) < 2:
+            continue
+        work = [("read", n) for n in reads] + [("red", n) for n in reds]
+        for k in range(0, len(work), 8):
+            part = work[k:k + 8]
+            roots = [n if kind == "read" else n.node for kind, n in part]
+            ids = []
+            ex = compile_expr(roots[0], extra=roots[1:], ids=ids)
+            read_ids, bufs, red_specs, red_outs = [], [], [], []
+            for (kind, n), vid in zip(part, ids):
+                if kind == "read":
+                    read_ids.append(vid)
+                    bufs.append(np.empty(shape, n.dtype))
+                else:
+                    kept = tuple(x for j, x in enumerate(shape) if j not in n.axes)
+                    out = np.empty(kept, n.dtype)
+                    mask = [j in n.axes for j in range(len(shape))]
+                    red_specs.append((vid, n.ufunc, n.loop, mask, out))
+                    red_outs.append((n, out))
+            bar = reporter("computing")
+            try:
+                ex.pass_(read_ids, bufs, red_specs, cfg["threads"], cfg["memory_limit"],
+                         bar)
+            finally:
+                if bar is not None:
+                    bar.close()
+            report_fp("chunkwise computation")
+            for (kind, n), b in zip([w for w in part if w[0] == "read"], bufs):
+                results[id(n)] = b
+            for n, out in red_outs:
+                results[id(n)] = out.reshape(n.shape)
+
+    # Everything else, with the shared results standing in for the
+    # reductions they contain.
+    out = [None] * len(arrays)
+    token = graph.use_results(results)
+    try:
+        for i, a in enumerate(arrays):
+            if not isinstance(a, Array):
+                out[i] = np.asarray(a)
+            elif id(a._node) in results:
+                r = results[id(a._node)]
+                out[i] = r.copy() if any(b is a._node for b in arrays[:i]) else r
+            else:
+                out[i] = a.compute()
+    finally:
+        graph.use_results(None, token)
     return tuple(out)
 
 

@@ -418,7 +418,7 @@ working_set(const cw_expr_t *e, const int64_t *tile)
 /* Bytes of one slab of rows per streamed operand: a slab's inputs, its
  * registers and its output stay in cache between being decoded, computed
  * and consumed. */
-#define SLAB_BYTES ((int64_t)128 << 10)
+#define SLAB_BYTES ((int64_t)64 << 10)
 
 /*
  * Where the rows of a region go, slab by slab (NULL: straight into the

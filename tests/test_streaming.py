@@ -217,3 +217,47 @@ def test_stream_store_memory_is_blocks_not_chunks(tmp_path):
     with h5py.File(tmp_path / "r.h5", "r") as f:
         np.testing.assert_array_equal(f["r"][:3], np.sqrt((ii[:3] + jj[:3]) ** 2 +
                                                            (ii[:3] - jj[:3]) ** 2))
+
+
+def test_mixed_layouts_stream_or_fall_back(tmp_path):
+    """Inputs with other chunk grids, broadcast rows, transposes, steps, a
+    shuffle filter before Blosc and gzip, in one expression, and stores
+    with chunks other than the tiles: every combination equals NumPy."""
+    rng = np.random.default_rng(9)
+    x = np.round(rng.standard_normal((240, 180)), 3)
+    y = np.round(rng.standard_normal((240, 180)), 3)
+    row = np.round(rng.standard_normal(180), 3)
+    sq = np.round(rng.standard_normal((180, 240)), 3)
+    path = tmp_path / "mixed.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=x, chunks=(64, 100),
+                         **hdf5plugin.Blosc(cname="lz4", clevel=5))
+        f.create_dataset("y", data=y, chunks=(50, 37),
+                         **hdf5plugin.Blosc(cname="zstd", clevel=1))
+        f.create_dataset("row", data=row, chunks=(60,),
+                         **hdf5plugin.Blosc(cname="lz4", clevel=9))
+        f.create_dataset("t", data=sq, chunks=(90, 80),
+                         **hdf5plugin.Blosc(cname="lz4", clevel=5))
+        f.create_dataset("s", data=y, chunks=(64, 100), shuffle=True,
+                         **hdf5plugin.Blosc(cname="lz4", clevel=5,
+                                            shuffle=hdf5plugin.Blosc.NOSHUFFLE))
+        f.create_dataset("g", data=x, chunks=(64, 100), compression="gzip")
+    a, b, r, t, s, g = (cw.open(path, n) for n in ("x", "y", "row", "t", "s", "g"))
+    cases = [
+        (a + b, x + y),
+        (a * r - b, x * row - y),
+        (a + t.T, x + sq.T),
+        (a[::2, 1::3] * b[1::2, ::3], x[::2, 1::3] * y[1::2, ::3]),
+        (s - g + a, y - x + x),
+        (np.hypot(a[10:200], s[10:200]), np.hypot(x[10:200], y[10:200])),
+    ]
+    for got, want in cases:
+        np.testing.assert_array_equal(got.compute(), want)
+        np.testing.assert_array_equal(got.max(axis=1).compute(), want.max(axis=1))
+        np.testing.assert_allclose(got.sum(axis=0).compute(), want.sum(axis=0),
+                                   rtol=1e-12, atol=1e-12)
+    for chunks in [None, (37, 50), (240, 180), (1, 180)]:
+        out = tmp_path / f"o{chunks}.h5"
+        (a * r - b).to_hdf5(out, "r", chunks=chunks, compression="blosc-lz4")
+        with h5py.File(out, "r") as f:
+            np.testing.assert_array_equal(f["r"][...], x * row - y)

@@ -402,3 +402,30 @@ def test_reductions_read_the_data_as_it_is_now(tmp_path):
     same(s, (-np.arange(12.0).reshape(3, 4)).sum(axis=0))
     assert not np.array_equal(first, s.compute())
     assert int(m) == 0 and k == 11
+
+
+def test_indexing_a_reduction_stays_lazy(tmp_path):
+    """Indexing or transposing a reduction (also inside an expression)
+    reads nothing until compute(), and then uses the data as it is then."""
+    x = np.arange(60.0).reshape(6, 10)
+    path = tmp_path / "lazy.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=x, chunks=(4, 3))
+    h = cw.open(path, "x")
+    cw.reset_stats()
+    exprs = [h.sum(axis=0)[2:], (h - h.mean(axis=0))[1:3, ::2], h.max(axis=1).T,
+             np.cumsum(h, axis=0)[::2].T, np.argmax(h, axis=0)[1:4],
+             h.min(axis=0, keepdims=True).T[3:, 0]]
+    assert cw.stats()["chunks_read"] == 0
+    with h5py.File(path, "r+") as f:
+        f["x"][0, :] = -1.0
+    x[0, :] = -1.0
+    want = [x.sum(axis=0)[2:], (x - x.mean(axis=0))[1:3, ::2], x.max(axis=1).T,
+            np.cumsum(x, axis=0)[::2].T, np.argmax(x, axis=0)[1:4],
+            x.min(axis=0, keepdims=True).T[3:, 0]]
+    for e, w in zip(exprs, want):
+        close(e, w)
+    for got, w in zip(cw.compute(*exprs), want):
+        close(got, w)
+    with pytest.raises(IndexError):
+        h.sum(axis=0)[10]

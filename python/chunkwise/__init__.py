@@ -36,16 +36,16 @@ def compute(*arrays):
     import numpy as np
     from . import graph
     from .config import get_config, report_fp
-    from .graph import Broadcast, Cast, Leaf, Op, Select, compile_expr
+    from .graph import Broadcast, Cast, Deferred, Leaf, Op, Select, compile_expr
     from .progress import reporter
     from .reductions import Accumulate, ArgReduce, Reduce
     cfg = get_config()
-    deferred = (Reduce, Accumulate, ArgReduce)
+    deferred = (Reduce, Accumulate, ArgReduce, Deferred)
 
     def children(node):
         if isinstance(node, (Op, Select, Broadcast)):
             return node.inputs
-        if isinstance(node, (Cast, Reduce, Accumulate, ArgReduce)):
+        if isinstance(node, (Cast, Reduce, Accumulate, ArgReduce, Deferred)):
             return (node.node,)
         return ()
 

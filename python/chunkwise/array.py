@@ -17,7 +17,7 @@ import numpy as np
 from . import _core
 from .config import get_config, report_fp
 from . import reductions
-from .graph import Cast, Leaf, compile_expr, index_node
+from .graph import Cast, Deferred, Leaf, compile_expr, index_node
 from .reductions import Accumulate, ArgReduce, Reduce
 
 __all__ = ["Array", "open"]
@@ -508,7 +508,7 @@ def _reductions_in(node, out=None, seen=None):
     if isinstance(node, Reduce):
         out.append(node)
         _reductions_in(node.node, out, seen)
-    elif isinstance(node, Cast):
+    elif isinstance(node, (Cast, Deferred)):
         _reductions_in(node.node, out, seen)
     elif hasattr(node, "inputs"):
         for x in node.inputs:

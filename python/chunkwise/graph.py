@@ -197,13 +197,48 @@ def materialised(node):
     return Leaf(_core.from_array(np.ascontiguousarray(value), None))
 
 
+class Deferred:
+    """A reduction, accumulation or arg-reduction seen through indexing and
+    transposes: nothing is computed until a program needs the values; then
+    the whole (small) result is computed and viewed."""
+    __slots__ = ("node", "ops", "shape", "dtype")
+
+    def __init__(self, node, ops, shape):
+        self.node = node
+        self.ops = ops
+        self.shape = tuple(shape)
+        self.dtype = node.dtype
+
+    @property
+    def chunks(self):
+        return self.shape
+
+    @classmethod
+    def wrap(cls, node, op, shape):
+        if isinstance(node, Deferred):
+            return cls(node.node, node.ops + (op,), shape)
+        return cls(node, (op,), shape)
+
+    def resolve(self):
+        leaf = materialised(self.node)
+        for kind, arg in self.ops:
+            leaf = index_node(leaf, arg) if kind == "index" else transpose_node(leaf, arg)
+        return leaf
+
+
+def _deferred_types():
+    from .reductions import Accumulate, ArgReduce, Reduce
+    return (Reduce, Accumulate, ArgReduce, Deferred)
+
+
 def index_node(node, key):
     """Index a node lazily; for computed nodes the index is pushed down to
     the inputs, so only the chunks the result needs are ever read.  (A
-    reduction is computed first: its result is small.)"""
-    from .reductions import Accumulate, ArgReduce, Reduce
-    if isinstance(node, (Reduce, Accumulate, ArgReduce)):
-        node = materialised(node)
+    reduction's result is small: it is computed whole when needed, then
+    indexed.)"""
+    if isinstance(node, _deferred_types()):
+        shape = index_view(View.whole(node.shape), key).shape
+        return Deferred.wrap(node, ("index", key), shape)
     if isinstance(node, Leaf):
         return Leaf(node.src, index_view(node.view, key), node.origin)
     if isinstance(node, Cast):
@@ -247,9 +282,9 @@ def _full_rank(x, nd):
 
 def transpose_node(node, perm):
     """Permute the axes of a node lazily (numpy.transpose's ``axes``)."""
-    from .reductions import Accumulate, ArgReduce, Reduce
-    if isinstance(node, (Reduce, Accumulate, ArgReduce)):
-        node = materialised(node)
+    if isinstance(node, _deferred_types()):
+        return Deferred.wrap(node, ("transpose", tuple(perm)),
+                             tuple(node.shape[p] for p in perm))
     if isinstance(node, Leaf):
         v = node.view
         view = View(v.start, v.step, v.count, [v.axes[p] for p in perm],
@@ -287,10 +322,12 @@ def compile_expr(root, tile=None, describe_only=False, extra=(), ids=None):
         key = id(node)
         if key in memo:
             return memo[key][1]
-        if isinstance(node, (Reduce, Accumulate, ArgReduce)):
+        if isinstance(node, (Reduce, Accumulate, ArgReduce, Deferred)):
             if describe_only:
                 zero = np.zeros((), node.dtype).tobytes()
                 node = Leaf(_core.full(node.shape, node.dtype, zero, None))
+            elif isinstance(node, Deferred):
+                node = node.resolve()
             else:
                 node = materialised(node)
         if isinstance(node, Leaf):

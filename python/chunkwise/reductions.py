@@ -7,7 +7,7 @@ thread count.  Dtypes follow NumPy: the accumulator is what ``ufunc.reduce``
 picks for the input (NumPy itself is asked), mean/var/std follow NumPy's
 ``_methods`` step by step (f8 accumulation for integers, float16 computed in
 float32).  A reduction used inside a larger expression (``x - x.mean(0)``)
-is computed first; it is small.
+is computed first when that expression is computed; it is small.
 """
 from __future__ import annotations
 

@@ -991,71 +991,12 @@ fail:
     return rc;
 }
 
-typedef struct many_ctx {
-    const cw_expr_t *e;
-    layout_t lay;
-    int n;
-    const int *ids;
-    void *const *dsts;
-    const int64_t *const *strides;
-    int64_t ntiles[CW_MAXDIM];
-} many_ctx_t;
-
-static int
-many_task(void *vctx, int64_t task, cw__scratch_t *s)
-{
-    many_ctx_t *c = vctx;
-    const cw_expr_t *e = c->e;
-    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
-    char *dst[MAX_OUTS];
-    for (int o = 0; o < c->n; o++) {
-        dst[o] = c->dsts[o];
-    }
-    tile_at(e, c->ntiles, task, off, count);
-    for (int k = 0; k < e->ndim; k++) {
-        for (int o = 0; o < c->n; o++) {
-            dst[o] += off[k] * c->strides[o][k];
-        }
-    }
-    return eval_region_n(e, &c->lay, off, count, c->n, c->ids, dst, c->strides, s);
-}
-
+/* Several values at once: a pass without reductions (cw_expr_pass). */
 int
 cw_expr_read_many(cw_expr_t *e, int n, const int *ids, void *const *dsts,
                   const int64_t *const *strides, const cw_config_t *cfg)
 {
-    int rc;
-    many_ctx_t c;
-    cw__error_clear();
-    CW_TRY(check_finished(e));
-    if (n < 1 || n > MAX_OUTS) {
-        return cw__error(CW_EINVAL, "between 1 and %d outputs", MAX_OUTS);
-    }
-    for (int o = 0; o < n; o++) {
-        CW_TRY(check_ref(e, ids[o]));
-    }
-    memset(&c, 0, sizeof(c));
-    c.e = e;
-    c.n = n;
-    c.ids = ids;
-    c.dsts = dsts;
-    c.strides = strides;
-    int64_t ntasks = 1;
-    for (int k = 0; k < e->ndim; k++) {
-        if (e->shape[k] == 0) {
-            return CW_OK;
-        }
-        c.ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
-        ntasks *= c.ntiles[k];
-    }
-    plan_layout(e, e->tile, &c.lay);
-    int nthreads;
-    CW_TRY(cw__plan_threads(cfg, ntasks, working_set(e, e->tile), &nthreads));
-    CW_TRY(begin_inputs(e));
-    rc = cw__run_tasks(ntasks, nthreads, many_task, &c, cfg);
-    end_inputs(e);
-fail:
-    return rc;
+    return cw_expr_pass(e, n, ids, dsts, strides, 0, NULL, cfg);
 }
 
 /* ------------------------------------------------------------------ store */
@@ -1611,9 +1552,13 @@ cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dst
     p->nred = nred;
     int64_t ntasks = 1;
     for (int k = 0; k < e->ndim; k++) {
+        if (e->shape[k] == 0 && nred == 0) {
+            rc = CW_OK;  /* nothing to read */
+            goto fail;
+        }
         if (e->shape[k] == 0) {
             rc = cw__error(CW_EINVAL, "%s: reduction over an empty array",
-                           nred > 0 && reds[0].name ? reds[0].name : "reduce");
+                           reds[0].name ? reds[0].name : "reduce");
             goto fail;
         }
         p->ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];

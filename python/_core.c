@@ -616,58 +616,6 @@ done:
     return res;
 }
 
-/* Reduce with NumPy's binary inner loop `index` of `ufunc` over the axes
- * flagged in `axes` into `out` (C-contiguous, the kept shape). */
-static PyObject *
-Expr_reduce(ExprObject *self, PyObject *args)
-{
-    PyObject *ufobj, *axesobj, *outobj, *threads, *limit, *progress;
-    int index;
-    if (!PyArg_ParseTuple(args, "O!iOO!OOO:reduce", &PyUFunc_Type, &ufobj, &index,
-                          &axesobj, &PyArray_Type, &outobj, &threads, &limit,
-                          &progress)) {
-        return NULL;
-    }
-    PyUFuncObject *uf = (PyUFuncObject *)ufobj;
-    PyArrayObject *out = (PyArrayObject *)outobj;
-    if (uf->nin != 2 || uf->nout != 1 || index < 0 || index >= uf->ntypes ||
-        uf->functions == NULL || uf->functions[index] == NULL) {
-        PyErr_SetString(PyExc_TypeError, "reduce needs a binary ufunc loop");
-        return NULL;
-    }
-    if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out)) {
-        PyErr_SetString(PyExc_ValueError, "out must be a writeable C-contiguous array");
-        return NULL;
-    }
-    int64_t ax[CW_MAXDIM];
-    bool red[CW_MAXDIM];
-    int n = int64_seq(axesobj, ax, CW_MAXDIM, "axes");
-    if (n < 0) {
-        return NULL;
-    }
-    for (int k = 0; k < n; k++) {
-        red[k] = ax[k] != 0;
-    }
-    cw_config_t cfg;
-    poll_ctx pc;
-    if (parse_config(threads, limit, progress, &cfg, &pc) < 0) {
-        return NULL;
-    }
-    int rc;
-    cw_expr_t *e = self->e;
-    void *data = PyArray_DATA(out);
-    cw_loop_fn fn = (cw_loop_fn)uf->functions[index];
-    void *fdata = uf->data ? uf->data[index] : NULL;
-    const char *name = uf->name;
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_expr_reduce(e, name, fn, fdata, red, data, &cfg);
-    Py_END_ALLOW_THREADS
-    if (rc < 0 || PyErr_Occurred()) {
-        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
-    }
-    Py_RETURN_NONE;
-}
-
 /* Accumulate with NumPy's binary loop `index` of `ufunc` along `axis`
  * into `out` (any strides, the program's shape and dtype). */
 static PyObject *
@@ -793,34 +741,22 @@ Expr_argreduce(ExprObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-Expr_read_many(ExprObject *self, PyObject *args)
+/* Value ids and output arrays of a multi-output run (n of each). */
+static int
+parse_outputs(PyObject *idsobj, PyObject *outsobj, Py_ssize_t n, int *ids, void **dsts,
+              int64_t (*strides)[CW_MAXDIM], const int64_t **sp)
 {
-    PyObject *idsobj, *outsobj, *threads, *limit, *progress;
-    if (!PyArg_ParseTuple(args, "O!O!OOO:read_many", &PyList_Type, &idsobj, &PyList_Type,
-                          &outsobj, &threads, &limit, &progress)) {
-        return NULL;
-    }
-    Py_ssize_t n = PyList_GET_SIZE(idsobj);
-    if (n < 1 || n > 8 || PyList_GET_SIZE(outsobj) != n) {
-        PyErr_SetString(PyExc_ValueError, "1 to 8 ids and as many outputs");
-        return NULL;
-    }
-    int ids[8];
-    void *dsts[8];
-    int64_t strides[8][CW_MAXDIM];
-    const int64_t *sp[8];
     for (Py_ssize_t o = 0; o < n; o++) {
         ids[o] = (int)PyLong_AsLong(PyList_GET_ITEM(idsobj, o));
         PyObject *ob = PyList_GET_ITEM(outsobj, o);
         if (!PyArray_Check(ob)) {
             PyErr_SetString(PyExc_TypeError, "outputs must be ndarrays");
-            return NULL;
+            return -1;
         }
         PyArrayObject *a = (PyArrayObject *)ob;
         if (!PyArray_ISWRITEABLE(a) || !PyArray_ISALIGNED(a) || PyArray_NDIM(a) > CW_MAXDIM) {
             PyErr_SetString(PyExc_ValueError, "outputs must be writeable, aligned arrays");
-            return NULL;
+            return -1;
         }
         for (int k = 0; k < PyArray_NDIM(a); k++) {
             strides[o][k] = PyArray_STRIDE(a, k);
@@ -828,23 +764,7 @@ Expr_read_many(ExprObject *self, PyObject *args)
         dsts[o] = PyArray_DATA(a);
         sp[o] = strides[o];
     }
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
-    cw_config_t cfg;
-    poll_ctx pc;
-    if (parse_config(threads, limit, progress, &cfg, &pc) < 0) {
-        return NULL;
-    }
-    int rc;
-    cw_expr_t *e = self->e;
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_expr_read_many(e, (int)n, ids, dsts, sp, &cfg);
-    Py_END_ALLOW_THREADS
-    if (rc < 0 || PyErr_Occurred()) {
-        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
-    }
-    Py_RETURN_NONE;
+    return PyErr_Occurred() ? -1 : 0;
 }
 
 /* One pass: values `ids` into `outs` and reductions, a list of tuples
@@ -867,23 +787,8 @@ Expr_pass(ExprObject *self, PyObject *args)
     void *dsts[8];
     int64_t strides[8][CW_MAXDIM];
     const int64_t *sp[8];
-    for (Py_ssize_t o = 0; o < n; o++) {
-        ids[o] = (int)PyLong_AsLong(PyList_GET_ITEM(idsobj, o));
-        PyObject *ob = PyList_GET_ITEM(outsobj, o);
-        if (!PyArray_Check(ob)) {
-            PyErr_SetString(PyExc_TypeError, "outputs must be ndarrays");
-            return NULL;
-        }
-        PyArrayObject *a = (PyArrayObject *)ob;
-        if (!PyArray_ISWRITEABLE(a) || !PyArray_ISALIGNED(a) || PyArray_NDIM(a) > CW_MAXDIM) {
-            PyErr_SetString(PyExc_ValueError, "outputs must be writeable, aligned arrays");
-            return NULL;
-        }
-        for (int k = 0; k < PyArray_NDIM(a); k++) {
-            strides[o][k] = PyArray_STRIDE(a, k);
-        }
-        dsts[o] = PyArray_DATA(a);
-        sp[o] = strides[o];
+    if (parse_outputs(idsobj, outsobj, n, ids, dsts, strides, sp) < 0) {
+        return NULL;
     }
     cw_reduction_t reds[8];
     bool masks[8][CW_MAXDIM];
@@ -979,12 +884,8 @@ static PyMethodDef Expr_methods[] = {
     {"finish", (PyCFunction)Expr_finish, METH_VARARGS, "finish(result, tile)"},
     {"read", (PyCFunction)Expr_read, METH_VARARGS, "read(out, threads, memory_limit, progress)"},
     {"store", (PyCFunction)Expr_store, METH_VARARGS, "store(path, name, chunks, ...)"},
-    {"reduce", (PyCFunction)Expr_reduce, METH_VARARGS,
-     "reduce(ufunc, loop_index, axes, out, threads, memory_limit, progress)"},
     {"accumulate", (PyCFunction)Expr_accumulate, METH_VARARGS,
      "accumulate(ufunc, loop_index, axis, out, threads, memory_limit, progress)"},
-    {"read_many", (PyCFunction)Expr_read_many, METH_VARARGS,
-     "read_many(ids, outs, threads, memory_limit, progress)"},
     {"pass_", (PyCFunction)Expr_pass, METH_VARARGS,
      "pass_(ids, outs, reductions, threads, memory_limit, progress): one pass "
      "computing values and reductions (id, ufunc, loop, axes mask, out)"},

@@ -16,8 +16,8 @@
 
 #define HEADER 16
 
-static int
-pread_all(int fd, void *buf, size_t n, uint64_t off)
+int
+cw__pread_all(int fd, void *buf, size_t n, uint64_t off)
 {
     size_t done = 0;
     while (done < n) {
@@ -56,7 +56,7 @@ cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset, size_t store
         return CW_OK;
     }
     unsigned char hdr[HEADER];
-    CW_TRY_RET(pread_all(fd, hdr, stored < HEADER ? stored : HEADER, offset));
+    CW_TRY_RET(cw__pread_all(fd, hdr, stored < HEADER ? stored : HEADER, offset));
     bool blockwise;
     CW_TRY_RET(cw__bframe_parse(hdr, stored, src->chunk_nbytes, &cs->f, &blockwise));
     if (!blockwise) {
@@ -70,7 +70,7 @@ cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset, size_t store
     }
     size_t nb = 4 * (size_t)cs->f.nblocks;
     CW_TRY_RET(cw__reserve((void **)&cs->bstarts, &cs->bstarts_cap, nb));
-    CW_TRY_RET(pread_all(fd, cs->bstarts, nb, offset + HEADER));
+    CW_TRY_RET(cw__pread_all(fd, cs->bstarts, nb, offset + HEADER));
     cs->kind = CW__CS_BLOSC;
     cs->offset = offset;
     return CW_OK;
@@ -101,7 +101,7 @@ load_block(cw__cstream_t *cs, int64_t b, cw__scratch_t *s)
          * can take (stored raw) and let the decoder find its end. */
         size_t n = f->cbytes - start < len + 4 ? f->cbytes - start : len + 4;
         CW_TRY_RET(cw__reserve((void **)&cs->cbuf, &cs->cbuf_cap, n));
-        CW_TRY_RET(pread_all(cs->fd, cs->cbuf, n, cs->offset + start));
+        CW_TRY_RET(cw__pread_all(cs->fd, cs->cbuf, n, cs->offset + start));
         CW_TRY_RET(cw__bframe_decode_block(f, b, cs->cbuf, n, cs->blk, s));
         cs->blk_at = b;
         return CW_OK;
@@ -111,7 +111,7 @@ load_block(cw__cstream_t *cs, int64_t b, cw__scratch_t *s)
     if (f->cbytes - pos < 4) {
         goto corrupt;
     }
-    CW_TRY_RET(pread_all(cs->fd, w, 4, cs->offset + pos));
+    CW_TRY_RET(cw__pread_all(cs->fd, w, 4, cs->offset + pos));
     size_t n = rd32(w);
     for (size_t j = 0; j < nsplits; j++) {
         size_t more = j + 1 < nsplits ? 4 : 0;
@@ -119,7 +119,7 @@ load_block(cw__cstream_t *cs, int64_t b, cw__scratch_t *s)
             goto corrupt;
         }
         CW_TRY_RET(cw__reserve((void **)&cs->cbuf, &cs->cbuf_cap, n + more));
-        CW_TRY_RET(pread_all(cs->fd, cs->cbuf, n + more, cs->offset + pos + 4));
+        CW_TRY_RET(cw__pread_all(cs->fd, cs->cbuf, n + more, cs->offset + pos + 4));
         if (cw__bframe_decode_stream(f, cs->cbuf, n, cs->blk + j * neblock, neblock,
                                      s) < 0) {
             goto corrupt;
@@ -211,7 +211,7 @@ get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
         return CW_OK;
     case CW__CS_RAW:
         CW_TRY_RET(cw__reserve((void **)&cs->out, &cs->out_cap, n));
-        CW_TRY_RET(pread_all(cs->fd, cs->out, n, cs->offset + off));
+        CW_TRY_RET(cw__pread_all(cs->fd, cs->out, n, cs->offset + off));
         break;
     case CW__CS_BLOSC: {
         size_t bs = cs->f.blocksize;

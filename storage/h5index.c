@@ -426,21 +426,7 @@ cw__h5index_find(const cw__h5index_t *ix, int64_t linear)
 int
 cw__h5index_pread(const cw__h5index_t *ix, const cw__h5chunk_t *e, void *buf)
 {
-    size_t done = 0, n = e->size;
-    uint64_t off = ix->base + e->addr;
-    while (done < n) {
-        ssize_t k = pread(ix->fd, (char *)buf + done, n - done, (off_t)(off + done));
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return cw__error(CW_EIO, "cannot read %zu bytes at offset %llu: %s", n,
-                             (unsigned long long)off,
-                             k < 0 ? strerror(errno) : "file truncated");
-        }
-        done += (size_t)k;
-    }
-    return CW_OK;
+    return cw__pread_all(ix->fd, buf, e->size, ix->base + e->addr);
 }
 
 void

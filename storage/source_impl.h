@@ -108,6 +108,8 @@ enum { CW__CS_NONE, CW__CS_WHOLE, CW__CS_FILL, CW__CS_RAW, CW__CS_BLOSC };
 int cw__cstream_get(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
                     cw__scratch_t *s);
 void cw__cstream_free(cw__cstream_t *cs);
+/* pread exactly n bytes at off (retrying short reads and EINTR). */
+int cw__pread_all(int fd, void *buf, size_t n, uint64_t off);
 /* Prefix this thread's error message with "chunk (i, j) of 'name' in
  * 'path': ". */
 void cw__prefix_chunk(const cw_source_t *src, const int64_t *cidx,

@@ -55,8 +55,10 @@ class Reduce:
         mask = [k in self.axes for k in range(len(node.shape))]
         bar = reporter(f"{self.ufunc.__name__}.reduce")
         try:
-            compile_expr(node).reduce(self.ufunc, self.loop, mask, out, threads,
-                                      memory_limit, bar)
+            ids = []
+            ex = compile_expr(node, ids=ids)
+            ex.pass_([], [], [(ids[0], self.ufunc, self.loop, mask, out)], threads,
+                     memory_limit, bar)
         finally:
             if bar is not None:
                 bar.close()

@@ -1203,13 +1203,10 @@ cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *buf, size_t l
 
 typedef struct reduce_ctx {
     const cw_expr_t *e;
-    layout_t lay;
-    size_t tile_bytes;          /* one evaluated tile, C-contiguous */
     const bool *red;            /* per output axis */
     cw_loop_fn fn;
     void *data;
     size_t itemsize;
-    int64_t ntiles[CW_MAXDIM];
     int64_t kstride[CW_MAXDIM]; /* byte strides of the kept output (0: reduced) */
     int64_t kbytes;             /* bytes of one kept output */
     char *partials;             /* R x kept output */
@@ -1614,8 +1611,7 @@ cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dst
         for (int k = 0; k < e->ndim; k++) {
             te *= (size_t)e->tile[k];
         }
-        c->tile_bytes = te;
-        extra += te;
+        extra += te;  /* the planner's worst case: a tile evaluated whole */
         c->partials = cw__malloc((size_t)(pb > 0 ? pb : 1));
         if (c->partials == NULL) {
             rc = cw__error(CW_ENOMEM, "out of memory for %lld bytes of partials",

@@ -245,11 +245,15 @@ def test_compute_shares_a_pass_with_reductions(data):
     close(v, x.var(axis=0))
     close(d, x - x.mean(axis=0))
     # More than 8 results: passes of 8; the same array twice.
-    many = cw.compute(*[h.sum(axis=k) for k in range(3)] * 3, h + 2, h + 2)
+    e2, s0 = h + 2, h.sum(axis=0)
+    many = cw.compute(*[h.sum(axis=k) for k in range(3)] * 3, e2, e2, s0, s0)
     for k in range(9):
         close(many[k], x.sum(axis=k % 3))
     same(many[9], x + 2)
     same(many[10], x + 2)
+    close(many[11], x.sum(axis=0))
+    assert not np.shares_memory(many[9], many[10])
+    assert not np.shares_memory(many[11], many[12])
     # Empty arrays and reductions over empty axes give NumPy's answers.
     z = cw.asarray(np.zeros((0, 3)))
     e1, e2, e3 = cw.compute(z.sum(axis=0), z + 1, h.sum())

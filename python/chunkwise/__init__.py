@@ -123,7 +123,10 @@ def compute(*arrays):
                 out[i] = np.asarray(a)
             elif id(a._node) in results:
                 r = results[id(a._node)]
-                out[i] = r.copy() if any(b is a._node for b in arrays[:i]) else r
+                # The same array asked for twice gets two arrays.
+                dup = any(isinstance(b, Array) and b._node is a._node
+                          for b in arrays[:i])
+                out[i] = r.copy() if dup else r
             else:
                 out[i] = a.compute()
     finally:

@@ -32,8 +32,9 @@ write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
     const cw_store_opts_t *o = &ctx->o;
     int rc;
     size_t itemsize = cw_dtype_size(ctx->job->dtype);
+    /* Level 0 means no compression: the whole-chunk path stores it raw. */
     if (ctx->job->fill_stream && !ctx->job->post && o->codec == CW_CODEC_BLOSC &&
-        !o->bitshuffle && cw__benc_supported(o->blosc_codec)) {
+        !o->bitshuffle && o->level > 0 && cw__benc_supported(o->blosc_codec)) {
         /* Compress each slab of the chunk as it is computed: the chunk is
          * never held uncompressed. */
         size_t cap = cw__benc_bound(o->blosc_codec, o->level, itemsize,

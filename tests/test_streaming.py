@@ -261,3 +261,15 @@ def test_mixed_layouts_stream_or_fall_back(tmp_path):
         (a * r - b).to_hdf5(out, "r", chunks=chunks, compression="blosc-lz4")
         with h5py.File(out, "r") as f:
             np.testing.assert_array_equal(f["r"][...], x * row - y)
+
+
+def test_level_zero_stores_raw(tmp_path):
+    """Level 0 asks for no compression: chunks are stored raw, the filter
+    skipped, as the reference filter does."""
+    x = np.arange(100_000.0).reshape(1000, 100)
+    a = cw.asarray(x, chunks=(100, 100))
+    (a * 2).to_hdf5(tmp_path / "l0.h5", "r", level=0)
+    with h5py.File(tmp_path / "l0.h5", "r") as f:
+        np.testing.assert_array_equal(f["r"][...], x * 2)
+        info = f["r"].id.get_chunk_info(0)
+        assert info.size == 100 * 100 * 8 and info.filter_mask == 1

@@ -93,6 +93,9 @@ cw__bframe_parse(const void *hdr, size_t stored, size_t expect, cw__bframe_t *f,
         (f->format != FMT_LZ4 && f->format != FMT_ZLIB && f->format != FMT_ZSTD)) {
         return CW_OK;
     }
+    if (f->blocksize % f->typesize != 0 && !f->dont_split) {
+        return CW_OK;  /* planes would not tile the block: c-blosc judges it */
+    }
     f->nblocks = (int64_t)((f->nbytes + f->blocksize - 1) / f->blocksize);
     if (HEADER + 4 * (size_t)f->nblocks > stored) {
         return cw__error(CW_ECORRUPT, "Blosc frame is too short for its "

@@ -93,7 +93,8 @@ load_block(cw__cstream_t *cs, int64_t b, cw__scratch_t *s)
         return cw__error(CW_ECORRUPT, "Blosc block %lld starts outside its "
                          "frame", (long long)b);
     }
-    CW_TRY_RET(cw__reserve((void **)&cs->blk, &cs->blk_cap, f->blocksize));
+    CW_TRY_RET(cw__reserve((void **)&cs->blk, &cs->blk_cap,
+                           f->blocksize < f->nbytes ? f->blocksize : f->nbytes));
     cs->blk_at = -1;
     size_t nsplits = cw__bframe_nsplits(f, len);
     if (nsplits == 1) {

@@ -273,3 +273,26 @@ def test_level_zero_stores_raw(tmp_path):
         np.testing.assert_array_equal(f["r"][...], x * 2)
         info = f["r"].id.get_chunk_info(0)
         assert info.size == 100 * 100 * 8 and info.filter_mask == 1
+
+
+def test_garbled_block_size_is_an_error_not_an_allocation(tmp_path):
+    """A header claiming 2 GiB blocks: a clear error, no 2 GiB buffer."""
+    import resource
+    path = tmp_path / "hb.h5"
+    x = np.round(np.random.default_rng(0).standard_normal((400, 1000)), 2)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("a", data=x, chunks=(100, 1000),
+                         **hdf5plugin.Blosc(cname="lz4", clevel=5))
+    with h5py.File(path, "r") as f:
+        off = f["a"].id.get_chunk_info(0).byte_offset
+    with open(path, "r+b") as fh:
+        fh.seek(off + 8)
+        fh.write((0x7FFFFFF0).to_bytes(4, "little"))
+    a = cw.open(path, "a")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(cw.CorruptChunkError, match=r"chunk \(0, 0\)"):
+        (a * 2).compute()
+    with pytest.raises(cw.CorruptChunkError):
+        a.sum().compute()
+    np.testing.assert_array_equal(a[100:].compute(), x[100:])
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024

@@ -48,6 +48,13 @@ int cw__plan_threads(const cw_config_t *cfg, int64_t ntasks, size_t per_task,
  * remaining tasks are skipped; its message is copied to the calling
  * thread.  cfg->poll is called on the calling thread between tasks.
  */
+/* Cell number `task` (row-major over ncells per axis, axis `skip` left
+ * out; -1: none) of a grid of `cell`-sized cells over `shape`: its offset
+ * and extent along each axis (along `skip`: offset 0, extent untouched). */
+void cw__grid_cell(int ndim, const int64_t *shape, const int64_t *cell,
+                   const int64_t *ncells, int64_t task, int skip, int64_t *off,
+                   int64_t *count);
+
 int cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
                   const cw_config_t *cfg);
 

@@ -415,6 +415,24 @@ working_set(const cw_expr_t *e, const int64_t *tile)
 
 #define MAX_OUTS 8
 
+/* Advance the C-order index idx over axes 0..last of extents n, leaving
+ * the axes skip1 and skip2 (-1: none) alone; false once it wraps around. */
+static inline bool
+next_index(int64_t *idx, const int64_t *n, int last, int skip1, int skip2)
+{
+    for (int k = last; k >= 0; k--) {
+        if (k == skip1 || k == skip2) {
+            continue;
+        }
+        if (++idx[k] < n[k]) {
+            return true;
+        }
+        idx[k] = 0;
+    }
+    return false;
+}
+
+
 /* Bytes of one slab of rows per streamed operand: a slab's inputs, its
  * registers and its output stay in cache between being decoded, computed
  * and consumed. */
@@ -582,14 +600,7 @@ run_kernel(const cw_expr_t *e, const layout_t *lay, const int64_t *count, int no
                 }
             }
         }
-        int a = m - 2;
-        for (; a >= 0; a--) {
-            if (++idx[a] < n[a]) {
-                break;
-            }
-            idx[a] = 0;
-        }
-        if (a < 0) {
+        if (!next_index(idx, n, m - 2, -1, -1)) {
             break;
         }
     }
@@ -872,21 +883,14 @@ fail:
     return rc;
 }
 
-static int
-eval_region_n(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
-              const int64_t *count, int nout, const int *outs, char *const *dsts,
-              const int64_t *const *dstr, cw__scratch_t *s)
-{
-    return eval_region_sink(e, lay, off, count, nout, outs, dsts, dstr, NULL, s);
-}
-
 /* Evaluate the region of the program's result into dst. */
 static int
 eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
             const int64_t *count, char *dst, const int64_t *dstrides,
             cw__scratch_t *s)
 {
-    return eval_region_n(e, lay, off, count, 1, &e->result, &dst, &dstrides, s);
+    return eval_region_sink(e, lay, off, count, 1, &e->result, &dst, &dstrides, NULL,
+                            s);
 }
 
 static int
@@ -927,13 +931,7 @@ static void
 tile_at(const cw_expr_t *e, const int64_t *ntiles, int64_t task, int64_t *off,
         int64_t *count)
 {
-    for (int k = e->ndim - 1; k >= 0; k--) {
-        int64_t t = task % ntiles[k];
-        task /= ntiles[k];
-        off[k] = t * e->tile[k];
-        int64_t end = off[k] + e->tile[k];
-        count[k] = (end < e->shape[k] ? end : e->shape[k]) - off[k];
-    }
+    cw__grid_cell(e->ndim, e->shape, e->tile, ntiles, task, -1, off, count);
 }
 
 static int
@@ -1296,14 +1294,7 @@ reduce_block(const reduce_ctx_t *c, int ndim, const int64_t *tcount,
                                  (intptr_t)kstride[in]};
             c->fn(args, &n, steps, c->data);
         }
-        int k = in - 1;
-        for (; k >= 0; k--) {
-            if (++idx[k] < count[k]) {
-                break;
-            }
-            idx[k] = 0;
-        }
-        if (k < 0) {
+        if (!next_index(idx, count, in - 1, -1, -1)) {
             break;
         }
     }
@@ -1326,7 +1317,6 @@ typedef struct reduce_slab {
     int64_t kstr[CW_MAXDIM];    /* C strides of a partial of the tile */
     size_t kt;                  /* bytes of one such partial */
     char *stack;                /* partials of slabs along a reduced axis */
-    int levels;                 /* room on the stack */
     int depth;                  /* partials on it */
     int level[64];              /* log2 of the slabs each one holds */
 } reduce_slab_t;
@@ -1435,7 +1425,6 @@ pass_slab_begin(void *vctx, int ax, int64_t r0, int64_t r1, char **dsts)
             while (((int64_t)1 << (levels - 2)) < nslabs) {
                 levels++;
             }
-            rs->levels = levels;
             soff[k] = stotal;
             stotal += ((size_t)levels * rs->kt + 63) & ~(size_t)63;
         }
@@ -1713,17 +1702,7 @@ acc_rows(cw_loop_fn fn, void *data, int nd, int ax, const int64_t *count,
             char *args[3] = {(char *)prev + o, row + o, row + o};
             intptr_t steps[3] = {st, st, st};
             fn(args, &n, steps, data);
-            int k = nd - 1;
-            for (; k >= 0; k--) {
-                if (k == ax || k == inner) {
-                    continue;
-                }
-                if (++idx[k] < count[k]) {
-                    break;
-                }
-                idx[k] = 0;
-            }
-            if (k < 0) {
+            if (!next_index(idx, count, nd - 1, ax, inner)) {
                 break;
             }
         }
@@ -1903,12 +1882,7 @@ arg_task(void *vctx, int64_t task, cw__scratch_t *s)
             memcpy(pv + (size_t)o * c->itemsize, p, c->itemsize);
             pi[o] = g;
         }
-        for (int k = nd - 1; k >= 0; k--) {
-            if (++idx[k] < count[k]) {
-                break;
-            }
-            idx[k] = 0;
-        }
+        next_index(idx, count, nd - 1, -1, -1);
     }
     rc = CW_OK;
 fail:

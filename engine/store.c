@@ -37,8 +37,7 @@ write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
         !o->bitshuffle && o->level > 0 && cw__benc_supported(o->blosc_codec)) {
         /* Compress each slab of the chunk as it is computed: the chunk is
          * never held uncompressed. */
-        size_t cap = cw__benc_bound(o->blosc_codec, o->level, itemsize,
-                                    ctx->chunk_nbytes), enclen;
+        size_t cap = cw__benc_bound(o->level, itemsize, ctx->chunk_nbytes), enclen;
         cw__benc_t enc;
         CW_TRY(cw__reserve(&s->enc, &s->enc_cap, cap));
         CW_TRY(cw__benc_start(&enc, o->blosc_codec, o->level, o->shuffle, itemsize,
@@ -118,17 +117,7 @@ static void
 chunk_at(const store_ctx_t *ctx, int64_t task, int skip, int64_t *off, int64_t *count)
 {
     const cw_store_opts_t *o = &ctx->o;
-    memset(off, 0, CW_MAXDIM * sizeof(*off));
-    for (int d = o->ndim - 1; d >= 0; d--) {
-        if (d == skip) {
-            continue;
-        }
-        int64_t k = task % ctx->nchunks[d];
-        task /= ctx->nchunks[d];
-        off[d] = k * o->chunks[d];
-        int64_t end = off[d] + o->chunks[d];
-        count[d] = (end < o->shape[d] ? end : o->shape[d]) - off[d];
-    }
+    cw__grid_cell(o->ndim, o->shape, o->chunks, ctx->nchunks, task, skip, off, count);
 }
 
 static int

@@ -222,9 +222,8 @@ block_size(int level, size_t typesize, size_t nbytes)
 }
 
 size_t
-cw__benc_bound(const char *codec, int level, size_t typesize, size_t nbytes)
+cw__benc_bound(int level, size_t typesize, size_t nbytes)
 {
-    (void)codec;
     size_t bs = block_size(level, typesize ? typesize : 1, nbytes);
     size_t nblocks = (nbytes + bs - 1) / bs;
     return HEADER + nblocks * 8 + nbytes;
@@ -251,7 +250,7 @@ cw__benc_start(cw__benc_t *b, const char *codec, int level, bool shuffle,
     b->cap = cap;
     b->pos = HEADER + 4 * (size_t)b->nblocks;
     b->s = s;
-    if (cap < cw__benc_bound(codec, level, typesize, nbytes)) {
+    if (cap < cw__benc_bound(level, typesize, nbytes)) {
         return cw__error(CW_EINVAL, "internal: Blosc output buffer too small");
     }
     CW_TRY_RET(cw__reserve(&s->bpend, &s->bpend_cap, b->blocksize));
@@ -337,9 +336,8 @@ cw__benc_feed(cw__benc_t *b, const void *data, size_t n)
     }
     unsigned char *pend = b->s->bpend;
     while (n > 0) {
-        size_t want = cw__bframe_block_len(&(cw__bframe_t){.nbytes = b->nbytes,
-                                                         .blocksize = b->blocksize},
-                                           b->next);
+        size_t left = b->nbytes - (size_t)b->next * b->blocksize;
+        size_t want = left < b->blocksize ? left : b->blocksize;
         if (b->npend == 0 && p != NULL && n >= want) {
             CW_TRY_RET(put_block(b, p, want));
             p += want;

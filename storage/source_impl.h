@@ -218,7 +218,7 @@ typedef struct cw__benc {
 /* Whether a codec has a block-level encoder here. */
 bool cw__benc_supported(const char *codec);
 /* Capacity `out` needs for a chunk of nbytes. */
-size_t cw__benc_bound(const char *codec, int level, size_t typesize, size_t nbytes);
+size_t cw__benc_bound(int level, size_t typesize, size_t nbytes);
 int cw__benc_start(cw__benc_t *b, const char *codec, int level, bool shuffle,
                    size_t typesize, size_t nbytes, void *out, size_t cap,
                    cw__scratch_t *s);

@@ -139,6 +139,7 @@ Usage
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -416,18 +417,9 @@ def bench_inmem(n, repeat) -> dict:
                 buf.fill(np.nan)               # a no-op cannot pass
             if rep == 0 and r.startswith("cw"):
                 cw.reset_stats()
-            load.start()
-            try:
-                t0 = time.perf_counter()
-                res = bench.run(r)
-                dt = time.perf_counter() - t0
-            except Exception as e:
-                errors[r] = f"{type(e).__name__}: {e}"
+            ok, res = load.timed(r, functools.partial(bench.run, r), times, cpu, errors)
+            if not ok:
                 continue
-            finally:
-                load.stop()
-            times[r].append(dt)
-            cpu[r].append(load.last_cpu)
             if rep == 0:
                 if r.startswith("cw"):
                     stats[r] = cw.stats()
@@ -623,18 +615,9 @@ def bench_ooc(p, variant, repeat, out_dir) -> dict:
                 fresh_output(out)
                 if rep == 0 and r.startswith("cw"):
                     cw.reset_stats()
-                load.start()
-                try:
-                    t0 = time.perf_counter()
-                    readers[r].run(out)
-                    dt = time.perf_counter() - t0
-                except Exception as e:
-                    errors[r] = f"{type(e).__name__}: {e}"
+                ok, _ = load.timed(r, lambda: readers[r].run(out), times, cpu, errors)
+                if not ok:
                     continue
-                finally:
-                    load.stop()
-                times[r].append(dt)
-                cpu[r].append(load.last_cpu)
                 if rep == 0:
                     if r.startswith("cw"):
                         stats[r] = cw.stats()
@@ -789,18 +772,10 @@ def bench_reduce(p, repeat) -> dict:
                 for r in REDUCE_READERS:
                     if r in errors:
                         continue
-                    load.start()
-                    try:
-                        t0 = time.perf_counter()
-                        res = readers[r].run(op)
-                        dt = time.perf_counter() - t0
-                    except Exception as e:
-                        errors[r] = f"{type(e).__name__}: {e}"
+                    ok, res = load.timed(r, lambda: readers[r].run(op), times, cpu,
+                                         errors)
+                    if not ok:
                         continue
-                    finally:
-                        load.stop()
-                    times[r].append(dt)
-                    cpu[r].append(load.last_cpu)
                     if rep == 0:
                         res = np.asarray(res)
                         dtypes[r] = str(res.dtype)
@@ -857,6 +832,23 @@ class TimedLoad:
 
     def cores(self):
         return self.core_s / self.wall if self.wall else None
+
+    def timed(self, r, fn, times, cpu, errors):
+        """Run fn() for reader r and record its wall time and this process's
+        CPU time, or its error; returns (True, result) or (False, None)."""
+        self.start()
+        try:
+            t0 = time.perf_counter()
+            res = fn()
+            dt = time.perf_counter() - t0
+        except Exception as e:
+            errors[r] = f"{type(e).__name__}: {e}"
+            return False, None
+        finally:
+            self.stop()
+        times[r].append(dt)
+        cpu[r].append(self.last_cpu)
+        return True, res
 
 
 def summarise(readers, times, errors, checks, nbytes, cpu=None) -> list[dict]:
@@ -1218,18 +1210,7 @@ def main(argv=None) -> int:
         print_rss_errors(rss["reduce"], REDUCE_LABELS)
 
     info["parallel_probe_end"] = br.parallel_probe()
-    if br.source_state()["core_mtime"] != info["source"]["core_mtime"]:
-        print("\nWARNING: the chunkwise extension was rebuilt during the run; the "
-              "subprocess measurements may have used another build")
-    print(f"\nCPU probe, 2 threads vs 1: {info['parallel_probe_start']:.2f}x before "
-          f"the timings, {info['parallel_probe_end']:.2f}x after")
-    total = time.perf_counter() - t_start
-    print(f"\ntotal time {total:.0f} s")
-    report["total_s"] = total
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1, default=str)
-        print(f"results written to {args.json}")
+    br.finish_report(info, report, t_start, args.json)
     return 0
 
 

@@ -597,6 +597,23 @@ class OtherLoad:
         return max(other, 0.0) / wall
 
 
+def finish_report(info: dict, report: dict, t_start: float, json_path) -> None:
+    """The end of a benchmark run: a warning if the extension was rebuilt
+    meanwhile, the CPU probes, the total time, and the JSON file."""
+    if source_state()["core_mtime"] != info["source"]["core_mtime"]:
+        print("\nWARNING: the chunkwise extension was rebuilt during the run; the "
+              "subprocess measurements may have used another build")
+    print(f"\nCPU probe, 2 threads vs 1: {info['parallel_probe_start']:.2f}x before "
+          f"the timings, {info['parallel_probe_end']:.2f}x after")
+    total = time.perf_counter() - t_start
+    print(f"\ntotal time {total:.0f} s")
+    report["total_s"] = total
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(report, f, indent=1, default=str)
+        print(f"results written to {json_path}")
+
+
 def own_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -667,18 +684,7 @@ def main(argv=None) -> int:
     info["parallel_probe_end"] = parallel_probe()
     for t in tables_out:
         print_table(*t)
-    if source_state()["core_mtime"] != info["source"]["core_mtime"]:
-        print("\nWARNING: the chunkwise extension was rebuilt during the run; the "
-              "subprocess measurements may have used another build")
-    print(f"\nCPU probe, 2 threads vs 1: {info['parallel_probe_start']:.2f}x before "
-          f"the timings, {info['parallel_probe_end']:.2f}x after")
-    total = time.perf_counter() - t_start
-    print(f"\ntotal time {total:.0f} s")
-    report["total_s"] = total
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
-        print(f"results written to {args.json}")
+    finish_report(info, report, t_start, args.json)
     return 0
 
 

@@ -934,6 +934,21 @@ tile_at(const cw_expr_t *e, const int64_t *ntiles, int64_t task, int64_t *off,
     cw__grid_cell(e->ndim, e->shape, e->tile, ntiles, task, -1, off, count);
 }
 
+/* Tiles per axis of the program's shape and their number (0 for an empty
+ * shape); CW_EINVAL when the number does not fit in 64 bits. */
+static int
+tile_grid(const cw_expr_t *e, int64_t *ntiles, int64_t *ntasks)
+{
+    *ntasks = 1;
+    for (int k = 0; k < e->ndim; k++) {
+        ntiles[k] = e->shape[k] ? (e->shape[k] + e->tile[k] - 1) / e->tile[k] : 0;
+        if (!cw__mul_ok(*ntasks, ntiles[k], ntasks)) {
+            return cw__error(CW_EINVAL, "too many tiles");
+        }
+    }
+    return CW_OK;
+}
+
 static int
 read_task(void *vctx, int64_t task, cw__scratch_t *s)
 {
@@ -969,15 +984,10 @@ cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
     ctx.e = e;
     ctx.dst = dst;
     ctx.strides = strides;
-    int64_t ntasks = 1;
-    for (int k = 0; k < e->ndim; k++) {
-        if (e->shape[k] == 0) {
-            return CW_OK;
-        }
-        ctx.ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
-        if (!cw__mul_ok(ntasks, ctx.ntiles[k], &ntasks)) {
-            return cw__error(CW_EINVAL, "too many tiles");
-        }
+    int64_t ntasks;
+    CW_TRY(tile_grid(e, ctx.ntiles, &ntasks));
+    if (ntasks == 0) {
+        return CW_OK;
     }
     plan_layout(e, e->tile, &ctx.lay);
     int nthreads;
@@ -1536,22 +1546,16 @@ cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dst
     p->e = e;
     p->nread = nread;
     p->nred = nred;
-    int64_t ntasks = 1;
-    for (int k = 0; k < e->ndim; k++) {
-        if (e->shape[k] == 0 && nred == 0) {
-            rc = CW_OK;  /* nothing to read */
-            goto fail;
-        }
-        if (e->shape[k] == 0) {
-            rc = cw__error(CW_EINVAL, "%s: reduction over an empty array",
-                           reds[0].name ? reds[0].name : "reduce");
-            goto fail;
-        }
-        p->ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
-        if (!cw__mul_ok(ntasks, p->ntiles[k], &ntasks)) {
-            rc = cw__error(CW_EINVAL, "too many tiles");
-            goto fail;
-        }
+    int64_t ntasks;
+    CW_TRY(tile_grid(e, p->ntiles, &ntasks));
+    if (ntasks == 0 && nred > 0) {
+        rc = cw__error(CW_EINVAL, "%s: reduction over an empty array",
+                       reds[0].name ? reds[0].name : "reduce");
+        goto fail;
+    }
+    if (ntasks == 0) {
+        rc = CW_OK;  /* nothing to read */
+        goto fail;
     }
     for (int j = 0; j < nread; j++) {
         CW_TRY(check_ref(e, read_ids[j]));
@@ -1758,18 +1762,15 @@ cw_expr_accumulate(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
     c.itemsize = e->v[e->result].itemsize;
     c.dst = dst;
     c.strides = strides;
-    int64_t ntasks = 1;
-    for (int k = 0; k < e->ndim; k++) {
-        if (e->shape[k] == 0) {
-            return CW_OK;
-        }
-        c.ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
-        if (k == axis) {
-            c.nalong = c.ntiles[k];
-            c.ntiles[k] = 1;
-        }
-        ntasks *= c.ntiles[k];
+    int64_t ntasks;
+    CW_TRY(tile_grid(e, c.ntiles, &ntasks));
+    if (ntasks == 0) {
+        return CW_OK;
     }
+    /* One task per column of tiles along the axis. */
+    c.nalong = c.ntiles[axis];
+    c.ntiles[axis] = 1;
+    ntasks /= c.nalong;
     plan_layout(e, e->tile, &c.lay);
     int nthreads;
     CW_TRY(cw__plan_threads(cfg, ntasks, working_set(e, e->tile), &nthreads));
@@ -1906,15 +1907,14 @@ cw_expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
     c.axis = axis;
     c.itemsize = e->v[e->result].itemsize;
     c.better = better_of[e->v[e->result].dtype];
-    int64_t ntasks = 1, R = 1, kept = 1;
+    int64_t ntasks, R = 1, kept = 1;
     size_t tile_elems1 = 1;
+    CW_TRY(tile_grid(e, c.ntiles, &ntasks));
+    if (ntasks == 0) {
+        return cw__error(CW_EINVAL, "attempt to get %s of an empty sequence",
+                         is_max ? "argmax" : "argmin");
+    }
     for (int k = 0; k < e->ndim; k++) {
-        if (e->shape[k] == 0) {
-            return cw__error(CW_EINVAL, "attempt to get %s of an empty sequence",
-                             is_max ? "argmax" : "argmin");
-        }
-        c.ntiles[k] = (e->shape[k] + e->tile[k] - 1) / e->tile[k];
-        ntasks *= c.ntiles[k];
         tile_elems1 *= (size_t)e->tile[k];
         bool red = axis < 0 || k == axis;
         R *= red ? c.ntiles[k] : 1;

@@ -596,12 +596,7 @@ def bench_ooc(p, variant, repeat, out_dir) -> dict:
     warm([p["a"], p["b"], p["a_b2"], p["b_b2"]])
     print("    reference ...", flush=True)
     ref = ooc_reference(p)
-    readers, errors = {}, {}
-    for r in OOC_READERS:
-        try:
-            readers[r] = open_ooc(r, p)
-        except Exception as e:
-            errors[r] = f"{type(e).__name__}: {e}"
+    readers, errors = open_readers(OOC_READERS, open_ooc, p)
     times = {r: [] for r in OOC_READERS}
     cpu = {r: [] for r in OOC_READERS}
     checks, sizes, stats = {}, {}, {}
@@ -754,12 +749,7 @@ def reduce_reference(p) -> dict:
 def bench_reduce(p, repeat) -> dict:
     warm([p["a"], p["a_b2"]])
     ref = reduce_reference(p)
-    readers, open_errors = {}, {}
-    for r in REDUCE_READERS:
-        try:
-            readers[r] = open_red(r, p)
-        except Exception as e:
-            open_errors[r] = f"{type(e).__name__}: {e}"
+    readers, open_errors = open_readers(REDUCE_READERS, open_red, p)
     rows = []
     load = TimedLoad()
     try:
@@ -805,6 +795,18 @@ def bench_reduce(p, repeat) -> dict:
 
 
 # ----------------------------------------------------------- common helpers
+def open_readers(names, opener, p):
+    """opener(name, p) for each reader: the readers, and the errors of those
+    that could not be opened (reported in their rows)."""
+    readers, errors = {}, {}
+    for r in names:
+        try:
+            readers[r] = opener(r, p)
+        except Exception as e:
+            errors[r] = f"{type(e).__name__}: {e}"
+    return readers, errors
+
+
 class TimedLoad:
     """Other processes' CPU load (br.OtherLoad) over the timed runs only,
     weighted by their wall time: checks and clean-ups are left out."""
@@ -987,12 +989,7 @@ def header(args) -> dict:
           f"blosc2 {info['blosc2']} (C-Blosc2 {info['blosc2_c']})")
     print(f"  chunkwise {info['chunkwise']} ({info['chunkwise_core']}), "
           f"defaults {info['chunkwise_default']}")
-    src = info["source"] = br.source_state()
-    if "commit" in src:
-        changed = (f" + uncommitted changes to {', '.join(src['changed'])}"
-                   if src["changed"] else "")
-        print(f"  chunkwise source: git {src['commit']}{changed}")
-    print(f"  chunkwise extension built {src['core_mtime']}")
+    br.print_source(info)
     print(f"  threads: 2 everywhere (chunkwise also 1); median of N runs "
           f"(in-memory {args.repeat_inmem}, out of core {args.repeat_ooc}), "
           f"warm page cache")

@@ -465,12 +465,7 @@ def header(args, shape) -> dict:
           f"{info['tables_max_blosc_threads']})")
     print(f"  chunkwise {info['chunkwise']} ({info['chunkwise_core']}), "
           f"defaults {info['chunkwise_default']}")
-    src = info["source"] = source_state()
-    if "commit" in src:
-        changed = (f" + uncommitted changes to {', '.join(src['changed'])}"
-                   if src["changed"] else "")
-        print(f"  chunkwise source: git {src['commit']}{changed}")
-    print(f"  chunkwise extension built {src['core_mtime']}")
+    print_source(info)
     print(f"  data: {DTYPE} {shape}, chunks {CHUNKS}, Blosc lz4 clevel 5 shuffle; "
           f"median of {args.repeat} runs, warm page cache")
     info["parallel_probe_start"] = parallel_probe()
@@ -595,6 +590,16 @@ class OtherLoad:
         wall = time.perf_counter() - self.t0
         other = (busy - self.busy0) - (self._own_s() - self.own0)
         return max(other, 0.0) / wall
+
+
+def print_source(info: dict) -> None:
+    """Record and print which chunkwise source and build this run measures."""
+    src = info["source"] = source_state()
+    if "commit" in src:
+        changed = (f" + uncommitted changes to {', '.join(src['changed'])}"
+                   if src["changed"] else "")
+        print(f"  chunkwise source: git {src['commit']}{changed}")
+    print(f"  chunkwise extension built {src['core_mtime']}")
 
 
 def finish_report(info: dict, report: dict, t_start: float, json_path) -> None:

@@ -36,7 +36,7 @@ def compute(*arrays):
     import numpy as np
     from . import graph
     from .config import get_config, report_fp
-    from .graph import Broadcast, Cast, Deferred, Leaf, Op, Select, compile_expr
+    from .graph import Broadcast, Cast, Deferred, Op, Select, compile_expr
     from .progress import reporter
     from .reductions import Accumulate, ArgReduce, Reduce
     cfg = get_config()
@@ -45,39 +45,35 @@ def compute(*arrays):
     def children(node):
         if isinstance(node, (Op, Select, Broadcast)):
             return node.inputs
-        if isinstance(node, (Cast, Reduce, Accumulate, ArgReduce, Deferred)):
+        if isinstance(node, (Cast,) + deferred):
             return (node.node,)
         return ()
 
-    def walk(node, seen):
-        if id(node) in seen:
-            return
-        seen[id(node)] = node
-        for c in children(node):
-            walk(c, seen)
+    # Every node under the arrays, and whether a node needs another result
+    # first (a reduction, accumulation or argmax under it).
+    nodes, pending = {}, {}
 
-    def single_pass(node):
-        """No reduction, accumulation or argmax under node."""
-        seen = {}
-        walk(node, seen)
-        return not any(isinstance(n, deferred) for n in seen.values())
+    def visit(node):
+        key = id(node)
+        if key not in pending:
+            nodes[key] = node  # keeps it alive while its id is a key
+            below = [visit(c) for c in children(node)]
+            pending[key] = isinstance(node, deferred) or any(below)
+        return pending[key]
 
     # What a pass over each shape computes: elementwise results, and every
     # reduction whose operand needs no other result first.
     groups = {}
+
+    def group(shape):
+        return groups.setdefault(shape, {"reads": {}, "reds": {}})
+
     for a in arrays:
-        if not isinstance(a, Array) or a.size == 0:
-            continue
-        node = a._node
-        if isinstance(node, (Op, Select, Cast, Broadcast, Leaf)) and single_pass(node):
-            groups.setdefault(a.shape, {"reads": {}, "reds": {}})["reads"][id(node)] = node
-        seen = {}
-        walk(node, seen)
-        for n in seen.values():
-            if (isinstance(n, Reduce) and 0 not in n.node.shape and
-                    single_pass(n.node)):
-                groups.setdefault(n.node.shape, {"reads": {}, "reds": {}})[
-                    "reds"][id(n)] = n
+        if isinstance(a, Array) and a.size and not visit(a._node):
+            group(a.shape)["reads"][id(a._node)] = a._node
+    for n in nodes.values():
+        if isinstance(n, Reduce) and 0 not in n.node.shape and not visit(n.node):
+            group(n.node.shape)["reds"][id(n)] = n
     results = {}
     for shape, g in groups.items():
         reads, reds = list(g["reads"].values()), list(g["reds"].values())
@@ -116,8 +112,7 @@ def compute(*arrays):
     # Everything else, with the shared results standing in for the
     # reductions they contain.
     out = [None] * len(arrays)
-    token = graph.use_results(results)
-    try:
+    with graph.shared_results(results):
         for i, a in enumerate(arrays):
             if not isinstance(a, Array):
                 out[i] = np.asarray(a)
@@ -129,8 +124,6 @@ def compute(*arrays):
                 out[i] = r.copy() if dup else r
             else:
                 out[i] = a.compute()
-    finally:
-        graph.use_results(None, token)
     return tuple(out)
 
 

@@ -16,6 +16,7 @@ is compiled once.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -177,13 +178,15 @@ def broadcast_chunks(shape, inputs):
 _results = None
 
 
-def use_results(results, token=None):
-    """Make `results` available to materialised(); returns a token that
-    restores the previous state when passed back with results None."""
+@contextlib.contextmanager
+def shared_results(results):
+    """Let materialised() take these results (by node id) while active."""
     global _results
-    prev = _results
-    _results = results if results is not None else token
-    return prev
+    prev, _results = _results, results
+    try:
+        yield
+    finally:
+        _results = prev
 
 
 def materialised(node):

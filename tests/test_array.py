@@ -289,7 +289,6 @@ def test_config_validation_and_context():
 
 
 def test_memory_budget_error_for_a_chunk_too_large():
-    a = cw.open  # noqa: F841 (keeps the import list honest)
     x = np.zeros((1000, 1000), "f8")
     with cw.config(memory_limit="1MiB"):
         # Memory sources need no decode buffer: reading works in any budget.

@@ -864,8 +864,8 @@ def test_object_header_continuation(tmp_path, kind):
             dcpl.set_chunk((7, 6))
             dcpl.set_deflate(3)
             dcpl.set_attr_phase_change(1000, 0)  # compact attributes only
-            d = h5py.h5d.create(f.id, b"x", h5py.h5t.IEEE_F64LE,
-                                h5py.h5s.create_simple(x.shape), dcpl=dcpl)
+            h5py.h5d.create(f.id, b"x", h5py.h5t.IEEE_F64LE,
+                            h5py.h5s.create_simple(x.shape), dcpl=dcpl)
             f["x"][...] = x
         else:
             f.create_dataset("x", data=x, chunks=(7, 6), compression="gzip")

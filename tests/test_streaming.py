@@ -7,7 +7,6 @@ blocks, short last blocks); results must equal NumPy's exactly, and stored
 results must read back identically in h5py and PyTables.
 """
 import itertools
-import os
 import subprocess
 import sys
 import textwrap

@@ -444,7 +444,7 @@ implements(np.argmin)(_arg("argmin", False))
 def _joined(arrays, axis, name, func, dtype=None):
     from .array import Array
     from .creation import asarray
-    from .graph import Leaf, compile_expr
+    from .graph import compile_expr
     from .ufuncs import SUPPORTED_DTYPES
     arrays = [a if isinstance(a, Array) else asarray(np.asarray(a)) for a in arrays]
     if not arrays:

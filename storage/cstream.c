@@ -184,17 +184,6 @@ located(const cw__cstream_t *cs, int rc)
 
 static int
 get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
-          cw__scratch_t *s);
-
-int
-cw__cstream_get(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
-                cw__scratch_t *s)
-{
-    return located(cs, get_range(cs, off, n, ptr, s));
-}
-
-static int
-get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
           cw__scratch_t *s)
 {
     const cw_source_t *src = cs->src;
@@ -246,6 +235,13 @@ get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
     }
     *ptr = (const char *)cs->out;
     return CW_OK;
+}
+
+int
+cw__cstream_get(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
+                cw__scratch_t *s)
+{
+    return located(cs, get_range(cs, off, n, ptr, s));
 }
 
 void

@@ -105,6 +105,7 @@ cw_stats_get(cw_stats_t *out)
     out->chunks_lockfree = atomic_load(&cw__stats.chunks_lockfree);
     out->chunks_written = atomic_load(&cw__stats.chunks_written);
     out->bytes_written = atomic_load(&cw__stats.bytes_written);
+    out->runs = atomic_load(&cw__stats.runs);
 }
 
 void
@@ -117,4 +118,5 @@ cw_stats_reset(void)
     atomic_store(&cw__stats.chunks_lockfree, 0);
     atomic_store(&cw__stats.chunks_written, 0);
     atomic_store(&cw__stats.bytes_written, 0);
+    atomic_store(&cw__stats.runs, 0);
 }

@@ -165,6 +165,7 @@ cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
     run_t run;
     memset(&run, 0, sizeof(run));
     pthread_mutex_init(&run.mu, NULL);
+    CW_STAT_ADD(runs, 1);
     run.next_poll = now_ns() + POLL_INTERVAL_NS;
     pid_t started = atomic_load(&threads_pid);
     if (started != 0 && started != getpid()) {

@@ -506,6 +506,7 @@ typedef struct cw_stats {
                                    lock (from a parsed chunk index) */
     int64_t chunks_written;   /**< chunks written by cw_store */
     int64_t bytes_written;    /**< stored bytes written */
+    int64_t runs;             /**< parallel runs the engine started */
 } cw_stats_t;
 
 /** @brief Copy the counters. */

@@ -1402,13 +1402,14 @@ py_stats(PyObject *module, PyObject *noargs)
     (void)noargs;
     cw_stats_t s;
     cw_stats_get(&s);
-    return Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L,s:L}", "chunks_read",
+    return Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L}", "chunks_read",
                          (long long)s.chunks_read, "bytes_read", (long long)s.bytes_read,
                          "chunks_decoded", (long long)s.chunks_decoded,
                          "chunks_pipeline", (long long)s.chunks_pipeline,
                          "chunks_lockfree", (long long)s.chunks_lockfree,
                          "chunks_written", (long long)s.chunks_written,
-                         "bytes_written", (long long)s.bytes_written);
+                         "bytes_written", (long long)s.bytes_written,
+                         "runs", (long long)s.runs);
 }
 
 static PyObject *

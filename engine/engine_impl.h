@@ -1,32 +1,18 @@
 /*
- * engine_impl.h -- internals of the engine: selection geometry, the
- * per-region read primitive, and the task scheduler.
+ * engine_impl.h -- internals of the engine: selection geometry, the task
+ * scheduler and store jobs.
  */
-#ifndef CW_BUILDING_LIBRARY
-#error "engine_impl.h is internal to the chunkwise library"
+#ifndef CW_BUILDING_ENGINE
+#error "engine_impl.h is internal to the engine layer"
 #endif
 #ifndef CW_ENGINE_IMPL_H
 #define CW_ENGINE_IMPL_H
 
 #include "chunkwise.h"
-#include "source_impl.h"
+#include "storage_impl.h"
 
 /* Check a selection against a source: rank, steps, bounds. */
 int cw__sel_check(const cw_source_t *src, const cw_sel_t *sel);
-
-/*
- * Write the elements start + j*step (j < count, per source dim) of `src`
- * to dst with byte strides, decoding the chunks they live in.  A chunk
- * that maps onto a contiguous block of dst is decoded straight into it.
- * Called from worker threads; `s` is the calling thread's scratch.
- */
-int cw__read_region(cw_source_t *src, const int64_t *start, const int64_t *step,
-                    const int64_t *count, char *dst, const int64_t *strides,
-                    cw__scratch_t *s);
-
-/* Bytes one thread needs to read regions of `src` (decoded chunk and the
- * source's own scratch). */
-size_t cw__source_working_set(const cw_source_t *src);
 
 /* Flag a condition (CW_FP_*) from inside a loop on a worker thread; the
  * run reports it with cw_fp_flags. */
@@ -48,13 +34,6 @@ int cw__plan_threads(const cw_config_t *cfg, int64_t ntasks, size_t per_task,
  * remaining tasks are skipped; its message is copied to the calling
  * thread.  cfg->poll is called on the calling thread between tasks.
  */
-/* Cell number `task` (row-major over ncells per axis, axis `skip` left
- * out; -1: none) of a grid of `cell`-sized cells over `shape`: its offset
- * and extent along each axis (along `skip`: offset 0, extent untouched). */
-void cw__grid_cell(int ndim, const int64_t *shape, const int64_t *cell,
-                   const int64_t *ncells, int64_t task, int skip, int64_t *off,
-                   int64_t *count);
-
 int cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
                   const cw_config_t *cfg);
 

@@ -23,8 +23,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cast_impl.h"
-#include "copy_impl.h"
 #include "engine_impl.h"
 
 #define CW_BLOCK 4096
@@ -417,22 +415,6 @@ working_set(const cw_expr_t *e, const int64_t *tile)
 
 /* Advance the C-order index idx over axes 0..last of extents n, leaving
  * the axes skip1 and skip2 (-1: none) alone; false once it wraps around. */
-static inline bool
-next_index(int64_t *idx, const int64_t *n, int last, int skip1, int skip2)
-{
-    for (int k = last; k >= 0; k--) {
-        if (k == skip1 || k == skip2) {
-            continue;
-        }
-        if (++idx[k] < n[k]) {
-            return true;
-        }
-        idx[k] = 0;
-    }
-    return false;
-}
-
-
 /* Bytes of one slab of rows per streamed operand: a slab's inputs, its
  * registers and its output stay in cache between being decoded, computed
  * and consumed. */
@@ -600,7 +582,7 @@ run_kernel(const cw_expr_t *e, const layout_t *lay, const int64_t *count, int no
                 }
             }
         }
-        if (!next_index(idx, n, m - 2, -1, -1)) {
+        if (!cw__next_index(idx, n, m - 2, -1, -1)) {
             break;
         }
     }
@@ -1304,7 +1286,7 @@ reduce_block(const reduce_ctx_t *c, int ndim, const int64_t *tcount,
                                  (intptr_t)kstride[in]};
             c->fn(args, &n, steps, c->data);
         }
-        if (!next_index(idx, count, in - 1, -1, -1)) {
+        if (!cw__next_index(idx, count, in - 1, -1, -1)) {
             break;
         }
     }
@@ -1706,7 +1688,7 @@ acc_rows(cw_loop_fn fn, void *data, int nd, int ax, const int64_t *count,
             char *args[3] = {(char *)prev + o, row + o, row + o};
             intptr_t steps[3] = {st, st, st};
             fn(args, &n, steps, data);
-            if (!next_index(idx, count, nd - 1, ax, inner)) {
+            if (!cw__next_index(idx, count, nd - 1, ax, inner)) {
                 break;
             }
         }
@@ -1883,7 +1865,7 @@ arg_task(void *vctx, int64_t task, cw__scratch_t *s)
             memcpy(pv + (size_t)o * c->itemsize, p, c->itemsize);
             pi[o] = g;
         }
-        next_index(idx, count, nd - 1, -1, -1);
+        cw__next_index(idx, count, nd - 1, -1, -1);
     }
     rc = CW_OK;
 fail:

@@ -10,8 +10,6 @@
  */
 #include <string.h>
 
-#include "cast_impl.h"
-#include "copy_impl.h"
 #include "engine_impl.h"
 
 typedef struct mm {

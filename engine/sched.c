@@ -234,20 +234,3 @@ cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
     return rc;
 }
 
-void
-cw__grid_cell(int ndim, const int64_t *shape, const int64_t *cell,
-              const int64_t *ncells, int64_t task, int skip, int64_t *off,
-              int64_t *count)
-{
-    for (int d = ndim - 1; d >= 0; d--) {
-        if (d == skip) {
-            off[d] = 0;
-            continue;
-        }
-        int64_t k = task % ncells[d];
-        task /= ncells[d];
-        off[d] = k * cell[d];
-        int64_t end = off[d] + cell[d];
-        count[d] = (end < shape[d] ? end : shape[d]) - off[d];
-    }
-}

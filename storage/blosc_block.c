@@ -23,7 +23,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "source_impl.h"
+#include "storage_impl.h"
 
 #define HEADER 16
 #define F_SHUFFLE 0x1

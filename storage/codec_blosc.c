@@ -9,7 +9,7 @@
 #include <blosc.h>
 #include <string.h>
 
-#include "source_impl.h"
+#include "storage_impl.h"
 
 static const char *const blosc_names[] = {"blosclz", "lz4", "lz4hc", "snappy",
                                           "zlib", "zstd"};

@@ -7,7 +7,7 @@
  */
 #include <libdeflate.h>
 
-#include "source_impl.h"
+#include "storage_impl.h"
 
 int
 cw__deflate_decode(cw__scratch_t *s, const void *src, size_t srclen, void *dst,

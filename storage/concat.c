@@ -7,8 +7,7 @@
  */
 #include <string.h>
 
-#include "engine_impl.h"  // cw__read_region
-#include "source_impl.h"
+#include "storage_impl.h"
 
 typedef struct concat {
     int n;

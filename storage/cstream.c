@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "source_impl.h"
+#include "storage_impl.h"
 
 #define HEADER 16
 

@@ -5,8 +5,7 @@
  */
 #include <string.h>
 
-#include "copy_impl.h"  // cw__fill_strided
-#include "source_impl.h"
+#include "storage_impl.h"
 
 typedef struct gensrc {
     unsigned char value[8];       /* full: the constant, native order */

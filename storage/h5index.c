@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "h5index_impl.h"
-#include "source_impl.h"
+#include "storage_impl.h"
 
 #define MSG_LAYOUT 0x0008
 #define MSG_CONTINUATION 0x0010

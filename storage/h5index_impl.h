@@ -1,8 +1,8 @@
 /*
  * h5index_impl.h -- chunk addresses read from the file (storage/h5index.c).
  */
-#ifndef CW_BUILDING_LIBRARY
-#error "h5index_impl.h is internal to the chunkwise library"
+#ifndef CW_BUILDING_STORAGE
+#error "h5index_impl.h is internal to the storage layer"
 #endif
 #ifndef CW_H5INDEX_IMPL_H
 #define CW_H5INDEX_IMPL_H

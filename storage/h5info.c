@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "h5_impl.h"
-#include "source_impl.h"
+#include "storage_impl.h"
 
 #define BLOSC_FILTER_ID 32001
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "source_impl.h"
+#include "storage_impl.h"
 
 #define BLOSC_FILTER_ID 32001
 

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "h5_impl.h"
-#include "source_impl.h"
+#include "storage_impl.h"
 
 #define BLOSC_FILTER_ID 32001
 

@@ -28,7 +28,7 @@
 
 #include "h5_impl.h"
 #include "h5index_impl.h"
-#include "source_impl.h"
+#include "storage_impl.h"
 
 #define MAX_FILTERS 16
 #define BLOSC_FILTER_ID 32001

@@ -5,8 +5,7 @@
  */
 #include <string.h>
 
-#include "copy_impl.h"  // cw__copy_strided
-#include "source_impl.h"
+#include "storage_impl.h"
 
 typedef struct memsrc {
     const char *data;

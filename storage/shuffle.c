@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "source_impl.h"
+#include "storage_impl.h"
 
 /* HDF5's and Blosc's shuffle store byte k of every element together (plane
  * k); bytes past the last whole element are copied unchanged.
@@ -331,30 +331,5 @@ cw__byteswap(void *buf, size_t n, size_t itemsize)
     }
     default:
         break;
-    }
-}
-
-void
-cw__fill_pattern(void *dst, size_t n, const void *pattern, size_t itemsize)
-{
-    unsigned char *d = dst;
-    int zero = 1;
-    for (size_t i = 0; i < itemsize; i++) {
-        if (((const unsigned char *)pattern)[i] != 0) {
-            zero = 0;
-            break;
-        }
-    }
-    if (zero || itemsize == 0) {
-        memset(dst, 0, n);
-        return;
-    }
-    /* Doubling copies: log2(n) memcpy calls. */
-    size_t done = itemsize < n ? itemsize : n;
-    memcpy(d, pattern, done);
-    while (done < n) {
-        size_t len = done < n - done ? done : n - done;
-        memcpy(d + done, d, len);
-        done += len;
     }
 }

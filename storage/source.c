@@ -1,51 +1,11 @@
 /*
- * source.c -- what every source shares: geometry, accessors, release,
- * dtype tables.  Sources are immutable after construction, so accessors
+ * source.c -- what every source shares: geometry, accessors, release.  Sources are immutable after construction, so accessors
  * need no lock.
  */
 #include <string.h>
 
-#include "source_impl.h"
+#include "storage_impl.h"
 
-static const size_t dtype_sizes[CW_NDTYPES] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 4, 8};
-static const char *const dtype_names[CW_NDTYPES] = {
-    "bool",   "int8",   "int16",  "int32",   "int64",   "uint8",
-    "uint16", "uint32", "uint64", "float16", "float32", "float64"};
-
-size_t
-cw_dtype_size(cw_dtype_t dtype)
-{
-    return (unsigned)dtype < CW_NDTYPES ? dtype_sizes[dtype] : 0;
-}
-
-const char *
-cw_dtype_name(cw_dtype_t dtype)
-{
-    return (unsigned)dtype < CW_NDTYPES ? dtype_names[dtype] : "invalid";
-}
-
-void
-cw__default_chunks(int ndim, const int64_t *shape, size_t itemsize,
-                   size_t target_bytes, int64_t *chunks)
-{
-    /* Row-major: keep trailing dimensions whole while the chunk stays under
-     * the target, then split the next dimension. */
-    int64_t budget = (int64_t)(target_bytes / (itemsize ? itemsize : 1));
-    if (budget < 1) {
-        budget = 1;
-    }
-    for (int d = ndim - 1; d >= 0; d--) {
-        int64_t n = shape[d] > 0 ? shape[d] : 1;
-        if (n <= budget) {
-            chunks[d] = n;
-            budget /= n;
-        }
-        else {
-            chunks[d] = budget > 0 ? budget : 1;
-            budget = 1;
-        }
-    }
-}
 
 int
 cw__source_init(cw_source_t *src, const struct cw__source_ops *ops, int ndim,
@@ -64,7 +24,7 @@ cw__source_init(cw_source_t *src, const struct cw__source_ops *ops, int ndim,
     src->impl = impl;
     src->ndim = ndim;
     src->dtype = dtype;
-    src->itemsize = dtype_sizes[dtype];
+    src->itemsize = cw_dtype_size(dtype);
     int64_t total = (int64_t)src->itemsize;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0) {

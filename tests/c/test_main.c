@@ -14,9 +14,8 @@
 #include <unistd.h>
 
 #include "chunkwise.h"
-#include "copy_impl.h"
-#include "runtime_impl.h"
-#include "source_impl.h"
+#include "core_impl.h"
+#include "storage_impl.h"
 
 static int failures;
 static char tmpdir[256];

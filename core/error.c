@@ -1,5 +1,5 @@
 /*
- * error.c -- statuses, the thread-local error message, process counters.
+ * error.c -- statuses and the thread-local error message.
  *
  * Every failing site records one sentence in its thread's buffer.  Parallel
  * runs copy the first worker failure into the submitting thread's buffer
@@ -9,13 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime_impl.h"
+#include "core_impl.h"
 
 #define CW_ERRMSG_SIZE 1024
 
 static _Thread_local char errmsg[CW_ERRMSG_SIZE];
-
-struct cw__stats cw__stats;
 
 const char *
 cw_status_name(int status)
@@ -93,30 +91,4 @@ void
 cw__error_clear(void)
 {
     errmsg[0] = '\0';
-}
-
-void
-cw_stats_get(cw_stats_t *out)
-{
-    out->chunks_read = atomic_load(&cw__stats.chunks_read);
-    out->bytes_read = atomic_load(&cw__stats.bytes_read);
-    out->chunks_decoded = atomic_load(&cw__stats.chunks_decoded);
-    out->chunks_pipeline = atomic_load(&cw__stats.chunks_pipeline);
-    out->chunks_lockfree = atomic_load(&cw__stats.chunks_lockfree);
-    out->chunks_written = atomic_load(&cw__stats.chunks_written);
-    out->bytes_written = atomic_load(&cw__stats.bytes_written);
-    out->runs = atomic_load(&cw__stats.runs);
-}
-
-void
-cw_stats_reset(void)
-{
-    atomic_store(&cw__stats.chunks_read, 0);
-    atomic_store(&cw__stats.bytes_read, 0);
-    atomic_store(&cw__stats.chunks_decoded, 0);
-    atomic_store(&cw__stats.chunks_pipeline, 0);
-    atomic_store(&cw__stats.chunks_lockfree, 0);
-    atomic_store(&cw__stats.chunks_written, 0);
-    atomic_store(&cw__stats.bytes_written, 0);
-    atomic_store(&cw__stats.runs, 0);
 }

@@ -1,19 +1,20 @@
 /*
- * source_impl.h -- the internal interface between storage and the engine.
+ * storage_impl.h -- the internal interface of storage/, and all the engine
+ * sees of it: sources and their chunk streams, the region read, codecs.
  *
  * A source is a vtable plus geometry.  The engine asks a source either to
  * decode one whole chunk into a buffer (read_chunk: stored data) or to write
  * an arbitrary strided region straight into a destination (read_direct:
  * memory and generators, which have nothing to decode).
  */
-#ifndef CW_BUILDING_LIBRARY
-#error "source_impl.h is internal to the chunkwise library"
+#if !defined(CW_BUILDING_STORAGE) && !defined(CW_BUILDING_ENGINE)
+#error "storage_impl.h is internal to the storage and engine layers"
 #endif
-#ifndef CW_SOURCE_IMPL_H
-#define CW_SOURCE_IMPL_H
+#ifndef CW_STORAGE_IMPL_H
+#define CW_STORAGE_IMPL_H
 
 #include "chunkwise.h"
-#include "runtime_impl.h"
+#include "core_impl.h"
 
 /*
  * Per-thread scratch of a run, allocated once per thread and reused for
@@ -173,9 +174,21 @@ int cw__source_init(cw_source_t *src, const struct cw__source_ops *ops,
                     int ndim, const int64_t *shape, cw_dtype_t dtype,
                     const int64_t *chunks, size_t target_bytes);
 
-/* Choose a chunk shape of about target_bytes for a shape (row-major). */
-void cw__default_chunks(int ndim, const int64_t *shape, size_t itemsize,
-                        size_t target_bytes, int64_t *chunks);
+/* ----------------------------------------------------------- region.c */
+
+/*
+ * Write the elements start + j*step (j < count, per source dim) of `src`
+ * to dst with byte strides, decoding the chunks they live in.  A chunk
+ * that maps onto a contiguous block of dst is decoded straight into it.
+ * Called from worker threads; `s` is the calling thread's scratch.
+ */
+int cw__read_region(cw_source_t *src, const int64_t *start, const int64_t *step,
+                    const int64_t *count, char *dst, const int64_t *strides,
+                    cw__scratch_t *s);
+
+/* Bytes one thread needs to read regions of `src` (decoded chunk and the
+ * source's own scratch). */
+size_t cw__source_working_set(const cw_source_t *src);
 
 /* ------------------------------------------------------------- codecs */
 
@@ -250,10 +263,6 @@ void cw__unshuffle(const void *src, void *dst, size_t n, size_t typesize);
 void cw__shuffle(const void *src, void *dst, size_t n, size_t typesize);
 /* Reverse the byte order of n/itemsize elements in place. */
 void cw__byteswap(void *buf, size_t n, size_t itemsize);
-
-/* Fill n bytes with copies of an itemsize-byte pattern. */
-void cw__fill_pattern(void *dst, size_t n, const void *pattern,
-                      size_t itemsize);
 
 /* ------------------------------------------------------------- HDF5 */
 

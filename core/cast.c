@@ -3,7 +3,7 @@
  * astype(casting="unsafe") converts: C conversions, != 0 for bool, and
  * IEEE binary16 through the compiler's _Float16.
  */
-#include "cast_impl.h"
+#include "core_impl.h"
 
 #define CW_TYPES(X)                                                        \
     X(CW_BOOL, _Bool) X(CW_INT8, int8_t) X(CW_INT16, int16_t)              \

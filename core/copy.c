@@ -7,8 +7,7 @@
  */
 #include <string.h>
 
-#include "copy_impl.h"
-#include "source_impl.h"  // cw__fill_pattern
+#include "core_impl.h"
 
 /* Normalise a copy: drop unit dims, merge mergeable neighbours.  Returns
  * the new rank; `n`, `ds`, `ss` receive the merged description. */
@@ -178,4 +177,29 @@ cw__is_contiguous(int ndim, const int64_t *count, const int64_t *strides,
         expect *= count[d];
     }
     return 1;
+}
+
+void
+cw__fill_pattern(void *dst, size_t n, const void *pattern, size_t itemsize)
+{
+    unsigned char *d = dst;
+    int zero = 1;
+    for (size_t i = 0; i < itemsize; i++) {
+        if (((const unsigned char *)pattern)[i] != 0) {
+            zero = 0;
+            break;
+        }
+    }
+    if (zero || itemsize == 0) {
+        memset(dst, 0, n);
+        return;
+    }
+    /* Doubling copies: log2(n) memcpy calls. */
+    size_t done = itemsize < n ? itemsize : n;
+    memcpy(d, pattern, done);
+    while (done < n) {
+        size_t len = done < n - done ? done : n - done;
+        memcpy(d + done, d, len);
+        done += len;
+    }
 }

@@ -1,5 +1,5 @@
 /*
- * budget.c -- allocation wrappers for the engine and storage layers.
+ * alloc.c -- allocation wrappers for every layer of the library.
  *
  * All library allocations go through here so that the testing-hooks build
  * can inject failures and so that a later accounting of bytes in flight has
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "runtime_impl.h"
+#include "core_impl.h"
 
 /*
  * Large buffers (decoded chunks, encode buffers) are mapped directly.

@@ -61,15 +61,16 @@ typedef struct cw__store_job {
      * carry state from one to the next, in the scratch). */
     bool sequential;
     int axis;
-    /* Optional, instead of fill(): compute the region and feed the whole
-     * chunk's bytes in order (padding included, with the chunk's C
-     * strides `strides`) to a Blosc encoder, a slab at a time. */
+    /* Optional, instead of fill(): compute the region and feed the
+     * chunk's bytes in order (padding included, with the chunk's C strides
+     * `strides`) to the sink's chunk writer, a slab at a time; the writer
+     * pads what follows the last byte fed. */
     int (*fill_stream)(void *ctx, const int64_t *off, const int64_t *count,
-                       const int64_t *strides, size_t chunk_nbytes,
-                       cw__benc_t *enc, cw__scratch_t *s);
+                       const int64_t *strides, cw__chunk_writer_t *w,
+                       cw__scratch_t *s);
 } cw__store_job_t;
 
-/* Stream a job into a new HDF5 dataset (see cw_store). */
+/* Stream a job into a new HDF5 dataset through its sink (see cw_store). */
 int cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
                   const cw_store_opts_t *opts, const cw_config_t *cfg);
 

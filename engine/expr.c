@@ -1011,7 +1011,7 @@ typedef struct store_slab {
     const int64_t *strides;     /* the chunk's C strides */
     size_t itemsize;
     bool edge;                  /* rows hold padding: clear them first */
-    cw__benc_t *enc;
+    cw__chunk_writer_t *w;
     cw__scratch_t *s;
 } store_slab_t;
 
@@ -1040,18 +1040,17 @@ store_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *const *pt
 {
     store_slab_t *ss = vctx;
     (void)strides;
-    return cw__benc_feed(ss->enc, ptrs[0], slab_bytes(ss, ax, r0, r1));
+    return ss->w->k->ops->stream_feed(ss->w, ptrs[0], slab_bytes(ss, ax, r0, r1));
 }
 
 static int
 job_fill_stream(void *vctx, const int64_t *off, const int64_t *count,
-                const int64_t *strides, size_t chunk_nbytes, cw__benc_t *enc,
-                cw__scratch_t *s)
+                const int64_t *strides, cw__chunk_writer_t *w, cw__scratch_t *s)
 {
     store_job_t *j = vctx;
     const cw_expr_t *e = j->e;
     store_slab_t ss = {.count = count, .strides = strides,
-                       .itemsize = e->v[e->result].itemsize, .enc = enc, .s = s};
+                       .itemsize = e->v[e->result].itemsize, .w = w, .s = s};
     /* The region starts at the chunk's origin; rows of it are whole rows
      * of the chunk only when no later axis is cut by the shape's edge. */
     int ax = -1;
@@ -1065,10 +1064,8 @@ job_fill_stream(void *vctx, const int64_t *off, const int64_t *count,
     }
     slab_sink_t sink = {.begin = store_slab_begin, .end = store_slab_end, .ctx = &ss};
     char *dst = NULL;
-    CW_TRY_RET(eval_region_sink(e, &j->lay, off, count, 1, &e->result, &dst,
-                                &strides, &sink, s));
-    /* The rest of the chunk past the shape's edge: padding. */
-    return cw__benc_feed(enc, NULL, chunk_nbytes - enc->fed);
+    return eval_region_sink(e, &j->lay, off, count, 1, &e->result, &dst, &strides,
+                            &sink, s);
 }
 
 static size_t

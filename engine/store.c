@@ -2,111 +2,74 @@
  * store.c -- stream an array into a new chunked HDF5 dataset.
  *
  * One task per output chunk: fill the chunk's region (a region filler:
- * cw__read_region for a selection, the expression VM for a program), encode
- * it in the worker thread, then hand the bytes to H5Dwrite_chunk under the
- * HDF5 lock.  Memory in flight is threads x (output chunk + its encoding +
- * the filler's own working set), planned against memory_limit before
- * anything runs.
+ * cw__read_region for a selection, the expression VM for a program) and
+ * hand the decoded chunk, whole or as bytes in order, to the sink, which
+ * encodes and writes it in the worker thread (storage/h5/sink.c).  Memory
+ * in flight is threads x (output chunk + the sink's scratch + the filler's
+ * own working set), planned against memory_limit before anything runs.
  */
 #include <string.h>
 
 #include "engine_impl.h"
-#include "h5_impl.h"
 
 typedef struct store_ctx {
     const cw__store_job_t *job;
-    cw_store_opts_t o;
-    cw__h5sink_t *sink;
+    cw__sink_t *sink;
     int64_t nchunks[CW_MAXDIM];
-    size_t chunk_nbytes;
-    size_t enc_cap;
     int64_t cstrides[CW_MAXDIM];   /* C strides of one output chunk */
 } store_ctx_t;
 
-/* Fill output chunk `off` (its `count` within the shape) into s->work,
- * let the job post-process it, encode it and write it. */
+/* Lend the program's input tiles to the sink's encoder (swap them with
+ * the encode buffer), and take them back after the chunk is written: the
+ * tiles are free once the chunk is computed, and a thread then holds one
+ * buffer less.  Only when they hold a whole chunk. */
+static void
+lend_tiles(cw__scratch_t *s, size_t chunk_nbytes)
+{
+    if (s->eval_cap[0] >= chunk_nbytes && chunk_nbytes > 0) {
+        void *p = s->enc;
+        size_t cap = s->enc_cap;
+        s->enc = s->eval[0];
+        s->enc_cap = s->eval_cap[0];
+        s->eval[0] = p;
+        s->eval_cap[0] = cap;
+    }
+}
+
+/* Fill output chunk `off` (its `count` within the shape) and hand it to
+ * the sink: as bytes in order when the job and the sink can stream, else
+ * whole (after the job's post-processing) from s->work. */
 static int
 write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
             cw__scratch_t *s)
 {
-    const cw_store_opts_t *o = &ctx->o;
+    cw__sink_t *k = ctx->sink;
+    const cw_store_opts_t *o = &k->o;
     int rc;
-    size_t itemsize = cw_dtype_size(ctx->job->dtype);
-    /* Level 0 means no compression: the whole-chunk path stores it raw. */
-    if (ctx->job->fill_stream && !ctx->job->post && o->codec == CW_CODEC_BLOSC &&
-        !o->bitshuffle && o->level > 0 && cw__benc_supported(o->blosc_codec)) {
+    if (ctx->job->fill_stream && !ctx->job->post && k->streams) {
         /* Compress each slab of the chunk as it is computed: the chunk is
          * never held uncompressed. */
-        size_t cap = cw__benc_bound(o->level, itemsize, ctx->chunk_nbytes), enclen;
-        cw__benc_t enc;
-        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, cap));
-        CW_TRY(cw__benc_start(&enc, o->blosc_codec, o->level, o->shuffle, itemsize,
-                              ctx->chunk_nbytes, s->enc, cap, s));
-        CW_TRY(ctx->job->fill_stream(ctx->job->ctx, off, count, ctx->cstrides,
-                                     ctx->chunk_nbytes, &enc, s));
-        CW_TRY(cw__benc_finish(&enc, &enclen));
-        return cw__h5sink_write(ctx->sink, off, 0, s->enc, enclen);
+        cw__chunk_writer_t w;
+        CW_TRY(k->ops->stream_begin(k, off, &w, s));
+        CW_TRY(ctx->job->fill_stream(ctx->job->ctx, off, count, ctx->cstrides, &w, s));
+        return k->ops->stream_end(&w);
     }
     bool edge = false;
     for (int d = 0; d < o->ndim; d++) {
         edge = edge || count[d] < o->chunks[d];
     }
-    CW_TRY(cw__reserve(&s->work, &s->work_cap, ctx->chunk_nbytes));
+    CW_TRY(cw__reserve(&s->work, &s->work_cap, k->chunk_nbytes));
     if (edge) {
         /* HDF5 stores edge chunks whole; pad with the fill value (0). */
-        memset(s->work, 0, ctx->chunk_nbytes);
+        memset(s->work, 0, k->chunk_nbytes);
     }
     CW_TRY(ctx->job->fill(ctx->job->ctx, off, count, s->work, ctx->cstrides, s));
     if (ctx->job->post) {
         CW_TRY(ctx->job->post(ctx->job->ctx, off, count, s->work, ctx->cstrides, s));
     }
-
-    /* Encode into the program's input tiles when they are big enough:
-     * they are free once the chunk is computed, and a thread then holds one
-     * buffer less. */
-    void **enc = &s->enc;
-    size_t *enc_cap = &s->enc_cap;
-    if (s->eval_cap[0] >= ctx->enc_cap && ctx->enc_cap > 0) {
-        enc = &s->eval[0];
-        enc_cap = &s->eval_cap[0];
-    }
-    const void *data = s->work;
-    size_t nbytes = ctx->chunk_nbytes, enclen = 0;
-    uint32_t mask = 0;
-    if (o->codec == CW_CODEC_BLOSC) {
-        CW_TRY(cw__reserve(enc, enc_cap, ctx->enc_cap));
-        CW_TRY(cw__blosc_encode(o->blosc_codec, o->level,
-                                o->bitshuffle ? 2 : o->shuffle ? 1 : 0, itemsize,
-                                s->work, nbytes, *enc, ctx->enc_cap, &enclen));
-        if (enclen > 0) {
-            data = *enc;
-            nbytes = enclen;
-        }
-        else {
-            mask = 1;  /* filter 0 (Blosc) skipped: stored raw */
-        }
-    }
-    else if (o->codec == CW_CODEC_DEFLATE) {
-        CW_TRY(cw__reserve(enc, enc_cap, ctx->enc_cap));
-        const void *in = s->work;
-        if (o->shuffle) {
-            CW_TRY(cw__reserve(&s->tmp, &s->tmp_cap, nbytes));
-            cw__shuffle(s->work, s->tmp, nbytes, itemsize);
-            in = s->tmp;
-        }
-        CW_TRY(cw__deflate_encode(s, o->level, in, nbytes, *enc, ctx->enc_cap,
-                                  &enclen));
-        if (enclen > 0) {
-            data = *enc;
-            nbytes = enclen;
-        }
-        else {
-            /* Deflate skipped; store unshuffled data with shuffle skipped
-             * too, so every reader sees plain bytes. */
-            mask = o->shuffle ? 3u : 1u;
-        }
-    }
-    rc = cw__h5sink_write(ctx->sink, off, mask, data, nbytes);
+    lend_tiles(s, k->chunk_nbytes);
+    rc = k->ops->put_chunk(k, off, s->work, s);
+    lend_tiles(s, k->chunk_nbytes);
 fail:
     return rc;
 }
@@ -116,7 +79,7 @@ fail:
 static void
 chunk_at(const store_ctx_t *ctx, int64_t task, int skip, int64_t *off, int64_t *count)
 {
-    const cw_store_opts_t *o = &ctx->o;
+    const cw_store_opts_t *o = &ctx->sink->o;
     cw__grid_cell(o->ndim, o->shape, o->chunks, ctx->nchunks, task, skip, off, count);
 }
 
@@ -134,7 +97,7 @@ static int
 column_task(void *vctx, int64_t task, cw__scratch_t *s)
 {
     store_ctx_t *ctx = vctx;
-    const cw_store_opts_t *o = &ctx->o;
+    const cw_store_opts_t *o = &ctx->sink->o;
     int ax = ctx->job->axis;
     int64_t off[CW_MAXDIM], count[CW_MAXDIM];
     chunk_at(ctx, task, ax, off, count);
@@ -150,82 +113,58 @@ column_task(void *vctx, int64_t task, cw__scratch_t *s)
     return CW_OK;
 }
 
-static int
-check_codec(const cw_store_opts_t *o)
-{
-    if (o->codec == CW_CODEC_BLOSC &&
-        (o->blosc_codec == NULL || cw__blosc_code(o->blosc_codec) < 0)) {
-        return cw__error(CW_EINVAL, "unknown Blosc codec '%s'",
-                         o->blosc_codec ? o->blosc_codec : "(null)");
-    }
-    if (o->codec != CW_CODEC_NONE && (o->level < 0 || o->level > 9)) {
-        return cw__error(CW_EINVAL, "compression level %d is outside 0..9", o->level);
-    }
-    return CW_OK;
-}
-
 int
 cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
               const cw_store_opts_t *opts, const cw_config_t *cfg)
 {
     int rc;
     store_ctx_t ctx;
-    cw__h5sink_t *sink = NULL;
+    cw__sink_t *sink = NULL;
     bool begun = false;
     memset(&ctx, 0, sizeof(ctx));
     ctx.job = job;
-    ctx.o = *opts;
-    cw_store_opts_t *o = &ctx.o;
-    CW_TRY(check_codec(o));
-    o->ndim = job->ndim;
-    int64_t cbytes = (int64_t)cw_dtype_size(job->dtype), ntasks = 1;
-    for (int d = 0; d < o->ndim; d++) {
-        o->shape[d] = job->shape[d];
-        if (o->chunks[d] <= 0) {
-            o->chunks[d] = job->chunks[d] > 0 ? job->chunks[d] : 1;
+    cw_store_opts_t o = *opts;
+    o.ndim = job->ndim;
+    int64_t ntasks = 1;
+    for (int d = 0; d < o.ndim; d++) {
+        o.shape[d] = job->shape[d];
+        if (o.chunks[d] <= 0) {
+            o.chunks[d] = job->chunks[d] > 0 ? job->chunks[d] : 1;
         }
-        if (o->chunks[d] > o->shape[d] && o->shape[d] > 0) {
-            o->chunks[d] = o->shape[d];
+        if (o.chunks[d] > o.shape[d] && o.shape[d] > 0) {
+            o.chunks[d] = o.shape[d];
         }
-        ctx.nchunks[d] = (o->shape[d] + o->chunks[d] - 1) / o->chunks[d];
-        if (!cw__mul_ok(cbytes, o->chunks[d], &cbytes) ||
-            !cw__mul_ok(ntasks, ctx.nchunks[d], &ntasks)) {
+        ctx.nchunks[d] = (o.shape[d] + o.chunks[d] - 1) / o.chunks[d];
+        if (!cw__mul_ok(ntasks, ctx.nchunks[d], &ntasks)) {
             return cw__error(CW_EINVAL, "chunk shape too large");
         }
     }
-    /* Blosc frames are limited to 2 GiB, HDF5 chunks to 4 GiB. */
-    if (cbytes > ((int64_t)1 << 31) - 64) {
-        return cw__error(CW_EINVAL, "a chunk of %lld bytes exceeds the 2 GiB "
-                         "limit; choose smaller chunks", (long long)cbytes);
-    }
-    ctx.chunk_nbytes = (size_t)cbytes;
-    ctx.enc_cap = o->codec == CW_CODEC_NONE ? 0 : (size_t)cbytes;
-    int64_t cs = (int64_t)cw_dtype_size(job->dtype);
-    for (int d = o->ndim - 1; d >= 0; d--) {
+    CW_TRY(cw__sink_new_hdf5(path, name, &o, job->dtype, &sink));
+    ctx.sink = sink;
+    int64_t cs = (int64_t)sink->itemsize;
+    for (int d = o.ndim - 1; d >= 0; d--) {
         ctx.cstrides[d] = cs;
-        cs *= o->chunks[d];
+        cs *= o.chunks[d];
     }
-    size_t per_task = ctx.chunk_nbytes + ctx.enc_cap +
-                      (o->codec == CW_CODEC_DEFLATE && o->shuffle ? ctx.chunk_nbytes : 0) +
-                      job->working_set(job->ctx, o->chunks) +
-                      (job->sequential ? ctx.chunk_nbytes : 0);
+    size_t per_task = sink->chunk_nbytes + sink->ops->scratch_bytes(sink) +
+                      job->working_set(job->ctx, o.chunks) +
+                      (job->sequential ? sink->chunk_nbytes : 0);
     int nthreads;
     CW_TRY(cw__plan_threads(cfg, ntasks, per_task, &nthreads));
 
     /* Create the output first: if it is a source's own file, the source's
      * read-only open then shares this read-write handle. */
-    CW_TRY(cw__h5sink_create(path, name, o, job->dtype, &sink));
-    ctx.sink = sink;
+    CW_TRY(sink->ops->open(sink));
     CW_TRY(job->begin(job->ctx));
     begun = true;
-    if (cw__h5sink_chunked(sink) && job->sequential) {
+    if (sink->chunked && job->sequential) {
         rc = cw__run_tasks(ntasks / ctx.nchunks[job->axis], nthreads, column_task,
                            &ctx, cfg);
     }
-    else if (cw__h5sink_chunked(sink)) {
+    else if (sink->chunked) {
         rc = cw__run_tasks(ntasks, nthreads, store_task, &ctx, cfg);
     }
-    else if (o->ndim == 0) {
+    else if (o.ndim == 0) {
         /* A scalar cannot be chunked in HDF5: write it plainly. */
         unsigned char value[8];
         cw__scratch_t s;
@@ -234,7 +173,7 @@ cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
         rc = job->fill(job->ctx, zero, one, (char *)value, zero, &s);
         cw__scratch_destroy(&s);
         if (rc == CW_OK) {
-            rc = cw__h5sink_write_all(sink, value);
+            rc = sink->ops->put_all(sink, value);
         }
     }
     else {
@@ -246,13 +185,15 @@ cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
     job->end(job->ctx);
     begun = false;
     sink = NULL;
-    CW_TRY(cw__h5sink_commit(ctx.sink));
+    CW_TRY(ctx.sink->ops->commit(ctx.sink));
     return CW_OK;
 fail:
     if (begun) {
         job->end(job->ctx);
     }
-    cw__h5sink_abort(sink);
+    if (sink != NULL) {
+        sink->ops->abort(sink);
+    }
     return rc;
 }
 

@@ -264,6 +264,93 @@ void cw__shuffle(const void *src, void *dst, size_t n, size_t typesize);
 /* Reverse the byte order of n/itemsize elements in place. */
 void cw__byteswap(void *buf, size_t n, size_t itemsize);
 
+/* ---------------------------------------------------- codec/pipeline.c */
+
+/* HDF5 filter ids: numbers of the file format. */
+enum { CW__FILTER_DEFLATE = 1, CW__FILTER_SHUFFLE = 2, CW__FILTER_BLOSC = 32001 };
+#define CW__MAX_FILTERS 16
+
+/* One filter of a dataset's pipeline, as the native path decodes it. */
+typedef struct cw__filter {
+    unsigned id;        /* CW__FILTER_* */
+    size_t typesize;    /* the shuffle filter's element size */
+} cw__filter_t;
+
+/* Undo the filters of `filters` (in the order they were applied on write)
+ * that `mask` does not skip, from `raw` (nbytes stored) into exactly n
+ * bytes of `buf`.  Worker thread, no lock. */
+int cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
+                        const void *raw, size_t nbytes, void *buf, size_t n,
+                        cw__scratch_t *s);
+/* Per-thread bytes encoding a chunk of n bytes for `o` needs. */
+size_t cw__pipeline_encode_bytes(const cw_store_opts_t *o, size_t n);
+/* Encode a chunk of n bytes for a dataset written with `o`: *data and *len
+ * are what to store (the scratch's `enc`, or `chunk` itself when encoding
+ * does not make it smaller) and *mask the filters skipped. */
+int cw__pipeline_encode(const cw_store_opts_t *o, size_t itemsize, const void *chunk,
+                        size_t n, cw__scratch_t *s, const void **data, size_t *len,
+                        uint32_t *mask);
+
+/* -------------------------------------------------------------- sinks */
+
+/*
+ * A dataset being written.  The sink owns its codec and filter pipeline:
+ * the engine hands it decoded chunks (C order, padded to the chunk shape),
+ * whole or as bytes in order, and never sees a mask, a level or a Blosc
+ * header.  Nothing appears under the final name before commit.
+ */
+typedef struct cw__sink cw__sink_t;
+
+/* One chunk being written as bytes in order (stream_begin .. stream_end). */
+typedef struct cw__chunk_writer {
+    cw__sink_t *k;
+    int64_t off[CW_MAXDIM];
+    cw__benc_t enc;
+    cw__scratch_t *s;
+} cw__chunk_writer_t;
+
+struct cw__sink_ops {
+    const char *kind;
+    /* Per-thread bytes a writer needs beyond the chunk itself. */
+    size_t (*scratch_bytes)(const cw__sink_t *k);
+    /* Create the dataset under a temporary name.  Submitting thread. */
+    int (*open)(cw__sink_t *k);
+    /* Encode and write one whole chunk at element offset `off`; `chunk`
+     * is borrowed.  Worker thread. */
+    int (*put_chunk)(cw__sink_t *k, const int64_t *off, const void *chunk,
+                     cw__scratch_t *s);
+    /* Write a dataset that is not chunked (0-d or empty) from a
+     * C-contiguous buffer.  Submitting thread. */
+    int (*put_all)(cw__sink_t *k, const void *data);
+    /* Or stream a chunk (only when k->streams): feed its chunk_nbytes in
+     * order (NULL bytes: zeros); stream_end pads what was not fed with
+     * zeros, then writes.  Worker thread. */
+    int (*stream_begin)(cw__sink_t *k, const int64_t *off, cw__chunk_writer_t *w,
+                        cw__scratch_t *s);
+    int (*stream_feed)(cw__chunk_writer_t *w, const void *bytes, size_t n);
+    int (*stream_end)(cw__chunk_writer_t *w);
+    /* Link under the final name and close / remove everything written and
+     * close.  Either frees the sink.  Submitting thread. */
+    int (*commit)(cw__sink_t *k);
+    void (*abort)(cw__sink_t *k);
+};
+
+struct cw__sink {
+    const struct cw__sink_ops *ops;
+    cw_store_opts_t o;        /* resolved: shape, chunks, codec */
+    cw_dtype_t dtype;
+    size_t itemsize;
+    size_t chunk_nbytes;      /* bytes of one decoded chunk */
+    bool chunked;             /* false: put_all writes the dataset whole */
+    bool streams;             /* the codec encodes bytes fed in order */
+};
+
+/* A sink for a new dataset `name` of `path` with options `opts` (shape,
+ * chunks resolved).  Checks the options; creates nothing until open. */
+int cw__sink_new_hdf5(const char *path, const char *name,
+                      const cw_store_opts_t *opts, cw_dtype_t dtype,
+                      cw__sink_t **out);
+
 /* ------------------------------------------------------------- HDF5 */
 
 /* The process-wide lock around every libhdf5 call (storage/h5lock.c). */

@@ -1,17 +1,19 @@
 /*
- * h5sink.c -- an HDF5 dataset being written by cw_store.
+ * h5/sink.c -- an HDF5 dataset being written: the sink of every store.
  *
  * Nothing appears under the final name until the data is complete:
  *  - in an existing file the dataset is created as /.chunkwise-tmp-<pid>-<n>
- *    and moved to its name by cw__h5sink_commit (an existing dataset that
+ *    and moved to its name by commit (an existing dataset that
  *    is being replaced is moved aside first and deleted last);
  *  - a new file is written as <dir>/.<name>.chunkwise-tmp-<pid>-<n> and
  *    renamed over the final path on commit.
- * cw__h5sink_abort removes the temporary dataset or file.  (HDF5 does not
+ * abort removes the temporary dataset or file.  (HDF5 does not
  * return the space of a deleted dataset to the file system; h5repack does.)
  *
- * Chunks arrive already encoded; they are written with H5Dwrite_chunk under
- * the HDF5 lock, which is held only for the write itself.
+ * Chunks arrive decoded, whole or as bytes in order; the worker thread
+ * encodes them (codec/pipeline.c, or a Blosc frame built block by block)
+ * and writes the stored bytes with H5Dwrite_chunk under the HDF5 lock,
+ * which is held only for the write itself.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -24,17 +26,17 @@
 #include "h5_impl.h"
 #include "storage_impl.h"
 
-#define BLOSC_FILTER_ID 32001
+#define BLOSC_FILTER_ID CW__FILTER_BLOSC
 
-struct cw__h5sink {
+typedef struct h5sink {
+    cw__sink_t base;      /* first: a cw__sink_t * is an h5sink_t * */
     char path[4096];
     char tmppath[4096];   /* new file: temporary file name; else "" */
     char name[1024];      /* final dataset name, absolute */
     char tmpname[128];    /* existing file: temporary dataset name; else "" */
     bool replace;         /* an existing dataset is replaced on commit */
-    bool chunked;
     hid_t file, dset, ftype;
-};
+} h5sink_t;
 
 static _Atomic unsigned tmp_counter;
 
@@ -102,23 +104,20 @@ check_parents(hid_t file, const char *name, const char *path)
 }
 
 static int
-create_dataset(cw__h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
+create_dataset(h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
                const char *dname)
 {
     int rc = CW_OK;
     hid_t space = -1, dcpl = -1, lcpl = -1;
     hsize_t dims[CW_MAXDIM], cdims[CW_MAXDIM];
     size_t itemsize = cw_dtype_size(dtype);
-    bool empty = false;
     size_t chunk_bytes = itemsize;
     for (int d = 0; d < opts->ndim; d++) {
         dims[d] = (hsize_t)opts->shape[d];
-        empty = empty || opts->shape[d] == 0;
         int64_t c = opts->chunks[d];
         cdims[d] = (hsize_t)(c < 1 ? 1 : c > opts->shape[d] ? opts->shape[d] : c);
         chunk_bytes *= cdims[d] ? cdims[d] : 1;
     }
-    k->chunked = opts->ndim > 0 && !empty;
     k->ftype = file_type(dtype);
     space = opts->ndim == 0 ? H5Screate(H5S_SCALAR)
                             : H5Screate_simple(opts->ndim, dims, NULL);
@@ -129,7 +128,7 @@ create_dataset(cw__h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
         rc = cw__error(CW_EIO, "cannot set up the dataset");
         goto done;
     }
-    if (k->chunked) {
+    if (k->base.chunked) {
         herr_t e = H5Pset_chunk(dcpl, opts->ndim, cdims);
         if (e >= 0 && opts->codec == CW_CODEC_BLOSC) {
             unsigned cd[7] = {2, 2, (unsigned)itemsize, (unsigned)chunk_bytes,
@@ -171,14 +170,41 @@ done:
     return rc;
 }
 
-int
-cw__h5sink_create(const char *path, const char *name,
-                  const cw_store_opts_t *opts, cw_dtype_t dtype,
-                  cw__h5sink_t **out)
+static const struct cw__sink_ops h5sink_ops;
+
+static int
+check_codec(const cw_store_opts_t *o)
 {
-    int rc = CW_OK;
-    struct stat st;
+    if (o->codec == CW_CODEC_BLOSC &&
+        (o->blosc_codec == NULL || cw__blosc_code(o->blosc_codec) < 0)) {
+        return cw__error(CW_EINVAL, "unknown Blosc codec '%s'",
+                         o->blosc_codec ? o->blosc_codec : "(null)");
+    }
+    if (o->codec != CW_CODEC_NONE && (o->level < 0 || o->level > 9)) {
+        return cw__error(CW_EINVAL, "compression level %d is outside 0..9", o->level);
+    }
+    return CW_OK;
+}
+
+int
+cw__sink_new_hdf5(const char *path, const char *name, const cw_store_opts_t *opts,
+                  cw_dtype_t dtype, cw__sink_t **out)
+{
     *out = NULL;
+    CW_TRY_RET(check_codec(opts));
+    int64_t cbytes = (int64_t)cw_dtype_size(dtype);
+    bool empty = false;
+    for (int d = 0; d < opts->ndim; d++) {
+        empty = empty || opts->shape[d] == 0;
+        if (!cw__mul_ok(cbytes, opts->chunks[d], &cbytes)) {
+            return cw__error(CW_EINVAL, "chunk shape too large");
+        }
+    }
+    /* Blosc frames are limited to 2 GiB, HDF5 chunks to 4 GiB. */
+    if (cbytes > ((int64_t)1 << 31) - 64) {
+        return cw__error(CW_EINVAL, "a chunk of %lld bytes exceeds the 2 GiB "
+                         "limit; choose smaller chunks", (long long)cbytes);
+    }
     if (name[0] == '\0' || strcmp(name, "/") == 0 ||
         name[strlen(name) - 1] == '/') {
         return cw__error(CW_EINVAL, "invalid dataset name '%s'", name);
@@ -186,13 +212,38 @@ cw__h5sink_create(const char *path, const char *name,
     if (strlen(path) >= 4000 || strlen(name) >= 1000) {
         return cw__error(CW_EINVAL, "path or dataset name too long");
     }
-    cw__h5sink_t *k = cw__calloc(1, sizeof(*k));
+    h5sink_t *k = cw__calloc(1, sizeof(*k));
     if (k == NULL) {
         return cw__error(CW_ENOMEM, "out of memory");
     }
+    cw__sink_t *b = &k->base;
+    b->ops = &h5sink_ops;
+    b->o = *opts;
+    b->dtype = dtype;
+    b->itemsize = cw_dtype_size(dtype);
+    b->chunk_nbytes = (size_t)cbytes;
+    b->chunked = opts->ndim > 0 && !empty;
+    /* Level 0 means no compression: the whole-chunk path stores it raw. */
+    b->streams = opts->codec == CW_CODEC_BLOSC && !opts->bitshuffle &&
+                 opts->level > 0 && cw__benc_supported(opts->blosc_codec);
     k->file = k->dset = k->ftype = -1;
     snprintf(k->path, sizeof(k->path), "%s", path);
     snprintf(k->name, sizeof(k->name), "%s%s", name[0] == '/' ? "" : "/", name);
+    *out = b;
+    return CW_OK;
+}
+
+static void h5sink_abort(cw__sink_t *sink);
+
+static int
+h5sink_open(cw__sink_t *sink)
+{
+    h5sink_t *k = (h5sink_t *)sink;
+    const cw_store_opts_t *opts = &sink->o;
+    cw_dtype_t dtype = sink->dtype;
+    const char *path = k->path;
+    int rc = CW_OK;
+    struct stat st;
     unsigned n = atomic_fetch_add(&tmp_counter, 1);
 
     cw__h5_lock();
@@ -241,23 +292,16 @@ cw__h5sink_create(const char *path, const char *name,
         CW_TRY(create_dataset(k, opts, dtype, k->name));
     }
     cw__h5_unlock();
-    *out = k;
     return CW_OK;
 fail:
     cw__h5_unlock();
-    cw__h5sink_abort(k);
     return rc;
 }
 
-bool
-cw__h5sink_chunked(const cw__h5sink_t *k)
-{
-    return k->chunked;
-}
-
-int
-cw__h5sink_write(cw__h5sink_t *k, const int64_t *offset, uint32_t mask,
-                 const void *data, size_t nbytes)
+/* Write one stored chunk (offset in elements); takes the lock itself. */
+static int
+write_stored(h5sink_t *k, const int64_t *offset, uint32_t mask, const void *data,
+             size_t nbytes)
 {
     hsize_t off[CW_MAXDIM];
     for (int d = 0; d < CW_MAXDIM; d++) {
@@ -277,9 +321,58 @@ cw__h5sink_write(cw__h5sink_t *k, const int64_t *offset, uint32_t mask,
     return rc;
 }
 
-int
-cw__h5sink_write_all(cw__h5sink_t *k, const void *data)
+static int
+h5sink_put_chunk(cw__sink_t *sink, const int64_t *off, const void *chunk,
+                 cw__scratch_t *s)
 {
+    const void *data;
+    size_t len;
+    uint32_t mask;
+    CW_TRY_RET(cw__pipeline_encode(&sink->o, sink->itemsize, chunk,
+                                   sink->chunk_nbytes, s, &data, &len, &mask));
+    return write_stored((h5sink_t *)sink, off, mask, data, len);
+}
+
+static int
+h5sink_stream_begin(cw__sink_t *sink, const int64_t *off, cw__chunk_writer_t *w,
+                    cw__scratch_t *s)
+{
+    const cw_store_opts_t *o = &sink->o;
+    size_t cap = cw__benc_bound(o->level, sink->itemsize, sink->chunk_nbytes);
+    w->k = sink;
+    w->s = s;
+    memcpy(w->off, off, sizeof(w->off));
+    CW_TRY_RET(cw__reserve(&s->enc, &s->enc_cap, cap));
+    return cw__benc_start(&w->enc, o->blosc_codec, o->level, o->shuffle,
+                          sink->itemsize, sink->chunk_nbytes, s->enc, cap, s);
+}
+
+static int
+h5sink_stream_feed(cw__chunk_writer_t *w, const void *bytes, size_t n)
+{
+    return cw__benc_feed(&w->enc, bytes, n);
+}
+
+static int
+h5sink_stream_end(cw__chunk_writer_t *w)
+{
+    size_t len;
+    /* The rest of the chunk past the shape's edge: padding. */
+    CW_TRY_RET(cw__benc_feed(&w->enc, NULL, w->k->chunk_nbytes - w->enc.fed));
+    CW_TRY_RET(cw__benc_finish(&w->enc, &len));
+    return write_stored((h5sink_t *)w->k, w->off, 0, w->s->enc, len);
+}
+
+static size_t
+h5sink_scratch_bytes(const cw__sink_t *sink)
+{
+    return cw__pipeline_encode_bytes(&sink->o, sink->chunk_nbytes);
+}
+
+static int
+h5sink_put_all(cw__sink_t *sink, const void *data)
+{
+    h5sink_t *k = (h5sink_t *)sink;
     int rc = CW_OK;
     cw__h5_lock();
     if (H5Dwrite(k->dset, k->ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
@@ -290,9 +383,10 @@ cw__h5sink_write_all(cw__h5sink_t *k, const void *data)
     return rc;
 }
 
-int
-cw__h5sink_commit(cw__h5sink_t *k)
+static int
+h5sink_commit(cw__sink_t *sink)
 {
+    h5sink_t *k = (h5sink_t *)sink;
     int rc = CW_OK;
     char aside[160] = "";
     cw__h5_lock();
@@ -325,7 +419,7 @@ cw__h5sink_commit(cw__h5sink_t *k)
                        k->path);
         cw__h5_error_detail();
         cw__h5_unlock();
-        cw__h5sink_abort(k);
+        h5sink_abort(sink);
         return rc;
     }
     e = H5Tclose(k->ftype);
@@ -347,16 +441,17 @@ cw__h5sink_commit(cw__h5sink_t *k)
     }
     cw__h5_unlock();
     if (rc < 0) {
-        cw__h5sink_abort(k);
+        h5sink_abort(sink);
         return rc;
     }
     cw__free(k);
     return CW_OK;
 }
 
-void
-cw__h5sink_abort(cw__h5sink_t *k)
+static void
+h5sink_abort(cw__sink_t *sink)
 {
+    h5sink_t *k = (h5sink_t *)sink;
     if (k == NULL) {
         return;
     }
@@ -379,3 +474,16 @@ cw__h5sink_abort(cw__h5sink_t *k)
     cw__h5_unlock();
     cw__free(k);
 }
+
+static const struct cw__sink_ops h5sink_ops = {
+    .kind = "hdf5",
+    .scratch_bytes = h5sink_scratch_bytes,
+    .open = h5sink_open,
+    .put_chunk = h5sink_put_chunk,
+    .put_all = h5sink_put_all,
+    .stream_begin = h5sink_stream_begin,
+    .stream_feed = h5sink_stream_feed,
+    .stream_end = h5sink_stream_end,
+    .commit = h5sink_commit,
+    .abort = h5sink_abort,
+};

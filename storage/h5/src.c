@@ -1,5 +1,5 @@
 /*
- * h5src.c -- an HDF5 dataset as a chunk source.
+ * h5/src.c -- an HDF5 dataset as a chunk source.
  *
  * Two read paths:
  *  - native: chunked datasets whose filters are only shuffle, deflate and
@@ -30,8 +30,8 @@
 #include "h5index_impl.h"
 #include "storage_impl.h"
 
-#define MAX_FILTERS 16
-#define BLOSC_FILTER_ID 32001
+#define MAX_FILTERS CW__MAX_FILTERS
+#define BLOSC_FILTER_ID CW__FILTER_BLOSC
 
 typedef struct h5filter {
     H5Z_filter_t id;
@@ -48,6 +48,7 @@ typedef struct h5src {
     bool swap;               /* stored big-endian */
     int nfilters;
     h5filter_t filters[MAX_FILTERS];
+    cw__filter_t pipe[MAX_FILTERS];  /* what the native path decodes */
     unsigned char fill[8];   /* fill value, native order */
     /* Per run, guarded by the HDF5 lock. */
     int runs;
@@ -59,97 +60,6 @@ typedef struct h5src {
     hid_t file, dset, memtype;
 } h5src_t;
 
-/* ------------------------------------------------------------- types */
-
-int
-cw__h5_classify_type(hid_t type, cw_dtype_t *dtype, bool *swap, char *desc,
-                     size_t desclen)
-{
-    H5T_class_t cls = H5Tget_class(type);
-    size_t size = H5Tget_size(type);
-    H5T_order_t order = H5Tget_order(type);
-    *swap = order == H5T_ORDER_BE;
-    switch (cls) {
-    case H5T_INTEGER: {
-        H5T_sign_t sign = H5Tget_sign(type);
-        size_t prec = H5Tget_precision(type);
-        int k = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
-        if (k < 0 || prec != size * 8 || H5Tget_offset(type) != 0) {
-            snprintf(desc, desclen, "integer of %zu bytes, %zu bits", size, prec);
-            return CW_ETYPE;
-        }
-        *dtype = (sign == H5T_SGN_NONE ? CW_UINT8 : CW_INT8) + k;
-        break;
-    }
-    case H5T_FLOAT: {
-        size_t spos, epos, esize, mpos, msize;
-        H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize);
-        size_t bias = H5Tget_ebias(type);
-        if (size == 2 && spos == 15 && epos == 10 && esize == 5 && mpos == 0 &&
-            msize == 10 && bias == 15) {
-            *dtype = CW_FLOAT16;
-        }
-        else if (size == 4 && spos == 31 && epos == 23 && esize == 8 &&
-                 mpos == 0 && msize == 23 && bias == 127) {
-            *dtype = CW_FLOAT32;
-        }
-        else if (size == 8 && spos == 63 && epos == 52 && esize == 11 &&
-                 mpos == 0 && msize == 52 && bias == 1023) {
-            *dtype = CW_FLOAT64;
-        }
-        else {
-            snprintf(desc, desclen, "non-IEEE float of %zu bytes", size);
-            return CW_ETYPE;
-        }
-        break;
-    }
-    case H5T_ENUM: {
-        /* h5py stores bool as an int8 enum {FALSE: 0, TRUE: 1}. */
-        int ok = size == 1 && H5Tget_nmembers(type) == 2;
-        for (unsigned i = 0; ok && i < 2; i++) {
-            char *mname = H5Tget_member_name(type, i);
-            signed char v = -1;
-            ok = mname != NULL && H5Tget_member_value(type, i, &v) >= 0 &&
-                 ((strcmp(mname, "FALSE") == 0 && v == 0) ||
-                  (strcmp(mname, "TRUE") == 0 && v == 1));
-            H5free_memory(mname);
-        }
-        if (!ok) {
-            snprintf(desc, desclen, "enum");
-            return CW_ETYPE;
-        }
-        *dtype = CW_BOOL;
-        *swap = false;
-        break;
-    }
-    case H5T_BITFIELD:
-        /* PyTables stores bool as an 8-bit bitfield. */
-        if (size != 1) {
-            snprintf(desc, desclen, "bitfield of %zu bytes", size);
-            return CW_ETYPE;
-        }
-        *dtype = CW_BOOL;
-        *swap = false;
-        break;
-    default: {
-        static const char *const names[] = {
-            "integer", "float", "time", "string", "bitfield", "opaque",
-            "compound", "reference", "enum", "variable-length", "array"};
-        snprintf(desc, desclen, "%s",
-                 cls >= 0 && cls < (int)(sizeof(names) / sizeof(*names))
-                     ? names[cls]
-                     : "unknown class");
-        return CW_ETYPE;
-    }
-    }
-    if (*dtype != CW_BOOL && size == 1) {
-        *swap = false;
-    }
-    snprintf(desc, desclen, "%s%s", cw_dtype_name(*dtype),
-             *swap ? " (big-endian)" : "");
-    return CW_OK;
-}
-
 /* The file type with native byte order: what H5Dread converts to. */
 static hid_t
 native_memtype(hid_t ftype)
@@ -159,72 +69,6 @@ native_memtype(hid_t ftype)
         H5Tset_order(t, H5Tget_order(H5T_NATIVE_INT));
     }
     return t;
-}
-
-/* ------------------------------------------------------------- opening */
-
-/* Check that every component of `name` exists, so a missing intermediate
- * group is reported as a missing dataset rather than an HDF5 error. */
-int
-cw__h5_path_exists(hid_t file, const char *name)
-{
-    char buf[1024];
-    if (strlen(name) >= sizeof(buf)) {
-        return 0;
-    }
-    snprintf(buf, sizeof(buf), "%s", name);
-    for (char *p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (p > buf && !(p == buf + 1 && buf[0] == '/')) {
-                if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
-                    return 0;
-                }
-                if (c != '\0' &&
-                    H5Oexists_by_name(file, buf, H5P_DEFAULT) <= 0) {
-                    return 0;
-                }
-            }
-            *p = c;
-            if (c == '\0') {
-                break;
-            }
-        }
-    }
-    return H5Oexists_by_name(file, name, H5P_DEFAULT) > 0;
-}
-
-int
-cw__h5_open_file(const char *path, unsigned flags, hid_t *out)
-{
-    struct stat st;
-    *out = -1;
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT) {
-            return cw__error(CW_ENOENT, "no such file: '%s'", path);
-        }
-        return cw__error(CW_EIO, "cannot access '%s': %s", path, strerror(errno));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        return cw__error(CW_EIO, "'%s' is a directory, not an HDF5 file", path);
-    }
-    htri_t is = H5Fis_hdf5(path);
-    if (is <= 0) {
-        if (is < 0) {
-            return cw__error(CW_EIO, "cannot read '%s'", path);
-        }
-        return cw__error(CW_EIO, "'%s' is not an HDF5 file", path);
-    }
-    hid_t f = H5Fopen(path, flags, H5P_DEFAULT);
-    if (f < 0) {
-        cw__error(CW_EIO, "cannot open '%s'%s", path,
-                  flags == H5F_ACC_RDWR ? " for writing" : "");
-        cw__h5_error_detail();
-        return CW_EIO;
-    }
-    *out = f;
-    return CW_OK;
 }
 
 /* Open file + dataset; on success *file and *dset are open. */
@@ -334,6 +178,9 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
         if (f->ncd > 8) {
             f->ncd = 8;
         }
+        h->pipe[i].id = (unsigned)f->id;
+        h->pipe[i].typesize = f->id == H5Z_FILTER_SHUFFLE && f->ncd > 0 && f->cd[0] > 0
+                                  ? f->cd[0] : src->itemsize;
         /* Refuse now, not chunk by chunk, a filter nobody can decode. */
         if (!filter_is_native(f->id) && H5Zfilter_avail(f->id) <= 0) {
             rc = cw__error(CW_EIO, "the dataset uses HDF5 filter %d%s%s%s, for "
@@ -534,64 +381,6 @@ read_pipeline(cw_source_t *src, h5src_t *h, const int64_t *cidx, void *buf)
     return rc;
 }
 
-/* Undo the filters recorded in `mask` from `raw` (nbytes) into `buf`. */
-static int
-decode(cw_source_t *src, h5src_t *h, unsigned mask, const void *raw,
-       size_t nbytes, void *buf, cw__scratch_t *s)
-{
-    int rc;
-    size_t n = src->chunk_nbytes;
-    int active[MAX_FILTERS], nact = 0;
-    for (int i = h->nfilters - 1; i >= 0; i--) {
-        if (!(mask & (1u << i))) {
-            active[nact++] = i;
-        }
-    }
-    if (nact == 0) {
-        if (nbytes != n) {
-            return cw__error(CW_ECORRUPT, "stored %zu bytes, expected %zu",
-                             nbytes, n);
-        }
-        memcpy(buf, raw, n);
-        return CW_OK;
-    }
-    if (nact > 1) {
-        CW_TRY(cw__reserve(&s->tmp, &s->tmp_cap, n));
-    }
-    /* Stage outputs alternate so that the last stage writes `buf`. */
-    const void *in = raw;
-    size_t inlen = nbytes;
-    for (int k = 0; k < nact; k++) {
-        void *out = ((nact - 1 - k) % 2 == 0) ? buf : s->tmp;
-        const h5filter_t *f = &h->filters[active[k]];
-        switch (f->id) {
-        case BLOSC_FILTER_ID:
-            CW_TRY(cw__blosc_decode(in, inlen, out, n));
-            break;
-        case H5Z_FILTER_DEFLATE:
-            CW_TRY(cw__deflate_decode(s, in, inlen, out, n));
-            break;
-        case H5Z_FILTER_SHUFFLE: {
-            if (inlen != n) {
-                return cw__error(CW_ECORRUPT, "shuffled data of %zu bytes, "
-                                 "expected %zu", inlen, n);
-            }
-            size_t ts = f->ncd > 0 && f->cd[0] > 0 ? f->cd[0] : src->itemsize;
-            cw__unshuffle(in, out, n, ts);
-            break;
-        }
-        default:
-            return cw__error(CW_EIO, "internal: filter %d on the native path",
-                             (int)f->id);
-        }
-        in = out;
-        inlen = n;
-    }
-    return CW_OK;
-fail:
-    return rc;
-}
-
 static int
 h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__scratch_t *s)
 {
@@ -680,7 +469,8 @@ h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__scratch_t *s
     CW_STAT_ADD(chunks_read, 1);
     CW_STAT_ADD(bytes_read, nbytes);
     if (!direct) {
-        rc = decode(src, h, mask, s->raw, (size_t)nbytes, buf, s);
+        rc = cw__pipeline_decode(h->pipe, h->nfilters, mask, s->raw, (size_t)nbytes,
+                                 buf, src->chunk_nbytes, s);
         if (rc < 0) {
             goto done;
         }

@@ -1,0 +1,125 @@
+/*
+ * codec/pipeline.c -- a chunk through HDF5's filter pipeline, both ways,
+ * with chunkwise's own codecs: undo the filters a stored chunk went
+ * through (those its filter mask does not skip), and encode a chunk for a
+ * dataset being written, choosing the mask that says which filters were
+ * skipped.  Filter ids are the file format's numbers; no libhdf5 call is
+ * made here, so both directions run in worker threads without a lock.
+ */
+#include <string.h>
+
+#include "storage_impl.h"
+
+int
+cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
+                    const void *raw, size_t nbytes, void *buf, size_t n,
+                    cw__scratch_t *s)
+{
+    int rc;
+    int active[CW__MAX_FILTERS], nact = 0;
+    for (int i = nfilters - 1; i >= 0; i--) {
+        if (!(mask & (1u << i))) {
+            active[nact++] = i;
+        }
+    }
+    if (nact == 0) {
+        if (nbytes != n) {
+            return cw__error(CW_ECORRUPT, "stored %zu bytes, expected %zu",
+                             nbytes, n);
+        }
+        memcpy(buf, raw, n);
+        return CW_OK;
+    }
+    if (nact > 1) {
+        CW_TRY(cw__reserve(&s->tmp, &s->tmp_cap, n));
+    }
+    /* Stage outputs alternate so that the last stage writes `buf`. */
+    const void *in = raw;
+    size_t inlen = nbytes;
+    for (int k = 0; k < nact; k++) {
+        void *out = ((nact - 1 - k) % 2 == 0) ? buf : s->tmp;
+        const cw__filter_t *f = &filters[active[k]];
+        switch (f->id) {
+        case CW__FILTER_BLOSC:
+            CW_TRY(cw__blosc_decode(in, inlen, out, n));
+            break;
+        case CW__FILTER_DEFLATE:
+            CW_TRY(cw__deflate_decode(s, in, inlen, out, n));
+            break;
+        case CW__FILTER_SHUFFLE:
+            if (inlen != n) {
+                return cw__error(CW_ECORRUPT, "shuffled data of %zu bytes, "
+                                 "expected %zu", inlen, n);
+            }
+            cw__unshuffle(in, out, n, f->typesize);
+            break;
+        default:
+            return cw__error(CW_EIO, "internal: filter %u on the native path",
+                             f->id);
+        }
+        in = out;
+        inlen = n;
+    }
+    return CW_OK;
+fail:
+    return rc;
+}
+
+size_t
+cw__pipeline_encode_bytes(const cw_store_opts_t *o, size_t n)
+{
+    switch (o->codec) {
+    case CW_CODEC_BLOSC:
+        return n;
+    case CW_CODEC_DEFLATE:
+        return n + (o->shuffle ? n : 0);
+    default:
+        return 0;
+    }
+}
+
+int
+cw__pipeline_encode(const cw_store_opts_t *o, size_t itemsize, const void *chunk,
+                    size_t n, cw__scratch_t *s, const void **data, size_t *len,
+                    uint32_t *mask)
+{
+    int rc = CW_OK;
+    size_t enclen = 0;
+    *data = chunk;
+    *len = n;
+    *mask = 0;
+    if (o->codec == CW_CODEC_BLOSC) {
+        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, n));
+        CW_TRY(cw__blosc_encode(o->blosc_codec, o->level,
+                                o->bitshuffle ? 2 : o->shuffle ? 1 : 0, itemsize,
+                                chunk, n, s->enc, n, &enclen));
+        if (enclen > 0) {
+            *data = s->enc;
+            *len = enclen;
+        }
+        else {
+            *mask = 1;  /* filter 0 (Blosc) skipped: stored raw */
+        }
+    }
+    else if (o->codec == CW_CODEC_DEFLATE) {
+        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, n));
+        const void *in = chunk;
+        if (o->shuffle) {
+            CW_TRY(cw__reserve(&s->tmp, &s->tmp_cap, n));
+            cw__shuffle(chunk, s->tmp, n, itemsize);
+            in = s->tmp;
+        }
+        CW_TRY(cw__deflate_encode(s, o->level, in, n, s->enc, n, &enclen));
+        if (enclen > 0) {
+            *data = s->enc;
+            *len = enclen;
+        }
+        else {
+            /* Deflate skipped; store unshuffled data with shuffle skipped
+             * too, so every reader sees plain bytes. */
+            *mask = o->shuffle ? 3u : 1u;
+        }
+    }
+fail:
+    return rc;
+}

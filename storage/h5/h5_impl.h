@@ -1,0 +1,24 @@
+/*
+ * h5_impl.h -- HDF5 helpers shared by the files of storage/h5/.  Every
+ * function here expects the caller to hold cw__h5_lock.
+ */
+#ifndef CW_BUILDING_STORAGE
+#error "h5_impl.h is internal to the storage layer"
+#endif
+#ifndef CW_H5_IMPL_H
+#define CW_H5_IMPL_H
+
+#include <hdf5.h>
+#include <stdbool.h>
+
+#include "chunkwise.h"
+
+/* Map an HDF5 type to a dtype; on CW_ETYPE `desc` names the type. */
+int cw__h5_classify_type(hid_t type, cw_dtype_t *dtype, bool *swap, char *desc,
+                         size_t desclen);
+/* Whether every component of `name` exists in `file`. */
+int cw__h5_path_exists(hid_t file, const char *name);
+/* Open an existing file with clear errors for missing/non-HDF5 files. */
+int cw__h5_open_file(const char *path, unsigned flags, hid_t *out);
+
+#endif

@@ -5,19 +5,16 @@
  */
 #include "core_impl.h"
 
-#define CW_TYPES(X)                                                        \
-    X(CW_BOOL, _Bool) X(CW_INT8, int8_t) X(CW_INT16, int16_t)              \
-    X(CW_INT32, int32_t) X(CW_INT64, int64_t) X(CW_UINT8, uint8_t)         \
-    X(CW_UINT16, uint16_t) X(CW_UINT32, uint32_t) X(CW_UINT64, uint64_t)   \
-    X(CW_FLOAT16, _Float16) X(CW_FLOAT32, float) X(CW_FLOAT64, double)
-
-/* The same list again: a macro cannot expand inside its own expansion, and
- * the inner switch needs the list while the outer one is expanding. */
-#define CW_TYPES2(X)                                                       \
-    X(CW_BOOL, _Bool) X(CW_INT8, int8_t) X(CW_INT16, int16_t)              \
-    X(CW_INT32, int32_t) X(CW_INT64, int64_t) X(CW_UINT8, uint8_t)         \
-    X(CW_UINT16, uint16_t) X(CW_UINT32, uint32_t) X(CW_UINT64, uint64_t)   \
-    X(CW_FLOAT16, _Float16) X(CW_FLOAT32, float) X(CW_FLOAT64, double)
+/* cw__cast is a switch over `from` whose cases are switches over `to`, so
+ * CW_DTYPE_MAP is expanded inside its own expansion, which the
+ * preprocessor does not do (a macro is not expanded within itself).  The
+ * inner use is therefore deferred (DTYPES_LATER leaves `DTYPES_AGAIN ()`
+ * behind) and expanded by one more scan (RESCAN), after the outer table
+ * has been expanded. */
+#define NOTHING
+#define DTYPES_AGAIN() CW_DTYPE_MAP
+#define DTYPES_LATER DTYPES_AGAIN NOTHING ()
+#define RESCAN(...) __VA_ARGS__
 
 /* One loop per (from, to) pair.  Conversions of out-of-range floats to
  * integers are whatever the hardware gives, as in NumPy. */
@@ -27,15 +24,15 @@
         *(TO *)(dst + i * dstep) = (TO)v;                                  \
     }
 
-#define TO_CASE(TCODE, TO)                                                 \
-    case TCODE:                                                            \
-        CAST_LOOP(FROM_T, TO);                                             \
+#define TO_CASE(NAME, STR, SIZE)                                           \
+    case CW_##NAME:                                                        \
+        CAST_LOOP(FROM_T, CW__CTYPE(NAME));                                \
         return;
 
-#define FROM_CASE(FCODE, FROM)                                             \
-    case FCODE: {                                                          \
-        typedef FROM FROM_T;                                               \
-        switch (to) { CW_TYPES2(TO_CASE) default: return; }                \
+#define FROM_CASE(NAME, STR, SIZE)                                         \
+    case CW_##NAME: {                                                      \
+        typedef CW__CTYPE(NAME) FROM_T;                                    \
+        switch (to) { DTYPES_LATER(TO_CASE) default: return; }             \
     }
 
 void
@@ -43,7 +40,7 @@ cw__cast(cw_dtype_t from, cw_dtype_t to, const char *src, int64_t sstep,
          char *dst, int64_t dstep, int64_t n)
 {
     switch (from) {
-        CW_TYPES(FROM_CASE)
+        RESCAN(CW_DTYPE_MAP(FROM_CASE))
     default:
         return;
     }

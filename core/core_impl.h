@@ -90,6 +90,24 @@ extern struct cw__stats cw__stats;
     atomic_fetch_add_explicit(&cw__stats.field, (int64_t)(n),             \
                               memory_order_relaxed)
 
+/* ------------------------------------------------------------ dtype.c */
+
+/* The C type of each dtype of CW_DTYPE_MAP, by its enum suffix:
+ * CW__CTYPE(FLOAT32) is float.  float16 is the compiler's _Float16. */
+#define CW__CTYPE(NAME) CW__CTYPE_##NAME
+#define CW__CTYPE_BOOL _Bool
+#define CW__CTYPE_INT8 int8_t
+#define CW__CTYPE_INT16 int16_t
+#define CW__CTYPE_INT32 int32_t
+#define CW__CTYPE_INT64 int64_t
+#define CW__CTYPE_UINT8 uint8_t
+#define CW__CTYPE_UINT16 uint16_t
+#define CW__CTYPE_UINT32 uint32_t
+#define CW__CTYPE_UINT64 uint64_t
+#define CW__CTYPE_FLOAT16 _Float16
+#define CW__CTYPE_FLOAT32 float
+#define CW__CTYPE_FLOAT64 double
+
 /* ------------------------------------------------------------- cast.c */
 
 /* Convert n strided elements; steps in bytes (a source step may be 0). */

@@ -3,10 +3,15 @@
  */
 #include "core_impl.h"
 
-static const size_t dtype_sizes[CW_NDTYPES] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 2, 4, 8};
-static const char *const dtype_names[CW_NDTYPES] = {
-    "bool",   "int8",   "int16",  "int32",   "int64",   "uint8",
-    "uint16", "uint32", "uint64", "float16", "float32", "float64"};
+#define SIZE_OF(NAME, STR, SIZE) [CW_##NAME] = SIZE,
+#define NAME_OF(NAME, STR, SIZE) [CW_##NAME] = STR,
+static const size_t dtype_sizes[CW_NDTYPES] = {CW_DTYPE_MAP(SIZE_OF)};
+static const char *const dtype_names[CW_NDTYPES] = {CW_DTYPE_MAP(NAME_OF)};
+
+/* The table's sizes are the C types' sizes. */
+#define SIZE_CHECK(NAME, STR, SIZE)                                         \
+    _Static_assert(sizeof(CW__CTYPE(NAME)) == SIZE, STR " has " #SIZE " bytes");
+CW_DTYPE_MAP(SIZE_CHECK)
 
 size_t
 cw_dtype_size(cw_dtype_t dtype)

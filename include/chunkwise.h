@@ -74,20 +74,20 @@ CW_API const char *cw_errmsg(void);
 
 /* ----------------------------------------------------------------- dtypes */
 
-/** Element types.  Values in memory are always native-endian. */
+/** Every element type, once: enum suffix, NumPy name, bytes.  The enum,
+ *  the size and name tables, the casts, the typed kernels and the Python
+ *  side's list of dtypes all expand from this table. */
+#define CW_DTYPE_MAP(X)                                                   \
+    X(BOOL, "bool", 1) X(INT8, "int8", 1) X(INT16, "int16", 2)            \
+    X(INT32, "int32", 4) X(INT64, "int64", 8) X(UINT8, "uint8", 1)        \
+    X(UINT16, "uint16", 2) X(UINT32, "uint32", 4) X(UINT64, "uint64", 8)  \
+    X(FLOAT16, "float16", 2) X(FLOAT32, "float32", 4) X(FLOAT64, "float64", 8)
+
+/** Element types (CW_BOOL is 0).  Values in memory are always native-endian. */
 typedef enum cw_dtype {
-    CW_BOOL = 0,
-    CW_INT8,
-    CW_INT16,
-    CW_INT32,
-    CW_INT64,
-    CW_UINT8,
-    CW_UINT16,
-    CW_UINT32,
-    CW_UINT64,
-    CW_FLOAT16,
-    CW_FLOAT32,
-    CW_FLOAT64,
+#define CW__DTYPE_ENUM(NAME, STR, SIZE) CW_##NAME,
+    CW_DTYPE_MAP(CW__DTYPE_ENUM)
+#undef CW__DTYPE_ENUM
     CW_NDTYPES
 } cw_dtype_t;
 

@@ -131,9 +131,9 @@ tuple_of(const int64_t *v, int n)
     return t;
 }
 
-static const int dtype_to_npy[CW_NDTYPES] = {
-    NPY_BOOL,   NPY_INT8,    NPY_INT16,   NPY_INT32,   NPY_INT64,   NPY_UINT8,
-    NPY_UINT16, NPY_UINT32,  NPY_UINT64,  NPY_FLOAT16, NPY_FLOAT32, NPY_FLOAT64};
+#define NPY_OF(NAME, STR, SIZE) [CW_##NAME] = NPY_##NAME,
+static const int dtype_to_npy[CW_NDTYPES] = {CW_DTYPE_MAP(NPY_OF)};
+#undef NPY_OF
 
 static int
 npy_to_dtype(PyArray_Descr *d, cw_dtype_t *out)

@@ -24,7 +24,7 @@ ninja -C "$BUILD"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== C tests (ASan+UBSan)"
-"$BUILD/test_chunkwise"
+meson test -C "$BUILD" --print-errorlogs
 
 # A package directory that pairs the sources with the sanitized extension.
 # Python runs with -S so that the editable install's .pth import hook is not

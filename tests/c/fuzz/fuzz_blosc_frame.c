@@ -1,0 +1,389 @@
+/*
+ * fuzz_blosc_frame.c -- the Blosc frame parser and decoders on arbitrary
+ * bytes.
+ *
+ * LLVMFuzzerTestOneInput treats its input as one stored Blosc chunk and
+ * does with it what a read does (storage/cstream.c, storage/codec_blosc.c):
+ * cw__bframe_parse on the header, then, for a frame that decodes block by
+ * block, cw__bframe_decode_block on every block whose start lies inside the
+ * frame, into a buffer of the block's size; and cw__blosc_decode of the
+ * whole frame into a buffer of the size the header claims.  Frames that
+ * claim more than FUZZ_MAX_NBYTES decoded bytes are only parsed (a chunk's
+ * size is known to the reader, and bounded).  Any input must give CW_OK or
+ * an error status: never a crash or a sanitizer report.
+ *
+ * Built with -DCW_LIBFUZZER (and -fsanitize=fuzzer), libFuzzer drives it.
+ * Otherwise a plain main runs the target over every file named on the
+ * command line, then over inputs mutated deterministically from valid
+ * frames made with cw__blosc_encode (and c-blosc with small forced block
+ * sizes, for frames of many blocks):
+ *
+ *     fuzz_blosc_frame [-n ITERATIONS] [--seed S] [FILE...]
+ *
+ * -n 0 runs the files only.  When an input crashes, the plain main writes
+ * it to fuzz-crash-<seed>-<iteration>.bin in the working directory, for
+ * tests/c/fuzz/crashes/.  docs/testing.md says how to run it longer.
+ */
+#include <blosc.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chunkwise.h"
+#include "storage_impl.h"
+
+#define FUZZ_HEADER 16
+#define FUZZ_MAX_NBYTES ((size_t)1 << 22)
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static void
+wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < FUZZ_HEADER) {
+        /* The reader passes what there is; the parser must refuse it. */
+        cw__bframe_t f;
+        bool blockwise;
+        if (cw__bframe_parse(data, size, 0, &f, &blockwise) == CW_OK) {
+            abort();
+        }
+        return 0;
+    }
+    size_t nbytes = rd32(data + 4);
+    cw__scratch_t s;
+    cw__scratch_init(&s);
+    cw__bframe_t f;
+    bool blockwise = false;
+    int rc = cw__bframe_parse(data, size, nbytes, &f, &blockwise);
+    if (rc == CW_OK && blockwise && !f.memcpyed && nbytes <= FUZZ_MAX_NBYTES) {
+        size_t cap = f.blocksize < f.nbytes ? f.blocksize : f.nbytes;
+        uint8_t *blk = malloc(cap ? cap : 1);
+        size_t first = FUZZ_HEADER + 4 * (size_t)f.nblocks;
+        for (int64_t b = 0; blk != NULL && b < f.nblocks; b++) {
+            size_t start = rd32(data + FUZZ_HEADER + 4 * b);
+            if (start < first || start >= f.cbytes) {
+                continue;  /* the reader refuses these before decoding */
+            }
+            (void)cw__bframe_decode_block(&f, b, data + start, size - start, blk, &s);
+        }
+        free(blk);
+    }
+    if (nbytes <= FUZZ_MAX_NBYTES) {
+        uint8_t *dst = malloc(nbytes ? nbytes : 1);
+        if (dst != NULL) {
+            (void)cw__blosc_decode(data, size, dst, nbytes);
+        }
+        free(dst);
+    }
+    cw__scratch_destroy(&s);
+    return 0;
+}
+
+#ifndef CW_LIBFUZZER
+
+/* ------------------------------------------------------- plain runner */
+
+static uint64_t rng_state;
+
+static uint64_t
+rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* The input being run, written out by the crash handler. */
+static const uint8_t *cur_data;
+static size_t cur_size;
+static char crash_name[128];
+
+static void
+on_crash(int sig)
+{
+    if (cur_data != NULL && crash_name[0] != '\0') {
+        int fd = open(crash_name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            size_t done = 0;
+            while (done < cur_size) {
+                ssize_t k = write(fd, cur_data + done, cur_size - done);
+                if (k <= 0) {
+                    break;
+                }
+                done += (size_t)k;
+            }
+            close(fd);
+            static const char msg[] = "fuzz_blosc_frame: crashing input written to ";
+            ssize_t w = write(2, msg, sizeof(msg) - 1);
+            w = write(2, crash_name, strlen(crash_name));
+            w = write(2, "\n", 1);
+            (void)w;
+        }
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void
+run_input(const uint8_t *data, size_t size)
+{
+    cur_data = data;
+    cur_size = size;
+    LLVMFuzzerTestOneInput(data, size);
+    cur_data = NULL;
+}
+
+typedef struct {
+    uint8_t *data;
+    size_t size;
+} frame_t;
+
+#define MAX_SEEDS 256
+static frame_t seeds[MAX_SEEDS];
+static int nseeds;
+
+static void
+add_seed(const uint8_t *data, size_t size)
+{
+    if (nseeds < MAX_SEEDS && size >= FUZZ_HEADER) {
+        seeds[nseeds].data = malloc(size);
+        memcpy(seeds[nseeds].data, data, size);
+        seeds[nseeds].size = size;
+        nseeds++;
+    }
+}
+
+/* Plain data of n bytes: runs, a ramp and noise, so that every codec
+ * finds something to compress and something it cannot. */
+static void
+fill_plain(uint8_t *p, size_t n, int kind)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (kind) {
+        case 0:
+            p[i] = (uint8_t)(i / 64);
+            break;
+        case 1:
+            p[i] = (uint8_t)(i * 7 + (i >> 9));
+            break;
+        default:
+            p[i] = (i % 512) < 384 ? (uint8_t)(i >> 4) : (uint8_t)rng();
+            break;
+        }
+    }
+}
+
+static void
+make_seeds(void)
+{
+    static const char *codecs[] = {"blosclz", "lz4", "lz4hc", "zlib", "zstd"};
+    static const size_t sizes[] = {16, 300, 4096, 20000, 65536};
+    static const size_t typesizes[] = {1, 2, 4, 8, 3};
+    size_t maxn = 65536;
+    uint8_t *plain = malloc(maxn), *enc = malloc(maxn + BLOSC_MAX_OVERHEAD);
+    for (size_t c = 0; c < sizeof(codecs) / sizeof(*codecs); c++) {
+        for (size_t z = 0; z < sizeof(sizes) / sizeof(*sizes); z++) {
+            size_t n = sizes[z];
+            size_t ts = typesizes[(c + z) % 5];
+            int shuffle = (int)((c + z) % 3);
+            fill_plain(plain, n, (int)(c + z) % 3);
+            size_t len = 0;
+            if (cw__blosc_encode(codecs[c], 5, shuffle, ts, plain, n, enc,
+                                 n + BLOSC_MAX_OVERHEAD, &len) == CW_OK && len > 0) {
+                add_seed(enc, len);
+            }
+            /* Many small blocks (and split byte planes). */
+            int k = blosc_compress_ctx(5, shuffle, ts, n, plain, enc,
+                                       n + BLOSC_MAX_OVERHEAD, codecs[c], 1024, 1);
+            if (k > 0) {
+                add_seed(enc, (size_t)k);
+            }
+            /* Incompressible: stored memcpyed. */
+            for (size_t i = 0; i < n; i++) {
+                plain[i] = (uint8_t)rng();
+            }
+            k = blosc_compress_ctx(1, 0, 1, n, plain, enc, n + BLOSC_MAX_OVERHEAD,
+                                   codecs[c], 0, 1);
+            if (k > 0) {
+                add_seed(enc, (size_t)k);
+            }
+        }
+    }
+    free(plain);
+    free(enc);
+}
+
+static const uint32_t interesting[] = {0,          1,          2,          3,
+                                       4,          15,         16,         17,
+                                       128,        255,        256,        1024,
+                                       4096,       65535,      65536,      0x7fffffff,
+                                       0x80000000, 0xfffffffe, 0xffffffff};
+
+/* One mutated copy of a seed into buf (capacity cap); returns its size. */
+static size_t
+mutate(uint8_t *buf, size_t cap, const frame_t *seed)
+{
+    size_t n = seed->size < cap ? seed->size : cap;
+    memcpy(buf, seed->data, n);
+    int nmut = 1 + (int)(rng() % 4);
+    for (int m = 0; m < nmut; m++) {
+        /* Mostly the header and the block starts, where the parser looks. */
+        size_t hot = FUZZ_HEADER + 4 * 64;
+        size_t span = rng() % 2 && n > hot ? hot : n;
+        size_t at = span ? rng() % span : 0;
+        switch (rng() % 8) {
+        case 0:
+            if (n) {
+                buf[at] ^= (uint8_t)(1u << (rng() % 8));
+            }
+            break;
+        case 1:
+            if (n) {
+                buf[at] = (uint8_t)rng();
+            }
+            break;
+        case 2:
+        case 3:
+            if (n >= 4) {
+                at = at > n - 4 ? n - 4 : at;
+                at = rng() % 2 ? at & ~(size_t)3 : at;
+                uint32_t v = interesting[rng() % (sizeof(interesting) / sizeof(*interesting))];
+                if (rng() % 3 == 0) {
+                    v = rd32(buf + at) + (uint32_t)(rng() % 33) - 16;
+                }
+                wr32(buf + at, v);
+            }
+            break;
+        case 4:
+            n = n ? (size_t)(rng() % n) : 0;  /* truncate */
+            break;
+        case 5: {
+            size_t more = (size_t)(rng() % 64);  /* append */
+            for (size_t i = 0; i < more && n < cap; i++) {
+                buf[n++] = (uint8_t)rng();
+            }
+            break;
+        }
+        case 6:
+            if (n > 32) {  /* copy a range over another */
+                size_t a = rng() % n, b = rng() % n, len = rng() % (n / 4 + 1);
+                len = len > n - a ? n - a : len;
+                len = len > n - b ? n - b : len;
+                memmove(buf + a, buf + b, len);
+            }
+            break;
+        default:
+            if (n > FUZZ_HEADER) {  /* a flags byte c-blosc and we both read */
+                buf[2] ^= (uint8_t)(1u << (rng() % 8));
+            }
+            break;
+        }
+    }
+    /* Usually keep the sizes consistent, so that the parser goes on. */
+    if (n >= FUZZ_HEADER && rng() % 4 != 0) {
+        wr32(buf + 12, (uint32_t)n);
+    }
+    return n;
+}
+
+static int
+run_file(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        perror(path);
+        return 1;
+    }
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    size_t k;
+    while ((k = fread(buf + n, 1, cap - n, fp)) > 0) {
+        n += k;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+    }
+    fclose(fp);
+    snprintf(crash_name, sizeof(crash_name), "fuzz-crash-file.bin");
+    run_input(buf, n);
+    free(buf);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    long iterations = 300000;
+    unsigned long long seed = 1;
+    int nfiles = 0, bad = 0;
+    signal(SIGSEGV, on_crash);
+    signal(SIGBUS, on_crash);
+    signal(SIGABRT, on_crash);
+    signal(SIGFPE, on_crash);
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "-n") == 0 && a + 1 < argc) {
+            iterations = atol(argv[++a]);
+        }
+        else if (strcmp(argv[a], "--seed") == 0 && a + 1 < argc) {
+            seed = strtoull(argv[++a], NULL, 10);
+        }
+        else {
+            bad += run_file(argv[a]);
+            nfiles++;
+        }
+    }
+    rng_state = 0x9E3779B97F4A7C15ULL ^ (seed * 0xBF58476D1CE4E5B9ULL);
+    if (rng_state == 0) {
+        rng_state = 1;
+    }
+    if (iterations > 0) {
+        make_seeds();
+        for (int i = 0; i < nseeds; i++) {
+            snprintf(crash_name, sizeof(crash_name), "fuzz-crash-%llu-seed%d.bin", seed, i);
+            run_input(seeds[i].data, seeds[i].size);
+        }
+    }
+    size_t cap = 65536 + BLOSC_MAX_OVERHEAD + 64;
+    uint8_t *buf = malloc(cap);
+    for (long it = 0; it < iterations && nseeds > 0; it++) {
+        size_t n = mutate(buf, cap, &seeds[rng() % (uint64_t)nseeds]);
+        snprintf(crash_name, sizeof(crash_name), "fuzz-crash-%llu-%ld.bin", seed, it);
+        /* An exact-size copy, so that reads past the end are caught. */
+        uint8_t *in = malloc(n ? n : 1);
+        memcpy(in, buf, n);
+        run_input(in, n);
+        free(in);
+    }
+    free(buf);
+    for (int i = 0; i < nseeds; i++) {
+        free(seeds[i].data);
+    }
+    printf("fuzz_blosc_frame: %d files, %d seed frames, %ld mutated inputs (seed %llu): "
+           "no crash\n", nfiles, nseeds, iterations, seed);
+    return bad ? 1 : 0;
+}
+
+#endif /* CW_LIBFUZZER */

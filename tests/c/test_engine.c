@@ -1,0 +1,200 @@
+/*
+ * test_engine.c -- C tests of the chunkwise library, without Python.
+ *
+ * The engine: expressions read, reduced and stored; a store cancelled
+ * through the poll callback.
+ */
+#include "runner.h"
+
+static int poll_calls;
+
+static int
+cancel_poll(void *data, int64_t done, int64_t total)
+{
+    (void)data;
+    (void)done;
+    (void)total;
+    poll_calls++;
+    return 1;
+}
+
+static void
+test_cancel_store(void)
+{
+    int64_t shape[2] = {2000, 1000}, chunks[2] = {10, 1000};
+    cw_source_t *src = NULL;
+    ASSERT_OK(cw_source_new_arange(0, 0, 1, 0, 0, CW_INT32, NULL, &src));
+    cw_source_free(src);
+    ASSERT_OK(cw_source_new_full(2, shape, CW_INT32, NULL, chunks, &src));
+    char path[512];
+    path_in_tmp(path, sizeof(path), "cancelled.h5");
+    cw_sel_t sel;
+    cw_sel_all(src, &sel);
+    cw_store_opts_t o;
+    memset(&o, 0, sizeof(o));
+    o.ndim = 2;
+    o.shape[0] = 2000;
+    o.shape[1] = 1000;
+    o.src_dim[1] = 1;
+    o.codec = CW_CODEC_DEFLATE;
+    o.level = 9;
+    cw_config_t cfg = {.threads = 2, .poll = cancel_poll};
+    int rc = cw_store(src, &sel, path, "/x", &o, &cfg);
+    ASSERT_EQ(rc, CW_ECANCEL);
+    ASSERT_TRUE(poll_calls > 0);
+    ASSERT_TRUE(access(path, F_OK) != 0);
+    cw_source_free(src);
+}
+
+/* NumPy-shaped inner loops for the expression tests. */
+static void
+loop_add_f64(char **args, const intptr_t *n, const intptr_t *steps, void *data)
+{
+    (void)data;
+    for (intptr_t i = 0; i < *n; i++) {
+        *(double *)(args[2] + i * steps[2]) =
+            *(double *)(args[0] + i * steps[0]) + *(double *)(args[1] + i * steps[1]);
+    }
+}
+
+static void
+loop_mul_f64(char **args, const intptr_t *n, const intptr_t *steps, void *data)
+{
+    (void)data;
+    for (intptr_t i = 0; i < *n; i++) {
+        *(double *)(args[2] + i * steps[2]) =
+            *(double *)(args[0] + i * steps[0]) * *(double *)(args[1] + i * steps[1]);
+    }
+}
+
+/* (x + y[None, :]) * 0.5 over a stored x and an in-memory y: read, reduce
+ * along each axis, store; compared with a direct computation. */
+static void
+test_expr(void)
+{
+    enum { R = 53, C = 37 };
+    static double x[R * C], y[C], out[R * C], ref[R * C];
+    for (int i = 0; i < R * C; i++) {
+        x[i] = (double)(i % 101) - 50.0;
+    }
+    for (int j = 0; j < C; j++) {
+        y[j] = 0.25 * j;
+    }
+    for (int i = 0; i < R; i++) {
+        for (int j = 0; j < C; j++) {
+            ref[i * C + j] = (x[i * C + j] + y[j]) * 0.5;
+        }
+    }
+    int64_t xs[2] = {R, C}, xst[2] = {C * 8, 8}, xch[2] = {10, 8};
+    int64_t ys[1] = {C}, yst[1] = {8};
+    cw_source_t *mx = NULL, *my = NULL, *hx = NULL;
+    ASSERT_OK(cw_source_from_memory(x, 2, xs, xst, CW_FLOAT64, xch, &mx));
+    ASSERT_OK(cw_source_from_memory(y, 1, ys, yst, CW_FLOAT64, NULL, &my));
+    char path[512];
+    path_in_tmp(path, sizeof(path), "expr.h5");
+    cw_sel_t sel;
+    cw_sel_all(mx, &sel);
+    cw_store_opts_t o;
+    memset(&o, 0, sizeof(o));
+    o.ndim = 2;
+    o.shape[0] = R;
+    o.shape[1] = C;
+    o.src_dim[1] = 1;
+    o.chunks[0] = 10;
+    o.chunks[1] = 8;
+    o.codec = CW_CODEC_BLOSC;
+    o.blosc_codec = "lz4";
+    ASSERT_OK(cw_store(mx, &sel, path, "/x", &o, NULL));
+    ASSERT_OK(cw_source_open_hdf5(path, "/x", &hx));
+
+    cw_expr_t *e = NULL;
+    ASSERT_OK(cw_expr_new(2, xs, &e));
+    int ix, iy, ih, isum, iprod;
+    int ax2[2] = {0, 1}, ax1[1] = {1};
+    cw_sel_t s2, s1;
+    cw_sel_all(hx, &s2);
+    cw_sel_all(my, &s1);
+    ASSERT_OK(cw_expr_input(e, hx, &s2, ax2, &ix));
+    ASSERT_OK(cw_expr_input(e, my, &s1, ax1, &iy));
+    double half = 0.5;
+    ASSERT_OK(cw_expr_scalar(e, CW_FLOAT64, &half, &ih));
+    int a1[2] = {ix, iy};
+    ASSERT_OK(cw_expr_loop(e, "add", loop_add_f64, NULL, 2, a1, CW_FLOAT64, &isum));
+    int a2[2] = {isum, ih};
+    ASSERT_OK(cw_expr_loop(e, "multiply", loop_mul_f64, NULL, 2, a2, CW_FLOAT64, &iprod));
+    ASSERT_OK(cw_expr_finish(e, iprod, NULL));
+    for (int threads = 1; threads <= 2; threads++) {
+        cw_config_t cfg = {.threads = threads, .memory_limit = 1 << 22};
+        memset(out, 0, sizeof(out));
+        ASSERT_OK(cw_expr_read(e, out, xst, &cfg));
+        ASSERT_TRUE(memcmp(out, ref, sizeof(ref)) == 0);
+        /* Column sums (reduce axis 0) and row sums (axis 1). */
+        bool red0[2] = {true, false}, red1[2] = {false, true};
+        double cs[C], rs[R];
+        ASSERT_OK(cw_expr_reduce(e, "add", loop_add_f64, NULL, red0, cs, &cfg));
+        ASSERT_OK(cw_expr_reduce(e, "add", loop_add_f64, NULL, red1, rs, &cfg));
+        for (int j = 0; j < C; j++) {
+            double t = 0;
+            for (int i = 0; i < R; i++) {
+                t += ref[i * C + j];
+            }
+            ASSERT_TRUE(cs[j] == t);  /* exact: multiples of 1/8 */
+        }
+        for (int i = 0; i < R; i++) {
+            double t = 0;
+            for (int j = 0; j < C; j++) {
+                t += ref[i * C + j];
+            }
+            ASSERT_TRUE(rs[i] == t);
+        }
+    }
+    /* Cast to int16, then store with other chunks and read back. */
+    int icast;
+    cw_expr_t *e2 = NULL;
+    ASSERT_OK(cw_expr_new(2, xs, &e2));
+    ASSERT_OK(cw_expr_input(e2, hx, &s2, ax2, &ix));
+    ASSERT_OK(cw_expr_cast(e2, ix, CW_INT16, &icast));
+    ASSERT_OK(cw_expr_finish(e2, icast, NULL));
+    cw_store_opts_t o2;
+    memset(&o2, 0, sizeof(o2));
+    o2.chunks[0] = 7;
+    o2.chunks[1] = 5;
+    o2.codec = CW_CODEC_DEFLATE;
+    o2.level = 3;
+    ASSERT_OK(cw_expr_store(e2, path, "/cast", &o2, NULL));
+    cw_source_t *hc = NULL;
+    ASSERT_OK(cw_source_open_hdf5(path, "/cast", &hc));
+    ASSERT_EQ(cw_source_dtype(hc), CW_INT16);
+    int16_t back[R * C];
+    int64_t bst[2] = {C * 2, 2};
+    cw_sel_t sc;
+    cw_sel_all(hc, &sc);
+    ASSERT_OK(cw_read(hc, &sc, back, bst, NULL));
+    for (int i = 0; i < R * C; i++) {
+        ASSERT_EQ(back[i], (int16_t)x[i]);
+    }
+    char text[4096];
+    ASSERT_OK(cw_expr_describe(e, NULL, text, sizeof(text)));
+    ASSERT_TRUE(strstr(text, "multiply(%3, %2)") != NULL);
+    /* Mismatched shapes are refused (y has C elements, axis 0 has R). */
+    cw_expr_t *e3 = NULL;
+    ASSERT_OK(cw_expr_new(2, xs, &e3));
+    int bad_axis[1] = {0};
+    int id;
+    ASSERT_EQ(cw_expr_input(e3, my, &s1, bad_axis, &id), CW_EINVAL);
+    ASSERT_TRUE(strstr(cw_errmsg(), "does not broadcast") != NULL);
+    cw_expr_free(e3);
+    cw_expr_free(e);
+    cw_expr_free(e2);
+    cw_source_free(hc);
+    cw_source_free(hx);
+    cw_source_free(mx);
+    cw_source_free(my);
+}
+
+static const cw_test_t tests[] = {
+    {"cancel_store", test_cancel_store, NULL},
+    {"expr", test_expr, NULL},
+};
+
+CW_TEST_MAIN(tests)

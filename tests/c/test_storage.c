@@ -1,0 +1,305 @@
+/*
+ * test_storage.c -- C tests of the chunkwise library, without Python.
+ *
+ * Sources: memory, generators and HDF5 (selections read, stores read
+ * back, open and read errors, corrupt chunks).
+ */
+#include <blosc.h>
+#include <fcntl.h>
+#include <hdf5.h>
+
+#include "runner.h"
+
+/* Reference: element (i0,i1,i2) of a selection over a C-contiguous int32
+ * 3-d array of shape sh. */
+static int32_t
+ref_at(const int32_t *a, const int64_t *sh, const cw_sel_t *sel, const int64_t *j)
+{
+    int64_t idx = 0;
+    for (int d = 0; d < 3; d++) {
+        idx = idx * sh[d] + sel->start[d] + j[d] * sel->step[d];
+    }
+    return a[idx];
+}
+
+static void
+random_sel(const int64_t *shape, int ndim, cw_sel_t *sel)
+{
+    memset(sel, 0, sizeof(*sel));
+    sel->ndim = ndim;
+    for (int d = 0; d < ndim; d++) {
+        int64_t n = shape[d];
+        int64_t step = (int64_t)(rng() % 7) + 1;
+        if (rng() % 3 == 0) {
+            step = -step;
+        }
+        int64_t start = (int64_t)(rng() % (uint64_t)n);
+        int64_t maxcount = step > 0 ? (n - 1 - start) / step + 1 : start / -step + 1;
+        sel->start[d] = start;
+        sel->step[d] = step;
+        sel->count[d] = 1 + (int64_t)(rng() % (uint64_t)maxcount);
+    }
+}
+
+/* Compare cw_read of a selection with the reference, into a C-contiguous
+ * output. */
+static int
+check_sel(cw_source_t *src, const int32_t *a, const int64_t *sh, const cw_sel_t *sel,
+          int threads)
+{
+    int64_t n = sel->count[0] * sel->count[1] * sel->count[2];
+    int32_t *out = malloc((size_t)n * sizeof(*out));
+    int64_t strides[3] = {sel->count[1] * sel->count[2] * 4, sel->count[2] * 4, 4};
+    cw_config_t cfg = {.threads = threads, .memory_limit = 1 << 26};
+    int rc = cw_read(src, sel, out, strides, &cfg);
+    int bad = rc != CW_OK;
+    int64_t j[3];
+    for (j[0] = 0; !bad && j[0] < sel->count[0]; j[0]++) {
+        for (j[1] = 0; !bad && j[1] < sel->count[1]; j[1]++) {
+            for (j[2] = 0; !bad && j[2] < sel->count[2]; j[2]++) {
+                int64_t k = (j[0] * sel->count[1] + j[1]) * sel->count[2] + j[2];
+                bad = out[k] != ref_at(a, sh, sel, j);
+            }
+        }
+    }
+    free(out);
+    return bad ? (rc < 0 ? rc : -100) : CW_OK;
+}
+
+static void
+test_memory_source_selections(void)
+{
+    int64_t sh[3] = {23, 17, 9};
+    int64_t n = sh[0] * sh[1] * sh[2];
+    int32_t *a = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) {
+        a[i] = (int32_t)(i * 7 + 3);
+    }
+    int64_t strides[3] = {sh[1] * sh[2] * 4, sh[2] * 4, 4};
+    int64_t chunks[3] = {5, 4, 9};
+    cw_source_t *src = NULL;
+    ASSERT_OK(cw_source_from_memory(a, 3, sh, strides, CW_INT32, chunks, &src));
+    for (int it = 0; it < 200; it++) {
+        cw_sel_t sel;
+        random_sel(sh, 3, &sel);
+        ASSERT_OK(check_sel(src, a, sh, &sel, 1 + it % 2));
+    }
+    cw_source_free(src);
+    free(a);
+}
+
+static void
+test_generators(void)
+{
+    cw_source_t *src = NULL;
+    int64_t n = 10, chunk = 3;
+    /* numpy.arange(5, 5 + 10*-3, -3, dtype=int16) */
+    ASSERT_OK(cw_source_new_arange(n, 5, -3, 0, 0, CW_INT16, &chunk, &src));
+    int16_t out[10];
+    cw_sel_t sel;
+    cw_sel_all(src, &sel);
+    int64_t st[1] = {2};
+    ASSERT_OK(cw_read(src, &sel, out, st, NULL));
+    for (int i = 0; i < 10; i++) {
+        ASSERT_EQ(out[i], 5 - 3 * i);
+    }
+    cw_source_free(src);
+    ASSERT_EQ(cw_source_new_arange(3, 0, 1, 0, 0, CW_BOOL, NULL, &src), CW_ETYPE);
+    ASSERT_TRUE(src == NULL);
+
+    int64_t shape[2] = {4, 5};
+    double v = 2.5, buf[20];
+    ASSERT_OK(cw_source_new_full(2, shape, CW_FLOAT64, &v, NULL, &src));
+    cw_sel_all(src, &sel);
+    int64_t st2[2] = {40, 8};
+    ASSERT_OK(cw_read(src, &sel, buf, st2, NULL));
+    for (int i = 0; i < 20; i++) {
+        ASSERT_TRUE(buf[i] == 2.5);
+    }
+    cw_source_free(src);
+    cw_source_free(NULL);
+}
+
+/* Store a memory source with each codec, reopen, read back selections. */
+static void
+test_hdf5_roundtrip(void)
+{
+    int64_t sh[3] = {31, 20, 7};
+    int64_t n = sh[0] * sh[1] * sh[2];
+    int32_t *a = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) {
+        a[i] = (int32_t)(i % 1000) - 500;
+    }
+    int64_t strides[3] = {sh[1] * sh[2] * 4, sh[2] * 4, 4};
+    cw_source_t *mem = NULL, *h = NULL;
+    ASSERT_OK(cw_source_from_memory(a, 3, sh, strides, CW_INT32, NULL, &mem));
+    char path[512];
+    path_in_tmp(path, sizeof(path), "roundtrip.h5");
+    struct {
+        cw_codec_t codec;
+        const char *blosc;
+        bool shuffle;
+        const char *name;
+    } cases[] = {
+        {CW_CODEC_BLOSC, "lz4", true, "/b/lz4"},
+        {CW_CODEC_BLOSC, "zstd", false, "/b/zstd"},
+        {CW_CODEC_DEFLATE, NULL, true, "/gz/shuf"},
+        {CW_CODEC_DEFLATE, NULL, false, "/gz/plain"},
+        {CW_CODEC_NONE, NULL, false, "/raw"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(*cases); k++) {
+        cw_sel_t sel;
+        cw_sel_all(mem, &sel);
+        cw_store_opts_t o;
+        memset(&o, 0, sizeof(o));
+        o.ndim = 3;
+        for (int d = 0; d < 3; d++) {
+            o.shape[d] = sh[d];
+            o.src_dim[d] = d;
+        }
+        o.chunks[0] = 8;
+        o.chunks[1] = 6;
+        o.chunks[2] = 7;
+        o.codec = cases[k].codec;
+        o.blosc_codec = cases[k].blosc;
+        o.level = 5;
+        o.shuffle = cases[k].shuffle;
+        cw_config_t cfg = {.threads = 2, .memory_limit = 1 << 24};
+        ASSERT_OK(cw_store(mem, &sel, path, cases[k].name, &o, &cfg));
+        ASSERT_EQ(cw_store(mem, &sel, path, cases[k].name, &o, &cfg), CW_EEXIST);
+        ASSERT_OK(cw_source_open_hdf5(path, cases[k].name, &h));
+        ASSERT_EQ(cw_source_dtype(h), CW_INT32);
+        ASSERT_EQ(cw_source_chunks(h)[1], 6);
+        for (int it = 0; it < 40; it++) {
+            random_sel(sh, 3, &sel);
+            ASSERT_OK(check_sel(h, a, sh, &sel, 1 + it % 2));
+        }
+        cw_source_free(h);
+        h = NULL;
+    }
+    cw_source_free(mem);
+    free(a);
+}
+
+static void
+test_errors(void)
+{
+    cw_source_t *src = NULL;
+    char path[512];
+    ASSERT_EQ(cw_source_open_hdf5("/nonexistent/x.h5", "/a", &src), CW_ENOENT);
+    ASSERT_TRUE(src == NULL);
+    path_in_tmp(path, sizeof(path), "roundtrip.h5");
+    ASSERT_EQ(cw_source_open_hdf5(path, "/missing", &src), CW_ENOKEY);
+    ASSERT_EQ(cw_source_open_hdf5(path, "/nogroup/x", &src), CW_ENOKEY);
+    ASSERT_EQ(cw_source_open_hdf5(path, "/b", &src), CW_ETYPE);
+    ASSERT_TRUE(strstr(cw_errmsg(), "group") != NULL);
+    /* A text file is not HDF5. */
+    path_in_tmp(path, sizeof(path), "text.h5");
+    FILE *f = fopen(path, "w");
+    fputs("not hdf5\n", f);
+    fclose(f);
+    ASSERT_EQ(cw_source_open_hdf5(path, "/a", &src), CW_EIO);
+
+    /* Selections out of range; a budget too small for one chunk. */
+    int64_t shape[2] = {10, 10}, chunks[2] = {5, 5};
+    ASSERT_OK(cw_source_new_full(2, shape, CW_INT8, NULL, chunks, &src));
+    cw_sel_t sel;
+    cw_sel_all(src, &sel);
+    sel.count[0] = 11;
+    int8_t out[200];
+    int64_t st[2] = {10, 1};
+    ASSERT_EQ(cw_read(src, &sel, out, st, NULL), CW_EINDEX);
+    sel.count[0] = 4;
+    sel.start[0] = 9;
+    sel.step[0] = -3;
+    ASSERT_OK(cw_read(src, &sel, out, st, NULL));
+    sel.count[0] = 5;
+    ASSERT_EQ(cw_read(src, &sel, out, st, NULL), CW_EINDEX);
+    cw_source_free(src);
+
+    path_in_tmp(path, sizeof(path), "h5roundtrip-budget.h5");
+    ASSERT_OK(cw_source_new_full(2, shape, CW_INT8, NULL, chunks, &src));
+    cw_sel_all(src, &sel);
+    cw_store_opts_t o;
+    memset(&o, 0, sizeof(o));
+    o.ndim = 2;
+    o.shape[0] = o.shape[1] = 10;
+    o.src_dim[1] = 1;
+    o.chunks[0] = o.chunks[1] = 10;
+    o.codec = CW_CODEC_BLOSC;
+    o.blosc_codec = "lz4";
+    cw_config_t cfg = {.threads = 2, .memory_limit = 50};
+    ASSERT_EQ(cw_store(src, &sel, path, "/x", &o, &cfg), CW_EBUDGET);
+    ASSERT_TRUE(access(path, F_OK) != 0);  /* nothing left behind */
+    o.blosc_codec = "nope";
+    cfg.memory_limit = 1 << 20;
+    ASSERT_EQ(cw_store(src, &sel, path, "/x", &o, &cfg), CW_EINVAL);
+    cw_source_free(src);
+}
+
+/* Overwrite the stored bytes of one chunk: the read names that chunk. */
+static void
+test_corrupt_chunk(void)
+{
+    int64_t shape[2] = {40, 40}, chunks[2] = {10, 40};
+    int64_t n = 1600;
+    float *a = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) {
+        a[i] = (float)(i % 17);
+    }
+    int64_t strides[2] = {160, 4};
+    cw_source_t *mem = NULL, *h = NULL;
+    ASSERT_OK(cw_source_from_memory(a, 2, shape, strides, CW_FLOAT32, chunks, &mem));
+    char path[512];
+    path_in_tmp(path, sizeof(path), "corrupt.h5");
+    cw_sel_t sel;
+    cw_sel_all(mem, &sel);
+    cw_store_opts_t o;
+    memset(&o, 0, sizeof(o));
+    o.ndim = 2;
+    o.shape[0] = o.shape[1] = 40;
+    o.src_dim[1] = 1;
+    o.codec = CW_CODEC_BLOSC;
+    o.blosc_codec = "lz4";
+    o.level = 5;
+    o.shuffle = true;
+    ASSERT_OK(cw_store(mem, &sel, path, "/x", &o, NULL));
+    /* Find chunk (2, 0) in the file with HDF5 itself. */
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t dset = H5Dopen2(file, "/x", H5P_DEFAULT);
+    hsize_t off[2] = {20, 0}, size = 0;
+    haddr_t addr = 0;
+    unsigned mask = 0;
+    ASSERT_TRUE(H5Dget_chunk_info_by_coord(dset, off, &mask, &addr, &size) >= 0);
+    H5Dclose(dset);
+    H5Fclose(file);
+    int fd = open(path, O_WRONLY);
+    unsigned char junk[32];
+    memset(junk, 0x5a, sizeof(junk));
+    ASSERT_EQ(pwrite(fd, junk, sizeof(junk), (off_t)addr), (long long)sizeof(junk));
+    close(fd);
+    ASSERT_OK(cw_source_open_hdf5(path, "/x", &h));
+    float out[1600];
+    int64_t st[2] = {160, 4};
+    cw_sel_all(h, &sel);
+    cw_config_t cfg = {.threads = 2};
+    ASSERT_EQ(cw_read(h, &sel, out, st, &cfg), CW_ECORRUPT);
+    ASSERT_TRUE(strstr(cw_errmsg(), "chunk (2, 0)") != NULL);
+    /* Rows outside the corrupt chunk still read. */
+    sel.count[0] = 20;
+    ASSERT_OK(cw_read(h, &sel, out, st, &cfg));
+    ASSERT_TRUE(out[399] == a[399]);
+    cw_source_free(h);
+    cw_source_free(mem);
+    free(a);
+}
+
+static const cw_test_t tests[] = {
+    {"memory_source_selections", test_memory_source_selections, NULL},
+    {"generators", test_generators, NULL},
+    {"hdf5_roundtrip", test_hdf5_roundtrip, NULL},
+    {"errors", test_errors, "hdf5_roundtrip"},
+    {"corrupt_chunk", test_corrupt_chunk, NULL},
+};
+
+CW_TEST_MAIN(tests)

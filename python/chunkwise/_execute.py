@@ -18,11 +18,12 @@ import warnings
 
 import numpy as np
 
-from . import _core, config
+from . import _core
 from ._coerce import normalize_chunks
 from ._compile import open_hdf5, program, source, stand_in
 from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Reduce
 from ._plan import plan
+from .config import current
 from .progress import reporter
 
 __all__ = ["StoreTarget", "store_target", "run", "materialise", "compute", "store",
@@ -288,7 +289,7 @@ def _store(node, t, cfg, results):
 def run(p, cfg=None, outs=None) -> dict:
     """Run plan ``p``: returns every result it computed, by node id.
     ``outs`` (node id -> ndarray) are buffers to compute roots into."""
-    cfg = config.current() if cfg is None else cfg
+    cfg = current() if cfg is None else cfg
     outs = {} if outs is None else outs
     results = {}
     for ps in p.passes:

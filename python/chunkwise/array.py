@@ -18,12 +18,13 @@ import warnings
 
 import numpy as np
 
-from . import _execute, _plan, config, functions, reductions
+from . import _execute, _plan, functions, reductions
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
 from ._nodes import Hdf5, Lazy, Leaf, NODES
 from ._rewrite import index_node
+from .config import current
 from .functions import HANDLED, FallbackWarning
 from .ufuncs import apply_ufunc
 
@@ -205,7 +206,7 @@ class Array(Lazy):
 
     def _explain(self) -> str:
         p = _plan.plan([self._node])
-        return f"{self!r}\n" + _plan.explain(p, config.current())
+        return f"{self!r}\n" + _plan.explain(p, current())
 
     # --------------------------------------------------- NumPy protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -396,7 +397,7 @@ def _wrap_numpy(result):
 
 def _fallback(name, call, args, kwargs):
     """Run ``call(*args, **kwargs)`` eagerly on materialised inputs."""
-    cfg = config.current()
+    cfg = current()
     arrays = _arrays_in((args, kwargs), [])
     if cfg.fallback == "error":
         raise TypeError(f"{name} has no lazy implementation in chunkwise and "

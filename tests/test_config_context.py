@@ -152,3 +152,14 @@ def test_asyncio_tasks_each_see_their_own_block():
     assert inherited == {"threads": 1}
     assert after == before
     assert cw.get_config() == before
+
+
+def test_a_block_reaches_no_other_thread_even_before_it_is_entered():
+    before = cw.get_config()
+    c = cw.config(memory_limit="13MiB")
+    assert _in_thread(cw.get_config) == before       # made, not yet entered
+    with c:
+        assert cw.get_config()["memory_limit"] == 13 * 2**20
+        assert _in_thread(cw.get_config) == before
+    assert cw.get_config() == before
+    assert _in_thread(cw.get_config) == before

@@ -4,13 +4,12 @@ cw.stats()["runs"] counts the engine's parallel runs: building, indexing,
 inspecting and explaining an expression must start none, and computing it
 starts one per pass of the plan that explain() prints."""
 import dataclasses
-import pickle  # noqa: F401 - documents what plain data is for (a later issue)
 
 import numpy as np
 import pytest
 
 import chunkwise as cw
-from chunkwise import _nodes, _plan
+from chunkwise import _execute, _nodes, _plan
 from chunkwise.config import current
 from chunkwise.indexing import View
 
@@ -100,7 +99,6 @@ def test_every_entry_point_runs_the_plan(x, tmp_path):
 
 
 def test_argmax_reports_progress(x, monkeypatch):
-    from chunkwise import _execute
     labels = []
 
     def reporter(label, mode):
@@ -138,7 +136,7 @@ def _check_plain(obj, path, seen):
 
 
 @pytest.mark.parametrize("name", BUILDERS)
-def test_nodes_are_plain_data(name, x, tmp_path):
+def test_nodes_are_plain_data(name, x):
     e = BUILDERS[name][0](x)
     _check_plain(e._node, name, set())
     e.compute()                       # sources made and cached: still plain

@@ -25,7 +25,6 @@ Shapes broadcast as in NumPy, right-aligned.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -306,7 +305,3 @@ def children(node) -> tuple:
         if isinstance(spec, MatMul):
             return (spec.a, spec.b)
     return ()
-
-
-def size(node) -> int:
-    return math.prod(node.shape)

@@ -278,7 +278,7 @@ class Array(Lazy):
             return _fallback(f"numpy.{func.__name__}", func, args, kwargs)
         result = impl(*args, **kwargs)
         if isinstance(result, NODES):
-            return Array(result)
+            return self._new(result)
         if isinstance(result, Fallback):
             return _fallback(result.name, result.call, result.args, result.kwargs)
         if isinstance(result, Scalar):

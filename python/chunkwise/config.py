@@ -83,11 +83,7 @@ class Config:
     progress: object           # None (on a terminal), True or False
 
 
-# Process defaults, and the changes of config objects made but not (yet)
-# entered as blocks, in the order they were made.  A change stays a layer
-# until its object is entered (the change moves to the block) or dropped
-# (it becomes part of the defaults), so blocks in other threads never undo
-# or keep each other's values.
+# The process defaults.
 _lock = threading.Lock()
 _base = {
     "threads": None,                                                # None: all cores
@@ -95,30 +91,39 @@ _base = {
     "fallback": "warn",                                             # or "error"
     "progress": None,                                               # None: on a terminal
 }
-_layers: list = []   # [(weakref to a config, its settings)]
+
+# Settings of config objects just made, not yet known to be a call on its
+# own or a block: id(object) -> (thread that made it, settings).  Only that
+# thread sees them.  They become process defaults when the object is dropped
+# without being entered, or when that thread next reads settings (a `with`
+# enters before anything else runs); entering the object moves them to the
+# block instead.  So a block's settings never reach another thread.
+_pending: dict = {}
 
 # The settings of the `with cw.config(...)` blocks this thread or task is in,
 # merged (innermost wins); None outside every block.
 _block: contextvars.ContextVar = contextvars.ContextVar("chunkwise_config", default=None)
 
 
-def _process_settings() -> dict:
+def _promote(key) -> None:
+    """The settings of a config object dropped without being entered are
+    process defaults now."""
     with _lock:
-        live = []
-        for ref, new in _layers:
-            if ref() is None:      # never entered: a process default now
-                _base.update(new)
-            else:
-                live.append((ref, new))
-        _layers[:] = live
-        s = dict(_base)
-        for _, new in live:
-            s.update(new)
-    return s
+        item = _pending.pop(key, None)
+        if item is not None:
+            _base.update(item[1])
+
+
+def _promote_mine_locked() -> None:
+    me = threading.get_ident()
+    for key in [k for k, (owner, _) in _pending.items() if owner == me]:
+        _base.update(_pending.pop(key)[1])
 
 
 def _settings() -> dict:
-    s = _process_settings()
+    with _lock:
+        _promote_mine_locked()
+        s = dict(_base)
     block = _block.get()
     if block:
         s.update(block)
@@ -161,7 +166,10 @@ class config:
     terminal only, the default), True or False.
 
     On its own the call changes the process defaults; as a ``with`` block
-    it changes the settings of the current thread or asyncio task only."""
+    it changes the settings of the current thread or asyncio task only.
+    (A config object kept and never entered applies in its own thread at
+    once and everywhere from that thread's next use of chunkwise, or when
+    it is dropped.)"""
 
     __slots__ = ("_new", "_tokens", "__weakref__")
     _UNSET = object()
@@ -185,11 +193,13 @@ class config:
         self._tokens = []
         if new:
             with _lock:
-                _layers.append((weakref.ref(self), new))
+                _promote_mine_locked()
+                _pending[id(self)] = (threading.get_ident(), new)
+            weakref.finalize(self, _promote, id(self))
 
     def __enter__(self):
         with _lock:
-            _layers[:] = [(r, n) for r, n in _layers if r() is not self]
+            _pending.pop(id(self), None)
         merged = dict(_block.get() or {})
         merged.update(self._new)
         self._tokens.append(_block.set(merged))

@@ -170,7 +170,7 @@ def _round(a, decimals=0, out=None):
     decimals = int(decimals)
     if a.dtype.kind in "biu":
         if decimals >= 0:
-            return a
+            return node_of(a)
         return Fallback("numpy.round", np.round, (a,), dict(decimals=decimals))
     # NumPy's PyArray_Round for floats: scale, rint, unscale.
     if decimals == 0:
@@ -377,7 +377,7 @@ def _broadcast_to(array, shape, subok=False):
                                                (0,) * len(node.shape))
     np.broadcast_to(stand_in, shape)
     if tuple(shape) == node.shape:
-        return array
+        return node
     return Broadcast(node, tuple(shape))
 
 

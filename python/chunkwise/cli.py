@@ -1,12 +1,19 @@
-"""Command line: ``chunkwise info FILE`` and ``chunkwise demo``."""
+"""Command line: ``chunkwise info FILE`` and ``chunkwise eval EXPR``.
+
+(The demo job is a development script: ``./dev demo`` runs bench/demo.py.)
+"""
 from __future__ import annotations
 
 import argparse
+import ast
+import operator as op
 import resource
 import sys
 import time
 
 import numpy as np
+
+import chunkwise as cw
 
 from . import _core
 
@@ -54,9 +61,6 @@ _FUNCS = {name: getattr(np, name) for name in (
 def _evaluate(expr: str, names: dict):
     """Evaluate an arithmetic expression over named arrays, without eval():
     only numbers, names, arithmetic, comparisons and the ufuncs above."""
-    import ast
-    import operator as op
-
     binops = {ast.Add: op.add, ast.Sub: op.sub, ast.Mult: op.mul,
               ast.Div: op.truediv, ast.FloorDiv: op.floordiv, ast.Mod: op.mod,
               ast.Pow: op.pow, ast.BitAnd: op.and_, ast.BitOr: op.or_,
@@ -101,7 +105,6 @@ def _file_and_name(spec: str, what: str):
 
 
 def cmd_eval(args) -> int:
-    import chunkwise as cw
     try:
         names = {}
         for spec in args.input:
@@ -134,6 +137,13 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    print("chunkwise demo: the demo is a development script (it writes its dataset "
+          "with h5py and hdf5plugin); in a source checkout run ./dev demo "
+          "(python bench/demo.py)", file=sys.stderr)
+    return 2
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="chunkwise",
                                 description="Parallel out-of-core chunked arrays over HDF5.")
@@ -157,7 +167,8 @@ def main(argv=None) -> int:
     pe.add_argument("--threads", type=int)
     pe.add_argument("--memory-limit", help="e.g. 512MiB")
     pe.set_defaults(func=cmd_eval)
-    from . import demo
-    demo.add_parser(sub)
+    pd = sub.add_parser("demo", help="moved: run ./dev demo in a source checkout")
+    pd.add_argument("rest", nargs=argparse.REMAINDER)
+    pd.set_defaults(func=cmd_demo)
     args = p.parse_args(argv)
     return args.func(args)

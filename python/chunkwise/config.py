@@ -1,21 +1,33 @@
-"""Process-wide settings: ``cw.config(threads=..., memory_limit=...)``.
+"""Settings: ``cw.config(threads=..., memory_limit=..., fallback=..., progress=...)``.
 
-``cw.config(...)`` applies its settings at once; used as a context manager it
-restores the previous ones on exit::
+Called on its own, ``cw.config(...)`` changes the process defaults, which
+every thread sees.  Used as a context manager it applies its settings to the
+current thread or asyncio task only, and restores them on exit::
 
-    cw.config(threads=2)                      # from now on
-    with cw.config(memory_limit="512MiB"):    # only inside the block
+    cw.config(threads=2)                      # the process default from now on
+    with cw.config(memory_limit="512MiB"):    # only this thread / task, in the block
         ...
+
+Block settings live in a ``contextvars.ContextVar``: two threads each inside
+its own block see their own values, an asyncio task sees the block it was
+created in but its own blocks do not leak out, and a ``threading.Thread``
+started inside a block sees the process defaults.
+
+This is the only module that reads settings: the rest of the package asks
+for ``current()``, one plain :class:`Config`.
 """
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import os
 import re
 import threading
+import weakref
 
 from . import _core
 
-__all__ = ["config", "get_config", "parse_bytes"]
+__all__ = ["Config", "config", "current", "get_config", "parse_bytes"]
 
 _UNITS = {
     "": 1, "b": 1,
@@ -23,6 +35,11 @@ _UNITS = {
     "g": 10**9, "gb": 10**9, "t": 10**12, "tb": 10**12,
     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
 }
+
+# The memory budget when none is set: 1 GiB, or a quarter of RAM if less.
+# The C engine has a default of its own (engine/budget.c) for C callers;
+# Python always passes this value explicitly.
+DEFAULT_MEMORY_LIMIT = 2**30
 
 
 def parse_bytes(value) -> int:
@@ -57,13 +74,76 @@ def _total_memory() -> int:
         return 4 * 2**30
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Config:
+    """The settings one computation runs with (what the engine is handed)."""
+    threads: int               # resolved: never None
+    memory_limit: int          # bytes of work in flight
+    fallback: str              # "warn" or "error"
+    progress: object           # None (on a terminal), True or False
+
+
+# The process defaults.
 _lock = threading.Lock()
-_settings = {
-    "threads": None,                                  # None: all cores
-    "memory_limit": min(2**30, _total_memory() // 4),  # bytes of work in flight
-    "fallback": "warn",                               # or "error"
-    "progress": None,                                 # None: on a terminal
+_base = {
+    "threads": None,                                                # None: all cores
+    "memory_limit": min(DEFAULT_MEMORY_LIMIT, _total_memory() // 4),
+    "fallback": "warn",                                             # or "error"
+    "progress": None,                                               # None: on a terminal
 }
+
+# Settings of config objects just made, not yet known to be a call on its
+# own or a block: id(object) -> (thread that made it, settings).  Only that
+# thread sees them.  They become process defaults when the object is dropped
+# without being entered, or when that thread next reads settings (a `with`
+# enters before anything else runs); entering the object moves them to the
+# block instead.  So a block's settings never reach another thread.
+_pending: dict = {}
+
+# The settings of the `with cw.config(...)` blocks this thread or task is in,
+# merged (innermost wins); None outside every block.
+_block: contextvars.ContextVar = contextvars.ContextVar("chunkwise_config", default=None)
+
+
+def _promote(key) -> None:
+    """The settings of a config object dropped without being entered are
+    process defaults now."""
+    with _lock:
+        item = _pending.pop(key, None)
+        if item is not None:
+            _base.update(item[1])
+
+
+def _promote_mine_locked() -> None:
+    me = threading.get_ident()
+    for key in [k for k, (owner, _) in _pending.items() if owner == me]:
+        _base.update(_pending.pop(key)[1])
+
+
+def _settings() -> dict:
+    with _lock:
+        _promote_mine_locked()
+        s = dict(_base)
+    block = _block.get()
+    if block:
+        s.update(block)
+    return s
+
+
+def current() -> Config:
+    """The settings in force here, as one plain :class:`Config`."""
+    s = _settings()
+    threads = s["threads"] if s["threads"] is not None else _core.default_threads()
+    return Config(threads, s["memory_limit"], s["fallback"], s["progress"])
+
+
+def get_config() -> dict:
+    """The settings in force: ``threads``, ``memory_limit``, ``fallback``,
+    ``progress``."""
+    s = _settings()
+    if s["threads"] is None:
+        s["threads"] = _core.default_threads()
+    return s
 
 
 def _check_threads(value):
@@ -76,15 +156,6 @@ def _check_threads(value):
     return value
 
 
-def get_config() -> dict:
-    """The settings in force: ``{'threads': int, 'memory_limit': int}``."""
-    with _lock:
-        s = dict(_settings)
-    if s["threads"] is None:
-        s["threads"] = _core.default_threads()
-    return s
-
-
 class config:
     """Set ``threads`` (int >= 1, or None for all cores), ``memory_limit``
     (bytes, or a string such as ``"512MiB"``): the budget for data in flight
@@ -92,8 +163,15 @@ class config:
     ``fallback``: ``"warn"`` (NumPy functions without a lazy implementation
     run eagerly with a FallbackWarning) or ``"error"`` (they raise); and
     ``progress``: a bar on stderr for work longer than a second: None (on a
-    terminal only, the default), True or False."""
+    terminal only, the default), True or False.
 
+    On its own the call changes the process defaults; as a ``with`` block
+    it changes the settings of the current thread or asyncio task only.
+    (A config object kept and never entered applies in its own thread at
+    once and everywhere from that thread's next use of chunkwise, or when
+    it is dropped.)"""
+
+    __slots__ = ("_new", "_tokens", "__weakref__")
     _UNSET = object()
 
     def __init__(self, threads=_UNSET, memory_limit=_UNSET, fallback=_UNSET,
@@ -111,48 +189,27 @@ class config:
             new["threads"] = _check_threads(threads)
         if memory_limit is not config._UNSET:
             new["memory_limit"] = parse_bytes(memory_limit)
-        with _lock:
-            self._saved = {k: _settings[k] for k in new}
-            _settings.update(new)
+        self._new = new
+        self._tokens = []
+        if new:
+            with _lock:
+                _promote_mine_locked()
+                _pending[id(self)] = (threading.get_ident(), new)
+            weakref.finalize(self, _promote, id(self))
 
     def __enter__(self):
+        with _lock:
+            _pending.pop(id(self), None)
+        merged = dict(_block.get() or {})
+        merged.update(self._new)
+        self._tokens.append(_block.set(merged))
         return self
 
     def __exit__(self, *exc):
-        with _lock:
-            _settings.update(self._saved)
+        _block.reset(self._tokens.pop())
         return False
 
     def __repr__(self):
         s = get_config()
         return (f"chunkwise.config(threads={s['threads']}, "
                 f"memory_limit={s['memory_limit']}, fallback={s['fallback']!r})")
-
-
-_FP = ((1, "divide", "divide by zero"), (2, "over", "overflow"),
-       (4, "under", "underflow"), (8, "invalid", "invalid value"))
-
-
-def report_fp(what: str) -> None:
-    """After an engine run: report the floating-point conditions it raised
-    as NumPy does after a ufunc, following numpy.seterr / numpy.errstate
-    (RuntimeWarning by default, FloatingPointError under 'raise')."""
-    import warnings
-
-    import numpy as np
-    flags = _core.fp_flags()
-    if not flags:
-        return
-    if flags & 16:  # an integer to a negative integer power
-        raise ValueError("Integers to negative integer powers are not allowed.")
-    err = np.geterr()
-    for bit, key, text in _FP:
-        if not flags & bit:
-            continue
-        mode = err[key]
-        if mode == "ignore":
-            continue
-        message = f"{text} encountered in {what}"
-        if mode == "raise":
-            raise FloatingPointError(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)

@@ -1,4 +1,4 @@
-"""Lazy constructors: zeros, ones, full, empty, arange, and asarray."""
+"""Lazy constructors: open, asarray, zeros, ones, full, empty, arange."""
 from __future__ import annotations
 
 import math
@@ -6,22 +6,28 @@ import operator
 
 import numpy as np
 
-from . import _core
-from .array import Array, _normalize_chunks
+from ._coerce import array_leaf
+from ._coerce import normalize_chunks as _normalize_chunks
+from ._compile import open_hdf5, source
+from ._dtypes import check as _check_dtype
+from ._nodes import Arange, Full, leaf
+from .array import Array, wrap
 
-__all__ = ["asarray", "zeros", "ones", "full", "empty", "arange"]
-
-_SUPPORTED = {np.dtype(t) for t in (
-    "?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8")}
+__all__ = ["open", "asarray", "zeros", "ones", "full", "empty", "arange"]
 
 
-def _check_dtype(dtype) -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt.newbyteorder("=") not in _SUPPORTED:
-        raise TypeError(
-            f"unsupported dtype {dt}: chunkwise supports bool, int8-int64, "
-            "uint8-uint64, float16, float32 and float64")
-    return dt
+def open(path, name) -> Array:  # noqa: A001 - the API's name
+    """Open dataset ``name`` of HDF5 file ``path`` lazily and read-only.
+
+    Raises FileNotFoundError (no file), KeyError (no such dataset), TypeError
+    (a group, or an unsupported dtype), OSError (not an HDF5 file).
+    """
+    return wrap(open_hdf5(path, name))
+
+
+def _source_leaf(spec) -> Array:
+    source(spec)  # made now: the engine checks the parameters here
+    return wrap(leaf(spec))
 
 
 def _shape(shape) -> tuple:
@@ -48,9 +54,7 @@ def full(shape, fill_value, dtype=None, chunks=None) -> Array:
     # raises NumPy's errors, e.g. for -1 into uint8).
     value = np.full((), fill_value, dtype=dtype)
     dt = _check_dtype(value.dtype)
-    raw = value.tobytes()
-    src = _core.full(shape, dt, raw, _normalize_chunks(chunks, shape))
-    return Array._from_source(src)
+    return _source_leaf(Full(shape, dt, value.tobytes(), _normalize_chunks(chunks, shape)))
 
 
 def zeros(shape, dtype=float, chunks=None) -> Array:
@@ -98,7 +102,7 @@ def arange(start, stop=None, step=None, dtype=None, chunks=None) -> Array:
     chunk = None
     if chunks is not None:
         chunk = _normalize_chunks(chunks, (n,))[0]
-    return Array._from_source(_core.arange(n, istart, istep, first, second, dt, chunk))
+    return _source_leaf(Arange(n, istart, istep, first, second, dt, chunk))
 
 
 def asarray(obj, chunks=None) -> Array:
@@ -116,10 +120,4 @@ def asarray(obj, chunks=None) -> Array:
         arr = np.from_dlpack(obj)
     else:
         arr = np.asarray(obj)
-    if arr.dtype.kind not in "biuf" or arr.dtype.newbyteorder("=") not in _SUPPORTED:
-        raise TypeError(
-            f"unsupported dtype {arr.dtype}: chunkwise supports bool, "
-            "int8-int64, uint8-uint64, float16, float32 and float64")
-    if not arr.dtype.isnative or not arr.flags.aligned:
-        arr = arr.astype(arr.dtype.newbyteorder("="))
-    return Array._from_source(_core.from_array(arr, _normalize_chunks(chunks, arr.shape)))
+    return wrap(array_leaf(arr, chunks))

@@ -1,25 +1,34 @@
-"""NumPy functions on lazy arrays: ``Array.__array_function__``, and the
-fallback for everything chunkwise does not evaluate lazily.
+"""NumPy functions on lazy arrays: the builders behind
+``Array.__array_function__``.
 
 A function with a lazy implementation is registered with
-``@implements(np.func)``.  Any other NumPy function (and ufunc methods such
-as ``reduce``) falls back: its chunkwise inputs are materialised, NumPy runs,
-and the result comes back through ``Array.__array_wrap__`` as a chunked
-array, with a ``FallbackWarning`` naming the function.  Nothing computes
-silently; inputs larger than ``memory_limit`` make it refuse; with
+``@implements(np.func)``; it returns a node (array.py wraps it into an
+Array), a plain value (``np.shape``), a ``Scalar`` request (``np.allclose``)
+or a ``Fallback`` request.  Any other NumPy function (and ufunc methods such
+as ``reduce``) falls back: array.py materialises its chunkwise inputs, NumPy
+runs, and the result comes back as a chunked array, with a
+``FallbackWarning`` naming the function.  Nothing computes silently; inputs
+larger than ``memory_limit`` make it refuse; with
 ``cw.config(fallback="error")`` every fallback is an error.
 """
 from __future__ import annotations
 
-import warnings
+import math
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from . import _core
-from ._core import MemoryBudgetError
-from .config import get_config
+from . import _dtypes
+from ._coerce import (Fallback, Scalar, Unsupported, cast, dtype_of, lazy_node, node_of,
+                      operand, shape_of)
+from ._dtypes import SUPPORTED
+from ._nodes import Broadcast, Concat, Lazy, MatMul, Select, leaf
+from ._rewrite import index_node, transpose_node
+from .reductions import METHODS, argreduce, cumulative, reduce
+from .ufuncs import apply_ufunc
 
-__all__ = ["FallbackWarning", "HANDLED", "implements", "fallback"]
+__all__ = ["FallbackWarning", "HANDLED", "implements", "transpose", "swapaxes",
+           "squeeze", "astype", "matmul"]
 
 HANDLED: dict = {}
 
@@ -36,110 +45,59 @@ def implements(*funcs):
     return deco
 
 
-def _arrays_in(obj, out):
-    from .array import Array
-    if isinstance(obj, Array):
-        out.append(obj)
-    elif isinstance(obj, (list, tuple)):
-        for x in obj:
-            _arrays_in(x, out)
-    elif isinstance(obj, dict):
-        for x in obj.values():
-            _arrays_in(x, out)
-    return out
-
-
-def _materialise(obj):
-    from .array import Array
-    if isinstance(obj, Array):
-        return obj.compute()
-    if isinstance(obj, list):
-        return [_materialise(x) for x in obj]
-    if isinstance(obj, tuple):
-        return tuple(_materialise(x) for x in obj)
-    if isinstance(obj, dict):
-        return {k: _materialise(v) for k, v in obj.items()}
-    return obj
-
-
-def _wrap(result):
-    """NumPy results back as chunked arrays (``Array.__array_wrap__``)."""
-    from .array import Array
-    if isinstance(result, (np.ndarray, np.generic)):
-        return Array.__array_wrap__(None, np.asarray(result))
-    if isinstance(result, tuple):
-        return tuple(_wrap(r) for r in result)
-    if isinstance(result, list):
-        return [_wrap(r) for r in result]
-    return result
-
-
-def fallback(name, call, args, kwargs):
-    """Run ``call(*args, **kwargs)`` eagerly on materialised inputs."""
-    cfg = get_config()
-    arrays = _arrays_in((args, kwargs), [])
-    if cfg["fallback"] == "error":
-        raise TypeError(f"{name} has no lazy implementation in chunkwise and "
-                        "cw.config(fallback='error') is set")
-    need = sum(a.nbytes for a in arrays)
-    if need > cfg["memory_limit"]:
-        raise MemoryBudgetError(
-            f"{name} has no lazy implementation and would materialise "
-            f"{need / 2**20:.1f} MiB of inputs, more than memory_limit "
-            f"({cfg['memory_limit'] / 2**20:.1f} MiB)")
-    warnings.warn(f"{name}: no lazy implementation in chunkwise; materialising "
-                  f"{len(arrays)} input{'s' if len(arrays) != 1 else ''} "
-                  f"({need / 2**20:.1f} MiB) and calling NumPy",
-                  FallbackWarning, stacklevel=4)
-    result = call(*_materialise(args), **_materialise(kwargs))
-    return _wrap(result)
+def _u(ufunc, *operands):
+    return apply_ufunc(ufunc, operands)
 
 
 # ------------------------------------------------- metadata, no computing
 
 @implements(np.shape)
 def _shape(a):
-    return a.shape
+    return tuple(shape_of(a))
 
 
 @implements(np.ndim)
 def _ndim(a):
-    return a.ndim
+    return len(shape_of(a))
 
 
 @implements(np.size)
 def _size(a, axis=None):
-    return a.size if axis is None else a.shape[axis]
+    shape = shape_of(a)
+    return math.prod(shape) if axis is None else shape[axis]
+
+
+def astype(x, dtype):
+    """Lazy conversion, as ``ndarray.astype`` (unsafe casting)."""
+    return cast(node_of(x), _dtypes.check(dtype))
 
 
 if hasattr(np, "astype"):  # NumPy >= 2.1
     @implements(np.astype)
     def _astype(x, dtype, /, *, copy=True, device=None):
-        return x.astype(dtype)
+        return astype(x, dtype)
 
 
 # ---------------------------------------------------------------- reductions
 
 def _reduction(method):
     def impl(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
-        from .array import Array
         name = f"numpy.{method}"
         kw = {k: v for k, v in kw.items() if v is not np._NoValue}
-        if out is not None or kw or not isinstance(a, Array):
+        if out is not None or kw or not isinstance(a, Lazy):
             args = dict(axis=axis, out=out, **kw)
             if dtype is not None:
                 args["dtype"] = dtype
             if keepdims is not np._NoValue:
                 args["keepdims"] = keepdims
-            return fallback(name, getattr(np, method), (a,), args)
+            return Fallback(name, getattr(np, method), (a,), args)
         keep = False if keepdims is np._NoValue else keepdims
-        f = getattr(a, method)
         if method in ("min", "max", "any", "all"):
             if dtype is not None:
-                return fallback(name, getattr(np, method), (a,),
+                return Fallback(name, getattr(np, method), (a,),
                                 dict(axis=axis, dtype=dtype, keepdims=keep))
-            return f(axis=axis, keepdims=keep)
-        return f(axis=axis, dtype=dtype, keepdims=keep)
+            return METHODS[method](a, axis=axis, keepdims=keep)
+        return METHODS[method](a, axis=axis, dtype=dtype, keepdims=keep)
     return impl
 
 
@@ -151,15 +109,14 @@ for _m, _funcs in [("sum", [np.sum]), ("prod", [np.prod]), ("mean", [np.mean]),
 
 def _varstd(method):
     def impl(a, axis=None, dtype=None, out=None, ddof=0, keepdims=np._NoValue, **kw):
-        from .array import Array
         kw = {k: v for k, v in kw.items() if v is not np._NoValue}
-        if out is not None or kw or not isinstance(a, Array):
+        if out is not None or kw or not isinstance(a, Lazy):
             args = dict(axis=axis, dtype=dtype, out=out, ddof=ddof, **kw)
             if keepdims is not np._NoValue:
                 args["keepdims"] = keepdims
-            return fallback(f"numpy.{method}", getattr(np, method), (a,), args)
+            return Fallback(f"numpy.{method}", getattr(np, method), (a,), args)
         keep = False if keepdims is np._NoValue else keepdims
-        return getattr(a, method)(axis=axis, dtype=dtype, ddof=ddof, keepdims=keep)
+        return METHODS[method](a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keep)
     return impl
 
 
@@ -169,48 +126,21 @@ implements(np.std)(_varstd("std"))
 
 # -------------------------------------------------------------- elementwise
 
-def _node_of(x, dtype, wrap_scalars=False):
-    """A graph node of `dtype` for an operand: Array (cast if needed),
-    ndarray (wrapped without copying), or scalar (a constant; with
-    `wrap_scalars` a Python int out of range wraps, as numpy.where does)."""
-    from .array import Array
-    from .creation import asarray
-    from .graph import Cast, Const
-    if isinstance(x, Array):
-        return x._node if x.dtype == dtype else Cast(x._node, dtype)
-    a = np.asarray(x)
-    if a.ndim == 0:
-        if type(x) in (int, float, bool) and not wrap_scalars:
-            return Const(np.asarray(x, dtype=dtype))
-        return Const(a.astype(dtype))
-    arr = asarray(a)
-    return arr._node if arr.dtype == dtype else Cast(arr._node, dtype)
-
-
-def _shape_of(x):
-    from .array import Array
-    return x.shape if isinstance(x, Array) else np.shape(x)
-
-
 @implements(np.where)
 def _where(condition, x=None, y=None):
-    from .array import Array
-    from .graph import Select
-    from .ufuncs import SUPPORTED_DTYPES
     if x is None and y is None:
-        return fallback("numpy.where", np.where, (condition,), {})
+        return Fallback("numpy.where", np.where, (condition,), {})
     if x is None or y is None:
         raise ValueError("either both or neither of x and y should be given")
+
     def dt(v):
-        return v.dtype if isinstance(v, Array) else v if type(v) in (int, float, bool) \
-            else np.asarray(v).dtype
+        return v if type(v) in (int, float, bool) else dtype_of(v)
     dtype = np.result_type(dt(x), dt(y))
-    if dtype not in SUPPORTED_DTYPES:
-        return fallback("numpy.where", np.where, (condition, x, y), {})
-    shape = np.broadcast_shapes(_shape_of(condition), _shape_of(x), _shape_of(y))
-    node = Select([_node_of(condition, np.dtype(bool)), _node_of(x, dtype, True),
-                   _node_of(y, dtype, True)], tuple(shape), dtype)
-    return Array(node)
+    if dtype not in SUPPORTED:
+        return Fallback("numpy.where", np.where, (condition, x, y), {})
+    shape = np.broadcast_shapes(shape_of(condition), shape_of(x), shape_of(y))
+    return Select((operand(condition, np.dtype(bool)), operand(x, dtype, True),
+                   operand(y, dtype, True)), tuple(shape), dtype)
 
 
 @implements(np.clip)
@@ -221,32 +151,34 @@ def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
     lo = None if lo is np._NoValue else lo
     hi = None if hi is np._NoValue else hi
     if out is not None or kwargs or (lo is None and hi is None):
-        return fallback("numpy.clip", np.clip, (a, lo, hi), dict(out=out, **kwargs))
+        return Fallback("numpy.clip", np.clip, (a, lo, hi), dict(out=out, **kwargs))
     # As NumPy: one-sided clips are minimum/maximum, two-sided its clip ufunc.
-    if lo is None:
-        return np.minimum(a, hi)
-    if hi is None:
-        return np.maximum(a, lo)
-    return np._core.umath.clip(a, lo, hi)
+    try:
+        if lo is None:
+            return _u(np.minimum, a, hi)
+        if hi is None:
+            return _u(np.maximum, a, lo)
+        return _u(np._core.umath.clip, a, lo, hi)
+    except Unsupported:
+        return Fallback("numpy.clip", np.clip, (a, lo, hi), {})
 
 
 @implements(np.round, np.around)
 def _round(a, decimals=0, out=None):
-    from .array import Array
-    if out is not None or not isinstance(a, Array):
-        return fallback("numpy.round", np.round, (a,), dict(decimals=decimals, out=out))
+    if out is not None or not isinstance(a, Lazy):
+        return Fallback("numpy.round", np.round, (a,), dict(decimals=decimals, out=out))
     decimals = int(decimals)
     if a.dtype.kind in "biu":
         if decimals >= 0:
-            return a
-        return fallback("numpy.round", np.round, (a,), dict(decimals=decimals))
+            return node_of(a)
+        return Fallback("numpy.round", np.round, (a,), dict(decimals=decimals))
     # NumPy's PyArray_Round for floats: scale, rint, unscale.
     if decimals == 0:
-        return np.rint(a)
+        return _u(np.rint, a)
     f = float(10.0 ** abs(decimals))
     if decimals > 0:
-        return np.true_divide(np.rint(np.multiply(a, f)), f)
-    return np.multiply(np.rint(np.true_divide(a, f)), f)
+        return _u(np.true_divide, _u(np.rint, _u(np.multiply, a, f)), f)
+    return _u(np.multiply, _u(np.rint, _u(np.true_divide, a, f)), f)
 
 
 # ----------------------------------------------------------------- axes
@@ -254,116 +186,163 @@ def _round(a, decimals=0, out=None):
 def _perm(ndim, axes):
     if axes is None:
         return tuple(range(ndim))[::-1]
-    axes = tuple(int(np._core.multiarray.normalize_axis_index(a, ndim)) for a in axes)
+    axes = tuple(int(normalize_axis_index(a, ndim)) for a in axes)
     if sorted(axes) != list(range(ndim)):
         raise ValueError("axes don't match array")
     return axes
 
 
+def transpose(x, axes=None):
+    """numpy.transpose; the node itself when the order is unchanged."""
+    x = node_of(x)
+    perm = _perm(len(x.shape), axes)
+    if perm == tuple(range(len(x.shape))):
+        return x
+    return transpose_node(x, perm)
+
+
+def swapaxes(x, axis1, axis2):
+    x = node_of(x)
+    nd = len(x.shape)
+    a1, a2 = normalize_axis_index(axis1, nd), normalize_axis_index(axis2, nd)
+    perm = list(range(nd))
+    perm[a1], perm[a2] = perm[a2], perm[a1]
+    return transpose(x, perm)
+
+
+def squeeze(x, axis=None):
+    x = node_of(x)
+    if axis is None:
+        axes = tuple(k for k, n in enumerate(x.shape) if n == 1)
+    else:
+        axes = normalize_axis_tuple(axis, len(x.shape))
+        for k in axes:
+            if x.shape[k] != 1:
+                raise ValueError("cannot select an axis to squeeze out which "
+                                 "has size not equal to one")
+    return index_node(x, tuple(0 if k in axes else slice(None)
+                               for k in range(len(x.shape))))
+
+
+def _expand(x, axis):
+    x = node_of(x)
+    if not isinstance(axis, (tuple, list)):
+        axis = (axis,)
+    nd = len(x.shape) + len(axis)
+    axes = normalize_axis_tuple(axis, nd)
+    return index_node(x, tuple(None if k in axes else slice(None) for k in range(nd)))
+
+
 @implements(np.transpose)
 def _transpose(a, axes=None):
-    return a.transpose(axes)
+    return transpose(a, axes)
 
 
 @implements(np.swapaxes)
 def _swapaxes(a, axis1, axis2):
-    return a.swapaxes(axis1, axis2)
+    return swapaxes(a, axis1, axis2)
 
 
 @implements(np.moveaxis)
 def _moveaxis(a, source, destination):
-    from numpy.lib.array_utils import normalize_axis_tuple
-    src = normalize_axis_tuple(source, a.ndim, "source")
-    dst = normalize_axis_tuple(destination, a.ndim, "destination")
+    nd = len(shape_of(a))
+    src = normalize_axis_tuple(source, nd, "source")
+    dst = normalize_axis_tuple(destination, nd, "destination")
     if len(src) != len(dst):
         raise ValueError("`source` and `destination` arguments must have "
                          "the same number of elements")
-    order = [n for n in range(a.ndim) if n not in src]
+    order = [n for n in range(nd) if n not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
-    return a.transpose(order)
+    return transpose(a, order)
 
 
 @implements(np.expand_dims)
 def _expand_dims(a, axis):
-    from numpy.lib.array_utils import normalize_axis_tuple
-    if not isinstance(axis, (tuple, list)):
-        axis = (axis,)
-    nd = a.ndim + len(axis)
-    axes = normalize_axis_tuple(axis, nd)
-    key, it = [], 0
-    for k in range(nd):
-        if k in axes:
-            key.append(None)
-        else:
-            key.append(slice(None))
-            it += 1
-    return a[tuple(key)]
+    return _expand(a, axis)
 
 
 @implements(np.squeeze)
 def _squeeze(a, axis=None):
-    return a.squeeze(axis)
+    return squeeze(a, axis)
 
 
 # ---------------------------------------------------------------- compare
 
-@implements(np.isclose)
-def _isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+def _isclose_node(a, b, rtol, atol, equal_nan):
     # NumPy 2's isclose, operation for operation.
     x, y = a, b
-    if not isinstance(y, (int, float)) and np.result_type(
-            getattr(y, "dtype", np.asarray(y).dtype), 1.0) != getattr(
-            y, "dtype", None):
-        from .array import Array
-        dt = np.result_type(y.dtype if isinstance(y, Array) else np.asarray(y).dtype, 1.0)
-        y = y.astype(dt) if isinstance(y, Array) else np.asarray(y, dtype=dt)
-    with np.errstate(invalid="ignore"):
-        result = (np.less_equal(np.abs(x - y), atol + rtol * np.abs(y))
-                  & np.isfinite(y)) | (x == y)
-        if equal_nan:
-            result = result | (np.isnan(x) & np.isnan(y))
+    if not isinstance(y, (int, float)):
+        ydt = dtype_of(y)
+        dt = np.result_type(ydt, 1.0)
+        if lazy_node(y) is not None:
+            y = cast(lazy_node(y), dt)
+        elif dt != getattr(y, "dtype", None):
+            y = np.asarray(y, dtype=dt)
+    result = _u(np.bitwise_or,
+                _u(np.bitwise_and,
+                   _u(np.less_equal, _u(np.absolute, _u(np.subtract, x, y)),
+                      _u(np.add, atol, _u(np.multiply, rtol, _u(np.absolute, y)))),
+                   _u(np.isfinite, y)),
+                _u(np.equal, x, y))
+    if equal_nan:
+        result = _u(np.bitwise_or, result,
+                    _u(np.bitwise_and, _u(np.isnan, x), _u(np.isnan, y)))
     return result
+
+
+@implements(np.isclose)
+def _isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    try:
+        return _isclose_node(a, b, rtol, atol, equal_nan)
+    except Unsupported:
+        return Fallback("numpy.isclose", np.isclose, (a, b),
+                        dict(rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 @implements(np.allclose)
 def _allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Streams: a lazy isclose reduced with all; nothing large is held."""
-    return bool(_isclose(a, b, rtol, atol, equal_nan).all())
+    try:
+        close = _isclose_node(a, b, rtol, atol, equal_nan)
+    except Unsupported:
+        return Fallback("numpy.allclose", np.allclose, (a, b),
+                        dict(rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return Scalar(reduce(np.logical_and, close, None, bool), bool)
 
 
 @implements(np.array_equal)
 def _array_equal(a1, a2, equal_nan=False):
-    s1, s2 = _shape_of(a1), _shape_of(a2)
-    if tuple(s1) != tuple(s2):
+    if tuple(shape_of(a1)) != tuple(shape_of(a2)):
         return False
-    eq = a1 == a2
-    if equal_nan:
-        eq = eq | (np.isnan(a1) & np.isnan(a2))
-    from .array import Array
-    return bool(eq.all()) if isinstance(eq, Array) else bool(np.all(eq))
+    try:
+        eq = _u(np.equal, a1, a2)
+        if equal_nan:
+            eq = _u(np.bitwise_or, eq,
+                    _u(np.bitwise_and, _u(np.isnan, a1), _u(np.isnan, a2)))
+    except Unsupported:
+        return Fallback("numpy.array_equal", np.array_equal, (a1, a2),
+                        dict(equal_nan=equal_nan))
+    return Scalar(reduce(np.logical_and, eq, None, bool), bool)
 
 
 # --------------------------------------------------------------- NaN-aware
 
 @implements(np.nansum)
 def _nansum(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
-    from .array import Array
-    if out is not None or kw or not isinstance(a, Array):
-        return fallback("numpy.nansum", np.nansum, (a,), dict(axis=axis, dtype=dtype,
+    if out is not None or kw or not isinstance(a, Lazy):
+        return Fallback("numpy.nansum", np.nansum, (a,), dict(axis=axis, dtype=dtype,
                                                              out=out, **kw))
     keep = False if keepdims is np._NoValue else keepdims
     if a.dtype.kind == "f":
-        a = np.where(np.isnan(a), 0, a)
-    return a.sum(axis=axis, dtype=dtype, keepdims=keep)
+        a = _where(_u(np.isnan, a), 0, a)
+    return reduce(np.add, a, axis, dtype, keep)
 
 
 def _nanminmax(name, ufunc):
     def impl(a, axis=None, out=None, keepdims=np._NoValue, **kw):
-        from .array import Array
-        from .reductions import reduce
-        if out is not None or kw or not isinstance(a, Array):
-            return fallback(f"numpy.{name}", getattr(np, name), (a,),
+        if out is not None or kw or not isinstance(a, Lazy):
+            return Fallback(f"numpy.{name}", getattr(np, name), (a,),
                             dict(axis=axis, out=out, **kw))
         keep = False if keepdims is np._NoValue else keepdims
         # As NumPy: fmin/fmax reductions ignore NaN (all-NaN slices give NaN).
@@ -377,44 +356,39 @@ implements(np.nanmax)(_nanminmax("nanmax", np.fmax))
 
 @implements(np.nanmean)
 def _nanmean(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
-    from .array import Array
-    if out is not None or kw or not isinstance(a, Array) or a.dtype.kind != "f":
-        return fallback("numpy.nanmean", np.nanmean, (a,),
+    if out is not None or kw or not isinstance(a, Lazy) or a.dtype.kind != "f":
+        return Fallback("numpy.nanmean", np.nanmean, (a,),
                         dict(axis=axis, dtype=dtype, out=out, **kw))
     keep = False if keepdims is np._NoValue else keepdims
     # NumPy's nanmean: sum of non-NaN values over their count.
-    mask = np.isnan(a)
-    total = np.where(mask, 0, a).sum(axis=axis, dtype=dtype, keepdims=keep)
-    count = (~mask).sum(axis=axis, dtype=np.intp, keepdims=keep)
-    return np.true_divide(total, count)
+    mask = _u(np.isnan, a)
+    total = reduce(np.add, _where(mask, 0, a), axis, dtype, keep)
+    count = reduce(np.add, _u(np.invert, mask), axis, np.intp, keep)
+    return _u(np.true_divide, total, count)
 
 
 @implements(np.broadcast_to)
 def _broadcast_to(array, shape, subok=False):
-    from .array import Array
-    from .graph import Broadcast
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    node = node_of(array)
     # NumPy's checks and errors, on a stand-in of the same shape that holds
     # one element.
-    stand_in = np.lib.stride_tricks.as_strided(np.zeros(1), array.shape,
-                                               (0,) * array.ndim)
+    stand_in = np.lib.stride_tricks.as_strided(np.zeros(1), node.shape,
+                                               (0,) * len(node.shape))
     np.broadcast_to(stand_in, shape)
-    if tuple(shape) == array.shape:
-        return array
-    return Array(Broadcast(array._node, shape))
+    if tuple(shape) == node.shape:
+        return node
+    return Broadcast(node, tuple(shape))
 
 
 def _cumulative(name, ufunc):
     def impl(a, axis=None, dtype=None, out=None):
-        from .array import Array
-        from .reductions import cumulative
-        from .ufuncs import Unsupported
-        if out is None and isinstance(a, Array):
+        if out is None and isinstance(a, Lazy):
             try:
                 return cumulative(ufunc, a, axis, dtype)
             except Unsupported:
                 pass
-        return fallback(f"numpy.{name}", getattr(np, name), (a,),
+        return Fallback(f"numpy.{name}", getattr(np, name), (a,),
                         dict(axis=axis, dtype=dtype, out=out))
     return impl
 
@@ -425,11 +399,9 @@ implements(np.cumprod)(_cumulative("cumprod", np.multiply))
 
 def _arg(name, is_max):
     def impl(a, axis=None, out=None, *, keepdims=np._NoValue):
-        from .array import Array
-        from .reductions import argreduce
         keep = False if keepdims is np._NoValue else keepdims
-        if out is not None or not isinstance(a, Array):
-            return fallback(f"numpy.{name}", getattr(np, name), (a,),
+        if out is not None or not isinstance(a, Lazy):
+            return Fallback(f"numpy.{name}", getattr(np, name), (a,),
                             dict(axis=axis, out=out, keepdims=keep))
         return argreduce(is_max, a, axis, keep)
     return impl
@@ -442,60 +414,47 @@ implements(np.argmin)(_arg("argmin", False))
 # ------------------------------------------------------------------ joining
 
 def _joined(arrays, axis, name, func, dtype=None):
-    from .array import Array
-    from .creation import asarray
-    from .graph import compile_expr
-    from .ufuncs import SUPPORTED_DTYPES
-    arrays = [a if isinstance(a, Array) else asarray(np.asarray(a)) for a in arrays]
-    if not arrays:
+    nodes = [node_of(a) for a in arrays]
+    if not nodes:
         raise ValueError("need at least one array to concatenate")
     # NumPy's checks, errors and result dtype, on empty stand-ins (extent 0
     # along the joined axis, so nothing is allocated or copied).
-    if len({a.ndim for a in arrays}) != 1:
-        func([np.zeros((1,) * a.ndim, a.dtype) for a in arrays], axis=axis)
-    nd = arrays[0].ndim + (1 if func is np.stack else 0)
-    ax = int(np._core.multiarray.normalize_axis_index(axis, nd))
-    stand_ins = [np.empty(tuple(0 if k == ax else n for k, n in enumerate(a.shape)),
-                          a.dtype) for a in arrays]
+    if len({len(n.shape) for n in nodes}) != 1:
+        func([np.zeros((1,) * len(n.shape), n.dtype) for n in nodes], axis=axis)
+    nd = len(nodes[0].shape) + (1 if func is np.stack else 0)
+    ax = int(normalize_axis_index(axis, nd))
+    stand_ins = [np.empty(tuple(0 if k == ax else s for k, s in enumerate(n.shape)),
+                          n.dtype) for n in nodes]
     probe = func(stand_ins, axis=ax, dtype=dtype)
-    if probe.dtype not in SUPPORTED_DTYPES:
+    if probe.dtype not in SUPPORTED:
         raise TypeError(f"{name}: unsupported result dtype {probe.dtype}")
-    parts = []
-    for a in arrays:
-        a = a.astype(probe.dtype)
-        parts.append(compile_expr(a._node).as_source())
-    return parts, probe
+    return tuple(cast(n, probe.dtype) for n in nodes), probe
 
 
 @implements(np.concatenate)
 def _concatenate(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
-    from .array import Array
-    from .graph import Leaf
     if out is not None or axis is None or casting != "same_kind":
-        return fallback("numpy.concatenate", np.concatenate, (arrays,),
+        return Fallback("numpy.concatenate", np.concatenate, (arrays,),
                         dict(axis=axis, out=out, dtype=dtype, casting=casting))
-    arrays = list(arrays)
-    parts, probe = _joined(arrays, axis, "concatenate", np.concatenate, dtype)
-    ax = int(np._core.multiarray.normalize_axis_index(axis, probe.ndim))
-    return Array(Leaf(_core.concat(parts, ax)))
+    parts, probe = _joined(list(arrays), axis, "concatenate", np.concatenate, dtype)
+    ax = int(normalize_axis_index(axis, probe.ndim))
+    return leaf(Concat(parts, ax))
 
 
 @implements(np.stack)
 def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    from .array import Array
     if out is not None or casting != "same_kind":
-        return fallback("numpy.stack", np.stack, (arrays,),
+        return Fallback("numpy.stack", np.stack, (arrays,),
                         dict(axis=axis, out=out, dtype=dtype, casting=casting))
-    arrays = [a if isinstance(a, Array) else np.asarray(a) for a in arrays]
-    if not arrays:
+    nodes = [node_of(a) for a in arrays]
+    if not nodes:
         raise ValueError("need at least one array to stack")
-    shapes = {tuple(np.shape(a)) for a in arrays}
+    shapes = {tuple(n.shape) for n in nodes}
     if len(shapes) != 1:
         raise ValueError("all input arrays must have the same shape")
     nd = len(shapes.pop()) + 1
-    ax = int(np._core.multiarray.normalize_axis_index(axis, nd))
-    expanded = [np.expand_dims(a, ax) for a in arrays]
-    return _concatenate(expanded, axis=ax, dtype=dtype)
+    ax = int(normalize_axis_index(axis, nd))
+    return _concatenate([_expand(n, ax) for n in nodes], axis=ax, dtype=dtype)
 
 
 # ----------------------------------------------------------- matrix products
@@ -504,45 +463,35 @@ def matmul(a, b):
     """A lazy numpy.matmul for 1-d and 2-d operands: a source whose regions
     are computed block by block along the shared dimension, so memory stays
     at a few blocks per thread."""
-    from .array import Array
-    from .creation import asarray
-    from .graph import Leaf, compile_expr
-    from .ufuncs import SUPPORTED_DTYPES, Unsupported
-    a = a if isinstance(a, Array) else asarray(np.asarray(a))
-    b = b if isinstance(b, Array) else asarray(np.asarray(b))
-    if a.ndim > 2 or b.ndim > 2:
+    a, b = node_of(a), node_of(b)
+    na, nb = len(a.shape), len(b.shape)
+    if na > 2 or nb > 2:
         raise Unsupported("matmul of stacks of matrices")
     # NumPy's dtype and its errors on stand-ins that keep only the shared
     # dimension (a few KiB, whatever the operands' size).
-    sa = (1, a.shape[1]) if a.ndim == 2 else a.shape
-    sb = (b.shape[0], 1) if b.ndim == 2 else b.shape
-    probe = np.matmul(np.zeros(sa, a.dtype), np.zeros(sb, b.dtype))
-    dt = probe.dtype
-    if dt not in SUPPORTED_DTYPES:
+    sa = (1, a.shape[1]) if na == 2 else a.shape
+    sb = (b.shape[0], 1) if nb == 2 else b.shape
+    dt = np.matmul(np.zeros(sa, a.dtype), np.zeros(sb, b.dtype)).dtype
+    if dt not in SUPPORTED:
         raise Unsupported(f"matmul to {dt}")
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    sa = compile_expr(a2.astype(dt)._node).as_source()
-    sb = compile_expr(b2.astype(dt)._node).as_source()
-    r = Array(Leaf(_core.matmul(sa, sb, None)))
-    key = (0 if a.ndim == 1 else slice(None), 0 if b.ndim == 1 else slice(None))
-    return r[key]
+    a2 = index_node(a, (None, slice(None))) if na == 1 else a
+    b2 = index_node(b, (slice(None), None)) if nb == 1 else b
+    r = leaf(MatMul(cast(a2, dt), cast(b2, dt)))
+    return index_node(r, (0 if na == 1 else slice(None), 0 if nb == 1 else slice(None)))
 
 
 @implements(np.dot)
 def _dot(a, b, out=None):
-    from .ufuncs import Unsupported
     if out is None and np.ndim(a) in (1, 2) and np.ndim(b) in (1, 2):
         try:
             return matmul(a, b)
         except Unsupported:
             pass
-    return fallback("numpy.dot", np.dot, (a, b), dict(out=out))
+    return Fallback("numpy.dot", np.dot, (a, b), dict(out=out))
 
 
 @implements(np.tensordot)
 def _tensordot(a, b, axes=2):
-    from .ufuncs import Unsupported
     # Two 2-d arrays contracted over one pair of axes: transposes and a
     # matrix product.
     if np.ndim(a) == 2 and np.ndim(b) == 2:
@@ -557,9 +506,9 @@ def _tensordot(a, b, axes=2):
                 pair = (int(x[0]) % 2, int(y[0]) % 2)
         if pair is not None:
             try:
-                aa = a if pair[0] == 1 else a.T
-                bb = b if pair[1] == 0 else b.T
+                aa = a if pair[0] == 1 else transpose(a)
+                bb = b if pair[1] == 0 else transpose(b)
                 return matmul(aa, bb)
             except Unsupported:
                 pass
-    return fallback("numpy.tensordot", np.tensordot, (a, b), dict(axes=axes))
+    return Fallback("numpy.tensordot", np.tensordot, (a, b), dict(axes=axes))

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sys
 import time
 
-from .config import get_config
-
 __all__ = ["reporter"]
 
 
@@ -47,9 +45,9 @@ class _Bar:
             self.stream.flush()
 
 
-def reporter(label):
-    """A progress callable for one run, or None when no bar is wanted."""
-    mode = get_config()["progress"]
+def reporter(label, mode):
+    """A progress callable for one run, or None when no bar is wanted;
+    ``mode`` is the ``progress`` setting (None: only on a terminal)."""
     if mode is False:
         return None
     if mode is None and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):

@@ -1,20 +1,18 @@
-"""NumPy ufuncs on lazy arrays: ``Array.__array_ufunc__``.
+"""NumPy ufuncs on lazy operands: the builder behind ``Array.__array_ufunc__``.
 
-A ufunc call builds an ``Op`` node: the output dtype and the inner loop
-come from NumPy itself (``ufunc.resolve_dtypes``, with Python scalars weak
-as in NumPy 2), so results match NumPy's promotion for the NumPy installed.
-At run time the C engine calls that very inner loop, block by block.
+A ufunc call builds an ``Op`` node (and nothing else: no Array, no run):
+the output dtype and the inner loop come from NumPy itself
+(``ufunc.resolve_dtypes``, with Python scalars weak as in NumPy 2), so
+results match NumPy's promotion for the NumPy installed.  At run time the C engine calls that very inner loop, block by block.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .graph import Const, Op
+from ._coerce import Unsupported, array_leaf, lazy_node
+from ._nodes import Const, Full, Op, leaf
 
-__all__ = ["apply_ufunc", "SUPPORTED_DTYPES"]
-
-SUPPORTED_DTYPES = frozenset(np.dtype(t) for t in (
-    "?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"))
+__all__ = ["apply_ufunc", "loop_index"]
 
 # Python int and float are "weak" (NEP 50): the array operand's dtype wins.
 # Python bool is not: NumPy treats it as numpy.bool_.
@@ -22,11 +20,7 @@ _PY_SCALARS = (bool, int, float)
 _WEAK = (int, float)
 
 
-class Unsupported(Exception):
-    """The call has no lazy form here (caller falls back to NumPy)."""
-
-
-def _loop_index(ufunc, in_dtypes, out_dtype):
+def loop_index(ufunc, in_dtypes, out_dtype):
     cache = _LOOPS.setdefault(ufunc, {})
     key = (tuple(in_dtypes), out_dtype)
     if key not in cache:
@@ -62,16 +56,16 @@ def _fits(value, dtypes, i):
     return True
 
 
-def apply_ufunc(ufunc, operands, wrap):
-    """An Op node for ``ufunc(*operands)``; ``wrap`` turns ndarrays into
-    Array nodes (zero-copy).  Raises Unsupported when NumPy must do it."""
-    from .array import Array
-
+def apply_ufunc(ufunc, operands):
+    """An Op node for ``ufunc(*operands)`` (lazy arrays, nodes, ndarrays,
+    scalars; ndarrays are wrapped without copying).  Raises Unsupported
+    when NumPy must do it."""
     if ufunc.nout != 1 or ufunc.nin > 3:
         raise Unsupported(f"{ufunc.__name__} has {ufunc.nout} outputs")
+    operands = [lazy_node(x) or x for x in operands]
     dtypes = []
     for x in operands:
-        if isinstance(x, Array):
+        if lazy_node(x) is not None:
             dtypes.append(x.dtype)
         elif type(x) in _WEAK:
             dtypes.append(type(x))
@@ -105,7 +99,7 @@ def apply_ufunc(ufunc, operands, wrap):
         if isinstance(e, (int, np.integer)) or (isinstance(e, np.ndarray) and e.ndim == 0):
             if int(e) < 0 and (in_dts[1].kind == "i" or type(e) is not int):
                 raise ValueError("Integers to negative integer powers are not allowed.")
-    loop = _loop_index(ufunc, in_dts, out_dt)
+    loop = loop_index(ufunc, in_dts, out_dt)
     if ufunc is np.power and out_dt.kind in "iu" and in_dts[0] == in_dts[1] == out_dt:
         # NumPy's integer power loop reports a negative exponent to Python
         # from inside the loop; the engine's own loop flags it instead and
@@ -114,8 +108,8 @@ def apply_ufunc(ufunc, operands, wrap):
 
     nodes, shapes = [], []
     for x, dt in zip(operands, in_dts):
-        if isinstance(x, Array):
-            nodes.append(x._node)
+        if lazy_node(x) is not None:
+            nodes.append(x)
             shapes.append(x.shape)
         elif type(x) in _PY_SCALARS:
             # As NumPy converts a weak scalar (OverflowError if it cannot).
@@ -125,21 +119,17 @@ def apply_ufunc(ufunc, operands, wrap):
             if a.ndim == 0:
                 nodes.append(Const(a.astype(dt)))
             else:
-                arr = wrap(a)
-                nodes.append(arr._node)
-                shapes.append(arr.shape)
+                nodes.append(array_leaf(a))
+                shapes.append(a.shape)
     shape = np.broadcast_shapes(*shapes) if shapes else ()
-    return Op(ufunc, loop, in_dts, nodes, tuple(shape), out_dt)
+    return Op(ufunc, loop, tuple(in_dts), tuple(nodes), tuple(shape), out_dt)
 
 
 def _constant_comparison(ufunc, operands, i):
     """``ufunc(arr, big)`` (or ``ufunc(big, arr)``) for an integer array and
     a Python int outside 64 bits: True or False everywhere."""
-    from . import _core
-    from .array import Array
-    from .graph import Leaf
     big, other = operands[i], operands[1 - i]
-    shape = other.shape if isinstance(other, Array) else np.shape(other)
+    shape = other.shape if lazy_node(other) is not None else np.shape(other)
     # How `other` compares with `big`: always below it, or always above.
     below = big > 0
     if i == 0:  # big OP other: the mirrored comparison
@@ -147,4 +137,4 @@ def _constant_comparison(ufunc, operands, i):
     value = {np.less: below, np.less_equal: below, np.greater: not below,
              np.greater_equal: not below, np.equal: False, np.not_equal: True}[ufunc]
     raw = np.array(value).tobytes()
-    return Leaf(_core.full(tuple(shape), np.dtype(bool), raw, None))
+    return leaf(Full(tuple(shape), np.dtype(bool), raw))

@@ -1,4 +1,5 @@
-"""``chunkwise demo``: the main job on a default dataset.
+"""The demo (``./dev demo``, or ``python bench/demo.py``): the main job on a
+default dataset.
 
 Generates (once, cached) a compressible multi-GB Blosc HDF5 dataset, opens
 it with chunkwise, reads all of it and a few slices in parallel, writes a
@@ -8,13 +9,16 @@ files in the wild are made.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import time
 
 import numpy as np
 
-__all__ = ["add_parser", "generate"]
+import chunkwise as cw
+
+__all__ = ["generate", "main", "run"]
 
 ROWS, COLS, CHUNK_ROWS = 500_000, 1000, 1000   # 2 GB of float32, 4 MB chunks
 
@@ -36,10 +40,11 @@ def generate(path: str, rows: int = ROWS, cols: int = COLS,
              chunk_rows: int = CHUNK_ROWS) -> None:
     """Write the demo dataset "/field" to ``path`` (atomically)."""
     try:
+        # Only generating the dataset needs them (a cached one does not).
         import h5py
         import hdf5plugin
     except ImportError as e:  # pragma: no cover - the dev set-up installs them
-        raise SystemExit(f"chunkwise demo needs h5py and hdf5plugin to generate "
+        raise SystemExit(f"the demo needs h5py and hdf5plugin to generate "
                          f"its dataset ({e}); run ./dev demo") from None
     tmp = path + ".tmp"
     slab = chunk_rows * max(1, 64 * 2**20 // (chunk_rows * cols * 4))
@@ -61,8 +66,6 @@ def _timed(fn):
 
 
 def run(args) -> int:
-    import chunkwise as cw
-
     os.makedirs(args.data_dir, exist_ok=True)
     path = os.path.join(args.data_dir, f"demo-{args.rows}x{COLS}.h5")
     if not os.path.exists(path):
@@ -129,12 +132,18 @@ def run(args) -> int:
     return 0
 
 
-def add_parser(sub):
-    p = sub.add_parser("demo", help="generate a multi-GB dataset once, then read, "
-                                    "slice and rewrite it, printing timings")
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="./dev demo",
+                                description="Generate a multi-GB dataset once, then "
+                                            "read, slice and rewrite it, printing "
+                                            "timings.")
     p.add_argument("--data-dir", default="data",
                    help="where the generated dataset is cached (default: ./data)")
     p.add_argument("--rows", type=int, default=ROWS,
                    help=f"rows of {COLS} float32 (default {ROWS}: 2 GB)")
     p.add_argument("--threads", type=int, default=None, help="worker threads")
-    p.set_defaults(func=run)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

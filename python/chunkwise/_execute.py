@@ -1,0 +1,345 @@
+"""Running plans: the only module that starts engine runs.
+
+``run`` executes a plan's passes in order, keeping every deferred result
+(by node id) for the passes after it; ``materialise``, ``compute`` and
+``store`` are the entry points the rest of the package uses.  Each engine
+run goes through ``_engine``: a progress bar when wanted, and afterwards
+the floating-point conditions it raised reported as NumPy reports them.
+
+The engine calls themselves are the ``_run_*`` functions below, one per
+kind of run; nothing else here (or anywhere else) calls ``_core`` to run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from . import _core
+from ._coerce import normalize_chunks
+from ._compile import open_hdf5, program, source, stand_in
+from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Reduce
+from ._plan import plan
+from .config import current
+from .progress import reporter
+
+__all__ = ["StoreTarget", "store_target", "run", "materialise", "compute", "store",
+           "report_fp", "user_stacklevel"]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of a warning raised here that points at the first
+    caller outside this package."""
+    f, level = sys._getframe(1), 1
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) \
+            == _PACKAGE:
+        f, level = f.f_back, level + 1
+    return level
+
+
+# ------------------------------------------------------------ store target
+
+_BLOSC_CODECS = ("blosclz", "lz4", "lz4hc", "zlib", "zstd")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoreTarget:
+    """A new HDF5 dataset to write, as the engine takes it."""
+    path: str
+    name: str
+    chunks: tuple         # 0 per dim: the engine picks
+    codec: str            # "none", "deflate" or "blosc"
+    blosc_codec: str
+    level: int
+    shuffle: bool
+    bitshuffle: bool
+    overwrite: bool
+
+
+def _parse_compression(compression):
+    if compression is None:
+        return "none", "lz4"
+    if not isinstance(compression, str):
+        raise TypeError(f"compression must be a str or None, not {compression!r}")
+    c = compression.lower()
+    if c in ("gzip", "deflate"):
+        return "deflate", "lz4"
+    if c.startswith("blosc-") and c[6:] in _BLOSC_CODECS:
+        return "blosc", c[6:]
+    if c == "blosc":
+        return "blosc", "lz4"
+    names = ", ".join(f"'blosc-{x}'" for x in _BLOSC_CODECS)
+    raise ValueError(f"unknown compression {compression!r}: use {names}, 'gzip' or None")
+
+
+def store_target(path, name, shape, chunks, compression, level, overwrite,
+                 shuffle) -> StoreTarget:
+    """Check ``to_hdf5``'s arguments (its errors, in its order)."""
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, not {type(name).__name__}")
+    codec, blosc_codec = _parse_compression(compression)
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
+        raise TypeError(f"level must be an int, not {level!r}")
+    if not 0 <= level <= 9:
+        raise ValueError(f"level must be in 0..9, got {level}")
+    if shuffle not in (True, False, "bit", "byte"):
+        raise ValueError(f"shuffle must be True, False, 'byte' or 'bit', not {shuffle!r}")
+    if shuffle == "bit" and codec != "blosc":
+        raise ValueError("bit shuffle is only available with Blosc")
+    out_chunks = normalize_chunks(chunks, shape)
+    if out_chunks is None:
+        out_chunks = (0,) * len(shape)
+    return StoreTarget(path, name, out_chunks, codec, blosc_codec, int(level),
+                       shuffle in (True, "byte"), shuffle == "bit", bool(overwrite))
+
+
+# ------------------------------------------------------------ engine runs
+
+_FP = ((1, "divide", "divide by zero"), (2, "over", "overflow"),
+       (4, "under", "underflow"), (8, "invalid", "invalid value"))
+
+
+def report_fp(what: str) -> None:
+    """After an engine run: report the floating-point conditions it raised
+    as NumPy does after a ufunc, following numpy.seterr / numpy.errstate
+    (RuntimeWarning by default, FloatingPointError under 'raise')."""
+    flags = _core.fp_flags()
+    if not flags:
+        return
+    if flags & 16:  # an integer to a negative integer power
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    err = np.geterr()
+    for bit, key, text in _FP:
+        if not flags & bit:
+            continue
+        mode = err[key]
+        if mode == "ignore":
+            continue
+        message = f"{text} encountered in {what}"
+        if mode == "raise":
+            raise FloatingPointError(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=user_stacklevel())
+
+
+def _engine(cfg, label, what, call):
+    """One engine run: ``call(progress)``, with a progress bar if wanted;
+    then its floating-point conditions reported (``what`` names it)."""
+    bar = reporter(label, cfg.progress)
+    try:
+        call(bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    report_fp(what)
+
+
+# The engine's run entry points, one function each.  Every run takes the
+# same three settings (threads, memory limit, progress callable); when the
+# engine has one run method taking the outputs as data, these are where it
+# is called.
+
+def _run_read(cfg, src, view, out):
+    """Read a view of one source into ``out`` (_core.read)."""
+    _engine(cfg, "reading", "chunkwise read", lambda bar: _core.read(
+        src, view.start, view.step, view.count, out, view.axis_of_source(),
+        cfg.threads, cfg.memory_limit, bar))
+
+
+def _run_program(cfg, ex, read_ids, bufs, reductions, label, what):
+    """Values of a program into ``bufs`` and reductions of its values
+    (``(id, ufunc, loop, mask, out)``) from the same tiles: Expr.read for a
+    lone value, else Expr.pass_."""
+    if reductions or len(bufs) != 1:
+        _engine(cfg, label, what, lambda bar: ex.pass_(
+            read_ids, bufs, reductions, cfg.threads, cfg.memory_limit, bar))
+    else:
+        _engine(cfg, label, what, lambda bar: ex.read(
+            bufs[0], cfg.threads, cfg.memory_limit, bar))
+
+
+def _run_accumulate(cfg, ex, node, out):
+    """ufunc.accumulate of a program's value along an axis (Expr.accumulate)."""
+    name = node.ufunc.__name__
+    _engine(cfg, f"{name}.accumulate", f"chunkwise {name}.accumulate",
+            lambda bar: ex.accumulate(node.ufunc, node.loop, node.axis, out,
+                                      cfg.threads, cfg.memory_limit, bar))
+
+
+def _run_argreduce(cfg, ex, node, out):
+    """argmax/argmin of a program's value (Expr.argreduce; -1: flattened)."""
+    name = "argmax" if node.is_max else "argmin"
+    axis = -1 if node.axis is None else node.axis
+    _engine(cfg, name, f"chunkwise {name}",
+            lambda bar: ex.argreduce(node.is_max, axis, out, cfg.threads,
+                                     cfg.memory_limit, bar))
+
+
+def _run_store_source(cfg, src, view, t):
+    """Copy a view of one source into a new dataset (_core.store)."""
+    _engine(cfg, f"writing {t.name}", "chunkwise store", lambda bar: _core.store(
+        src, view.start, view.step, view.count, t.path, t.name, view.shape, t.chunks,
+        view.axes, t.codec, t.blosc_codec, t.level, t.shuffle, t.bitshuffle,
+        t.overwrite, cfg.threads, cfg.memory_limit, bar))
+
+
+def _run_store_program(cfg, ex, t):
+    """A program's value into a new dataset (Expr.store)."""
+    _engine(cfg, f"writing {t.name}", "chunkwise computation", lambda bar: ex.store(
+        t.path, t.name, t.chunks, t.codec, t.blosc_codec, t.level, t.shuffle,
+        t.bitshuffle, t.overwrite, cfg.threads, cfg.memory_limit, bar))
+
+
+def _run_store_accumulate(cfg, ex, node, t):
+    """An accumulation written chunk by chunk along its axis, the running row
+    carried from one to the next (Expr.accumulate_store)."""
+    name = node.ufunc.__name__
+    _engine(cfg, f"writing {t.name}", f"chunkwise {name}.accumulate",
+            lambda bar: ex.accumulate_store(
+                node.ufunc, node.loop, node.axis, t.path, t.name, t.chunks, t.codec,
+                t.blosc_codec, t.level, t.shuffle, t.bitshuffle, t.overwrite,
+                cfg.threads, cfg.memory_limit, bar))
+
+
+# ------------------------------------------------------------------ passes
+
+def _empty_result(node):
+    """NumPy's answer (or error) for a reduction that needs no data."""
+    if isinstance(node, Reduce):
+        empty = np.empty(node.node.shape, node.dtype)
+        return np.asarray(node.ufunc.reduce(empty, axis=node.axes,
+                                            keepdims=node.keepdims))
+    if isinstance(node, ArgReduce):
+        f = np.argmax if node.is_max else np.argmin
+        return np.asarray(f(np.zeros(node.node.shape, node.node.dtype), axis=node.axis,
+                            keepdims=node.keepdims))
+    return np.empty(node.shape, node.dtype)
+
+
+def _kept(node):
+    """A reduction's output as the engine writes it: the kept axes."""
+    return tuple(n for k, n in enumerate(node.node.shape) if k not in node.axes)
+
+
+def _run_pass(ps, cfg, results, outs):
+    if ps.kind == "empty":
+        results[id(ps.node)] = _empty_result(ps.node)
+    elif ps.kind == "read":
+        node = ps.values[0]
+        buf = outs.get(id(node))
+        buf = np.empty(node.shape, node.dtype) if buf is None else buf
+        _run_read(cfg, source(node.spec, results), node.view, buf)
+        results[id(node)] = buf
+    elif ps.kind == "program":
+        roots = list(ps.values) + [r.node for r in ps.reductions]
+        ex, ids = program(roots, results)
+        bufs = []
+        for v in ps.values:
+            b = outs.get(id(v))
+            bufs.append(np.empty(v.shape, v.dtype) if b is None else b)
+        reds = []
+        for r, vid in zip(ps.reductions, ids[len(ps.values):]):
+            mask = [k in r.axes for k in range(len(r.node.shape))]
+            reds.append((vid, r.ufunc, r.loop, mask, np.empty(_kept(r), r.dtype)))
+        if ps.values or len(ps.reductions) > 1:
+            label, what = "computing", "chunkwise computation"
+        else:
+            name = ps.reductions[0].ufunc.__name__
+            label, what = f"{name}.reduce", f"chunkwise {name}.reduce"
+        _run_program(cfg, ex, list(ids[:len(ps.values)]), bufs, reds, label, what)
+        for v, b in zip(ps.values, bufs):
+            results[id(v)] = b
+        for r, spec in zip(ps.reductions, reds):
+            results[id(r)] = spec[4].reshape(r.shape)
+    elif ps.kind == "accumulate":
+        node = ps.node
+        buf = outs.get(id(node))
+        buf = np.empty(node.shape, node.dtype) if buf is None else buf
+        _run_accumulate(cfg, program([node.node], results)[0], node, buf)
+        results[id(node)] = buf
+    elif ps.kind == "argreduce":
+        node = ps.node
+        kept = () if node.axis is None else tuple(
+            n for k, n in enumerate(node.node.shape) if k != node.axis)
+        buf = np.empty(kept, np.int64)
+        _run_argreduce(cfg, program([node.node], results)[0], node, buf)
+        results[id(node)] = buf.astype(np.intp, copy=False).reshape(node.shape)
+    else:
+        _store(ps.node, ps.target, cfg, results)
+
+
+def _store(node, t, cfg, results):
+    if isinstance(node, Accumulate):
+        _run_store_accumulate(cfg, program([node.node], results)[0], node, t)
+    elif isinstance(node, (Leaf,) + DEFERRED):
+        if isinstance(node, DEFERRED):
+            node = stand_in(node, results)
+        _run_store_source(cfg, source(node.spec, results), node.view, t)
+    else:
+        _run_store_program(cfg, program([node], results)[0], t)
+
+
+def run(p, cfg=None, outs=None) -> dict:
+    """Run plan ``p``: returns every result it computed, by node id.
+    ``outs`` (node id -> ndarray) are buffers to compute roots into."""
+    cfg = current() if cfg is None else cfg
+    outs = {} if outs is None else outs
+    results = {}
+    for ps in p.passes:
+        _run_pass(ps, cfg, results, outs)
+    return results
+
+
+def _check_out(node, out):
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+    if out.shape != node.shape:
+        raise ValueError(f"out has shape {out.shape}, expected {node.shape}")
+    if out.dtype != node.dtype:
+        raise TypeError(f"out has dtype {out.dtype}, expected {node.dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+
+
+def materialise(node, out=None) -> np.ndarray:
+    """The value of ``node`` as a new ndarray, or in ``out`` (a writeable
+    ndarray of exactly its shape and dtype, filled in place)."""
+    if out is not None:
+        _check_out(node, out)
+    results = run(plan([node]), outs={} if out is None else {id(node): out})
+    r = results.get(id(node))
+    if r is None:                      # nothing to compute: an empty result
+        return np.empty(node.shape, node.dtype) if out is None else out
+    if out is not None and r is not out:
+        out[...] = r
+        return out
+    return r
+
+
+def compute(nodes) -> list:
+    """The values of several nodes, from one plan (passes shared by shape);
+    the same node asked for twice gives two arrays."""
+    results = run(plan(nodes))
+    out, given = [], set()
+    for n in nodes:
+        r = results.get(id(n))
+        if r is None:
+            r = np.empty(n.shape, n.dtype)
+        elif id(n) in given:
+            r = r.copy()
+        given.add(id(n))
+        out.append(r)
+    return out
+
+
+def store(node, target: StoreTarget) -> Leaf:
+    """Stream ``node`` into a new HDF5 dataset; returns a Leaf over it."""
+    run(plan((), store=node, target=target))
+    return open_hdf5(target.path, target.name)

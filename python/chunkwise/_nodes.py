@@ -1,0 +1,307 @@
+"""Graph nodes of lazy arrays: plain data.
+
+A node describes a value; it never runs anything and never refers to an
+``Array``.  Everything a node holds is data (NumPy dtypes, ufuncs, shapes,
+views, other nodes), so a graph can be rebuilt from its fields: a ``Leaf``
+names its source by a ``SourceSpec`` (a file and dataset, an ndarray, the
+parameters of ``full`` or ``arange``), and the engine object for it is made
+when a program needs it (``_compile.source``) and cached on the spec.
+
+- ``Leaf``: a view (indexing.View) of a source;
+- ``Const``: a scalar, already converted to the dtype its loop expects;
+- ``Op``: a NumPy ufunc applied elementwise, with the inner loop NumPy itself
+  selects for the operand dtypes (``loop``: index into ``ufunc.types``, or
+  the name of an engine built-in) and the dtypes that loop takes;
+- ``Select`` (numpy.where), ``Broadcast`` (numpy.broadcast_to), ``Cast``;
+- ``Reduce``, ``Accumulate``, ``ArgReduce``: results computed by a pass of
+  their own before a program that uses them (``DEFERRED``);
+- ``ResultView``: such a result seen through indexing and transposes;
+- ``Concat`` and ``MatMul``: composite sources over nodes.  A ``Leaf`` over
+  one is indexed like any source view, so a slice of a concatenation reads
+  only the parts it touches.
+
+Shapes broadcast as in NumPy, right-aligned.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .indexing import View
+
+__all__ = ["Lazy", "SourceSpec", "Hdf5", "Memory", "Full", "Arange", "Concat", "MatMul",
+           "Leaf", "Const", "Op", "Select", "Broadcast", "Cast", "Reduce", "Accumulate",
+           "ArgReduce", "ResultView", "DEFERRED", "NODES", "children", "leaf"]
+
+_node = dataclasses.dataclass(frozen=True, eq=False, slots=True)
+# The engine object of a source, made on first use: not part of the data.
+_cache = dataclasses.field(default=None, repr=False, compare=False)
+
+
+class Lazy:
+    """Marker base of ``Array``: builders recognise lazy operands (and take
+    their ``_node``) without importing array.py."""
+    __slots__ = ()
+
+
+class SourceSpec:
+    """What is needed to (re)open a source: subclasses are plain data."""
+    __slots__ = ()
+    kind = "source"
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+
+@_node
+class Hdf5(SourceSpec):
+    path: str
+    dataset: str            # absolute, "/..."
+    shape: tuple
+    dtype: np.dtype
+    chunks: tuple
+    source: object = _cache
+    kind = "hdf5"
+
+
+@_node
+class Memory(SourceSpec):
+    array: np.ndarray        # native byte order, aligned, supported dtype
+    chunks: object = None    # None: the engine's default
+    source: object = _cache
+    kind = "memory"
+
+    @property
+    def shape(self):
+        return self.array.shape
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+
+@_node
+class Full(SourceSpec):
+    shape: tuple
+    dtype: np.dtype
+    value: bytes             # one element, in dtype
+    chunks: object = None
+    source: object = _cache
+    kind = "full"
+
+
+@_node
+class Arange(SourceSpec):
+    """Element i is first + i * step: integers from (istart, istep) with
+    wrap-around as NumPy's, floats from the first two elements."""
+    n: int
+    istart: int
+    istep: int
+    first: float
+    second: float
+    dtype: np.dtype
+    chunk: object = None
+    source: object = _cache
+    kind = "arange"
+
+    @property
+    def shape(self):
+        return (self.n,)
+
+
+@_node
+class Concat(SourceSpec):
+    """numpy.concatenate of nodes of one dtype along ``axis``."""
+    parts: tuple
+    axis: int
+    kind = "concatenation"
+
+    @property
+    def shape(self):
+        s = list(self.parts[0].shape)
+        s[self.axis] = sum(p.shape[self.axis] for p in self.parts)
+        return tuple(s)
+
+    @property
+    def dtype(self):
+        return self.parts[0].dtype
+
+
+@_node
+class MatMul(SourceSpec):
+    """The matrix product of two 2-d nodes of one dtype."""
+    a: object
+    b: object
+    kind = "matmul"
+
+    @property
+    def shape(self):
+        return (self.a.shape[0], self.b.shape[1])
+
+    @property
+    def dtype(self):
+        return self.a.dtype
+
+
+@_node
+class Leaf:
+    spec: SourceSpec
+    view: View
+
+    @property
+    def shape(self):
+        return self.view.shape
+
+    @property
+    def dtype(self):
+        return self.spec.dtype
+
+
+def leaf(spec) -> Leaf:
+    """A Leaf viewing all of ``spec``."""
+    return Leaf(spec, View.whole(spec.shape))
+
+
+@_node
+class Const:
+    value: np.ndarray        # 0-d, of the dtype its loop expects
+    shape = ()
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+
+@_node
+class Op:
+    ufunc: np.ufunc
+    loop: object             # index into ufunc.types, or a built-in's name
+    in_dtypes: tuple
+    inputs: tuple
+    shape: tuple
+    dtype: np.dtype
+
+
+@_node
+class Select:
+    """numpy.where(cond, a, b): a bool node and two of the result's dtype."""
+    inputs: tuple
+    shape: tuple
+    dtype: np.dtype
+
+    @property
+    def in_dtypes(self):
+        return (np.dtype(bool), self.dtype, self.dtype)
+
+
+@_node
+class Broadcast:
+    """numpy.broadcast_to: the input seen with a larger shape.  A program
+    evaluates every value at its result's shape, so this compiles to its
+    input: broadcasting happens where inputs are read (stride 0)."""
+    node: object
+    shape: tuple
+
+    @property
+    def inputs(self):
+        return (self.node,)
+
+    @property
+    def dtype(self):
+        return self.node.dtype
+
+
+@_node
+class Cast:
+    node: object
+    dtype: np.dtype
+
+    @property
+    def shape(self):
+        return self.node.shape
+
+
+@_node
+class Reduce:
+    """``ufunc.reduce`` over ``axes`` (sorted), accumulating in ``dtype``
+    with inner loop ``loop``."""
+    ufunc: np.ufunc
+    loop: int
+    node: object
+    axes: tuple
+    keepdims: bool
+    dtype: np.dtype
+
+    @property
+    def shape(self):
+        return tuple(1 if k in self.axes else n for k, n in enumerate(self.node.shape)
+                     if self.keepdims or k not in self.axes)
+
+
+@_node
+class Accumulate:
+    """``ufunc.accumulate`` along one axis (cumsum, cumprod): in order along
+    the axis, in parallel across the others."""
+    ufunc: np.ufunc
+    loop: int
+    node: object
+    axis: int
+    dtype: np.dtype
+
+    @property
+    def shape(self):
+        return self.node.shape
+
+
+@_node
+class ArgReduce:
+    """argmax / argmin along ``axis``, or over the flattened array (None)."""
+    is_max: bool
+    node: object
+    axis: object
+    keepdims: bool
+    dtype = np.dtype(np.intp)
+
+    @property
+    def shape(self):
+        nd = len(self.node.shape)
+        if self.axis is None:
+            return (1,) * nd if self.keepdims else ()
+        return tuple(1 if k == self.axis else n for k, n in enumerate(self.node.shape)
+                     if self.keepdims or k != self.axis)
+
+
+@_node
+class ResultView:
+    """A deferred result seen through indexing and transposes: ``ops`` is a
+    tuple of ("index", key) and ("transpose", perm), applied in order to the
+    whole (small) result once it is computed."""
+    node: object
+    ops: tuple
+    shape: tuple
+
+    @property
+    def dtype(self):
+        return self.node.dtype
+
+
+DEFERRED = (Reduce, Accumulate, ArgReduce)
+NODES = (Leaf, Const, Op, Select, Broadcast, Cast, Reduce, Accumulate, ArgReduce,
+         ResultView)
+
+
+def children(node) -> tuple:
+    """The nodes ``node`` is computed from (a composite source's parts)."""
+    if isinstance(node, (Op, Select)):
+        return node.inputs
+    if isinstance(node, (Broadcast, Cast, Reduce, Accumulate, ArgReduce, ResultView)):
+        return (node.node,)
+    if isinstance(node, Leaf):
+        spec = node.spec
+        if isinstance(spec, Concat):
+            return spec.parts
+        if isinstance(spec, MatMul):
+            return (spec.a, spec.b)
+    return ()

@@ -58,6 +58,7 @@ struct cw_expr {
     int n;
     value_t v[MAX_VALUES];
     int ninputs;
+    cw_source_t *srcs[MAX_VALUES];  /* each input's source, by slot */
     int nregs;
     int result;
     bool finished;
@@ -142,7 +143,8 @@ cw_expr_input(cw_expr_t *e, cw_source_t *src, const cw_sel_t *sel,
         v->axis[d] = axis[d];
         v->bcast[d] = axis[d] >= 0 && sel->count[d] == 1 && e->shape[axis[d]] != 1;
     }
-    v->slot = e->ninputs++;
+    v->slot = e->ninputs;
+    e->srcs[e->ninputs++] = src;
     return CW_OK;
 }
 
@@ -875,38 +877,6 @@ eval_region(const cw_expr_t *e, const layout_t *lay, const int64_t *off,
                             s);
 }
 
-static int
-begin_inputs(const cw_expr_t *e)
-{
-    for (int i = 0; i < e->n; i++) {
-        const value_t *v = &e->v[i];
-        if (v->kind == V_INPUT && v->src->ops->begin) {
-            int rc = v->src->ops->begin(v->src);
-            if (rc < 0) {
-                for (int j = 0; j < i; j++) {
-                    const value_t *w = &e->v[j];
-                    if (w->kind == V_INPUT && w->src->ops->end) {
-                        w->src->ops->end(w->src);
-                    }
-                }
-                return rc;
-            }
-        }
-    }
-    return CW_OK;
-}
-
-static void
-end_inputs(const cw_expr_t *e)
-{
-    for (int i = 0; i < e->n; i++) {
-        const value_t *v = &e->v[i];
-        if (v->kind == V_INPUT && v->src->ops->end) {
-            v->src->ops->end(v->src);
-        }
-    }
-}
-
 /* The tile number `task` of a grid of `ntiles` tiles (row-major): its
  * offset and extent along each axis. */
 static void
@@ -972,11 +942,12 @@ cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
         return CW_OK;
     }
     plan_layout(e, e->tile, &ctx.lay);
-    int nthreads;
-    CW_TRY(cw__plan_threads(cfg, ntasks, working_set(e, e->tile), &nthreads));
-    CW_TRY(begin_inputs(e));
-    rc = cw__run_tasks(ntasks, nthreads, read_task, &ctx, cfg);
-    end_inputs(e);
+    cw__budget_t budget;
+    cw__budget_init(&budget, cfg);
+    cw__job_t job = {.ntasks = ntasks, .per_task = working_set(e, e->tile),
+                     .nsources = e->ninputs, .sources = e->srcs,
+                     .task = read_task, .ctx = &ctx};
+    rc = cw__job_run(&job, &budget, cfg);
 fail:
     return rc;
 }
@@ -1080,18 +1051,6 @@ job_working_set(void *vctx, const int64_t *chunks)
     return working_set(j->e, chunks);
 }
 
-static int
-job_begin(void *vctx)
-{
-    return begin_inputs(((store_job_t *)vctx)->e);
-}
-
-static void
-job_end(void *vctx)
-{
-    end_inputs(((store_job_t *)vctx)->e);
-}
-
 int
 cw_expr_store(cw_expr_t *e, const char *path, const char *name,
               const cw_store_opts_t *opts, const cw_config_t *cfg)
@@ -1103,8 +1062,8 @@ cw_expr_store(cw_expr_t *e, const char *path, const char *name,
     cw__store_job_t job = {.ndim = e->ndim, .dtype = e->v[e->result].dtype,
                            .ctx = &j, .fill = job_fill,
                            .fill_stream = job_fill_stream,
-                           .working_set = job_working_set, .begin = job_begin,
-                           .end = job_end};
+                           .working_set = job_working_set,
+                           .nsources = e->ninputs, .sources = e->srcs};
     memcpy(job.shape, e->shape, sizeof(job.shape));
     memcpy(job.chunks, e->tile, sizeof(job.chunks));
     rc = cw__store_run(&job, path, name, opts, cfg);
@@ -1171,7 +1130,10 @@ cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *buf, size_t l
     }
     size_t ws = e->finished ? working_set(e, e->tile) : 0;
     int nthreads = 1;
-    int rc = e->finished ? cw__plan_threads(cfg, ntasks, ws, &nthreads) : CW_OK;
+    cw__budget_t budget;
+    cw__budget_init(&budget, cfg);
+    int rc = e->finished ? cw__budget_threads(&budget, cfg, ntasks, ws, &nthreads)
+                         : CW_OK;
     OUT("; %lld task%s; %d thread%s x %.1f MiB per task = %.1f MiB projected%s\n",
         (long long)ntasks, ntasks == 1 ? "" : "s", nthreads, nthreads == 1 ? "" : "s",
         (double)ws / 1048576.0, (double)ws * nthreads / 1048576.0,
@@ -1545,8 +1507,8 @@ cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dst
         p->rdst[j] = read_dsts[j];
         p->rstr[j] = read_strides[j];
     }
-    int64_t limit = cfg && cfg->memory_limit > 0 ? cfg->memory_limit : (int64_t)1 << 30;
-    int64_t pbytes = 0;
+    cw__budget_t budget;
+    cw__budget_init(&budget, cfg);
     size_t extra = 0;
     for (int i = 0; i < nred; i++) {
         const cw_reduction_t *q = &reds[i];
@@ -1571,17 +1533,14 @@ cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dst
         }
         c->kbytes = kept * (int64_t)c->itemsize;
         int64_t pb;
-        if (!cw__mul_ok(R, c->kbytes, &pb) ||
-            pb > limit / 2 - pbytes) {
-            rc = cw__error(CW_EBUDGET, "%s: the partial results take %.1f MiB, more "
-                           "than half of memory_limit (%.1f MiB); use larger chunks "
-                           "along the reduced axes or raise memory_limit",
-                           q->name ? q->name : "reduce",
-                           (double)(pbytes + pb) / 1048576.0,
-                           (double)limit / 1048576.0);
-            goto fail;
+        if (!cw__mul_ok(R, c->kbytes, &pb)) {
+            pb = INT64_MAX;
         }
-        pbytes += pb;
+        char what[128];
+        snprintf(what, sizeof(what), "%s: the partial results",
+                 q->name ? q->name : "reduce");
+        CW_TRY(cw__budget_reserve(&budget, pb, what, "use larger chunks along the "
+                                  "reduced axes or raise memory_limit"));
         size_t te = c->itemsize;
         for (int k = 0; k < e->ndim; k++) {
             te *= (size_t)e->tile[k];
@@ -1595,16 +1554,10 @@ cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dst
         }
     }
     plan_layout(e, e->tile, &p->lay);
-    cw_config_t sub = cfg ? *cfg : (cw_config_t){0};
-    sub.memory_limit = limit - pbytes;
-    int nthreads;
-    CW_TRY(cw__plan_threads(&sub, ntasks, working_set(e, e->tile) + extra, &nthreads));
-    CW_TRY(begin_inputs(e));
-    rc = cw__run_tasks(ntasks, nthreads, pass_task, p, cfg);
-    end_inputs(e);
-    if (rc < 0) {
-        goto fail;
-    }
+    cw__job_t job = {.ntasks = ntasks, .per_task = working_set(e, e->tile) + extra,
+                     .nsources = e->ninputs, .sources = e->srcs,
+                     .task = pass_task, .ctx = p};
+    CW_TRY(cw__job_run(&job, &budget, cfg));
     /* Combine partials pairwise in a fixed order: independent of threads. */
     for (int i = 0; i < nred; i++) {
         reduce_ctx_t *c = &p->red[i];
@@ -1754,11 +1707,12 @@ cw_expr_accumulate(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
     c.ntiles[axis] = 1;
     ntasks /= c.nalong;
     plan_layout(e, e->tile, &c.lay);
-    int nthreads;
-    CW_TRY(cw__plan_threads(cfg, ntasks, working_set(e, e->tile), &nthreads));
-    CW_TRY(begin_inputs(e));
-    rc = cw__run_tasks(ntasks, nthreads, acc_task, &c, cfg);
-    end_inputs(e);
+    cw__budget_t budget;
+    cw__budget_init(&budget, cfg);
+    cw__job_t job = {.ntasks = ntasks, .per_task = working_set(e, e->tile),
+                     .nsources = e->ninputs, .sources = e->srcs,
+                     .task = acc_task, .ctx = &c};
+    rc = cw__job_run(&job, &budget, cfg);
 fail:
     return rc;
 }
@@ -1913,18 +1867,18 @@ cw_expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
     c.kept = kept;
     c.tile_bytes = tile_elems1 * c.itemsize;
     plan_layout(e, e->tile, &c.lay);
-    int64_t pbytes = R * kept * (int64_t)(c.itemsize + 8);
-    int64_t limit = cfg && cfg->memory_limit > 0 ? cfg->memory_limit : (int64_t)1 << 30;
-    if (pbytes > limit / 2) {
-        return cw__error(CW_EBUDGET, "arg%s: partial results take %.1f MiB, more "
-                         "than half of memory_limit", is_max ? "max" : "min",
-                         (double)pbytes / 1048576.0);
-    }
-    cw_config_t sub = cfg ? *cfg : (cw_config_t){0};
-    sub.memory_limit = limit - pbytes;
+    cw__budget_t budget;
+    cw__budget_init(&budget, cfg);
+    CW_TRY(cw__budget_reserve(&budget, R * kept * (int64_t)(c.itemsize + 8),
+                              is_max ? "argmax: partial results"
+                                     : "argmin: partial results", NULL));
+    /* The threads are planned before the partials are allocated. */
+    cw__job_t job = {.ntasks = ntasks,
+                     .per_task = working_set(e, e->tile) + c.tile_bytes,
+                     .nsources = e->ninputs, .sources = e->srcs,
+                     .task = arg_task, .ctx = &c};
     int nthreads;
-    CW_TRY(cw__plan_threads(&sub, ntasks, working_set(e, e->tile) + c.tile_bytes,
-                            &nthreads));
+    CW_TRY(cw__job_plan(&job, &budget, cfg, &nthreads));
     c.pval = cw__malloc((size_t)(R * kept) * c.itemsize);
     c.pidx = cw__malloc((size_t)(R * kept) * sizeof(int64_t));
     if (c.pval == NULL || c.pidx == NULL) {
@@ -1934,12 +1888,7 @@ cw_expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
     for (int64_t i = 0; i < R * kept; i++) {
         c.pidx[i] = -1;
     }
-    CW_TRY(begin_inputs(e));
-    rc = cw__run_tasks(ntasks, nthreads, arg_task, &c, cfg);
-    end_inputs(e);
-    if (rc < 0) {
-        goto fail;
-    }
+    CW_TRY(cw__job_exec(&job, nthreads, cfg));
     /* Combine: the rule is order-independent (ties go to the smaller
      * index), so the result does not depend on the schedule. */
     for (int64_t o = 0; o < kept; o++) {
@@ -2010,9 +1959,9 @@ cw_expr_accumulate_store(cw_expr_t *e, const char *name, cw_loop_fn fn, void *da
                    .itemsize = e->v[e->result].itemsize};
     cw__store_job_t job = {.ndim = e->ndim, .dtype = e->v[e->result].dtype,
                            .ctx = &a, .fill = job_fill,
-                           .working_set = job_working_set, .begin = job_begin,
-                           .end = job_end, .post = acc_post, .sequential = true,
-                           .axis = axis};
+                           .working_set = job_working_set,
+                           .nsources = e->ninputs, .sources = e->srcs,
+                           .post = acc_post, .sequential = true, .axis = axis};
     memcpy(job.shape, e->shape, sizeof(job.shape));
     memcpy(job.chunks, e->tile, sizeof(job.chunks));
     rc = cw__store_run(&job, path, dset, opts, cfg);
@@ -2031,13 +1980,15 @@ typedef struct exprsrc {
 static int
 exprsrc_begin(cw_source_t *src)
 {
-    return begin_inputs(((exprsrc_t *)src->impl)->e);
+    const cw_expr_t *e = ((exprsrc_t *)src->impl)->e;
+    return cw__sources_begin(e->srcs, e->ninputs);
 }
 
 static void
 exprsrc_end(cw_source_t *src)
 {
-    end_inputs(((exprsrc_t *)src->impl)->e);
+    const cw_expr_t *e = ((exprsrc_t *)src->impl)->e;
+    cw__sources_end(e->srcs, e->ninputs);
 }
 
 static int

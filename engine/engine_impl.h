@@ -55,18 +55,14 @@ int cw__budget_threads(const cw__budget_t *b, const cw_config_t *cfg,
 size_t cw__budget_store_task(size_t chunk, size_t encoded, size_t stage,
                              size_t fill, size_t carry);
 
-/*
- * Run fn(ctx, t, scratch) for t in [0, ntasks) on `nthreads` OpenMP threads
- * (dynamic schedule, one task at a time).  The first failure wins and the
- * remaining tasks are skipped; its message is copied to the calling
- * thread.  cfg->poll is called on the calling thread between tasks.
- */
-int cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
-                  const cw_config_t *cfg);
 
 /*
  * A run (sched.c): `ntasks` tasks of `per_task` bytes each over sources
- * that are begun before the first task and ended after the last.
+ * that are begun before the first task and ended after the last.  Tasks
+ * run on OpenMP threads, one at a time each (dynamic schedule); the first
+ * failure wins, the remaining tasks are skipped and its message is copied
+ * to the calling thread; cfg->poll is called on the calling thread
+ * between tasks.
  */
 typedef struct cw__job {
     int64_t ntasks;

@@ -140,9 +140,15 @@ run_one(run_t *run, int64_t t, cw__task_fn fn, void *ctx, cw__scratch_t *s)
     atomic_fetch_add_explicit(&run->done, 1, memory_order_relaxed);
 }
 
-int
-cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
-              const cw_config_t *cfg)
+/*
+ * Run fn(ctx, t, scratch) for t in [0, ntasks) on `nthreads` OpenMP threads
+ * (dynamic schedule, one task at a time).  The first failure wins and the
+ * remaining tasks are skipped; its message is copied to the calling
+ * thread.  cfg->poll is called on the calling thread between tasks.
+ */
+static int
+run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
+          const cw_config_t *cfg)
 {
     run_t run;
     memset(&run, 0, sizeof(run));
@@ -231,7 +237,7 @@ cw__job_exec(const cw__job_t *job, int nthreads, const cw_config_t *cfg)
     if (rc < 0) {
         return rc;
     }
-    rc = cw__run_tasks(job->ntasks, nthreads, job->task, job->ctx, cfg);
+    rc = run_tasks(job->ntasks, nthreads, job->task, job->ctx, cfg);
     cw__sources_end(job->sources, job->nsources);
     return rc;
 }

@@ -88,18 +88,26 @@ fail:
     return rc;
 }
 
+/* Start an accumulation's call: a finished program, an axis in range. */
+static int
+check_call(const cw_expr_t *e, const char *name, int axis)
+{
+    cw__error_clear();
+    CW_TRY_RET(cw__expr_check_finished(e));
+    if (axis < 0 || axis >= e->ndim) {
+        return cw__error(CW_EINVAL, "%s: axis %d out of range",
+                         name ? name : "accumulate", axis);
+    }
+    return CW_OK;
+}
+
 int
 cw_expr_accumulate(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
                    int axis, void *dst, const int64_t *strides, const cw_config_t *cfg)
 {
     int rc;
     acc_ctx_t c;
-    cw__error_clear();
-    CW_TRY(cw__expr_check_finished(e));
-    if (axis < 0 || axis >= e->ndim) {
-        return cw__error(CW_EINVAL, "%s: axis %d out of range",
-                         name ? name : "accumulate", axis);
-    }
+    CW_TRY(check_call(e, name, axis));
     memset(&c, 0, sizeof(c));
     c.e = e;
     c.axis = axis;
@@ -161,12 +169,7 @@ cw_expr_accumulate_store(cw_expr_t *e, const char *name, cw_loop_fn fn, void *da
                          const cw_store_opts_t *opts, const cw_config_t *cfg)
 {
     int rc;
-    cw__error_clear();
-    CW_TRY(cw__expr_check_finished(e));
-    if (axis < 0 || axis >= e->ndim) {
-        return cw__error(CW_EINVAL, "%s: axis %d out of range",
-                         name ? name : "accumulate", axis);
-    }
+    CW_TRY(check_call(e, name, axis));
     acc_job_t a = {.j = {.e = e}, .fn = fn, .data = data, .axis = axis,
                    .itemsize = e->v[e->result].itemsize};
     /* The program's store job, with `a` as its context (a.j comes first)

@@ -55,7 +55,6 @@ int cw__budget_threads(const cw__budget_t *b, const cw_config_t *cfg,
 size_t cw__budget_store_task(size_t chunk, size_t encoded, size_t stage,
                              size_t fill, size_t carry);
 
-
 /*
  * A run (sched.c): `ntasks` tasks of `per_task` bytes each over sources
  * that are begun before the first task and ended after the last.  Tasks

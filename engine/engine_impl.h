@@ -1,6 +1,6 @@
 /*
- * engine_impl.h -- internals of the engine: selection geometry, the task
- * scheduler and store jobs.
+ * engine_impl.h -- internals of the engine: selection geometry, the memory
+ * budget, the task scheduler and its jobs, and store jobs.
  */
 #ifndef CW_BUILDING_ENGINE
 #error "engine_impl.h is internal to the engine layer"
@@ -22,26 +22,73 @@ void cw__loop_flag(int flag);
 typedef int (*cw__task_fn)(void *ctx, int64_t task, cw__scratch_t *s);
 
 /*
- * Choose the thread count for `ntasks` tasks of `per_task` bytes each under
- * cfg->memory_limit.  CW_EBUDGET when even one task does not fit.
+ * The memory budget of a run (budget.c): `limit` bytes in all, of which
+ * `reserved` are held for the whole run (partial results); tasks share the
+ * rest.
  */
-int cw__plan_threads(const cw_config_t *cfg, int64_t ntasks, size_t per_task,
-                     int *nthreads);
+typedef struct cw__budget {
+    int64_t limit, reserved;
+} cw__budget_t;
+
+/* cfg->memory_limit, or the default when it is not set. */
+void cw__budget_init(cw__budget_t *b, const cw_config_t *cfg);
+/*
+ * Reserve `bytes` held for the whole run.  Everything reserved may take
+ * half of the limit; beyond that CW_EBUDGET, with the message
+ * "<what> take X MiB, more than half of memory_limit" and, when `hint` is
+ * not NULL, " (L MiB); <hint>".
+ */
+int cw__budget_reserve(cw__budget_t *b, int64_t bytes, const char *what,
+                       const char *hint);
+/*
+ * Choose the thread count for `ntasks` tasks of `per_task` bytes each in
+ * what the budget has left (cfg->threads, or one per core, at most).
+ * CW_EBUDGET when even one task does not fit.
+ */
+int cw__budget_threads(const cw__budget_t *b, const cw_config_t *cfg,
+                       int64_t ntasks, size_t per_task, int *nthreads);
+/*
+ * Bytes one store task holds: the output chunk, what the sink needs to
+ * encode it (its scratch_bytes), the filler's own working set and the row
+ * an accumulation carries to the next chunk (each 0 where there is none).
+ */
+size_t cw__budget_store_task(size_t chunk, size_t sink, size_t fill, size_t carry);
 
 /*
- * Run fn(ctx, t, scratch) for t in [0, ntasks) on `nthreads` OpenMP threads
- * (dynamic schedule, one task at a time).  The first failure wins and the
- * remaining tasks are skipped; its message is copied to the calling
- * thread.  cfg->poll is called on the calling thread between tasks.
+ * A run (sched.c): `ntasks` tasks of `per_task` bytes each over sources
+ * that are begun before the first task and ended after the last.  Tasks
+ * run on OpenMP threads, one at a time each (dynamic schedule); the first
+ * failure wins, the remaining tasks are skipped and its message is copied
+ * to the calling thread; cfg->poll is called on the calling thread
+ * between tasks.
  */
-int cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
-                  const cw_config_t *cfg);
+typedef struct cw__job {
+    int64_t ntasks;
+    size_t per_task;
+    int nsources;
+    cw_source_t *const *sources;   /* borrowed */
+    cw__task_fn task;
+    void *ctx;
+} cw__job_t;
+
+/* Plan the threads, begin the sources (unwinding on failure), run the
+ * tasks, end the sources. */
+int cw__job_run(const cw__job_t *job, const cw__budget_t *b,
+                const cw_config_t *cfg);
+/* The two halves of cw__job_run, for a caller that has work of its own
+ * between planning and running (allocating what the plan allowed,
+ * creating an output): plan the threads in what the budget has left... */
+int cw__job_plan(const cw__job_t *job, const cw__budget_t *b,
+                 const cw_config_t *cfg, int *nthreads);
+/* ...then begin the sources, run the tasks on `nthreads`, end them. */
+int cw__job_exec(const cw__job_t *job, int nthreads, const cw_config_t *cfg);
 
 /*
  * A store job: what cw__store_run needs to know about the array it writes.
  * fill() writes the region [off, off+count) of the array (output axes) to
  * dst with byte strides; working_set() is its per-thread memory for tiles
- * of `chunks`; begin/end bracket the run (open files).
+ * of `chunks`; `sources` are begun for the run (open files) and ended
+ * after it.
  */
 typedef struct cw__store_job {
     int ndim;
@@ -52,8 +99,8 @@ typedef struct cw__store_job {
     int (*fill)(void *ctx, const int64_t *off, const int64_t *count, char *dst,
                 const int64_t *strides, cw__scratch_t *s);
     size_t (*working_set)(void *ctx, const int64_t *chunks);
-    int (*begin)(void *ctx);
-    void (*end)(void *ctx);
+    int nsources;
+    cw_source_t *const *sources;   /* borrowed */
     /* Optional: after fill(), change the chunk in place (accumulation). */
     int (*post)(void *ctx, const int64_t *off, const int64_t *count, char *buf,
                 const int64_t *strides, cw__scratch_t *s);

@@ -154,26 +154,16 @@ static int
 mm_begin(cw_source_t *src)
 {
     mm_t *m = src->impl;
-    int rc = m->a->ops->begin ? m->a->ops->begin(m->a) : CW_OK;
-    if (rc == CW_OK && m->b->ops->begin) {
-        rc = m->b->ops->begin(m->b);
-        if (rc < 0 && m->a->ops->end) {
-            m->a->ops->end(m->a);
-        }
-    }
-    return rc;
+    cw_source_t *ab[2] = {m->a, m->b};
+    return cw__sources_begin(ab, 2);
 }
 
 static void
 mm_end(cw_source_t *src)
 {
     mm_t *m = src->impl;
-    if (m->a->ops->end) {
-        m->a->ops->end(m->a);
-    }
-    if (m->b->ops->end) {
-        m->b->ops->end(m->b);
-    }
+    cw_source_t *ab[2] = {m->a, m->b};
+    cw__sources_end(ab, 2);
 }
 
 static size_t

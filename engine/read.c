@@ -117,15 +117,12 @@ cw_read(cw_source_t *src, const cw_sel_t *sel, void *dst,
             goto fail;
         }
     }
-    int nthreads;
-    CW_TRY(cw__plan_threads(cfg, ntasks, cw__source_working_set(src), &nthreads));
-    if (src->ops->begin) {
-        CW_TRY(src->ops->begin(src));
-    }
-    rc = cw__run_tasks(ntasks, nthreads, read_task, &ctx, cfg);
-    if (src->ops->end) {
-        src->ops->end(src);
-    }
+    cw__budget_t budget;
+    cw__budget_init(&budget, cfg);
+    cw__job_t job = {.ntasks = ntasks, .per_task = cw__source_working_set(src),
+                     .nsources = 1, .sources = &src, .task = read_task,
+                     .ctx = &ctx};
+    rc = cw__job_run(&job, &budget, cfg);
 fail:
     for (int d = 0; d < CW_MAXDIM; d++) {
         cw__free(ctx.bounds[d]);

@@ -9,6 +9,10 @@
  * the poll callback between its tasks, so progress and cancellation need no
  * other thread to touch Python.
  *
+ * A job (cw__job_run) is the one run skeleton every operation uses: plan
+ * the threads in the memory budget (budget.c), begin the job's sources,
+ * run its tasks, end the sources.
+ *
  * After fork() in a process whose engine had started threads, GNU OpenMP's
  * thread pool is unusable in the child; runs there execute serially on the
  * calling thread.
@@ -86,28 +90,6 @@ cw_default_threads(void)
 #endif
 }
 
-int
-cw__plan_threads(const cw_config_t *cfg, int64_t ntasks, size_t per_task,
-                 int *nthreads)
-{
-    int n = cfg && cfg->threads > 0 ? cfg->threads : cw_default_threads();
-    int64_t limit = cfg && cfg->memory_limit > 0 ? cfg->memory_limit
-                                                 : (int64_t)1 << 30;
-    if ((int64_t)per_task > limit) {
-        return cw__error(CW_EBUDGET, "one task needs %.1f MiB but memory_limit "
-                         "is %.1f MiB; raise memory_limit or use smaller chunks",
-                         (double)per_task / 1048576.0, (double)limit / 1048576.0);
-    }
-    if (per_task > 0 && (int64_t)n * (int64_t)per_task > limit) {
-        n = (int)(limit / (int64_t)per_task);
-    }
-    if (ntasks < n) {
-        n = ntasks > 0 ? (int)ntasks : 1;
-    }
-    *nthreads = n < 1 ? 1 : n;
-    return CW_OK;
-}
-
 static int64_t
 now_ns(void)
 {
@@ -158,9 +140,15 @@ run_one(run_t *run, int64_t t, cw__task_fn fn, void *ctx, cw__scratch_t *s)
     atomic_fetch_add_explicit(&run->done, 1, memory_order_relaxed);
 }
 
-int
-cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
-              const cw_config_t *cfg)
+/*
+ * Run fn(ctx, t, scratch) for t in [0, ntasks) on `nthreads` OpenMP threads
+ * (dynamic schedule, one task at a time).  The first failure wins and the
+ * remaining tasks are skipped; its message is copied to the calling
+ * thread.  cfg->poll is called on the calling thread between tasks.
+ */
+static int
+run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
+          const cw_config_t *cfg)
 {
     run_t run;
     memset(&run, 0, sizeof(run));
@@ -234,3 +222,30 @@ cw__run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
     return rc;
 }
 
+
+int
+cw__job_plan(const cw__job_t *job, const cw__budget_t *b, const cw_config_t *cfg,
+             int *nthreads)
+{
+    return cw__budget_threads(b, cfg, job->ntasks, job->per_task, nthreads);
+}
+
+int
+cw__job_exec(const cw__job_t *job, int nthreads, const cw_config_t *cfg)
+{
+    int rc = cw__sources_begin(job->sources, job->nsources);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = run_tasks(job->ntasks, nthreads, job->task, job->ctx, cfg);
+    cw__sources_end(job->sources, job->nsources);
+    return rc;
+}
+
+int
+cw__job_run(const cw__job_t *job, const cw__budget_t *b, const cw_config_t *cfg)
+{
+    int nthreads;
+    CW_TRY_RET(cw__job_plan(job, b, cfg, &nthreads));
+    return cw__job_exec(job, nthreads, cfg);
+}

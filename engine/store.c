@@ -113,6 +113,30 @@ column_task(void *vctx, int64_t task, cw__scratch_t *s)
     return CW_OK;
 }
 
+/* A dataset HDF5 does not chunk: a scalar, written plainly, or an empty
+ * array, with nothing to write.  The sources are begun all the same. */
+static int
+write_unchunked(const store_ctx_t *ctx)
+{
+    const cw__store_job_t *job = ctx->job;
+    cw__sink_t *k = ctx->sink;
+    CW_TRY_RET(cw__sources_begin(job->sources, job->nsources));
+    int rc = CW_OK;
+    if (k->o.ndim == 0) {
+        unsigned char value[8];
+        cw__scratch_t s;
+        cw__scratch_init(&s);
+        int64_t zero[CW_MAXDIM] = {0}, one[CW_MAXDIM] = {0};
+        rc = job->fill(job->ctx, zero, one, (char *)value, zero, &s);
+        cw__scratch_destroy(&s);
+        if (rc == CW_OK) {
+            rc = k->ops->put_all(k, value);
+        }
+    }
+    cw__sources_end(job->sources, job->nsources);
+    return rc;
+}
+
 int
 cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
               const cw_store_opts_t *opts, const cw_config_t *cfg)
@@ -120,7 +144,6 @@ cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
     int rc;
     store_ctx_t ctx;
     cw__sink_t *sink = NULL;
-    bool begun = false;
     memset(&ctx, 0, sizeof(ctx));
     ctx.job = job;
     cw_store_opts_t o = *opts;
@@ -139,6 +162,7 @@ cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
             return cw__error(CW_EINVAL, "chunk shape too large");
         }
     }
+    /* The sink checks the options; it creates nothing before open. */
     CW_TRY(cw__sink_new_hdf5(path, name, &o, job->dtype, &sink));
     ctx.sink = sink;
     int64_t cs = (int64_t)sink->itemsize;
@@ -146,51 +170,42 @@ cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
         ctx.cstrides[d] = cs;
         cs *= o.chunks[d];
     }
-    size_t per_task = sink->chunk_nbytes + sink->ops->scratch_bytes(sink) +
-                      job->working_set(job->ctx, o.chunks) +
-                      (job->sequential ? sink->chunk_nbytes : 0);
+    cw__budget_t budget;
+    cw__budget_init(&budget, cfg);
+    size_t carry = job->sequential ? sink->chunk_nbytes : 0;
+    cw__job_t run = {
+        .ntasks = ntasks,
+        .per_task = cw__budget_store_task(sink->chunk_nbytes,
+                                          sink->ops->scratch_bytes(sink),
+                                          job->working_set(job->ctx, o.chunks),
+                                          carry),
+        .nsources = job->nsources, .sources = job->sources, .task = store_task,
+        .ctx = &ctx};
     int nthreads;
-    CW_TRY(cw__plan_threads(cfg, ntasks, per_task, &nthreads));
+    CW_TRY(cw__job_plan(&run, &budget, cfg, &nthreads));
 
     /* Create the output first: if it is a source's own file, the source's
      * read-only open then shares this read-write handle. */
     CW_TRY(sink->ops->open(sink));
-    CW_TRY(job->begin(job->ctx));
-    begun = true;
-    if (sink->chunked && job->sequential) {
-        rc = cw__run_tasks(ntasks / ctx.nchunks[job->axis], nthreads, column_task,
-                           &ctx, cfg);
-    }
-    else if (sink->chunked) {
-        rc = cw__run_tasks(ntasks, nthreads, store_task, &ctx, cfg);
-    }
-    else if (o.ndim == 0) {
-        /* A scalar cannot be chunked in HDF5: write it plainly. */
-        unsigned char value[8];
-        cw__scratch_t s;
-        cw__scratch_init(&s);
-        int64_t zero[CW_MAXDIM] = {0}, one[CW_MAXDIM] = {0};
-        rc = job->fill(job->ctx, zero, one, (char *)value, zero, &s);
-        cw__scratch_destroy(&s);
-        if (rc == CW_OK) {
-            rc = sink->ops->put_all(sink, value);
+    if (sink->chunked) {
+        if (job->sequential) {
+            /* One task per column of chunks along the axis (the threads
+             * were planned for the chunks). */
+            run.ntasks = ntasks / ctx.nchunks[job->axis];
+            run.task = column_task;
         }
+        rc = cw__job_exec(&run, nthreads, cfg);
     }
     else {
-        rc = CW_OK;  /* empty: nothing to write */
+        rc = write_unchunked(&ctx);
     }
     if (rc < 0) {
         goto fail;
     }
-    job->end(job->ctx);
-    begun = false;
     sink = NULL;
     CW_TRY(ctx.sink->ops->commit(ctx.sink));
     return CW_OK;
 fail:
-    if (begun) {
-        job->end(job->ctx);
-    }
     if (sink != NULL) {
         sink->ops->abort(sink);
     }
@@ -237,22 +252,6 @@ sel_working_set(void *vctx, const int64_t *chunks)
 }
 
 static int
-sel_begin(void *vctx)
-{
-    cw_source_t *src = ((sel_job_t *)vctx)->src;
-    return src->ops->begin ? src->ops->begin(src) : CW_OK;
-}
-
-static void
-sel_end(void *vctx)
-{
-    cw_source_t *src = ((sel_job_t *)vctx)->src;
-    if (src->ops->end) {
-        src->ops->end(src);
-    }
-}
-
-static int
 check_map(const cw_sel_t *sel, const cw_store_opts_t *o)
 {
     int seen[CW_MAXDIM] = {0};
@@ -287,7 +286,7 @@ cw_store(cw_source_t *src, const cw_sel_t *sel, const char *path,
                    .ndim = opts->ndim};
     cw__store_job_t job = {.ndim = opts->ndim, .dtype = src->dtype, .ctx = &j,
                            .fill = sel_fill, .working_set = sel_working_set,
-                           .begin = sel_begin, .end = sel_end};
+                           .nsources = 1, .sources = &src};
     /* Default chunks: the source's chunks seen through the steps. */
     for (int d = 0; d < opts->ndim; d++) {
         int sd = opts->src_dim[d];

@@ -20,30 +20,14 @@ static int
 concat_begin(cw_source_t *src)
 {
     concat_t *c = src->impl;
-    for (int i = 0; i < c->n; i++) {
-        cw_source_t *p = c->parts[i];
-        int rc = p->ops->begin ? p->ops->begin(p) : CW_OK;
-        if (rc < 0) {
-            for (int j = 0; j < i; j++) {
-                if (c->parts[j]->ops->end) {
-                    c->parts[j]->ops->end(c->parts[j]);
-                }
-            }
-            return rc;
-        }
-    }
-    return CW_OK;
+    return cw__sources_begin(c->parts, c->n);
 }
 
 static void
 concat_end(cw_source_t *src)
 {
     concat_t *c = src->impl;
-    for (int i = 0; i < c->n; i++) {
-        if (c->parts[i]->ops->end) {
-            c->parts[i]->ops->end(c->parts[i]);
-        }
-    }
+    cw__sources_end(c->parts, c->n);
 }
 
 static int

@@ -1,6 +1,9 @@
 /*
- * source.c -- what every source shares: geometry, accessors, release.  Sources are immutable after construction, so accessors
- * need no lock.
+ * source.c -- what every source shares: geometry, accessors, release, and
+ * the one loop that begins a run's sources (ending those already begun
+ * when one fails) and ends them.  Sources are immutable after
+ * construction, so accessors need no lock; begin and end run on the
+ * submitting thread.
  */
 #include <string.h>
 
@@ -63,6 +66,31 @@ cw__source_init(cw_source_t *src, const struct cw__source_ops *ops, int ndim,
     }
     src->chunk_nbytes = (size_t)cbytes;
     return CW_OK;
+}
+
+int
+cw__sources_begin(cw_source_t *const *srcs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (srcs[i]->ops->begin) {
+            int rc = srcs[i]->ops->begin(srcs[i]);
+            if (rc < 0) {
+                cw__sources_end(srcs, i);
+                return rc;
+            }
+        }
+    }
+    return CW_OK;
+}
+
+void
+cw__sources_end(cw_source_t *const *srcs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (srcs[i]->ops->end) {
+            srcs[i]->ops->end(srcs[i]);
+        }
+    }
 }
 
 void

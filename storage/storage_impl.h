@@ -174,6 +174,15 @@ int cw__source_init(cw_source_t *src, const struct cw__source_ops *ops,
                     int ndim, const int64_t *shape, cw_dtype_t dtype,
                     const int64_t *chunks, size_t target_bytes);
 
+/*
+ * Begin srcs[0..n) in order for a run (ops->begin, where a source has one).
+ * When one fails, the sources begun before it are ended and its status is
+ * returned, so on failure nothing is left begun.  Submitting thread.
+ */
+int cw__sources_begin(cw_source_t *const *srcs, int n);
+/* End srcs[0..n) in order, after a successful cw__sources_begin. */
+void cw__sources_end(cw_source_t *const *srcs, int n);
+
 /* ----------------------------------------------------------- region.c */
 
 /*

@@ -1,0 +1,440 @@
+/*
+ * run.c -- the runs of a program whose tiles are computed once each:
+ * values read into caller buffers (cw_expr_read, cw_expr_read_many),
+ * shared passes of reads and reductions (cw_expr_pass, cw_expr_reduce),
+ * and the result stored to a new dataset (cw_expr_store, through
+ * store.c).  Each is one job (sched.c) of one task per tile, planned in
+ * the memory budget (budget.c) before anything is read.
+ *
+ * Tasks write disjoint parts of the outputs, and each reduction's partial
+ * of a tile belongs to that tile's task.  No locks beyond the scheduler's.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "program_impl.h"
+
+typedef struct eval_ctx {
+    const cw_expr_t *e;
+    cw__layout_t lay;
+    char *dst;                  /* cw_expr_read */
+    const int64_t *strides;
+    int64_t ntiles[CW_MAXDIM];
+} eval_ctx_t;
+
+int
+cw__expr_run(const cw_expr_t *e, cw__layout_t *lay, int64_t ntasks,
+             cw__task_fn task, void *ctx, const cw_config_t *cfg)
+{
+    cw__budget_t budget;
+    cw__budget_init(&budget, cfg);
+    cw__job_t job = cw__expr_job(e, lay, ntasks, 0, task, ctx);
+    return cw__job_run(&job, &budget, cfg);
+}
+
+static int
+read_task(void *vctx, int64_t task, cw__scratch_t *s)
+{
+    eval_ctx_t *ctx = vctx;
+    const cw_expr_t *e = ctx->e;
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
+    char *dst = ctx->dst;
+    cw__tile_at(e, ctx->ntiles, task, off, count);
+    for (int k = 0; k < e->ndim; k++) {
+        dst += off[k] * ctx->strides[k];
+    }
+    return cw__eval_region(e, &ctx->lay, off, count, dst, ctx->strides, s);
+}
+
+int
+cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
+             const cw_config_t *cfg)
+{
+    int rc;
+    eval_ctx_t ctx;
+    cw__error_clear();
+    CW_TRY(cw__expr_check_finished(e));
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.e = e;
+    ctx.dst = dst;
+    ctx.strides = strides;
+    int64_t ntasks;
+    CW_TRY(cw__tile_grid(e, ctx.ntiles, &ntasks));
+    if (ntasks == 0) {
+        return CW_OK;
+    }
+    rc = cw__expr_run(e, &ctx.lay, ntasks, read_task, &ctx, cfg);
+fail:
+    return rc;
+}
+
+/* Several values at once: a pass without reductions (cw_expr_pass). */
+int
+cw_expr_read_many(cw_expr_t *e, int n, const int *ids, void *const *dsts,
+                  const int64_t *const *strides, const cw_config_t *cfg)
+{
+    return cw_expr_pass(e, n, ids, dsts, strides, 0, NULL, cfg);
+}
+
+/* ------------------------------------------------------------------ store */
+
+static int
+job_fill(void *vctx, const int64_t *off, const int64_t *count, char *dst,
+         const int64_t *strides, cw__scratch_t *s)
+{
+    cw__expr_store_t *j = vctx;
+    return cw__eval_region(j->e, &j->lay, off, count, dst, strides, s);
+}
+
+/* A store's sink: slabs of the output chunk's rows are computed into a
+ * slab-sized buffer and fed to the chunk's encoder in order. */
+typedef struct store_slab {
+    const int64_t *count;       /* the region (the chunk's part in shape) */
+    const int64_t *strides;     /* the chunk's C strides */
+    size_t itemsize;
+    bool edge;                  /* rows hold padding: clear them first */
+    cw__chunk_writer_t *w;
+    cw__scratch_t *s;
+} store_slab_t;
+
+static size_t
+slab_bytes(const store_slab_t *ss, int ax, int64_t r0, int64_t r1)
+{
+    return ax >= 0 ? (size_t)((r1 - r0) * ss->strides[ax]) : ss->itemsize;
+}
+
+static int
+store_slab_begin(void *vctx, int ax, int64_t r0, int64_t r1, char **dsts)
+{
+    store_slab_t *ss = vctx;
+    size_t n = slab_bytes(ss, ax, r0, r1);
+    CW_TRY_RET(cw__reserve(&ss->s->work, &ss->s->work_cap, n));
+    if (ss->edge) {
+        memset(ss->s->work, 0, n);
+    }
+    dsts[0] = ss->s->work;
+    return CW_OK;
+}
+
+static int
+store_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *const *ptrs,
+               const int64_t *const *strides)
+{
+    store_slab_t *ss = vctx;
+    (void)strides;
+    return ss->w->k->ops->stream_feed(ss->w, ptrs[0], slab_bytes(ss, ax, r0, r1));
+}
+
+static int
+job_fill_stream(void *vctx, const int64_t *off, const int64_t *count,
+                const int64_t *strides, cw__chunk_writer_t *w, cw__scratch_t *s)
+{
+    cw__expr_store_t *j = vctx;
+    const cw_expr_t *e = j->e;
+    store_slab_t ss = {.count = count, .strides = strides,
+                       .itemsize = e->v[e->result].itemsize, .w = w, .s = s};
+    /* The region starts at the chunk's origin; rows of it are whole rows
+     * of the chunk only when no later axis is cut by the shape's edge. */
+    int ax = -1;
+    for (int k = 0; k < e->ndim; k++) {
+        if (ax >= 0 && count[k] * strides[k] != strides[k - 1]) {
+            ss.edge = true;  /* fewer than the chunk's extent along k */
+        }
+        if (ax < 0 && count[k] > 1) {
+            ax = k;
+        }
+    }
+    cw__slab_sink_t sink = {.begin = store_slab_begin, .end = store_slab_end,
+                            .ctx = &ss};
+    char *dst = NULL;
+    return cw__eval_region_sink(e, &j->lay, off, count, 1, &e->result, &dst, &strides,
+                                &sink, s);
+}
+
+static size_t
+job_working_set(void *vctx, const int64_t *chunks)
+{
+    cw__expr_store_t *j = vctx;
+    /* The store's tiles are its chunks. */
+    cw__plan_layout(j->e, chunks, &j->lay);
+    return cw__expr_working_set(j->e, chunks);
+}
+
+void
+cw__expr_store_job(cw__store_job_t *job, cw__expr_store_t *j, const cw_expr_t *e)
+{
+    *job = (cw__store_job_t){.ndim = e->ndim, .dtype = e->v[e->result].dtype,
+                             .ctx = j, .fill = job_fill,
+                             .working_set = job_working_set,
+                             .nsources = e->ninputs, .sources = e->srcs};
+    memcpy(job->shape, e->shape, sizeof(job->shape));
+    memcpy(job->chunks, e->tile, sizeof(job->chunks));
+}
+
+int
+cw_expr_store(cw_expr_t *e, const char *path, const char *name,
+              const cw_store_opts_t *opts, const cw_config_t *cfg)
+{
+    int rc;
+    cw__error_clear();
+    CW_TRY(cw__expr_check_finished(e));
+    cw__expr_store_t j = {.e = e};
+    cw__store_job_t job;
+    cw__expr_store_job(&job, &j, e);
+    job.fill_stream = job_fill_stream;
+    rc = cw__store_run(&job, path, name, opts, cfg);
+fail:
+    return rc;
+}
+
+typedef struct pass_ctx {
+    const cw_expr_t *e;
+    cw__layout_t lay;
+    int64_t ntiles[CW_MAXDIM];
+    int nread, nred;
+    int outs[CW__MAX_OUTS];             /* value ids: the reads, then reductions */
+    char *rdst[CW__MAX_OUTS];
+    const int64_t *rstr[CW__MAX_OUTS];
+    cw__reduce_ctx_t red[CW__MAX_OUTS];
+} pass_ctx_t;
+
+/* One task's sink: where each slab goes. */
+typedef struct pass_slab {
+    const pass_ctx_t *p;
+    char *rdst[CW__MAX_OUTS];           /* the tile's origin in each read */
+    cw__reduce_slab_t rs[CW__MAX_OUTS];
+    cw__scratch_t *s;
+} pass_slab_t;
+
+static int
+pass_slab_begin(void *vctx, int ax, int64_t r0, int64_t r1, char **dsts)
+{
+    pass_slab_t *ps = vctx;
+    const pass_ctx_t *p = ps->p;
+    for (int j = 0; j < p->nread; j++) {
+        dsts[j] = ps->rdst[j] + (ax >= 0 ? r0 * p->rstr[j][ax] : 0);
+    }
+    /* Each reduction's slab, 64-byte aligned, in one buffer; at the first
+     * slab also the stacks, which live until the tile is done. */
+    size_t off[CW__MAX_OUTS], total = 0, stotal = 0, soff[CW__MAX_OUTS];
+    for (int k = 0; k < p->nred; k++) {
+        cw__reduce_slab_t *rs = &ps->rs[k];
+        size_t n = ax >= 0 ? (size_t)((r1 - r0) * rs->tstr[ax]) : rs->c->itemsize;
+        off[k] = total;
+        total += (n + 63) & ~(size_t)63;
+        if (r0 == 0 && ax >= 0 && rs->c->red[ax]) {
+            int64_t nslabs = (rs->count[ax] + (r1 - r0) - 1) / (r1 - r0);
+            int levels = 2;
+            while (((int64_t)1 << (levels - 2)) < nslabs) {
+                levels++;
+            }
+            soff[k] = stotal;
+            stotal += ((size_t)levels * rs->kt + 63) & ~(size_t)63;
+        }
+    }
+    CW_TRY_RET(cw__reserve(&ps->s->enc, &ps->s->enc_cap, total));
+    if (stotal > 0) {
+        CW_TRY_RET(cw__reserve(&ps->s->red, &ps->s->red_cap, stotal));
+    }
+    for (int k = 0; k < p->nred; k++) {
+        cw__reduce_slab_t *rs = &ps->rs[k];
+        dsts[p->nread + k] = (char *)ps->s->enc + off[k];
+        if (r0 == 0 && ax >= 0 && rs->c->red[ax]) {
+            rs->stack = (char *)ps->s->red + soff[k];
+        }
+    }
+    return CW_OK;
+}
+
+static int
+pass_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *const *ptrs,
+              const int64_t *const *strides)
+{
+    pass_slab_t *ps = vctx;
+    const pass_ctx_t *p = ps->p;
+    for (int k = 0; k < p->nred; k++) {
+        cw__reduce_slab_fold(&ps->rs[k], ax, r0, r1, ptrs[p->nread + k],
+                             strides[p->nread + k]);
+    }
+    return CW_OK;
+}
+
+static int
+pass_task(void *vctx, int64_t task, cw__scratch_t *s)
+{
+    const pass_ctx_t *p = vctx;
+    const cw_expr_t *e = p->e;
+    int nd = e->ndim;
+    int64_t off[CW_MAXDIM], count[CW_MAXDIM];
+    cw__tile_at(e, p->ntiles, task, off, count);
+    pass_slab_t ps;
+    ps.p = p;
+    ps.s = s;
+    const int64_t *dstr[CW__MAX_OUTS];
+    char *dsts[CW__MAX_OUTS];
+    for (int j = 0; j < p->nread; j++) {
+        ps.rdst[j] = p->rdst[j];
+        for (int k = 0; k < nd; k++) {
+            ps.rdst[j] += off[k] * p->rstr[j][k];
+        }
+        dstr[j] = p->rstr[j];
+        dsts[j] = ps.rdst[j];
+    }
+    for (int i = 0; i < p->nred; i++) {
+        const cw__reduce_ctx_t *c = &p->red[i];
+        cw__reduce_slab_t *rs = &ps.rs[i];
+        memset(rs, 0, sizeof(*rs));
+        rs->c = c;
+        rs->count = count;
+        int64_t r = 0, koff = 0;        /* the tile's partial, its part of it */
+        for (int k = 0; k < nd; k++) {
+            koff += off[k] * c->kstride[k];
+            if (c->red[k]) {
+                r = r * p->ntiles[k] + off[k] / e->tile[k];
+            }
+        }
+        rs->acc = c->partials + r * c->kbytes + koff;
+        int64_t st = (int64_t)c->itemsize, ks = (int64_t)c->itemsize;
+        for (int k = nd - 1; k >= 0; k--) {
+            rs->tstr[k] = st;
+            st *= count[k];
+            rs->kcount[k] = c->red[k] ? 1 : count[k];
+            rs->kstr[k] = c->red[k] ? 0 : ks;
+            ks *= rs->kcount[k];
+        }
+        rs->kt = (size_t)ks;
+        dstr[p->nread + i] = rs->tstr;
+        dsts[p->nread + i] = NULL;
+    }
+    cw__slab_sink_t sink = {.begin = pass_slab_begin, .end = pass_slab_end, .ctx = &ps,
+                        .in_place = p->nread == 0 && p->nred == 1};
+    int n = p->nread + p->nred;
+    int rc = cw__eval_region_sink(e, &p->lay, off, count, n, p->outs, dsts, dstr,
+                                  p->nred > 0 ? &sink : NULL, s);
+    if (rc < 0) {
+        return rc;
+    }
+    for (int i = 0; i < p->nred; i++) {
+        cw__reduce_slab_finish(&ps.rs[i]);
+    }
+    return CW_OK;
+}
+
+int
+cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dsts,
+             const int64_t *const *read_strides, int nred, const cw_reduction_t *reds,
+             const cw_config_t *cfg)
+{
+    int rc;
+    pass_ctx_t *p = NULL;
+    cw__error_clear();
+    CW_TRY(cw__expr_check_finished(e));
+    if (nread < 0 || nred < 0 || nread + nred < 1 || nread + nred > CW__MAX_OUTS) {
+        return cw__error(CW_EINVAL, "a pass computes 1 to %d results", CW__MAX_OUTS);
+    }
+    p = cw__calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return cw__error(CW_ENOMEM, "out of memory");
+    }
+    p->e = e;
+    p->nread = nread;
+    p->nred = nred;
+    int64_t ntasks;
+    CW_TRY(cw__tile_grid(e, p->ntiles, &ntasks));
+    if (ntasks == 0 && nred > 0) {
+        rc = cw__error(CW_EINVAL, "%s: reduction over an empty array",
+                       reds[0].name ? reds[0].name : "reduce");
+        goto fail;
+    }
+    if (ntasks == 0) {
+        rc = CW_OK;  /* nothing to read */
+        goto fail;
+    }
+    for (int j = 0; j < nread; j++) {
+        CW_TRY(cw__expr_check_ref(e, read_ids[j]));
+        p->outs[j] = read_ids[j];
+        p->rdst[j] = read_dsts[j];
+        p->rstr[j] = read_strides[j];
+    }
+    cw__budget_t budget;
+    cw__budget_init(&budget, cfg);
+    size_t extra = 0;
+    for (int i = 0; i < nred; i++) {
+        const cw_reduction_t *q = &reds[i];
+        cw__reduce_ctx_t *c = &p->red[i];
+        CW_TRY(cw__expr_check_ref(e, q->id));
+        p->outs[nread + i] = q->id;
+        c->e = e;
+        c->red = q->reduce_axis;
+        c->fn = q->fn;
+        c->data = q->data;
+        c->itemsize = e->v[q->id].itemsize;
+        int64_t R = 1, kept = 1, ks = (int64_t)c->itemsize;
+        for (int k = e->ndim - 1; k >= 0; k--) {
+            c->kstride[k] = c->red[k] ? 0 : ks;
+            ks *= c->red[k] ? 1 : e->shape[k];
+            if (c->red[k]) {
+                R *= p->ntiles[k];
+            }
+            else {
+                kept *= e->shape[k];
+            }
+        }
+        c->kbytes = kept * (int64_t)c->itemsize;
+        int64_t pb;
+        if (!cw__mul_ok(R, c->kbytes, &pb)) {
+            pb = INT64_MAX;
+        }
+        char what[128];
+        snprintf(what, sizeof(what), "%s: the partial results",
+                 q->name ? q->name : "reduce");
+        CW_TRY(cw__budget_reserve(&budget, pb, what, "use larger chunks along the "
+                                  "reduced axes or raise memory_limit"));
+        size_t te = c->itemsize;
+        for (int k = 0; k < e->ndim; k++) {
+            te *= (size_t)e->tile[k];
+        }
+        extra += te;  /* the planner's worst case: a tile evaluated whole */
+        c->partials = cw__malloc((size_t)(pb > 0 ? pb : 1));
+        if (c->partials == NULL) {
+            rc = cw__error(CW_ENOMEM, "out of memory for %lld bytes of partials",
+                           (long long)pb);
+            goto fail;
+        }
+    }
+    cw__job_t job = cw__expr_job(e, &p->lay, ntasks, extra, pass_task, p);
+    CW_TRY(cw__job_run(&job, &budget, cfg));
+    /* Combine partials pairwise in a fixed order: independent of threads. */
+    for (int i = 0; i < nred; i++) {
+        cw__reduce_ctx_t *c = &p->red[i];
+        int64_t R = 1;
+        for (int k = 0; k < e->ndim; k++) {
+            R *= c->red[k] ? p->ntiles[k] : 1;
+        }
+        cw__reduce_tree(c, R);
+        memcpy(reds[i].dst, c->partials, (size_t)c->kbytes);
+    }
+    rc = CW_OK;
+fail:
+    if (p) {
+        for (int i = 0; i < nred; i++) {
+            cw__free(p->red[i].partials);
+        }
+        cw__free(p);
+    }
+    return rc;
+}
+
+int
+cw_expr_reduce(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
+               const bool *reduce_axis, void *dst, const cw_config_t *cfg)
+{
+    cw__error_clear();
+    int rc = cw__expr_check_finished(e);
+    if (rc < 0) {
+        return rc;
+    }
+    cw_reduction_t r = {.id = e->result, .name = name, .fn = fn, .data = data,
+                        .reduce_axis = reduce_axis, .dst = dst};
+    return cw_expr_pass(e, 0, NULL, NULL, NULL, 1, &r, cfg);
+}

@@ -1,7 +1,7 @@
 /*
  * accumulate.c -- accumulations along one axis (cumulative sums and the
- * like), into memory (cw_expr_accumulate) or a new dataset
- * (cw_expr_accumulate_store).  One task walks a column of tiles along the
+ * like), into memory (cw__expr_accumulate) or a new dataset
+ * (cw__expr_accumulate_store).  One task walks a column of tiles along the
  * axis in order, the first row of each tile continuing from the last row
  * of the one before; columns are independent and run in parallel.
  *
@@ -102,20 +102,20 @@ check_call(const cw_expr_t *e, const char *name, int axis)
 }
 
 int
-cw_expr_accumulate(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
-                   int axis, void *dst, const int64_t *strides, const cw_config_t *cfg)
+cw__expr_accumulate(cw_expr_t *e, const cw_output_t *o, const cw_config_t *cfg)
 {
     int rc;
     acc_ctx_t c;
-    CW_TRY(check_call(e, name, axis));
+    int axis = o->axis;
+    CW_TRY(check_call(e, o->name, axis));
     memset(&c, 0, sizeof(c));
     c.e = e;
     c.axis = axis;
-    c.fn = fn;
-    c.data = data;
+    c.fn = o->fn;
+    c.data = o->data;
     c.itemsize = e->v[e->result].itemsize;
-    c.dst = dst;
-    c.strides = strides;
+    c.dst = o->dst;
+    c.strides = o->strides;
     int64_t ntasks;
     CW_TRY(cw__tile_grid(e, c.ntiles, &ntasks));
     if (ntasks == 0) {
@@ -164,13 +164,12 @@ acc_post(void *vctx, const int64_t *off, const int64_t *count, char *buf,
 }
 
 int
-cw_expr_accumulate_store(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
-                         int axis, const char *path, const char *dset,
-                         const cw_store_opts_t *opts, const cw_config_t *cfg)
+cw__expr_accumulate_store(cw_expr_t *e, const cw_output_t *o, const cw_config_t *cfg)
 {
     int rc;
-    CW_TRY(check_call(e, name, axis));
-    acc_job_t a = {.j = {.e = e}, .fn = fn, .data = data, .axis = axis,
+    int axis = o->axis;
+    CW_TRY(check_call(e, o->name, axis));
+    acc_job_t a = {.j = {.e = e}, .fn = o->fn, .data = o->data, .axis = axis,
                    .itemsize = e->v[e->result].itemsize};
     /* The program's store job, with `a` as its context (a.j comes first)
      * and the accumulation after each chunk's fill. */
@@ -180,7 +179,7 @@ cw_expr_accumulate_store(cw_expr_t *e, const char *name, cw_loop_fn fn, void *da
     job.post = acc_post;
     job.sequential = true;
     job.axis = axis;
-    rc = cw__store_run(&job, path, dset, opts, cfg);
+    rc = cw__store_run(&job, o->path, o->dataset, o->store, cfg);
 fail:
     return rc;
 }

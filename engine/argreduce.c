@@ -1,5 +1,5 @@
 /*
- * argreduce.c -- argmax and argmin (cw_expr_argreduce): per tile, the best
+ * argreduce.c -- argmax and argmin (cw__expr_argreduce): per tile, the best
  * value and its flat index for each output element; then the tiles'
  * partials are combined by a rule that does not depend on their order
  * (NaN beats everything, ties go to the smaller index), so the result
@@ -120,13 +120,11 @@ fail:
 }
 
 int
-cw_expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
-                  const cw_config_t *cfg)
+cw__expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
+                   const cw_config_t *cfg)
 {
     int rc;
     arg_ctx_t c;
-    cw__error_clear();
-    CW_TRY(cw__expr_check_finished(e));
     if (axis < -1 || axis >= e->ndim) {
         return cw__error(CW_EINVAL, "axis %d out of range", axis);
     }

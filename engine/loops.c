@@ -79,7 +79,8 @@ cw_expr_builtin(cw_expr_t *e, const char *name, int nin, const int *ins,
         [CW_UINT32] = ipow_u32, [CW_UINT64] = ipow_u64};
     if (strcmp(name, "power") == 0 && nin == 2 && (unsigned)dtype < CW_NDTYPES &&
         ipow[dtype] != NULL) {
-        return cw_expr_loop(e, "power", ipow[dtype], NULL, 2, ins, dtype, id);
+        return cw_expr_loop(e, "power", ipow[dtype], NULL, CW_LOOP_NO_FPE, 2, ins, dtype,
+                        id);
     }
     return cw__error(CW_EINVAL, "no built-in loop %s for %s", name,
                      cw_dtype_name(dtype));
@@ -99,5 +100,6 @@ cw_expr_select(cw_expr_t *e, int cond, int a, int b, int *id)
     size_t sz = e->v[a].itemsize;
     cw_loop_fn fn = sz == 1 ? select1 : sz == 2 ? select2 : sz == 4 ? select4 : select8;
     int ins[3] = {cond, a, b};
-    return cw_expr_loop(e, "where", fn, NULL, 3, ins, e->v[a].dtype, id);
+    return cw_expr_loop(e, "where", fn, NULL, CW_LOOP_NO_FPE, 3, ins, e->v[a].dtype,
+                        id);
 }

@@ -133,11 +133,15 @@ cw_expr_cast(cw_expr_t *e, int in, cw_dtype_t to, int *id)
 }
 
 int
-cw_expr_loop(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data, int nin,
-             const int *ins, cw_dtype_t out, int *id)
+cw_expr_loop(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
+             unsigned flags, int nin, const int *ins, cw_dtype_t out, int *id)
 {
     if (fn == NULL || nin < 1 || nin > 3) {
         return cw__error(CW_EINVAL, "a loop takes 1 to 3 inputs");
+    }
+    if (flags & CW_LOOP_NEEDS_GIL) {
+        return cw__error(CW_ETYPE, "the loop of %s needs the Python API",
+                         name ? name : "a loop");
     }
     for (int i = 0; i < nin; i++) {
         if (cw__expr_check_ref(e, ins[i]) < 0) {

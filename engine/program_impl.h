@@ -200,4 +200,12 @@ int cw__expr_run(const cw_expr_t *e, cw__layout_t *lay, int64_t ntasks,
 void cw__expr_store_job(cw__store_job_t *job, cw__expr_store_t *j,
                         const cw_expr_t *e);
 
+/* The runs cw_expr_run dispatches to (accumulate.c, argreduce.c); the
+ * output is checked, the program finished. */
+int cw__expr_accumulate(cw_expr_t *e, const cw_output_t *o, const cw_config_t *cfg);
+int cw__expr_accumulate_store(cw_expr_t *e, const cw_output_t *o,
+                              const cw_config_t *cfg);
+int cw__expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
+                       const cw_config_t *cfg);
+
 #endif

@@ -1,10 +1,11 @@
 /*
- * run.c -- the runs of a program whose tiles are computed once each:
- * values read into caller buffers (cw_expr_read, cw_expr_read_many),
- * shared passes of reads and reductions (cw_expr_pass, cw_expr_reduce),
- * and the result stored to a new dataset (cw_expr_store, through
- * store.c).  Each is one job (sched.c) of one task per tile, planned in
- * the memory budget (budget.c) before anything is read.
+ * run.c -- cw_expr_run, the one run entry: it takes a program's outputs as
+ * data and runs them.  Here too, the runs whose tiles are computed once
+ * each: values read into caller buffers, shared passes of reads and
+ * reductions, and the result stored to a new dataset (through store.c);
+ * accumulations and arg-reductions have files of their own.  Each run is
+ * one job (sched.c) of one task per tile, planned in the memory budget
+ * (budget.c) before anything is read.
  *
  * Tasks write disjoint parts of the outputs, and each reduction's partial
  * of a tile belongs to that tile's task.  No locks beyond the scheduler's.
@@ -17,7 +18,7 @@
 typedef struct eval_ctx {
     const cw_expr_t *e;
     cw__layout_t lay;
-    char *dst;                  /* cw_expr_read */
+    char *dst;                  /* one buffer (run_read) */
     const int64_t *strides;
     int64_t ntiles[CW_MAXDIM];
 } eval_ctx_t;
@@ -46,14 +47,12 @@ read_task(void *vctx, int64_t task, cw__scratch_t *s)
     return cw__eval_region(e, &ctx->lay, off, count, dst, ctx->strides, s);
 }
 
-int
-cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
-             const cw_config_t *cfg)
+/* The program's result alone into one buffer: no slabs to share. */
+static int
+run_read(cw_expr_t *e, void *dst, const int64_t *strides, const cw_config_t *cfg)
 {
     int rc;
     eval_ctx_t ctx;
-    cw__error_clear();
-    CW_TRY(cw__expr_check_finished(e));
     memset(&ctx, 0, sizeof(ctx));
     ctx.e = e;
     ctx.dst = dst;
@@ -66,14 +65,6 @@ cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
     rc = cw__expr_run(e, &ctx.lay, ntasks, read_task, &ctx, cfg);
 fail:
     return rc;
-}
-
-/* Several values at once: a pass without reductions (cw_expr_pass). */
-int
-cw_expr_read_many(cw_expr_t *e, int n, const int *ids, void *const *dsts,
-                  const int64_t *const *strides, const cw_config_t *cfg)
-{
-    return cw_expr_pass(e, n, ids, dsts, strides, 0, NULL, cfg);
 }
 
 /* ------------------------------------------------------------------ store */
@@ -171,20 +162,15 @@ cw__expr_store_job(cw__store_job_t *job, cw__expr_store_t *j, const cw_expr_t *e
     memcpy(job->chunks, e->tile, sizeof(job->chunks));
 }
 
-int
-cw_expr_store(cw_expr_t *e, const char *path, const char *name,
-              const cw_store_opts_t *opts, const cw_config_t *cfg)
+static int
+run_store(cw_expr_t *e, const char *path, const char *name,
+          const cw_store_opts_t *opts, const cw_config_t *cfg)
 {
-    int rc;
-    cw__error_clear();
-    CW_TRY(cw__expr_check_finished(e));
     cw__expr_store_t j = {.e = e};
     cw__store_job_t job;
     cw__expr_store_job(&job, &j, e);
     job.fill_stream = job_fill_stream;
-    rc = cw__store_run(&job, path, name, opts, cfg);
-fail:
-    return rc;
+    return cw__store_run(&job, path, name, opts, cfg);
 }
 
 typedef struct pass_ctx {
@@ -320,18 +306,14 @@ pass_task(void *vctx, int64_t task, cw__scratch_t *s)
     return CW_OK;
 }
 
-int
-cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dsts,
-             const int64_t *const *read_strides, int nred, const cw_reduction_t *reds,
-             const cw_config_t *cfg)
+/* Buffers (reads) and reductions (reds) of one program from the same
+ * tiles: every input chunk is read and decoded once for all of them. */
+static int
+run_pass(cw_expr_t *e, int nread, const cw_output_t *const *reads, int nred,
+         const cw_output_t *const *reds, const cw_config_t *cfg)
 {
     int rc;
     pass_ctx_t *p = NULL;
-    cw__error_clear();
-    CW_TRY(cw__expr_check_finished(e));
-    if (nread < 0 || nred < 0 || nread + nred < 1 || nread + nred > CW__MAX_OUTS) {
-        return cw__error(CW_EINVAL, "a pass computes 1 to %d results", CW__MAX_OUTS);
-    }
     p = cw__calloc(1, sizeof(*p));
     if (p == NULL) {
         return cw__error(CW_ENOMEM, "out of memory");
@@ -343,7 +325,7 @@ cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dst
     CW_TRY(cw__tile_grid(e, p->ntiles, &ntasks));
     if (ntasks == 0 && nred > 0) {
         rc = cw__error(CW_EINVAL, "%s: reduction over an empty array",
-                       reds[0].name ? reds[0].name : "reduce");
+                       reds[0]->name ? reds[0]->name : "reduce");
         goto fail;
     }
     if (ntasks == 0) {
@@ -351,18 +333,16 @@ cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dst
         goto fail;
     }
     for (int j = 0; j < nread; j++) {
-        CW_TRY(cw__expr_check_ref(e, read_ids[j]));
-        p->outs[j] = read_ids[j];
-        p->rdst[j] = read_dsts[j];
-        p->rstr[j] = read_strides[j];
+        p->outs[j] = reads[j]->id;
+        p->rdst[j] = reads[j]->dst;
+        p->rstr[j] = reads[j]->strides;
     }
     cw__budget_t budget;
     cw__budget_init(&budget, cfg);
     size_t extra = 0;
     for (int i = 0; i < nred; i++) {
-        const cw_reduction_t *q = &reds[i];
+        const cw_output_t *q = reds[i];
         cw__reduce_ctx_t *c = &p->red[i];
-        CW_TRY(cw__expr_check_ref(e, q->id));
         p->outs[nread + i] = q->id;
         c->e = e;
         c->red = q->reduce_axis;
@@ -412,7 +392,7 @@ cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids, void *const *read_dst
             R *= c->red[k] ? p->ntiles[k] : 1;
         }
         cw__reduce_tree(c, R);
-        memcpy(reds[i].dst, c->partials, (size_t)c->kbytes);
+        memcpy(reds[i]->dst, c->partials, (size_t)c->kbytes);
     }
     rc = CW_OK;
 fail:
@@ -425,16 +405,144 @@ fail:
     return rc;
 }
 
-int
-cw_expr_reduce(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
-               const bool *reduce_axis, void *dst, const cw_config_t *cfg)
+/* ------------------------------------------------------------ the entry */
+
+/* The input whose selection value `id` is, when it broadcasts nothing: a
+ * plain copy of a source, which cw_read and cw_store move chunk by chunk
+ * on the source's own chunk grid, without the VM.  Else NULL. */
+static const cw__value_t *
+plain_input(const cw_expr_t *e, int id)
 {
-    cw__error_clear();
-    int rc = cw__expr_check_finished(e);
-    if (rc < 0) {
-        return rc;
+    const cw__value_t *v = &e->v[id];
+    bool mapped[CW_MAXDIM] = {false};
+    if (v->kind != CW__V_INPUT) {
+        return NULL;
     }
-    cw_reduction_t r = {.id = e->result, .name = name, .fn = fn, .data = data,
-                        .reduce_axis = reduce_axis, .dst = dst};
-    return cw_expr_pass(e, 0, NULL, NULL, NULL, 1, &r, cfg);
+    for (int d = 0; d < v->sel.ndim; d++) {
+        if (v->bcast[d]) {
+            return NULL;
+        }
+        if (v->axis[d] >= 0) {
+            mapped[v->axis[d]] = true;
+        }
+    }
+    for (int k = 0; k < e->ndim; k++) {
+        if (!mapped[k] && e->shape[k] != 1) {
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* A plain input into a buffer (cw_read) or a new dataset (cw_store). */
+static int
+copy_input(const cw_expr_t *e, const cw__value_t *v, const cw_output_t *o,
+           const cw_config_t *cfg)
+{
+    if (o->kind == CW_OUT_BUFFER) {
+        int64_t strides[CW_MAXDIM];
+        for (int d = 0; d < v->sel.ndim; d++) {
+            strides[d] = v->axis[d] >= 0 ? o->strides[v->axis[d]] : 0;
+        }
+        return cw_read(v->src, &v->sel, o->dst, strides, cfg);
+    }
+    cw_store_opts_t opts = *o->store;
+    opts.ndim = e->ndim;
+    for (int k = 0; k < e->ndim; k++) {
+        opts.shape[k] = e->shape[k];
+        opts.src_dim[k] = -1;
+    }
+    for (int d = 0; d < v->sel.ndim; d++) {
+        if (v->axis[d] >= 0) {
+            opts.src_dim[v->axis[d]] = d;
+        }
+    }
+    return cw_store(v->src, &v->sel, o->path, o->dataset, &opts, cfg);
+}
+
+/* CW_EINVAL unless output `o` (number k) is well formed for `e`. */
+static int
+check_output(const cw_expr_t *e, int k, const cw_output_t *o)
+{
+    CW_TRY_RET(cw__expr_check_ref(e, o->id));
+    switch (o->kind) {
+    case CW_OUT_BUFFER:
+        return CW_OK;
+    case CW_OUT_REDUCE:
+        if (!(o->fn_flags & CW_LOOP_REORDERABLE)) {
+            return cw__error(CW_EINVAL, "output %d: the reduction %s is not "
+                             "reorderable", k, o->name ? o->name : "(unnamed)");
+        }
+        return o->fn && o->reduce_axis && o->dst
+                   ? CW_OK
+                   : cw__error(CW_EINVAL, "output %d: a reduction needs a loop, "
+                               "its axes and a buffer", k);
+    case CW_OUT_ACCUMULATE:
+    case CW_OUT_ARGREDUCE:
+    case CW_OUT_STORE:
+        if (o->id != e->result) {
+            return cw__error(CW_EINVAL, "output %d: accumulations, arg-reductions "
+                             "and stores are of the program's result", k);
+        }
+        return CW_OK;
+    default:
+        return cw__error(CW_EINVAL, "output %d: unknown kind %d", k, (int)o->kind);
+    }
+}
+
+int
+cw_expr_run(cw_expr_t *e, int n, const cw_output_t *outs, const cw_config_t *cfg)
+{
+    const cw_output_t *reads[CW__MAX_OUTS], *reds[CW__MAX_OUTS];
+    int nread = 0, nred = 0;
+    cw__error_clear();
+    CW_TRY_RET(cw__expr_check_finished(e));
+    if (n < 1) {
+        return cw__error(CW_EINVAL, "a run computes at least one output");
+    }
+    for (int k = 0; k < n; k++) {
+        CW_TRY_RET(check_output(e, k, &outs[k]));
+        if (outs[k].kind == CW_OUT_BUFFER || outs[k].kind == CW_OUT_REDUCE) {
+            if (nread + nred == CW__MAX_OUTS) {
+                return cw__error(CW_EINVAL, "a pass computes at most %d buffers "
+                                 "and reductions", CW__MAX_OUTS);
+            }
+            if (outs[k].kind == CW_OUT_BUFFER) {
+                reads[nread++] = &outs[k];
+            }
+            else {
+                reds[nred++] = &outs[k];
+            }
+        }
+    }
+    const cw__value_t *plain = nread == 1 ? plain_input(e, reads[0]->id) : NULL;
+    if (nread == 1 && nred == 0 && plain != NULL) {
+        CW_TRY_RET(copy_input(e, plain, reads[0], cfg));
+    }
+    else if (nread == 1 && nred == 0 && reads[0]->id == e->result) {
+        CW_TRY_RET(run_read(e, reads[0]->dst, reads[0]->strides, cfg));
+    }
+    else if (nread + nred > 0) {
+        CW_TRY_RET(run_pass(e, nread, reads, nred, reds, cfg));
+    }
+    for (int k = 0; k < n; k++) {
+        const cw_output_t *o = &outs[k];
+        switch (o->kind) {
+        case CW_OUT_ACCUMULATE:
+            CW_TRY_RET(o->path ? cw__expr_accumulate_store(e, o, cfg)
+                               : cw__expr_accumulate(e, o, cfg));
+            break;
+        case CW_OUT_ARGREDUCE:
+            CW_TRY_RET(cw__expr_argreduce(e, o->is_max, o->axis, o->dst, cfg));
+            break;
+        case CW_OUT_STORE:
+            plain = plain_input(e, o->id);
+            CW_TRY_RET(plain ? copy_input(e, plain, o, cfg)
+                             : run_store(e, o->path, o->dataset, o->store, cfg));
+            break;
+        default:
+            break;
+        }
+    }
+    return CW_OK;
 }

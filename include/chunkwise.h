@@ -342,13 +342,27 @@ CW_API int cw_expr_scalar(cw_expr_t *e, cw_dtype_t dtype, const void *value,
                           int *id);
 /** @brief Add a conversion of value @p in to @p to (unsafe casting). */
 CW_API int cw_expr_cast(cw_expr_t *e, int in, cw_dtype_t to, int *id);
+/** What is known about a loop (cw_expr_loop, cw_output_t.fn_flags), as
+ *  NumPy knows it of its own loops (NPY_METH_REQUIRES_PYAPI,
+ *  NPY_METH_IS_REORDERABLE, NPY_METH_NO_FLOATINGPOINT_ERRORS). */
+enum {
+    CW_LOOP_NEEDS_GIL = 1,     /**< calls the Python API: refused, the engine
+                                    runs without the GIL */
+    CW_LOOP_REORDERABLE = 2,   /**< as a reduction, any grouping of the
+                                    operands gives the same result: required
+                                    by CW_OUT_REDUCE */
+    CW_LOOP_NO_FPE = 4         /**< raises no floating-point flags */
+};
+
 /**
  * @brief Add a loop over @p nin values (of the dtypes the loop expects)
  *        producing one value of @p out.  @p data is passed to @p fn.
- * @param name  for cw_expr_describe (borrowed, copied).
+ * @param name   for cw_expr_describe (borrowed, copied).
+ * @param flags  CW_LOOP_* flags of @p fn; CW_ETYPE for CW_LOOP_NEEDS_GIL.
  */
 CW_API int cw_expr_loop(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
-                        int nin, const int *ins, cw_dtype_t out, int *id);
+                        unsigned flags, int nin, const int *ins, cw_dtype_t out,
+                        int *id);
 /**
  * @brief Add where(@p cond, @p a, @p b): @p cond a bool value, @p a and
  *        @p b values of one dtype, which the result has.
@@ -369,97 +383,74 @@ CW_API int cw_expr_finish(cw_expr_t *e, int result, const int64_t *tile);
 /** @brief Dtype of a value. */
 CW_API cw_dtype_t cw_expr_dtype(const cw_expr_t *e, int id);
 
-/**
- * @brief Evaluate into a caller's buffer with byte @p strides per output
- *        axis, in parallel.
- */
-CW_API int cw_expr_read(cw_expr_t *e, void *dst, const int64_t *strides,
-                        const cw_config_t *cfg);
-/**
- * @brief Evaluate @p n values of the program (ids, each of the program's
- *        shape) into @p n buffers in one pass: inputs they share are read
- *        and computed once per tile.  At most 8 values.
- */
-CW_API int cw_expr_read_many(cw_expr_t *e, int n, const int *ids, void *const *dsts,
-                             const int64_t *const *strides, const cw_config_t *cfg);
+/** What one output of a run computes (cw_output_t.kind). */
+typedef enum cw_out_kind {
+    CW_OUT_BUFFER,      /**< the value into dst, byte strides per axis */
+    CW_OUT_REDUCE,      /**< fn over the axes where reduce_axis is true into
+                             dst: C-contiguous, the shape without them */
+    CW_OUT_ACCUMULATE,  /**< fn along axis into dst (byte strides), or into a
+                             new dataset when path is set */
+    CW_OUT_ARGREDUCE,   /**< int64 indices of the extreme along axis (-1:
+                             the array in C order) into dst, C-contiguous */
+    CW_OUT_STORE        /**< the value into a new HDF5 dataset */
+} cw_out_kind_t;
 
 /**
- * @brief Evaluate and stream into a new HDF5 dataset (see cw_store; only
- *        chunks, codec, blosc_codec, level, shuffle, bitshuffle and
- *        overwrite of @p opts are used; the shape is the program's).
- */
-CW_API int cw_expr_store(cw_expr_t *e, const char *path, const char *name,
-                         const cw_store_opts_t *opts, const cw_config_t *cfg);
-/**
- * @brief Evaluate and reduce along the axes where @p reduce_axis is true,
- *        with the binary loop @p fn (acc = fn(acc, x), of the result's
- *        dtype), into @p dst: C-contiguous, the result's shape without the
- *        reduced axes.  Every output element starts from the first element
- *        along the reduced axes (so the program must not be empty there).
+ * One output of cw_expr_run: a kind and the fields that kind reads; the
+ * others are ignored.  Every pointer is borrowed for the run.
  *
- * Each tile reduces its part into its own partial (pairwise for runs along
- * the innermost axis, as NumPy's loops do); partials are then combined in
- * a fixed pairwise order of tiles, so results are bit-identical for any
- * thread count.  Partials take (tiles along reduced axes) x (output size)
- * elements, planned against memory_limit.
+ * - CW_OUT_BUFFER: id, dst, strides.
+ * - CW_OUT_REDUCE: id, fn and data (acc = fn(acc, x), of the value's
+ *   dtype; every output element starts from the first element along the
+ *   reduced axes, so the program must not be empty there), fn_flags (must
+ *   include CW_LOOP_REORDERABLE: partials of tiles are combined in a fixed
+ *   pairwise order of tiles, so results are bit-identical for any thread
+ *   count), name, reduce_axis (per axis of the program), dst.
+ * - CW_OUT_ACCUMULATE: fn, data, name, axis (out[i] = fn(out[i-1], x[i]),
+ *   out[0] = x[0], as NumPy's ufunc.accumulate); dst and strides, or path,
+ *   dataset and store to write chunks along the axis in order with the
+ *   running row carried between them.
+ * - CW_OUT_ARGREDUCE: is_max, axis, dst.  The first occurrence wins, and a
+ *   NaN counts as the extreme (the first NaN), as NumPy's argmax/argmin.
+ * - CW_OUT_STORE: path, dataset, store (see cw_store; only chunks, codec,
+ *   blosc_codec, level, shuffle, bitshuffle and overwrite are used; the
+ *   shape is the program's).
+ *
+ * Accumulations, arg-reductions and stores are of the program's result:
+ * their id must be that value.
  */
-CW_API int cw_expr_reduce(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
-                          const bool *reduce_axis, void *dst, const cw_config_t *cfg);
-
-/** One reduction of a shared pass (see cw_expr_pass). */
-typedef struct cw_reduction {
-    int id;                   /**< the value reduced */
-    const char *name;         /**< for messages */
-    cw_loop_fn fn;            /**< acc = fn(acc, x), as for cw_expr_reduce */
+typedef struct cw_output {
+    cw_out_kind_t kind;
+    int id;                         /**< the value computed */
+    void *dst;
+    const int64_t *strides;
+    cw_loop_fn fn;
     void *data;
-    const bool *reduce_axis;  /**< per axis of the program */
-    void *dst;                /**< C-contiguous, the kept shape */
-} cw_reduction_t;
+    unsigned fn_flags;              /**< CW_LOOP_* flags of fn */
+    const char *name;               /**< fn's name, for messages */
+    const bool *reduce_axis;
+    int axis;
+    bool is_max;
+    const char *path, *dataset;
+    const cw_store_opts_t *store;
+} cw_output_t;
 
 /**
- * @brief One pass over the program's tiles computing several results:
- *        values @p read_ids into @p read_dsts (byte strides
- *        @p read_strides) and the reductions @p reds, so every input chunk
- *        is read and decoded once for all of them.  At most 8 results;
- *        each reduction is what cw_expr_reduce of its value would give.
- */
-CW_API int cw_expr_pass(cw_expr_t *e, int nread, const int *read_ids,
-                        void *const *read_dsts, const int64_t *const *read_strides,
-                        int nred, const cw_reduction_t *reds, const cw_config_t *cfg);
-
-/**
- * @brief Evaluate and accumulate along @p axis with the binary loop @p fn
- *        (out[i] = fn(out[i-1], x[i]), out[0] = x[0]), as NumPy's
- *        ufunc.accumulate, into @p dst (byte strides per axis).
+ * @brief Compute @p n outputs of a finished program, in parallel.
  *
- * Tiles along @p axis are processed in order by one task, which carries the
- * running row from tile to tile; tasks run in parallel across the other
- * axes.  The result is exactly NumPy's sequential accumulation.
+ * Buffers and reductions share one pass over the program's tiles, so every
+ * input chunk is read and decoded once for all of them (at most 8 in all).
+ * Accumulations, arg-reductions and stores run after it, one at a time, in
+ * the order given.
+ *
+ * @return CW_OK; CW_EINVAL naming an output that is malformed (an id that is
+ *         not the result where it must be, an axis out of range, more than 8
+ *         results of a pass, a reduction whose loop is not reorderable, a
+ *         reduction over an empty array); CW_EBUDGET, CW_EIO, CW_ECORRUPT,
+ *         CW_ECANCEL, ... from the run (see cw_read and cw_store).
  */
-CW_API int cw_expr_accumulate(cw_expr_t *e, const char *name, cw_loop_fn fn,
-                              void *data, int axis, void *dst, const int64_t *strides,
-                              const cw_config_t *cfg);
-
-/**
- * @brief As cw_expr_accumulate, streamed into a new HDF5 dataset (see
- *        cw_expr_store): chunks along @p axis are encoded and written in
- *        order, the running row carried between them, so memory stays
- *        within the budget however long the axis.
- */
-CW_API int cw_expr_accumulate_store(cw_expr_t *e, const char *name, cw_loop_fn fn,
-                                    void *data, int axis, const char *path,
-                                    const char *dset, const cw_store_opts_t *opts,
-                                    const cw_config_t *cfg);
-
-/**
- * @brief Index of the largest (@p is_max) or smallest value along @p axis,
- *        or of the whole array in C order when @p axis is -1, as NumPy's
- *        argmax/argmin: the first occurrence wins, and a NaN counts as the
- *        extreme (the first NaN).  @p dst receives int64 indices,
- *        C-contiguous, the shape without @p axis.
- */
-CW_API int cw_expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
-                             const cw_config_t *cfg);
+CW_API int cw_expr_run(cw_expr_t *e, int n, const cw_output_t *outs,
+                       const cw_config_t *cfg);
 
 /**
  * @brief Describe the plan (one line per value, the tiling, tasks and

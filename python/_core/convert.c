@@ -114,32 +114,6 @@ cwpy_fill_sel(cw_source_t *src, PyObject *start, PyObject *step, PyObject *count
     return 0;
 }
 
-/* Value ids and output arrays of a multi-output run (n of each). */
-int
-cwpy_parse_outputs(PyObject *idsobj, PyObject *outsobj, Py_ssize_t n, int *ids, void **dsts,
-              int64_t (*strides)[CW_MAXDIM], const int64_t **sp)
-{
-    for (Py_ssize_t o = 0; o < n; o++) {
-        ids[o] = (int)PyLong_AsLong(PyList_GET_ITEM(idsobj, o));
-        PyObject *ob = PyList_GET_ITEM(outsobj, o);
-        if (!PyArray_Check(ob)) {
-            PyErr_SetString(PyExc_TypeError, "outputs must be ndarrays");
-            return -1;
-        }
-        PyArrayObject *a = (PyArrayObject *)ob;
-        if (!PyArray_ISWRITEABLE(a) || !PyArray_ISALIGNED(a) || PyArray_NDIM(a) > CW_MAXDIM) {
-            PyErr_SetString(PyExc_ValueError, "outputs must be writeable, aligned arrays");
-            return -1;
-        }
-        for (int k = 0; k < PyArray_NDIM(a); k++) {
-            strides[o][k] = PyArray_STRIDE(a, k);
-        }
-        dsts[o] = PyArray_DATA(a);
-        sp[o] = strides[o];
-    }
-    return PyErr_Occurred() ? -1 : 0;
-}
-
 int
 cwpy_parse_config(PyObject *threads, PyObject *limit, PyObject *progress,
              cw_config_t *cfg, poll_ctx *pc)
@@ -156,9 +130,9 @@ cwpy_parse_config(PyObject *threads, PyObject *limit, PyObject *progress,
     return 0;
 }
 
-int
-cwpy_set_codec(const char *codec, const char *blosc_codec, int level, int shuffle,
-               int bitshuffle, int overwrite, cw_store_opts_t *o)
+static int
+set_codec(const char *codec, const char *blosc_codec, int level, int shuffle,
+          int bitshuffle, int overwrite, cw_store_opts_t *o)
 {
     if (strcmp(codec, "blosc") == 0) {
         o->codec = CW_CODEC_BLOSC;
@@ -190,5 +164,5 @@ cwpy_parse_store_opts(PyObject *chunks, const char *codec, const char *blosc_cod
     if (chunks != Py_None && cwpy_int64_seq(chunks, o->chunks, CW_MAXDIM, "chunks") < 0) {
         return -1;
     }
-    return cwpy_set_codec(codec, blosc_codec, level, shuffle, bitshuffle, overwrite, o);
+    return set_codec(codec, blosc_codec, level, shuffle, bitshuffle, overwrite, o);
 }

@@ -85,16 +85,15 @@ extern PyType_Spec cwpy_expr_spec;
 extern PyMethodDef cwpy_program_functions[];
 /* NULL with the exception for a failed status; else `id` as an int. */
 PyObject *cwpy_expr_status(ExprObject *self, int rc, int id);
+/* The CW_LOOP_* flags of loop `index` of a ufunc, from what NumPy knows. */
+unsigned cwpy_loop_flags(PyUFuncObject *uf, int index);
 
 /* --------------------------------------------------------------- run.c */
 
-extern PyMethodDef cwpy_run_functions[];
-PyObject *Expr_read(ExprObject *self, PyObject *args);
-PyObject *Expr_store(ExprObject *self, PyObject *args);
-PyObject *Expr_accumulate(ExprObject *self, PyObject *args);
-PyObject *Expr_accumulate_store(ExprObject *self, PyObject *args);
-PyObject *Expr_argreduce(ExprObject *self, PyObject *args);
-PyObject *Expr_pass(ExprObject *self, PyObject *args);
+/* Outputs one Expr.run takes at most (a pass shares at most 8). */
+#define CW__PY_MAX_OUTS 16
+/* Expr.run(outputs, threads, memory_limit, progress). */
+PyObject *Expr_run(ExprObject *self, PyObject *args);
 
 /* ----------------------------------------------------------- convert.c */
 
@@ -106,15 +105,9 @@ int cwpy_parse_dtype(PyObject *obj, cw_dtype_t *out);
 int cwpy_poll(void *data, int64_t done, int64_t total);
 int cwpy_fill_sel(cw_source_t *src, PyObject *start, PyObject *step,
                   PyObject *count, cw_sel_t *sel);
-int cwpy_parse_outputs(PyObject *idsobj, PyObject *outsobj, Py_ssize_t n, int *ids,
-                       void **dsts, int64_t (*strides)[CW_MAXDIM],
-                       const int64_t **sp);
-int cwpy_parse_config(PyObject *threads, PyObject *limit, PyObject *progress,
+/* Store options (zeroed, then chunks and the codec fields) from a codec
+ * name ("blosc", "deflate", "none"), a Blosc codec, level and flags. */int cwpy_parse_config(PyObject *threads, PyObject *limit, PyObject *progress,
                       cw_config_t *cfg, poll_ctx *pc);
-/* The codec fields of store options from a codec name ("blosc", "gzip",
- * "none"), a Blosc codec and the level and filter flags. */
-int cwpy_set_codec(const char *codec, const char *blosc_codec, int level, int shuffle,
-                   int bitshuffle, int overwrite, cw_store_opts_t *o);
 int cwpy_parse_store_opts(PyObject *chunks, const char *codec, const char *blosc_codec,
                           int level, int shuffle, int bitshuffle, int overwrite,
                           cw_store_opts_t *o);

@@ -159,7 +159,8 @@ Expr_ufunc(ExprObject *self, PyObject *args)
     }
     int id = -1;
     int rc = cw_expr_loop(self->e, uf->name, (cw_loop_fn)uf->functions[index],
-                          uf->data ? uf->data[index] : NULL, nin, ins, out, &id);
+                          uf->data ? uf->data[index] : NULL, cwpy_loop_flags(uf, index),
+                          nin, ins, out, &id);
     return cwpy_expr_status(self, rc, id);
 }
 
@@ -257,19 +258,15 @@ static PyMethodDef Expr_methods[] = {
     {"builtin", (PyCFunction)Expr_builtin, METH_VARARGS,
      "builtin(name, ids, dtype) -> id"},
     {"finish", (PyCFunction)Expr_finish, METH_VARARGS, "finish(result, tile)"},
-    {"read", (PyCFunction)Expr_read, METH_VARARGS, "read(out, threads, memory_limit, progress)"},
-    {"store", (PyCFunction)Expr_store, METH_VARARGS, "store(path, name, chunks, ...)"},
-    {"accumulate", (PyCFunction)Expr_accumulate, METH_VARARGS,
-     "accumulate(ufunc, loop_index, axis, out, threads, memory_limit, progress)"},
-    {"pass_", (PyCFunction)Expr_pass, METH_VARARGS,
-     "pass_(ids, outs, reductions, threads, memory_limit, progress): one pass "
-     "computing values and reductions (id, ufunc, loop, axes mask, out)"},
+    {"run", (PyCFunction)Expr_run, METH_VARARGS,
+     "run(outputs, threads, memory_limit, progress): compute the outputs, a list "
+     "of (kind, id, ...) tuples: ('buffer', id, out), ('reduce', id, ufunc, loop, "
+     "axes_mask, out), ('accumulate', id, ufunc, loop, axis, out | target), "
+     "('argreduce', id, is_max, axis, out), ('store', id, target); a target is "
+     "(path, name, chunks, codec, blosc_codec, level, shuffle, bitshuffle, "
+     "overwrite)"},
     {"as_source", (PyCFunction)Expr_as_source, METH_NOARGS,
      "as_source() -> Source evaluating the program on demand"},
-    {"accumulate_store", (PyCFunction)Expr_accumulate_store, METH_VARARGS,
-     "accumulate_store(ufunc, loop_index, axis, path, name, chunks, codec, ...)"},
-    {"argreduce", (PyCFunction)Expr_argreduce, METH_VARARGS,
-     "argreduce(is_max, axis, out, threads, memory_limit, progress)"},
     {"describe", (PyCFunction)Expr_describe, METH_VARARGS, "describe(threads, memory_limit) -> str"},
     {NULL, NULL, 0, NULL},
 };
@@ -327,3 +324,18 @@ PyMethodDef cwpy_program_functions[] = {
     {"expr_new", py_expr_new, METH_VARARGS, "expr_new(shape) -> Expr"},
     {NULL, NULL, 0, NULL},
 };
+
+unsigned
+cwpy_loop_flags(PyUFuncObject *uf, int index)
+{
+    /* NumPy's rule for its legacy loops: a ufunc with an identity, or one
+     * marked PyUFunc_ReorderableNone (maximum, minimum), is reorderable;
+     * object loops call the Python API. */
+    unsigned flags = uf->identity != PyUFunc_None ? CW_LOOP_REORDERABLE : 0;
+    for (int i = 0; i < uf->nargs; i++) {
+        if (uf->types[index * uf->nargs + i] == NPY_OBJECT) {
+            flags |= CW_LOOP_NEEDS_GIL;
+        }
+    }
+    return flags;
+}

@@ -1,438 +1,214 @@
 /*
- * run.c -- the engine runs: a program's outputs into arrays, reductions,
- * accumulations, arg-reductions and stores, and plain reads and stores of
- * a selection.  Each converts its arguments, runs with the GIL released
- * and raises for a failed status.
+ * run.c -- Expr.run, the extension's one engine run: a program's outputs
+ * (buffers, reductions, accumulations, arg-reductions, stores) converted
+ * to cw_output_t, run with the GIL released (cw_expr_run), and a raise for
+ * a failed status.
  */
+#include <string.h>
+
 #include "cwpy.h"
 
-PyObject *
-Expr_read(ExprObject *self, PyObject *args)
+/* Owned and borrowed pieces of the outputs of one Expr.run. */
+typedef struct {
+    cw_output_t outs[CW__PY_MAX_OUTS];
+    int64_t strides[CW__PY_MAX_OUTS][CW_MAXDIM];
+    bool axes[CW__PY_MAX_OUTS][CW_MAXDIM];
+    cw_store_opts_t store[CW__PY_MAX_OUTS];
+    PyObject *paths[CW__PY_MAX_OUTS];      /* bytes, owned */
+} run_args;
+
+/* A writeable, aligned, native array of at most CW_MAXDIM axes: its data and
+ * byte strides. */
+static int
+out_array(PyObject *obj, bool contiguous, void **data, int64_t *strides)
 {
-    PyObject *outobj, *threads, *limit, *progress;
-    if (!PyArg_ParseTuple(args, "O!OOO:read", &PyArray_Type, &outobj, &threads, &limit,
-                          &progress)) {
-        return NULL;
+    if (!PyArray_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "outputs must be ndarrays");
+        return -1;
     }
-    PyArrayObject *out = (PyArrayObject *)outobj;
-    cw_config_t cfg;
-    poll_ctx pc;
-    if (cwpy_parse_config(threads, limit, progress, &cfg, &pc) < 0) {
-        return NULL;
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (!PyArray_ISWRITEABLE(a) || !PyArray_ISALIGNED(a) || PyArray_ISBYTESWAPPED(a) ||
+        PyArray_NDIM(a) > CW_MAXDIM || (contiguous && !PyArray_IS_C_CONTIGUOUS(a))) {
+        PyErr_SetString(PyExc_ValueError, contiguous
+                        ? "out must be a writeable C-contiguous array"
+                        : "out must be a writeable, aligned array");
+        return -1;
     }
-    if (!PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out) ||
-        PyArray_ISBYTESWAPPED(out)) {
-        PyErr_SetString(PyExc_ValueError, "out must be a writeable, aligned array");
-        return NULL;
+    for (int k = 0; k < PyArray_NDIM(a); k++) {
+        strides[k] = PyArray_STRIDE(a, k);
     }
-    int ndim = PyArray_NDIM(out);
-    int64_t strides[CW_MAXDIM];
-    if (ndim > CW_MAXDIM) {
-        PyErr_Format(PyExc_ValueError, "at most %d dimensions", CW_MAXDIM);
-        return NULL;
-    }
-    for (int k = 0; k < ndim; k++) {
-        strides[k] = PyArray_STRIDE(out, k);
-    }
-    /* The shape and dtype are checked by the caller (array.py) and the
-     * program (its rank); the program writes exactly its own shape. */
-    int rc;
-    void *data = PyArray_DATA(out);
-    cw_expr_t *e = self->e;
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_expr_read(e, data, strides, &cfg);
-    Py_END_ALLOW_THREADS
-    if (rc < 0 || PyErr_Occurred()) {
-        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
-    }
-    Py_RETURN_NONE;
+    *data = PyArray_DATA(a);
+    return 0;
 }
 
-PyObject *
-Expr_store(ExprObject *self, PyObject *args)
+/* NumPy's binary loop `index` of `ufobj` as an output's fn, with what NumPy
+ * knows of it: a ufunc with an identity, or one marked reorderable without
+ * one (maximum, minimum), groups its operands in any order. */
+static int
+binary_loop(PyObject *ufobj, int index, cw_output_t *o)
 {
-    PyObject *pathobj = NULL, *chunks, *threads, *limit, *progress;
+    PyUFuncObject *uf = (PyUFuncObject *)ufobj;
+    if (!PyObject_TypeCheck(ufobj, &PyUFunc_Type) || uf->nin != 2 || uf->nout != 1 ||
+        index < 0 || index >= uf->ntypes || uf->functions == NULL ||
+        uf->functions[index] == NULL) {
+        PyErr_SetString(PyExc_TypeError, "a reduction needs a binary ufunc loop");
+        return -1;
+    }
+    o->fn = (cw_loop_fn)uf->functions[index];
+    o->data = uf->data ? uf->data[index] : NULL;
+    o->name = uf->name;
+    o->fn_flags = cwpy_loop_flags(uf, index);
+    return 0;
+}
+
+/* A store target: (path, name, chunks, codec, blosc_codec, level, shuffle,
+ * bitshuffle, overwrite). */
+static int
+store_target(PyObject *t, run_args *ra, int k)
+{
+    PyObject *chunks;
     const char *name, *codec, *blosc_codec;
     int level, shuffle, bitshuffle, overwrite;
-    if (!PyArg_ParseTuple(args, "O&sOssipppOOO:store", PyUnicode_FSConverter, &pathobj,
+    if (!PyArg_ParseTuple(t, "O&sOssippp:target", PyUnicode_FSConverter, &ra->paths[k],
                           &name, &chunks, &codec, &blosc_codec, &level, &shuffle,
-                          &bitshuffle, &overwrite, &threads, &limit, &progress)) {
-        return NULL;
-    }
-    PyObject *res = NULL;
-    cw_config_t cfg;
-    poll_ctx pc;
-    cw_store_opts_t o;
-    if (cwpy_parse_config(threads, limit, progress, &cfg, &pc) < 0 ||
+                          &bitshuffle, &overwrite) ||
         cwpy_parse_store_opts(chunks, codec, blosc_codec, level, shuffle, bitshuffle,
-                         overwrite, &o) < 0) {
-        goto done;
+                              overwrite, &ra->store[k]) < 0) {
+        return -1;
     }
-    int rc;
-    const char *path = PyBytes_AS_STRING(pathobj);
-    cw_expr_t *e = self->e;
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_expr_store(e, path, name, &o, &cfg);
-    Py_END_ALLOW_THREADS
-    if (rc < 0 || PyErr_Occurred()) {
-        cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
-        goto done;
-    }
-    res = Py_NewRef(Py_None);
-done:
-    Py_XDECREF(pathobj);
-    return res;
+    ra->outs[k].path = PyBytes_AS_STRING(ra->paths[k]);
+    ra->outs[k].dataset = name;
+    ra->outs[k].store = &ra->store[k];
+    return 0;
 }
 
-/* Accumulate with NumPy's binary loop `index` of `ufunc` along `axis`
- * into `out` (any strides, the program's shape and dtype). */
-PyObject *
-Expr_accumulate(ExprObject *self, PyObject *args)
+/* One output, a tuple whose first item names its kind:
+ *   ("buffer", id, out)
+ *   ("reduce", id, ufunc, loop, axes_mask, out)
+ *   ("accumulate", id, ufunc, loop, axis, out | target)
+ *   ("argreduce", id, is_max, axis, out)
+ *   ("store", id, target)
+ * Borrowed strings stay valid while the tuple lives (the caller's list). */
+static int
+parse_output(PyObject *t, run_args *ra, int k)
 {
-    PyObject *ufobj, *outobj, *threads, *limit, *progress;
-    int index, axis;
-    if (!PyArg_ParseTuple(args, "O!iiO!OOO:accumulate", &PyUFunc_Type, &ufobj, &index,
-                          &axis, &PyArray_Type, &outobj, &threads, &limit, &progress)) {
-        return NULL;
+    cw_output_t *o = &ra->outs[k];
+    PyObject *a = NULL, *b = NULL, *c = NULL;
+    const char *kind = NULL;
+    int id = -1, i1 = 0, i2 = 0;
+    if (PyTuple_Check(t) && PyTuple_GET_SIZE(t) >= 2 &&
+        PyUnicode_Check(PyTuple_GET_ITEM(t, 0))) {
+        kind = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 0));
+        id = _PyLong_AsInt(PyTuple_GET_ITEM(t, 1));
     }
-    PyUFuncObject *uf = (PyUFuncObject *)ufobj;
-    PyArrayObject *out = (PyArrayObject *)outobj;
-    if (uf->nin != 2 || uf->nout != 1 || index < 0 || index >= uf->ntypes ||
-        uf->functions == NULL || uf->functions[index] == NULL) {
-        PyErr_SetString(PyExc_TypeError, "accumulate needs a binary ufunc loop");
-        return NULL;
+    if (kind == NULL || (id == -1 && PyErr_Occurred())) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "an output is a (kind, id, ...) tuple");
+        }
+        return -1;
     }
-    if (!PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out) ||
-        PyArray_NDIM(out) > CW_MAXDIM) {
-        PyErr_SetString(PyExc_ValueError, "out must be a writeable, aligned array");
-        return NULL;
+    o->id = id;
+    if (strcmp(kind, "buffer") == 0) {
+        o->kind = CW_OUT_BUFFER;
+        o->strides = ra->strides[k];
+        return PyArg_ParseTuple(t, "siO:buffer", &kind, &id, &a) &&
+                       out_array(a, false, &o->dst, ra->strides[k]) == 0
+                   ? 0 : -1;
     }
-    int64_t strides[CW_MAXDIM];
-    for (int k = 0; k < PyArray_NDIM(out); k++) {
-        strides[k] = PyArray_STRIDE(out, k);
+    if (strcmp(kind, "reduce") == 0) {
+        int64_t mask[CW_MAXDIM];
+        o->kind = CW_OUT_REDUCE;
+        if (!PyArg_ParseTuple(t, "siOiOO:reduce", &kind, &id, &a, &i1, &b, &c) ||
+            binary_loop(a, i1, o) < 0 || out_array(c, true, &o->dst, ra->strides[k]) < 0) {
+            return -1;
+        }
+        int n = cwpy_int64_seq(b, mask, CW_MAXDIM, "axes");
+        for (int d = 0; d < n; d++) {
+            ra->axes[k][d] = mask[d] != 0;
+        }
+        o->reduce_axis = ra->axes[k];
+        return n < 0 ? -1 : 0;
     }
-    cw_config_t cfg;
-    poll_ctx pc;
-    if (cwpy_parse_config(threads, limit, progress, &cfg, &pc) < 0) {
-        return NULL;
+    if (strcmp(kind, "accumulate") == 0) {
+        o->kind = CW_OUT_ACCUMULATE;
+        o->strides = ra->strides[k];
+        if (!PyArg_ParseTuple(t, "siOiiO:accumulate", &kind, &id, &a, &i1, &o->axis, &b) ||
+            binary_loop(a, i1, o) < 0) {
+            return -1;
+        }
+        return PyTuple_Check(b) ? store_target(b, ra, k)
+                                : out_array(b, false, &o->dst, ra->strides[k]);
     }
-    int rc;
-    cw_expr_t *e = self->e;
-    void *data = PyArray_DATA(out);
-    cw_loop_fn fn = (cw_loop_fn)uf->functions[index];
-    void *fdata = uf->data ? uf->data[index] : NULL;
-    const char *name = uf->name;
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_expr_accumulate(e, name, fn, fdata, axis, data, strides, &cfg);
-    Py_END_ALLOW_THREADS
-    if (rc < 0 || PyErr_Occurred()) {
-        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
+    if (strcmp(kind, "argreduce") == 0) {
+        o->kind = CW_OUT_ARGREDUCE;
+        if (!PyArg_ParseTuple(t, "sipiO:argreduce", &kind, &id, &i2, &o->axis, &a) ||
+            out_array(a, true, &o->dst, ra->strides[k]) < 0) {
+            return -1;
+        }
+        o->is_max = i2 != 0;
+        if (PyArray_TYPE((PyArrayObject *)a) != NPY_INT64) {
+            PyErr_SetString(PyExc_ValueError, "argreduce writes int64 indices");
+            return -1;
+        }
+        return 0;
     }
-    Py_RETURN_NONE;
+    if (strcmp(kind, "store") == 0) {
+        o->kind = CW_OUT_STORE;
+        return PyArg_ParseTuple(t, "siO!:store", &kind, &id, &PyTuple_Type, &a)
+                   ? store_target(a, ra, k) : -1;
+    }
+    PyErr_Format(PyExc_ValueError, "unknown output kind '%s'", kind);
+    return -1;
 }
 
+/* Expr.run(outputs, threads, memory_limit, progress): the one run of the
+ * extension (cw_expr_run).  The shapes and dtypes of the arrays are the
+ * caller's to match (the package's executor makes them); the engine checks
+ * ids, axes and what it can. */
 PyObject *
-Expr_accumulate_store(ExprObject *self, PyObject *args)
+Expr_run(ExprObject *self, PyObject *args)
 {
-    PyObject *ufobj, *pathobj = NULL, *chunks, *threads, *limit, *progress;
-    int index, axis, level, shuffle, bitshuffle, overwrite;
-    const char *name, *codec, *blosc_codec;
-    if (!PyArg_ParseTuple(args, "O!iiO&sOssipppOOO:accumulate_store", &PyUFunc_Type,
-                          &ufobj, &index, &axis, PyUnicode_FSConverter, &pathobj, &name,
-                          &chunks, &codec, &blosc_codec, &level, &shuffle, &bitshuffle,
-                          &overwrite, &threads, &limit, &progress)) {
-        return NULL;
-    }
-    PyObject *res = NULL;
-    PyUFuncObject *uf = (PyUFuncObject *)ufobj;
-    cw_config_t cfg;
-    poll_ctx pc;
-    cw_store_opts_t o;
-    if (uf->nin != 2 || uf->nout != 1 || index < 0 || index >= uf->ntypes ||
-        uf->functions == NULL || uf->functions[index] == NULL) {
-        PyErr_SetString(PyExc_TypeError, "accumulate needs a binary ufunc loop");
-        goto done;
-    }
-    if (cwpy_parse_config(threads, limit, progress, &cfg, &pc) < 0 ||
-        cwpy_parse_store_opts(chunks, codec, blosc_codec, level, shuffle, bitshuffle,
-                         overwrite, &o) < 0) {
-        goto done;
-    }
-    int rc;
-    const char *path = PyBytes_AS_STRING(pathobj);
-    cw_expr_t *e = self->e;
-    cw_loop_fn fn = (cw_loop_fn)uf->functions[index];
-    void *fdata = uf->data ? uf->data[index] : NULL;
-    const char *uname = uf->name;
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_expr_accumulate_store(e, uname, fn, fdata, axis, path, name, &o, &cfg);
-    Py_END_ALLOW_THREADS
-    if (rc < 0 || PyErr_Occurred()) {
-        cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
-        goto done;
-    }
-    res = Py_NewRef(Py_None);
-done:
-    Py_XDECREF(pathobj);
-    return res;
-}
-
-PyObject *
-Expr_argreduce(ExprObject *self, PyObject *args)
-{
-    int is_max, axis;
-    PyObject *outobj, *threads, *limit, *progress;
-    if (!PyArg_ParseTuple(args, "piO!OOO:argreduce", &is_max, &axis, &PyArray_Type,
-                          &outobj, &threads, &limit, &progress)) {
-        return NULL;
-    }
-    PyArrayObject *out = (PyArrayObject *)outobj;
-    if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out) ||
-        PyArray_TYPE(out) != NPY_INT64) {
-        PyErr_SetString(PyExc_ValueError, "out must be a writeable C-contiguous int64 array");
-        return NULL;
-    }
-    cw_config_t cfg;
-    poll_ctx pc;
-    if (cwpy_parse_config(threads, limit, progress, &cfg, &pc) < 0) {
-        return NULL;
-    }
-    int rc;
-    cw_expr_t *e = self->e;
-    int64_t *data = PyArray_DATA(out);
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_expr_argreduce(e, is_max, axis, data, &cfg);
-    Py_END_ALLOW_THREADS
-    if (rc < 0 || PyErr_Occurred()) {
-        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
-    }
-    Py_RETURN_NONE;
-}
-
-/* One pass: values `ids` into `outs` and reductions, a list of tuples
- * (id, ufunc, loop index, axes mask, out), reading every chunk once. */
-PyObject *
-Expr_pass(ExprObject *self, PyObject *args)
-{
-    PyObject *idsobj, *outsobj, *redsobj, *threads, *limit, *progress;
-    if (!PyArg_ParseTuple(args, "O!O!O!OOO:pass_", &PyList_Type, &idsobj, &PyList_Type,
-                          &outsobj, &PyList_Type, &redsobj, &threads, &limit,
+    PyObject *outsobj, *threads, *limit, *progress, *res = NULL;
+    if (!PyArg_ParseTuple(args, "O!OOO:run", &PyList_Type, &outsobj, &threads, &limit,
                           &progress)) {
         return NULL;
     }
-    Py_ssize_t n = PyList_GET_SIZE(idsobj), m = PyList_GET_SIZE(redsobj);
-    if (PyList_GET_SIZE(outsobj) != n || n + m < 1 || n + m > 8) {
-        PyErr_SetString(PyExc_ValueError, "1 to 8 results, an output per id");
+    Py_ssize_t n = PyList_GET_SIZE(outsobj);
+    if (n < 1 || n > CW__PY_MAX_OUTS) {
+        PyErr_Format(PyExc_ValueError, "a run computes 1 to %d outputs",
+                     CW__PY_MAX_OUTS);
         return NULL;
     }
-    int ids[8];
-    void *dsts[8];
-    int64_t strides[8][CW_MAXDIM];
-    const int64_t *sp[8];
-    if (cwpy_parse_outputs(idsobj, outsobj, n, ids, dsts, strides, sp) < 0) {
-        return NULL;
-    }
-    cw_reduction_t reds[8];
-    bool masks[8][CW_MAXDIM];
-    for (Py_ssize_t r = 0; r < m; r++) {
-        PyObject *t = PyList_GET_ITEM(redsobj, r), *ufobj, *axesobj, *outobj;
-        int id, index;
-        if (!PyArg_ParseTuple(t, "iO!iOO!:reduction", &id, &PyUFunc_Type, &ufobj, &index,
-                              &axesobj, &PyArray_Type, &outobj)) {
-            return NULL;
-        }
-        PyUFuncObject *uf = (PyUFuncObject *)ufobj;
-        PyArrayObject *out = (PyArrayObject *)outobj;
-        if (uf->nin != 2 || uf->nout != 1 || index < 0 || index >= uf->ntypes ||
-            uf->functions == NULL || uf->functions[index] == NULL) {
-            PyErr_SetString(PyExc_TypeError, "reduce needs a binary ufunc loop");
-            return NULL;
-        }
-        if (!PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out)) {
-            PyErr_SetString(PyExc_ValueError, "out must be a writeable C-contiguous array");
-            return NULL;
-        }
-        int64_t ax[CW_MAXDIM];
-        int k = cwpy_int64_seq(axesobj, ax, CW_MAXDIM, "axes");
-        if (k < 0) {
-            return NULL;
-        }
-        for (int d = 0; d < k; d++) {
-            masks[r][d] = ax[d] != 0;
-        }
-        reds[r] = (cw_reduction_t){.id = id, .name = uf->name,
-                                   .fn = (cw_loop_fn)uf->functions[index],
-                                   .data = uf->data ? uf->data[index] : NULL,
-                                   .reduce_axis = masks[r], .dst = PyArray_DATA(out)};
-    }
-    if (PyErr_Occurred()) {
-        return NULL;
+    run_args *ra = PyMem_Calloc(1, sizeof(*ra));
+    if (ra == NULL) {
+        return PyErr_NoMemory();
     }
     cw_config_t cfg;
     poll_ctx pc;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (parse_output(PyList_GET_ITEM(outsobj, k), ra, (int)k) < 0) {
+            goto done;
+        }
+    }
     if (cwpy_parse_config(threads, limit, progress, &cfg, &pc) < 0) {
-        return NULL;
+        goto done;
     }
     int rc;
     cw_expr_t *e = self->e;
+    const cw_output_t *outs = ra->outs;
     Py_BEGIN_ALLOW_THREADS
-    rc = cw_expr_pass(e, (int)n, ids, dsts, sp, (int)m, reds, &cfg);
+    rc = cw_expr_run(e, (int)n, outs, &cfg);
     Py_END_ALLOW_THREADS
     if (rc < 0 || PyErr_Occurred()) {
-        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-py_read(PyObject *module, PyObject *args)
-{
-    PyObject *srcobj, *start, *step, *count, *outobj, *axes, *threads, *limit,
-        *progress;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO:read", &srcobj, &start, &step, &count,
-                          &outobj, &axes, &threads, &limit, &progress)) {
-        return NULL;
-    }
-    cw_source_t *src;
-    cw_sel_t sel;
-    cw_config_t cfg;
-    poll_ctx pc;
-    int64_t axis[CW_MAXDIM], strides[CW_MAXDIM];
-    if (cwpy_get_source(module, srcobj, &src) < 0 ||
-        cwpy_fill_sel(src, start, step, count, &sel) < 0 ||
-        cwpy_parse_config(threads, limit, progress, &cfg, &pc) < 0) {
-        return NULL;
-    }
-    if (!PyArray_Check(outobj)) {
-        PyErr_SetString(PyExc_TypeError, "out must be an ndarray");
-        return NULL;
-    }
-    PyArrayObject *out = (PyArrayObject *)outobj;
-    cw_dtype_t dt;
-    if (!PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out) ||
-        PyArray_ISBYTESWAPPED(out) ||
-        cwpy_npy_to_dtype(PyArray_DESCR(out), &dt) < 0 || dt != cw_source_dtype(src)) {
-        PyErr_SetString(PyExc_ValueError,
-                        "out must be a writeable, aligned array of the source's dtype");
-        return NULL;
-    }
-    if (cwpy_int64_seq(axes, axis, CW_MAXDIM, "axes") != sel.ndim) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_ValueError, "axes rank does not match");
-        }
-        return NULL;
-    }
-    /* Each source dim maps to a distinct axis of out (or is dropped, with
-     * extent 1); every other axis of out must have extent 1. */
-    int used[64] = {0};
-    if (PyArray_NDIM(out) > 64) {
-        PyErr_SetString(PyExc_ValueError, "out has too many dimensions");
-        return NULL;
-    }
-    for (int d = 0; d < sel.ndim; d++) {
-        if (axis[d] >= 0 && axis[d] < PyArray_NDIM(out) && used[axis[d]]++) {
-            PyErr_SetString(PyExc_ValueError, "axes repeat an axis");
-            return NULL;
-        }
-    }
-    for (int k = 0; k < PyArray_NDIM(out); k++) {
-        if (!used[k] && PyArray_DIM(out, k) != 1) {
-            PyErr_SetString(PyExc_ValueError, "out has the wrong shape");
-            return NULL;
-        }
-    }
-    for (int d = 0; d < sel.ndim; d++) {
-        if (axis[d] < 0) {
-            if (sel.count[d] != 1) {
-                PyErr_SetString(PyExc_ValueError, "a dropped dimension must have extent 1");
-                return NULL;
-            }
-            strides[d] = 0;
-        }
-        else if (axis[d] >= PyArray_NDIM(out) ||
-                 PyArray_DIM(out, (int)axis[d]) != sel.count[d]) {
-            PyErr_SetString(PyExc_ValueError, "out has the wrong shape");
-            return NULL;
-        }
-        else {
-            strides[d] = PyArray_STRIDE(out, (int)axis[d]);
-        }
-    }
-    int rc;
-    void *data = PyArray_DATA(out);
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_read(src, &sel, data, strides, &cfg);
-    Py_END_ALLOW_THREADS
-    if (rc < 0 || PyErr_Occurred()) {
-        return cwpy_raise(module, rc < 0 ? rc : CW_ECANCEL);
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-py_store(PyObject *module, PyObject *args, PyObject *kwargs)
-{
-    static char *kwlist[] = {"source", "start", "step", "count", "path", "name",
-                             "shape", "chunks", "src_dim", "codec", "blosc_codec",
-                             "level", "shuffle", "bitshuffle", "overwrite",
-                             "threads", "memory_limit", "progress", NULL};
-    PyObject *srcobj, *start, *step, *count, *pathobj = NULL, *shape, *chunks,
-        *src_dim, *threads, *limit, *progress;
-    const char *name, *codec, *blosc_codec;
-    int level, shuffle, bitshuffle, overwrite;
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "OOOOO&sOOOssipppOOO:store", kwlist, &srcobj, &start,
-            &step, &count, PyUnicode_FSConverter, &pathobj, &name, &shape, &chunks,
-            &src_dim, &codec, &blosc_codec, &level, &shuffle, &bitshuffle,
-            &overwrite, &threads, &limit, &progress)) {
-        return NULL;
-    }
-    PyObject *res = NULL;
-    cw_source_t *src;
-    cw_sel_t sel;
-    cw_config_t cfg;
-    poll_ctx pc;
-    cw_store_opts_t o;
-    int64_t sd[CW_MAXDIM];
-    memset(&o, 0, sizeof(o));
-    if (cwpy_get_source(module, srcobj, &src) < 0 ||
-        cwpy_fill_sel(src, start, step, count, &sel) < 0 ||
-        cwpy_parse_config(threads, limit, progress, &cfg, &pc) < 0) {
-        goto done;
-    }
-    o.ndim = cwpy_int64_seq(shape, o.shape, CW_MAXDIM, "shape");
-    if (o.ndim < 0 || cwpy_int64_seq(chunks, o.chunks, CW_MAXDIM, "chunks") != o.ndim ||
-        cwpy_int64_seq(src_dim, sd, CW_MAXDIM, "src_dim") != o.ndim) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_ValueError, "shape, chunks and src_dim differ in rank");
-        }
-        goto done;
-    }
-    for (int d = 0; d < o.ndim; d++) {
-        o.src_dim[d] = (int)sd[d];
-    }
-    if (cwpy_set_codec(codec, blosc_codec, level, shuffle, bitshuffle, overwrite, &o) < 0) {
-        goto done;
-    }
-    int rc;
-    const char *path = PyBytes_AS_STRING(pathobj);
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_store(src, &sel, path, name, &o, &cfg);
-    Py_END_ALLOW_THREADS
-    if (rc < 0 || PyErr_Occurred()) {
-        cwpy_raise(module, rc < 0 ? rc : CW_ECANCEL);
+        cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
         goto done;
     }
     res = Py_NewRef(Py_None);
 done:
-    Py_XDECREF(pathobj);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_XDECREF(ra->paths[k]);
+    }
+    PyMem_Free(ra);
     return res;
 }
 
-PyMethodDef cwpy_run_functions[] = {
-    {"read", py_read, METH_VARARGS,
-     "read(src, start, step, count, out, axes, threads, memory_limit, progress)"},
-    {"store", (PyCFunction)(void (*)(void))py_store, METH_VARARGS | METH_KEYWORDS,
-     "store(...): stream a selection into a new HDF5 dataset"},
-    {NULL, NULL, 0, NULL},
-};

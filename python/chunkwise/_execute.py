@@ -6,8 +6,8 @@
 run goes through ``_engine``: a progress bar when wanted, and afterwards
 the floating-point conditions it raised reported as NumPy reports them.
 
-The engine calls themselves are the ``_run_*`` functions below, one per
-kind of run; nothing else here (or anywhere else) calls ``_core`` to run.
+Every engine run is one ``Expr.run`` call, in ``_run``, with the run's
+outputs as data; nothing else here (or anywhere else) calls ``_core`` to run.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from ._compile import open_hdf5, program, source, stand_in
 from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Reduce
 from ._plan import plan
 from .config import current
+from .indexing import View
 from .progress import reporter
 
 __all__ = ["StoreTarget", "store_target", "run", "materialise", "compute", "store",
@@ -141,71 +142,26 @@ def _engine(cfg, label, what, call):
     report_fp(what)
 
 
-# The engine's run entry points, one function each.  Every run takes the
-# same three settings (threads, memory limit, progress callable); when the
-# engine has one run method taking the outputs as data, these are where it
-# is called.
-
-def _run_read(cfg, src, view, out):
-    """Read a view of one source into ``out`` (_core.read)."""
-    _engine(cfg, "reading", "chunkwise read", lambda bar: _core.read(
-        src, view.start, view.step, view.count, out, view.axis_of_source(),
-        cfg.threads, cfg.memory_limit, bar))
-
-
-def _run_program(cfg, ex, read_ids, bufs, reductions, label, what):
-    """Values of a program into ``bufs`` and reductions of its values
-    (``(id, ufunc, loop, mask, out)``) from the same tiles: Expr.read for a
-    lone value, else Expr.pass_."""
-    if reductions or len(bufs) != 1:
-        _engine(cfg, label, what, lambda bar: ex.pass_(
-            read_ids, bufs, reductions, cfg.threads, cfg.memory_limit, bar))
-    else:
-        _engine(cfg, label, what, lambda bar: ex.read(
-            bufs[0], cfg.threads, cfg.memory_limit, bar))
+def _run(cfg, ex, outputs, label, what):
+    """The one kind of engine run: a program's outputs (Expr.run), each a
+    ``(kind, id, ...)`` tuple: ``("buffer", id, out)``, ``("reduce", id,
+    ufunc, loop, axes_mask, out)``, ``("accumulate", id, ufunc, loop, axis,
+    out | target)``, ``("argreduce", id, is_max, axis, out)``, ``("store",
+    id, target)``.  The engine shares one pass among the buffers and
+    reductions; a program that only selects from one source is copied
+    chunk by chunk on that source's grid."""
+    _engine(cfg, label, what, lambda bar: ex.run(
+        outputs, cfg.threads, cfg.memory_limit, bar))
 
 
-def _run_accumulate(cfg, ex, node, out):
-    """ufunc.accumulate of a program's value along an axis (Expr.accumulate)."""
-    name = node.ufunc.__name__
-    _engine(cfg, f"{name}.accumulate", f"chunkwise {name}.accumulate",
-            lambda bar: ex.accumulate(node.ufunc, node.loop, node.axis, out,
-                                      cfg.threads, cfg.memory_limit, bar))
+def _target(t):
+    """A StoreTarget as Expr.run takes it."""
+    return (t.path, t.name, t.chunks, t.codec, t.blosc_codec, t.level, t.shuffle,
+            t.bitshuffle, t.overwrite)
 
 
-def _run_argreduce(cfg, ex, node, out):
-    """argmax/argmin of a program's value (Expr.argreduce; -1: flattened)."""
-    name = "argmax" if node.is_max else "argmin"
-    axis = -1 if node.axis is None else node.axis
-    _engine(cfg, name, f"chunkwise {name}",
-            lambda bar: ex.argreduce(node.is_max, axis, out, cfg.threads,
-                                     cfg.memory_limit, bar))
-
-
-def _run_store_source(cfg, src, view, t):
-    """Copy a view of one source into a new dataset (_core.store)."""
-    _engine(cfg, f"writing {t.name}", "chunkwise store", lambda bar: _core.store(
-        src, view.start, view.step, view.count, t.path, t.name, view.shape, t.chunks,
-        view.axes, t.codec, t.blosc_codec, t.level, t.shuffle, t.bitshuffle,
-        t.overwrite, cfg.threads, cfg.memory_limit, bar))
-
-
-def _run_store_program(cfg, ex, t):
-    """A program's value into a new dataset (Expr.store)."""
-    _engine(cfg, f"writing {t.name}", "chunkwise computation", lambda bar: ex.store(
-        t.path, t.name, t.chunks, t.codec, t.blosc_codec, t.level, t.shuffle,
-        t.bitshuffle, t.overwrite, cfg.threads, cfg.memory_limit, bar))
-
-
-def _run_store_accumulate(cfg, ex, node, t):
-    """An accumulation written chunk by chunk along its axis, the running row
-    carried from one to the next (Expr.accumulate_store)."""
-    name = node.ufunc.__name__
-    _engine(cfg, f"writing {t.name}", f"chunkwise {name}.accumulate",
-            lambda bar: ex.accumulate_store(
-                node.ufunc, node.loop, node.axis, t.path, t.name, t.chunks, t.codec,
-                t.blosc_codec, t.level, t.shuffle, t.bitshuffle, t.overwrite,
-                cfg.threads, cfg.memory_limit, bar))
+def _accumulation(node, vid, into):
+    return ("accumulate", vid, node.ufunc, node.loop, node.axis, into)
 
 
 # ------------------------------------------------------------------ passes
@@ -228,62 +184,83 @@ def _kept(node):
     return tuple(n for k, n in enumerate(node.node.shape) if k not in node.axes)
 
 
+def _buffer(node, outs):
+    """The array ``node`` is computed into: the caller's, or a new one."""
+    b = outs.get(id(node))
+    return np.empty(node.shape, node.dtype) if b is None else b
+
+
 def _run_pass(ps, cfg, results, outs):
     if ps.kind == "empty":
         results[id(ps.node)] = _empty_result(ps.node)
     elif ps.kind == "read":
         node = ps.values[0]
-        buf = outs.get(id(node))
-        buf = np.empty(node.shape, node.dtype) if buf is None else buf
-        _run_read(cfg, source(node.spec, results), node.view, buf)
+        buf = _buffer(node, outs)
+        # The view's inserted axes (extent 1, NumPy allows 64 axes, a
+        # program has at most 32) are left out; dropping them from the
+        # buffer is always a view.
+        v = node.view
+        kept = [k for k, sd in enumerate(v.axes) if sd >= 0]
+        core = Leaf(node.spec, View(v.start, v.step, v.count, [v.axes[k] for k in kept],
+                                    [v.shape[k] for k in kept]))
+        ex, ids = program([core], results)
+        _run(cfg, ex, [("buffer", ids[0], buf.reshape(core.shape))], "reading",
+             "chunkwise read")
         results[id(node)] = buf
     elif ps.kind == "program":
         roots = list(ps.values) + [r.node for r in ps.reductions]
         ex, ids = program(roots, results)
-        bufs = []
-        for v in ps.values:
-            b = outs.get(id(v))
-            bufs.append(np.empty(v.shape, v.dtype) if b is None else b)
-        reds = []
+        bufs = [_buffer(v, outs) for v in ps.values]
+        outputs = [("buffer", vid, b) for vid, b in zip(ids, bufs)]
         for r, vid in zip(ps.reductions, ids[len(ps.values):]):
             mask = [k in r.axes for k in range(len(r.node.shape))]
-            reds.append((vid, r.ufunc, r.loop, mask, np.empty(_kept(r), r.dtype)))
+            outputs.append(("reduce", vid, r.ufunc, r.loop, mask,
+                            np.empty(_kept(r), r.dtype)))
         if ps.values or len(ps.reductions) > 1:
             label, what = "computing", "chunkwise computation"
         else:
             name = ps.reductions[0].ufunc.__name__
             label, what = f"{name}.reduce", f"chunkwise {name}.reduce"
-        _run_program(cfg, ex, list(ids[:len(ps.values)]), bufs, reds, label, what)
+        _run(cfg, ex, outputs, label, what)
         for v, b in zip(ps.values, bufs):
             results[id(v)] = b
-        for r, spec in zip(ps.reductions, reds):
-            results[id(r)] = spec[4].reshape(r.shape)
+        for r, o in zip(ps.reductions, outputs[len(bufs):]):
+            results[id(r)] = o[5].reshape(r.shape)
     elif ps.kind == "accumulate":
         node = ps.node
-        buf = outs.get(id(node))
-        buf = np.empty(node.shape, node.dtype) if buf is None else buf
-        _run_accumulate(cfg, program([node.node], results)[0], node, buf)
+        buf = _buffer(node, outs)
+        ex, ids = program([node.node], results)
+        name = node.ufunc.__name__
+        _run(cfg, ex, [_accumulation(node, ids[0], buf)], f"{name}.accumulate",
+             f"chunkwise {name}.accumulate")
         results[id(node)] = buf
     elif ps.kind == "argreduce":
         node = ps.node
         kept = () if node.axis is None else tuple(
             n for k, n in enumerate(node.node.shape) if k != node.axis)
         buf = np.empty(kept, np.int64)
-        _run_argreduce(cfg, program([node.node], results)[0], node, buf)
+        ex, ids = program([node.node], results)
+        name = "argmax" if node.is_max else "argmin"
+        axis = -1 if node.axis is None else node.axis
+        _run(cfg, ex, [("argreduce", ids[0], node.is_max, axis, buf)], name,
+             f"chunkwise {name}")
         results[id(node)] = buf.astype(np.intp, copy=False).reshape(node.shape)
     else:
         _store(ps.node, ps.target, cfg, results)
 
 
 def _store(node, t, cfg, results):
+    label = f"writing {t.name}"
     if isinstance(node, Accumulate):
-        _run_store_accumulate(cfg, program([node.node], results)[0], node, t)
-    elif isinstance(node, (Leaf,) + DEFERRED):
-        if isinstance(node, DEFERRED):
-            node = stand_in(node, results)
-        _run_store_source(cfg, source(node.spec, results), node.view, t)
-    else:
-        _run_store_program(cfg, program([node], results)[0], t)
+        ex, ids = program([node.node], results)
+        _run(cfg, ex, [_accumulation(node, ids[0], _target(t))], label,
+             f"chunkwise {node.ufunc.__name__}.accumulate")
+        return
+    if isinstance(node, DEFERRED):
+        node = stand_in(node, results)
+    what = "chunkwise store" if isinstance(node, Leaf) else "chunkwise computation"
+    ex, ids = program([node], results)
+    _run(cfg, ex, [("store", ids[0], _target(t))], label, what)
 
 
 def run(p, cfg=None, outs=None) -> dict:

@@ -13,6 +13,8 @@ computed (see _plan.py); it is small.
 """
 from __future__ import annotations
 
+import functools
+
 import operator
 
 import numpy as np
@@ -43,10 +45,25 @@ def _axes(axis, ndim):
     return tuple(sorted(out))
 
 
+@functools.cache
+def _reorderable(ufunc) -> bool:
+    """Whether NumPy lets ``ufunc.reduce`` group its operands in any order
+    (add, maximum: yes; subtract: no).  The engine combines the partials of
+    tiles pairwise, so it reduces only with such ufuncs; NumPy itself says
+    so by refusing a reduction over two axes of the others."""
+    try:
+        ufunc.reduce(np.zeros((1, 1)), axis=(0, 1))
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def reduce(ufunc, x, axis=None, dtype=None, keepdims=False):
     """A lazy ``ufunc.reduce(x, axis, dtype, keepdims=...)``."""
     x = node_of(x)
     axes = _axes(axis, len(x.shape))
+    if len(axes) > 0 and not _reorderable(ufunc):
+        raise Unsupported(f"{ufunc.__name__}.reduce is not reorderable")
     # The accumulator dtype NumPy would use, from a one-element probe.
     acc = np.dtype(ufunc.reduce(np.zeros(1, x.dtype), dtype=dtype).dtype)
     if acc not in SUPPORTED:

@@ -119,20 +119,41 @@ test_expr(void)
     double half = 0.5;
     ASSERT_OK(cw_expr_scalar(e, CW_FLOAT64, &half, &ih));
     int a1[2] = {ix, iy};
-    ASSERT_OK(cw_expr_loop(e, "add", loop_add_f64, NULL, 2, a1, CW_FLOAT64, &isum));
+    ASSERT_OK(cw_expr_loop(e, "add", loop_add_f64, NULL, CW_LOOP_REORDERABLE, 2, a1,
+                           CW_FLOAT64, &isum));
     int a2[2] = {isum, ih};
-    ASSERT_OK(cw_expr_loop(e, "multiply", loop_mul_f64, NULL, 2, a2, CW_FLOAT64, &iprod));
+    ASSERT_OK(cw_expr_loop(e, "multiply", loop_mul_f64, NULL, CW_LOOP_REORDERABLE, 2,
+                           a2, CW_FLOAT64, &iprod));
+    /* A loop that needs the Python API is refused. */
+    int ibad;
+    ASSERT_EQ(cw_expr_loop(e, "pyloop", loop_add_f64, NULL, CW_LOOP_NEEDS_GIL, 2, a1,
+                           CW_FLOAT64, &ibad), CW_ETYPE);
+    ASSERT_TRUE(strstr(cw_errmsg(), "needs the Python API") != NULL);
     ASSERT_OK(cw_expr_finish(e, iprod, NULL));
     for (int threads = 1; threads <= 2; threads++) {
         cw_config_t cfg = {.threads = threads, .memory_limit = 1 << 22};
         memset(out, 0, sizeof(out));
-        ASSERT_OK(cw_expr_read(e, out, xst, &cfg));
+        cw_output_t read = {.kind = CW_OUT_BUFFER, .id = iprod, .dst = out,
+                            .strides = xst};
+        ASSERT_OK(cw_expr_run(e, 1, &read, &cfg));
         ASSERT_TRUE(memcmp(out, ref, sizeof(ref)) == 0);
-        /* Column sums (reduce axis 0) and row sums (axis 1). */
+        /* In one pass: the values again, column sums (reduce axis 0) and row
+         * sums (axis 1). */
         bool red0[2] = {true, false}, red1[2] = {false, true};
         double cs[C], rs[R];
-        ASSERT_OK(cw_expr_reduce(e, "add", loop_add_f64, NULL, red0, cs, &cfg));
-        ASSERT_OK(cw_expr_reduce(e, "add", loop_add_f64, NULL, red1, rs, &cfg));
+        cw_output_t outs[3] = {
+            {.kind = CW_OUT_BUFFER, .id = iprod, .dst = out, .strides = xst},
+            {.kind = CW_OUT_REDUCE, .id = iprod, .fn = loop_add_f64, .name = "add",
+             .fn_flags = CW_LOOP_REORDERABLE, .reduce_axis = red0, .dst = cs},
+            {.kind = CW_OUT_REDUCE, .id = iprod, .fn = loop_add_f64, .name = "add",
+             .fn_flags = CW_LOOP_REORDERABLE, .reduce_axis = red1, .dst = rs}};
+        memset(out, 0, sizeof(out));
+        cw_stats_t before, after;
+        cw_stats_get(&before);
+        ASSERT_OK(cw_expr_run(e, 3, outs, &cfg));
+        cw_stats_get(&after);
+        ASSERT_EQ(after.runs - before.runs, 1);
+        ASSERT_TRUE(memcmp(out, ref, sizeof(ref)) == 0);
         for (int j = 0; j < C; j++) {
             double t = 0;
             for (int i = 0; i < R; i++) {
@@ -147,6 +168,16 @@ test_expr(void)
             }
             ASSERT_TRUE(rs[i] == t);
         }
+        /* A reduction whose loop is not reorderable is refused. */
+        cw_output_t sub = outs[1];
+        sub.fn_flags = 0;
+        sub.name = "subtract";
+        ASSERT_EQ(cw_expr_run(e, 1, &sub, &cfg), CW_EINVAL);
+        ASSERT_TRUE(strstr(cw_errmsg(), "subtract is not reorderable") != NULL);
+        /* Arg-reductions, accumulations and stores are of the result. */
+        int64_t idx[C];
+        cw_output_t arg = {.kind = CW_OUT_ARGREDUCE, .id = isum, .axis = 0, .dst = idx};
+        ASSERT_EQ(cw_expr_run(e, 1, &arg, &cfg), CW_EINVAL);
     }
     /* Cast to int16, then store with other chunks and read back. */
     int icast;
@@ -161,7 +192,9 @@ test_expr(void)
     o2.chunks[1] = 5;
     o2.codec = CW_CODEC_DEFLATE;
     o2.level = 3;
-    ASSERT_OK(cw_expr_store(e2, path, "/cast", &o2, NULL));
+    cw_output_t st = {.kind = CW_OUT_STORE, .id = icast, .path = path,
+                      .dataset = "/cast", .store = &o2};
+    ASSERT_OK(cw_expr_run(e2, 1, &st, NULL));
     cw_source_t *hc = NULL;
     ASSERT_OK(cw_source_open_hdf5(path, "/cast", &hc));
     ASSERT_EQ(cw_source_dtype(hc), CW_INT16);

@@ -60,7 +60,7 @@ acc_rows(cw_loop_fn fn, void *data, int nd, int ax, const int64_t *count,
 }
 
 static int
-acc_task(void *vctx, int64_t task, cw__scratch_t *s)
+acc_task(void *vctx, int64_t task, cw__worker_t *w)
 {
     acc_ctx_t *c = vctx;
     const cw_expr_t *e = c->e;
@@ -78,7 +78,7 @@ acc_task(void *vctx, int64_t task, cw__scratch_t *s)
         for (int k = 0; k < nd; k++) {
             tile += off[k] * c->strides[k];
         }
-        CW_TRY(cw__eval_region(e, &c->lay, off, count, tile, c->strides, s));
+        CW_TRY(cw__eval_region(e, &c->lay, off, count, tile, c->strides, w));
         /* The first row of the tile continues from the last row of the
          * previous one, which is already final in dst. */
         acc_rows(c->fn, c->data, nd, ax, count, c->strides, tile,
@@ -131,7 +131,7 @@ fail:
 }
 
 /* Stores of an accumulation: chunks along the axis in order, the last row
- * of each carried to the next in the thread's scratch. */
+ * of each carried to the next in the thread's w->vm.carry. */
 typedef struct acc_job {
     cw__expr_store_t j;
     cw_loop_fn fn;
@@ -142,12 +142,13 @@ typedef struct acc_job {
 
 static int
 acc_post(void *vctx, const int64_t *off, const int64_t *count, char *buf,
-         const int64_t *strides, cw__scratch_t *s)
+         const int64_t *strides, cw__worker_t *w)
 {
     acc_job_t *a = vctx;
+    cw__vm_scratch_t *vm = &w->vm;
     int nd = a->j.e->ndim, ax = a->axis;
     acc_rows(a->fn, a->data, nd, ax, count, strides, buf,
-             off[ax] == 0 ? NULL : s->carry);
+             off[ax] == 0 ? NULL : vm->carry);
     /* Keep the last row, laid out like a chunk's row 0. */
     int64_t row[CW_MAXDIM];
     size_t span = a->itemsize;
@@ -155,9 +156,9 @@ acc_post(void *vctx, const int64_t *off, const int64_t *count, char *buf,
         row[k] = k == ax ? 1 : count[k];
         span += (size_t)((row[k] - 1) * strides[k]);
     }
-    int rc = cw__reserve(&s->carry, &s->carry_cap, span);
+    int rc = cw__reserve(&vm->carry, &vm->carry_cap, span);
     if (rc == CW_OK) {
-        cw__copy_strided(nd, row, s->carry, strides,
+        cw__copy_strided(nd, row, vm->carry, strides,
                          buf + (count[ax] - 1) * strides[ax], strides, a->itemsize);
     }
     return rc;

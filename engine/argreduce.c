@@ -71,7 +71,7 @@ typedef struct arg_ctx {
 } arg_ctx_t;
 
 static int
-arg_task(void *vctx, int64_t task, cw__scratch_t *s)
+arg_task(void *vctx, int64_t task, cw__worker_t *w)
 {
     arg_ctx_t *c = vctx;
     const cw_expr_t *e = c->e;
@@ -89,8 +89,9 @@ arg_task(void *vctx, int64_t task, cw__scratch_t *s)
         tstr[k] = st;
         st *= count[k];
     }
-    CW_TRY(cw__reserve(&s->enc, &s->enc_cap, c->tile_bytes));
-    CW_TRY(cw__eval_region(e, &c->lay, off, count, s->enc, tstr, s));
+    cw__vm_scratch_t *vm = &w->vm;
+    CW_TRY(cw__reserve(&vm->arg_tile, &vm->arg_tile_cap, c->tile_bytes));
+    CW_TRY(cw__eval_region(e, &c->lay, off, count, vm->arg_tile, tstr, w));
     unsigned char *pv = c->pval + (size_t)(r * c->kept) * c->itemsize;
     int64_t *pi = c->pidx + r * c->kept;
     /* Walk the tile in C order: indices grow, so the first best stays. */
@@ -100,7 +101,7 @@ arg_task(void *vctx, int64_t task, cw__scratch_t *s)
     for (int k = 0; k < nd; k++) {
         n *= count[k];
     }
-    const unsigned char *p = s->enc;
+    const unsigned char *p = vm->arg_tile;
     for (int64_t i = 0; i < n; i++, p += c->itemsize) {
         int64_t o = 0, g = 0;
         for (int k = 0; k < nd; k++) {

@@ -1,12 +1,16 @@
 /*
- * engine_impl.h -- internals of the engine: selection geometry, the memory
- * budget, the task scheduler and its jobs, and store jobs.
+ * engine_impl.h -- internals of the engine: selection geometry, the
+ * per-thread worker (storage's io scratch and the engine's vm scratch),
+ * the memory budget, the task scheduler and its jobs, and store jobs.
  */
 #ifndef CW_BUILDING_ENGINE
 #error "engine_impl.h is internal to the engine layer"
 #endif
 #ifndef CW_ENGINE_IMPL_H
 #define CW_ENGINE_IMPL_H
+
+#include <assert.h>
+#include <stddef.h>
 
 #include "chunkwise.h"
 #include "storage_impl.h"
@@ -18,8 +22,75 @@ int cw__sel_check(const cw_source_t *src, const cw_sel_t *sel);
  * run reports it with cw_fp_flags. */
 void cw__loop_flag(int flag);
 
+/* Programs nest (a program's inputs may be programs or products): each
+ * level has its own buffers. */
+#define CW__MAX_DEPTH 4
+
+/*
+ * What evaluating programs needs, per thread, beside the storage layer's
+ * cw__io_scratch_t.  Buffers grow only and are reused for every task of a
+ * run; each holds only what its name says.
+ */
+typedef struct cw__vm_scratch {
+    uint32_t magic;                       /* CW__WORKER_MAGIC: see cw__worker_of */
+    int depth;                            /* nesting level now being evaluated */
+    /* A program's input tiles and registers (its layout), by depth. */
+    void *tiles[CW__MAX_DEPTH];
+    size_t tiles_cap[CW__MAX_DEPTH];
+    /* The open chunk streams of a program's inputs, by depth
+     * (CW__MAX_VALUES each once allocated). */
+    cw__cstream_t *streams[CW__MAX_DEPTH];
+    int nstreams[CW__MAX_DEPTH];
+    void *box;                            /* a strided read of a program's region */
+    size_t box_cap;
+    /* A matrix product's blocks, by depth: rows of A, columns of B, the
+     * accumulated product, and a block before its conversion. */
+    void *mm[CW__MAX_DEPTH][4];
+    size_t mm_cap[CW__MAX_DEPTH][4];
+    void *carry;                          /* the row an accumulation carries */
+    size_t carry_cap;
+    void *red_slabs;                      /* one slab of each reduction's values */
+    size_t red_slabs_cap;
+    void *red_stacks;                     /* the reductions' pairwise stacks */
+    size_t red_stacks_cap;
+    void *arg_tile;                       /* an arg-reduction's tile of values */
+    size_t arg_tile_cap;
+    void *out_chunk;                      /* the output chunk a store gathers
+                                             (or one slab of it, streaming) */
+    size_t out_chunk_cap;
+} cw__vm_scratch_t;
+
+/* One thread's scratch, for storage and for the engine.  Built only by
+ * the scheduler (sched.c). */
+typedef struct cw__worker {
+    cw__io_scratch_t io;
+    cw__vm_scratch_t vm;
+} cw__worker_t;
+
+#define CW__WORKER_MAGIC 0x63777772u  /* "cwwr" */
+
+void cw__worker_init(cw__worker_t *w);
+void cw__worker_destroy(cw__worker_t *w);
+
+/*
+ * The worker an io scratch belongs to.  Sources implemented in the engine
+ * (exprsrc.c, matmul.c) are called by storage (the region read,
+ * concatenations) with only the io scratch, yet evaluate programs and need
+ * the vm scratch beside it.  Valid because every io scratch handed to a
+ * source is the `io` member of a cw__worker_t: only the scheduler creates
+ * the scratch of a run, always as a worker (cw__worker_init sets `magic`,
+ * checked here).
+ */
+static inline cw__worker_t *
+cw__worker_of(cw__io_scratch_t *io)
+{
+    cw__worker_t *w = (cw__worker_t *)(void *)((char *)io - offsetof(cw__worker_t, io));
+    assert(w->vm.magic == CW__WORKER_MAGIC);
+    return w;
+}
+
 /* One unit of scheduled work; returns a status. */
-typedef int (*cw__task_fn)(void *ctx, int64_t task, cw__scratch_t *s);
+typedef int (*cw__task_fn)(void *ctx, int64_t task, cw__worker_t *w);
 
 /*
  * The memory budget of a run (budget.c): `limit` bytes in all, of which
@@ -97,15 +168,15 @@ typedef struct cw__store_job {
     cw_dtype_t dtype;
     void *ctx;
     int (*fill)(void *ctx, const int64_t *off, const int64_t *count, char *dst,
-                const int64_t *strides, cw__scratch_t *s);
+                const int64_t *strides, cw__worker_t *w);
     size_t (*working_set)(void *ctx, const int64_t *chunks);
     int nsources;
     cw_source_t *const *sources;   /* borrowed */
     /* Optional: after fill(), change the chunk in place (accumulation). */
     int (*post)(void *ctx, const int64_t *off, const int64_t *count, char *buf,
-                const int64_t *strides, cw__scratch_t *s);
+                const int64_t *strides, cw__worker_t *w);
     /* Chunks along `axis` are written in order by one task (post() may
-     * carry state from one to the next, in the scratch). */
+     * carry state from one to the next, in w->vm.carry). */
     bool sequential;
     int axis;
     /* Optional, instead of fill(): compute the region and feed the
@@ -113,8 +184,8 @@ typedef struct cw__store_job {
      * `strides`) to the sink's chunk writer, a slab at a time; the writer
      * pads what follows the last byte fed. */
     int (*fill_stream)(void *ctx, const int64_t *off, const int64_t *count,
-                       const int64_t *strides, cw__chunk_writer_t *w,
-                       cw__scratch_t *s);
+                       const int64_t *strides, cw__chunk_writer_t *cw,
+                       cw__worker_t *w);
 } cw__store_job_t;
 
 /* Stream a job into a new HDF5 dataset through its sink (see cw_store). */

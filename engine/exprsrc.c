@@ -32,8 +32,10 @@ exprsrc_end(cw_source_t *src)
 static int
 exprsrc_read(cw_source_t *src, const int64_t *start, const int64_t *step,
              const int64_t *count, char *dst, const int64_t *strides,
-             cw__scratch_t *s)
+             cw__io_scratch_t *io)
 {
+    /* Called by storage (the region read) with the io scratch of a worker. */
+    cw__worker_t *w = cw__worker_of(io);
     const cw_expr_t *e = ((exprsrc_t *)src->impl)->e;
     int nd = e->ndim, rc;
     bool unit = true;
@@ -47,7 +49,7 @@ exprsrc_read(cw_source_t *src, const int64_t *start, const int64_t *step,
     cw__layout_t lay;
     cw__plan_layout(e, unit ? count : box, &lay);
     if (unit) {
-        return cw__eval_region(e, &lay, start, count, dst, strides, s);
+        return cw__eval_region(e, &lay, start, count, dst, strides, w);
     }
     /* Steps: evaluate the box that holds the selection, then pick. */
     int64_t bstr[CW_MAXDIM], sstr[CW_MAXDIM];
@@ -56,9 +58,9 @@ exprsrc_read(cw_source_t *src, const int64_t *start, const int64_t *step,
         bstr[k] = st;
         st *= box[k];
     }
-    CW_TRY(cw__reserve(&s->box, &s->box_cap, (size_t)st));
-    CW_TRY(cw__eval_region(e, &lay, lo, box, s->box, bstr, s));
-    const char *first = s->box;
+    CW_TRY(cw__reserve(&w->vm.box, &w->vm.box_cap, (size_t)st));
+    CW_TRY(cw__eval_region(e, &lay, lo, box, w->vm.box, bstr, w));
+    const char *first = w->vm.box;
     for (int k = 0; k < nd; k++) {
         first += (start[k] - lo[k]) * bstr[k];
         sstr[k] = bstr[k] * step[k];

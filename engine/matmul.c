@@ -80,7 +80,7 @@ kernel_of(cw_dtype_t acc)
 static int
 read_block(cw_source_t *src, int64_t r0, int64_t rs, int64_t nr, int64_t c0,
            int64_t cs, int64_t nc, cw_dtype_t to, void **buf, size_t *cap, void **tmp,
-           size_t *tcap, cw__scratch_t *s)
+           size_t *tcap, cw__io_scratch_t *io)
 {
     int rc;
     int64_t start[2] = {r0, c0}, step[2] = {rs, cs}, count[2] = {nr, nc};
@@ -88,10 +88,10 @@ read_block(cw_source_t *src, int64_t r0, int64_t rs, int64_t nr, int64_t c0,
     int64_t strides[2] = {nc * (int64_t)isz, (int64_t)isz};
     if (src->dtype == to) {
         CW_TRY(cw__reserve(buf, cap, (size_t)(nr * nc) * osz));
-        return cw__read_region(src, start, step, count, *buf, strides, s);
+        return cw__read_region(src, start, step, count, *buf, strides, io);
     }
     CW_TRY(cw__reserve(tmp, tcap, (size_t)(nr * nc) * isz));
-    CW_TRY(cw__read_region(src, start, step, count, *tmp, strides, s));
+    CW_TRY(cw__read_region(src, start, step, count, *tmp, strides, io));
     CW_TRY(cw__reserve(buf, cap, (size_t)(nr * nc) * osz));
     cw__cast(src->dtype, to, *tmp, (int64_t)isz, *buf, (int64_t)osz, nr * nc);
 fail:
@@ -102,38 +102,41 @@ fail:
  * product: the product of those rows of A and those columns of B. */
 static int
 mm_read(cw_source_t *src, const int64_t *off, const int64_t *step,
-        const int64_t *count, char *dst, const int64_t *strides, cw__scratch_t *s)
+        const int64_t *count, char *dst, const int64_t *strides, cw__io_scratch_t *io)
 {
     mm_t *m = src->impl;
     int rc;
-    int lvl = s->depth;
-    if (lvl >= 4) {
+    /* Called by storage (the region read) with the io scratch of a worker;
+     * the product's blocks are vm scratch, by nesting depth. */
+    cw__vm_scratch_t *vm = &cw__worker_of(io)->vm;
+    int lvl = vm->depth;
+    if (lvl >= CW__MAX_DEPTH) {
         return cw__error(CW_EINVAL, "products nested more than 4 deep");
     }
     int64_t K = m->a->shape[1], M = count[0], N = count[1];
     size_t asz = cw_dtype_size(m->acc);
-    void **acc = &s->mm[lvl][2];
-    CW_TRY(cw__reserve(acc, &s->mm_cap[lvl][2], (size_t)(M * N) * asz + 1));
+    void **acc = &vm->mm[lvl][2];
+    CW_TRY(cw__reserve(acc, &vm->mm_cap[lvl][2], (size_t)(M * N) * asz + 1));
     memset(*acc, 0, (size_t)(M * N) * asz);
     mm_fn kern = kernel_of(m->acc);
-    s->depth = lvl + 1;
+    vm->depth = lvl + 1;
     for (int64_t k0 = 0; k0 < K; k0 += m->tk) {
         int64_t nk = K - k0 < m->tk ? K - k0 : m->tk;
         /* Blocks needing a conversion are read through slot 3 first. */
-        rc = read_block(m->a, off[0], step[0], M, k0, 1, nk, m->acc, &s->mm[lvl][0],
-                        &s->mm_cap[lvl][0], &s->mm[lvl][3], &s->mm_cap[lvl][3], s);
+        rc = read_block(m->a, off[0], step[0], M, k0, 1, nk, m->acc, &vm->mm[lvl][0],
+                        &vm->mm_cap[lvl][0], &vm->mm[lvl][3], &vm->mm_cap[lvl][3], io);
         if (rc == CW_OK) {
             rc = read_block(m->b, k0, 1, nk, off[1], step[1], N, m->acc,
-                            &s->mm[lvl][1], &s->mm_cap[lvl][1], &s->mm[lvl][3],
-                            &s->mm_cap[lvl][3], s);
+                            &vm->mm[lvl][1], &vm->mm_cap[lvl][1], &vm->mm[lvl][3],
+                            &vm->mm_cap[lvl][3], io);
         }
         if (rc < 0) {
-            s->depth = lvl;
+            vm->depth = lvl;
             return rc;
         }
-        kern(s->mm[lvl][0], s->mm[lvl][1], *acc, M, nk, N);
+        kern(vm->mm[lvl][0], vm->mm[lvl][1], *acc, M, nk, N);
     }
-    s->depth = lvl;
+    vm->depth = lvl;
     int64_t cs[2] = {N * (int64_t)asz, (int64_t)asz};
     if (m->acc == src->dtype) {
         cw__copy_strided(2, count, dst, strides, *acc, cs, asz);

@@ -58,7 +58,8 @@ struct cw_expr {
     bool finished;
 };
 
-/* Per-thread buffers of a run, carved out of the scratch's `work` buffer:
+/* Per-thread buffers of a run, carved out of the worker's tile buffer of
+ * its nesting depth (w->vm.tiles[depth]):
  * one tile buffer per input, then one block per register. */
 typedef struct cw__layout {
     size_t tile_off[CW__MAX_VALUES];
@@ -172,11 +173,11 @@ int cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay,
                          const int64_t *off, const int64_t *count, int nout,
                          const int *outs, char *const *dsts,
                          const int64_t *const *dstr, const cw__slab_sink_t *sink,
-                         cw__scratch_t *s);
+                         cw__worker_t *w);
 /* Evaluate the region of the program's result into dst. */
 int cw__eval_region(const cw_expr_t *e, const cw__layout_t *lay,
                     const int64_t *off, const int64_t *count, char *dst,
-                    const int64_t *dstrides, cw__scratch_t *s);
+                    const int64_t *dstrides, cw__worker_t *w);
 
 /* ----------------------------------------------------------- reduce.c */
 

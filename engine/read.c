@@ -74,7 +74,7 @@ tile_dim(const cw_source_t *src, const cw_sel_t *sel, int d, read_ctx_t *ctx)
 }
 
 static int
-read_task(void *vctx, int64_t task, cw__scratch_t *s)
+read_task(void *vctx, int64_t task, cw__worker_t *w)
 {
     read_ctx_t *ctx = vctx;
     const cw_sel_t *sel = ctx->sel;
@@ -88,7 +88,8 @@ read_task(void *vctx, int64_t task, cw__scratch_t *s)
         count[d] = j1 - j0;
         dst += j0 * ctx->strides[d];
     }
-    return cw__read_region(ctx->src, start, sel->step, count, dst, ctx->strides, s);
+    return cw__read_region(ctx->src, start, sel->step, count, dst, ctx->strides,
+                           &w->io);
 }
 
 int

@@ -8,7 +8,7 @@
  * or hands it to a slab sink (reductions, streamed stores).
  *
  * Inputs may themselves be programs (composite sources): each nesting
- * level uses its own buffers of the thread's scratch.  Worker threads; no
+ * level uses its own buffers of the worker's vm scratch.  Worker threads; no
  * locks.
  */
 #include <string.h>
@@ -26,7 +26,7 @@
 static int
 open_stream(const cw_expr_t *e, const cw__value_t *v, const int64_t *start,
             const int64_t *cnt, int ax, cw__cstream_t *cs, int64_t *base,
-            int64_t *stride, int64_t *rowspan, cw__scratch_t *s, bool *ok)
+            int64_t *stride, int64_t *rowspan, cw__io_scratch_t *io, bool *ok)
 {
     const cw_source_t *src = v->src;
     *ok = false;
@@ -74,7 +74,7 @@ open_stream(const cw_expr_t *e, const cw__value_t *v, const int64_t *start,
     if (dax < 0) {
         return CW_OK;  /* broadcast along the rows: read it once, whole */
     }
-    CW_TRY_RET(src->ops->stream_open((cw_source_t *)src, cidx, cs, s));
+    CW_TRY_RET(src->ops->stream_open((cw_source_t *)src, cidx, cs, io));
     *ok = true;
     return CW_OK;
 }
@@ -92,10 +92,11 @@ int
 cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t *off,
                      const int64_t *count, int nout, const int *outs, char *const *dsts,
                      const int64_t *const *dstr, const cw__slab_sink_t *sink,
-                     cw__scratch_t *s)
+                     cw__worker_t *w)
 {
     int rc;
     int nd = e->ndim;
+    cw__vm_scratch_t *vm = &w->vm;
     for (int k = 0; k < nd; k++) {
         if (count[k] <= 0) {
             return CW_OK;
@@ -113,24 +114,24 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
             str[d] = k >= 0 ? dstr[0][k] : 0;
         }
         return cw__read_region(only->src, start, only->sel.step, cnt, dsts[0],
-                               str, s);
+                               str, &w->io);
     }
     /* Inputs may themselves be programs (composite sources): each nesting
      * level has its own buffers. */
-    int lvl = s->depth;
-    if (lvl >= 4) {
+    int lvl = vm->depth;
+    if (lvl >= CW__MAX_DEPTH) {
         return cw__error(CW_EINVAL, "programs nested more than 4 deep");
     }
-    CW_TRY(cw__reserve(&s->eval[lvl], &s->eval_cap[lvl], lay->total));
-    if (s->streams[lvl] == NULL) {
-        s->streams[lvl] = cw__calloc(CW__MAX_VALUES, sizeof(cw__cstream_t));
-        if (s->streams[lvl] == NULL) {
+    CW_TRY(cw__reserve(&vm->tiles[lvl], &vm->tiles_cap[lvl], lay->total));
+    if (vm->streams[lvl] == NULL) {
+        vm->streams[lvl] = cw__calloc(CW__MAX_VALUES, sizeof(cw__cstream_t));
+        if (vm->streams[lvl] == NULL) {
             return cw__error(CW_ENOMEM, "out of memory");
         }
-        s->nstreams[lvl] = CW__MAX_VALUES;
+        vm->nstreams[lvl] = CW__MAX_VALUES;
     }
-    char *base = s->eval[lvl];
-    cw__cstream_t *streams = s->streams[lvl];
+    char *base = vm->tiles[lvl];
+    cw__cstream_t *streams = vm->streams[lvl];
 
     /* The rows: the first axis of extent above one. */
     int ax = -1;
@@ -149,7 +150,7 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
     int64_t sbase[CW__MAX_VALUES], span[CW__MAX_VALUES];
     int64_t rows = ax >= 0 ? count[ax] : 1, slab = rows;
     bool any = false;
-    s->depth = lvl + 1;
+    vm->depth = lvl + 1;
     for (int i = 0; i < e->n; i++) {
         const cw__value_t *v = &e->v[i];
         streamed[i] = false;
@@ -174,9 +175,9 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
         }
         else {
             rc = open_stream(e, v, start, cnt, ax, &streams[i], &sbase[i],
-                             opstride[i], &span[i], s, &streamed[i]);
+                             opstride[i], &span[i], &w->io, &streamed[i]);
             if (rc < 0) {
-                s->depth = lvl;
+                vm->depth = lvl;
                 goto fail;
             }
             if (streamed[i]) {
@@ -188,9 +189,9 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
             }
             inbase[i] = base + lay->tile_off[i];
             rc = cw__read_region(v->src, start, v->sel.step, cnt,
-                                 base + lay->tile_off[i], bstr, s);
+                                 base + lay->tile_off[i], bstr, &w->io);
             if (rc < 0) {
-                s->depth = lvl;
+                vm->depth = lvl;
                 goto fail;
             }
         }
@@ -201,7 +202,7 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
             }
         }
     }
-    s->depth = lvl;
+    vm->depth = lvl;
     if (sink && ax >= 0) {
         /* Bound the sink's slab too: one row of each output. */
         int64_t rowbytes = 8;
@@ -236,7 +237,7 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
                 int64_t lo = sbase[i] + r0 * opstride[i][ax];
                 int64_t hi = sbase[i] + (r1 - 1) * opstride[i][ax] + span[i];
                 CW_TRY(cw__cstream_get(&streams[i], (size_t)lo, (size_t)(hi - lo),
-                                       &in[i], s));
+                                       &in[i], &w->io));
             }
             else {
                 in[i] = inbase[i] + (ax >= 0 ? r0 * opstride[i][ax] : 0);
@@ -269,8 +270,8 @@ fail:
 int
 cw__eval_region(const cw_expr_t *e, const cw__layout_t *lay, const int64_t *off,
                 const int64_t *count, char *dst, const int64_t *dstrides,
-                cw__scratch_t *s)
+                cw__worker_t *w)
 {
     return cw__eval_region_sink(e, lay, off, count, 1, &e->result, &dst, &dstrides,
-                                NULL, s);
+                                NULL, w);
 }

@@ -34,7 +34,7 @@ cw__expr_run(const cw_expr_t *e, cw__layout_t *lay, int64_t ntasks,
 }
 
 static int
-read_task(void *vctx, int64_t task, cw__scratch_t *s)
+read_task(void *vctx, int64_t task, cw__worker_t *w)
 {
     eval_ctx_t *ctx = vctx;
     const cw_expr_t *e = ctx->e;
@@ -44,7 +44,7 @@ read_task(void *vctx, int64_t task, cw__scratch_t *s)
     for (int k = 0; k < e->ndim; k++) {
         dst += off[k] * ctx->strides[k];
     }
-    return cw__eval_region(e, &ctx->lay, off, count, dst, ctx->strides, s);
+    return cw__eval_region(e, &ctx->lay, off, count, dst, ctx->strides, w);
 }
 
 /* The program's result alone into one buffer: no slabs to share. */
@@ -71,10 +71,10 @@ fail:
 
 static int
 job_fill(void *vctx, const int64_t *off, const int64_t *count, char *dst,
-         const int64_t *strides, cw__scratch_t *s)
+         const int64_t *strides, cw__worker_t *w)
 {
     cw__expr_store_t *j = vctx;
-    return cw__eval_region(j->e, &j->lay, off, count, dst, strides, s);
+    return cw__eval_region(j->e, &j->lay, off, count, dst, strides, w);
 }
 
 /* A store's sink: slabs of the output chunk's rows are computed into a
@@ -84,8 +84,8 @@ typedef struct store_slab {
     const int64_t *strides;     /* the chunk's C strides */
     size_t itemsize;
     bool edge;                  /* rows hold padding: clear them first */
-    cw__chunk_writer_t *w;
-    cw__scratch_t *s;
+    cw__chunk_writer_t *cw;
+    cw__vm_scratch_t *vm;
 } store_slab_t;
 
 static size_t
@@ -99,11 +99,11 @@ store_slab_begin(void *vctx, int ax, int64_t r0, int64_t r1, char **dsts)
 {
     store_slab_t *ss = vctx;
     size_t n = slab_bytes(ss, ax, r0, r1);
-    CW_TRY_RET(cw__reserve(&ss->s->work, &ss->s->work_cap, n));
+    CW_TRY_RET(cw__reserve(&ss->vm->out_chunk, &ss->vm->out_chunk_cap, n));
     if (ss->edge) {
-        memset(ss->s->work, 0, n);
+        memset(ss->vm->out_chunk, 0, n);
     }
-    dsts[0] = ss->s->work;
+    dsts[0] = ss->vm->out_chunk;
     return CW_OK;
 }
 
@@ -113,17 +113,17 @@ store_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *const *pt
 {
     store_slab_t *ss = vctx;
     (void)strides;
-    return ss->w->k->ops->stream_feed(ss->w, ptrs[0], slab_bytes(ss, ax, r0, r1));
+    return ss->cw->k->ops->stream_feed(ss->cw, ptrs[0], slab_bytes(ss, ax, r0, r1));
 }
 
 static int
 job_fill_stream(void *vctx, const int64_t *off, const int64_t *count,
-                const int64_t *strides, cw__chunk_writer_t *w, cw__scratch_t *s)
+                const int64_t *strides, cw__chunk_writer_t *cw, cw__worker_t *w)
 {
     cw__expr_store_t *j = vctx;
     const cw_expr_t *e = j->e;
     store_slab_t ss = {.count = count, .strides = strides,
-                       .itemsize = e->v[e->result].itemsize, .w = w, .s = s};
+                       .itemsize = e->v[e->result].itemsize, .cw = cw, .vm = &w->vm};
     /* The region starts at the chunk's origin; rows of it are whole rows
      * of the chunk only when no later axis is cut by the shape's edge. */
     int ax = -1;
@@ -139,7 +139,7 @@ job_fill_stream(void *vctx, const int64_t *off, const int64_t *count,
                             .ctx = &ss};
     char *dst = NULL;
     return cw__eval_region_sink(e, &j->lay, off, count, 1, &e->result, &dst, &strides,
-                                &sink, s);
+                                &sink, w);
 }
 
 static size_t
@@ -189,7 +189,7 @@ typedef struct pass_slab {
     const pass_ctx_t *p;
     char *rdst[CW__MAX_OUTS];           /* the tile's origin in each read */
     cw__reduce_slab_t rs[CW__MAX_OUTS];
-    cw__scratch_t *s;
+    cw__vm_scratch_t *vm;
 } pass_slab_t;
 
 static int
@@ -218,15 +218,16 @@ pass_slab_begin(void *vctx, int ax, int64_t r0, int64_t r1, char **dsts)
             stotal += ((size_t)levels * rs->kt + 63) & ~(size_t)63;
         }
     }
-    CW_TRY_RET(cw__reserve(&ps->s->enc, &ps->s->enc_cap, total));
+    cw__vm_scratch_t *vm = ps->vm;
+    CW_TRY_RET(cw__reserve(&vm->red_slabs, &vm->red_slabs_cap, total));
     if (stotal > 0) {
-        CW_TRY_RET(cw__reserve(&ps->s->red, &ps->s->red_cap, stotal));
+        CW_TRY_RET(cw__reserve(&vm->red_stacks, &vm->red_stacks_cap, stotal));
     }
     for (int k = 0; k < p->nred; k++) {
         cw__reduce_slab_t *rs = &ps->rs[k];
-        dsts[p->nread + k] = (char *)ps->s->enc + off[k];
+        dsts[p->nread + k] = (char *)vm->red_slabs + off[k];
         if (r0 == 0 && ax >= 0 && rs->c->red[ax]) {
-            rs->stack = (char *)ps->s->red + soff[k];
+            rs->stack = (char *)vm->red_stacks + soff[k];
         }
     }
     return CW_OK;
@@ -246,7 +247,7 @@ pass_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *const *ptr
 }
 
 static int
-pass_task(void *vctx, int64_t task, cw__scratch_t *s)
+pass_task(void *vctx, int64_t task, cw__worker_t *w)
 {
     const pass_ctx_t *p = vctx;
     const cw_expr_t *e = p->e;
@@ -255,7 +256,7 @@ pass_task(void *vctx, int64_t task, cw__scratch_t *s)
     cw__tile_at(e, p->ntiles, task, off, count);
     pass_slab_t ps;
     ps.p = p;
-    ps.s = s;
+    ps.vm = &w->vm;
     const int64_t *dstr[CW__MAX_OUTS];
     char *dsts[CW__MAX_OUTS];
     for (int j = 0; j < p->nread; j++) {
@@ -296,7 +297,7 @@ pass_task(void *vctx, int64_t task, cw__scratch_t *s)
                         .in_place = p->nread == 0 && p->nred == 1};
     int n = p->nread + p->nred;
     int rc = cw__eval_region_sink(e, &p->lay, off, count, n, p->outs, dsts, dstr,
-                                  p->nred > 0 ? &sink : NULL, s);
+                                  p->nred > 0 ? &sink : NULL, w);
     if (rc < 0) {
         return rc;
     }

@@ -3,7 +3,8 @@
  *
  * One OpenMP parallel region per run, `num_threads` from the run's config
  * (never omp_set_num_threads), a dynamic schedule handing out one task at a
- * time.  Each thread owns one scratch for the whole run.  The first failing
+ * time.  Each thread owns one worker (cw__worker_t: its io and vm scratch)
+ * for the whole run; only this file builds workers.  The first failing
  * task records its status and message under the run's mutex; every other
  * task then returns at once.  The submitting thread (OpenMP thread 0) calls
  * the poll callback between its tasks, so progress and cancellation need no
@@ -127,13 +128,45 @@ maybe_poll(run_t *run, const cw_config_t *cfg, int64_t ntasks, int force)
     }
 }
 
+void
+cw__worker_init(cw__worker_t *w)
+{
+    cw__io_scratch_init(&w->io);
+    memset(&w->vm, 0, sizeof(w->vm));
+    w->vm.magic = CW__WORKER_MAGIC;
+}
+
+void
+cw__worker_destroy(cw__worker_t *w)
+{
+    cw__vm_scratch_t *vm = &w->vm;
+    for (int i = 0; i < CW__MAX_DEPTH; i++) {
+        cw__free(vm->tiles[i]);
+        for (int j = 0; j < 4; j++) {
+            cw__free(vm->mm[i][j]);
+        }
+        for (int j = 0; j < vm->nstreams[i]; j++) {
+            cw__cstream_free(&vm->streams[i][j]);
+        }
+        cw__free(vm->streams[i]);
+    }
+    cw__free(vm->box);
+    cw__free(vm->carry);
+    cw__free(vm->red_slabs);
+    cw__free(vm->red_stacks);
+    cw__free(vm->arg_tile);
+    cw__free(vm->out_chunk);
+    cw__io_scratch_destroy(&w->io);
+    cw__worker_init(w);
+}
+
 static void
-run_one(run_t *run, int64_t t, cw__task_fn fn, void *ctx, cw__scratch_t *s)
+run_one(run_t *run, int64_t t, cw__task_fn fn, void *ctx, cw__worker_t *w)
 {
     if (atomic_load_explicit(&run->status, memory_order_relaxed) < 0) {
         return;
     }
-    int rc = fn(ctx, t, s);
+    int rc = fn(ctx, t, w);
     if (rc < 0) {
         record_failure(run, rc);
     }
@@ -141,7 +174,7 @@ run_one(run_t *run, int64_t t, cw__task_fn fn, void *ctx, cw__scratch_t *s)
 }
 
 /*
- * Run fn(ctx, t, scratch) for t in [0, ntasks) on `nthreads` OpenMP threads
+ * Run fn(ctx, t, worker) for t in [0, ntasks) on `nthreads` OpenMP threads
  * (dynamic schedule, one task at a time).  The first failure wins and the
  * remaining tasks are skipped; its message is copied to the calling
  * thread.  cfg->poll is called on the calling thread between tasks.
@@ -161,19 +194,19 @@ run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
     }
 
     if (nthreads <= 1 || ntasks <= 1) {
-        cw__scratch_t s;
-        cw__scratch_init(&s);
+        cw__worker_t w;
+        cw__worker_init(&w);
         /* The caller's own flags are kept: save, clear, then restore. */
         fexcept_t saved;
         fegetexceptflag(&saved, FE_ALL_EXCEPT);
         fp_begin();
         for (int64_t t = 0; t < ntasks; t++) {
             maybe_poll(&run, cfg, ntasks, 0);
-            run_one(&run, t, fn, ctx, &s);
+            run_one(&run, t, fn, ctx, &w);
         }
         fp_end(&run);
         fesetexceptflag(&saved, FE_ALL_EXCEPT);
-        cw__scratch_destroy(&s);
+        cw__worker_destroy(&w);
     }
     else {
 #ifdef _OPENMP
@@ -181,8 +214,8 @@ run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
 #pragma omp parallel num_threads(nthreads) default(none) \
     shared(run, ntasks, fn, ctx, cfg)
         {
-            cw__scratch_t s;
-            cw__scratch_init(&s);
+            cw__worker_t w;
+            cw__worker_init(&w);
             int master = omp_get_thread_num() == 0;
             fexcept_t saved;
             fegetexceptflag(&saved, FE_ALL_EXCEPT);
@@ -192,20 +225,20 @@ run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
                 if (master) {
                     maybe_poll(&run, cfg, ntasks, 0);
                 }
-                run_one(&run, t, fn, ctx, &s);
+                run_one(&run, t, fn, ctx, &w);
             }
             fp_end(&run);
             fesetexceptflag(&saved, FE_ALL_EXCEPT);
-            cw__scratch_destroy(&s);
+            cw__worker_destroy(&w);
         }
 #else
-        cw__scratch_t s;
-        cw__scratch_init(&s);
+        cw__worker_t w;
+        cw__worker_init(&w);
         for (int64_t t = 0; t < ntasks; t++) {
             maybe_poll(&run, cfg, ntasks, 0);
-            run_one(&run, t, fn, ctx, &s);
+            run_one(&run, t, fn, ctx, &w);
         }
-        cw__scratch_destroy(&s);
+        cw__worker_destroy(&w);
 #endif
     }
     last_fpflags = atomic_load(&run.fpflags);

@@ -19,29 +19,26 @@ typedef struct store_ctx {
     int64_t cstrides[CW_MAXDIM];   /* C strides of one output chunk */
 } store_ctx_t;
 
-/* Lend the program's input tiles to the sink's encoder (swap them with
- * the encode buffer), and take them back after the chunk is written: the
- * tiles are free once the chunk is computed, and a thread then holds one
- * buffer less.  Only when they hold a whole chunk. */
+/* Lend the program's input tiles (depth 0) to the sink's encoder as its
+ * encode buffer while the chunk is written, and take them back after
+ * (the second call undoes the first): the tiles are free once the chunk is
+ * computed, and a thread then holds one buffer less, so a store's memory
+ * is the output chunk plus the larger of tiles and encoding, not their
+ * sum.  Only when they hold a whole chunk. */
 static void
-lend_tiles(cw__scratch_t *s, size_t chunk_nbytes)
+lend_tiles(cw__worker_t *w, size_t chunk_nbytes)
 {
-    if (s->eval_cap[0] >= chunk_nbytes && chunk_nbytes > 0) {
-        void *p = s->enc;
-        size_t cap = s->enc_cap;
-        s->enc = s->eval[0];
-        s->enc_cap = s->eval_cap[0];
-        s->eval[0] = p;
-        s->eval_cap[0] = cap;
+    if (w->vm.tiles_cap[0] >= chunk_nbytes && chunk_nbytes > 0) {
+        cw__io_lend_enc(&w->io, &w->vm.tiles[0], &w->vm.tiles_cap[0]);
     }
 }
 
 /* Fill output chunk `off` (its `count` within the shape) and hand it to
  * the sink: as bytes in order when the job and the sink can stream, else
- * whole (after the job's post-processing) from s->work. */
+ * whole (after the job's post-processing) from w->vm.out_chunk. */
 static int
 write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
-            cw__scratch_t *s)
+            cw__worker_t *w)
 {
     cw__sink_t *k = ctx->sink;
     const cw_store_opts_t *o = &k->o;
@@ -49,27 +46,29 @@ write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
     if (ctx->job->fill_stream && !ctx->job->post && k->streams) {
         /* Compress each slab of the chunk as it is computed: the chunk is
          * never held uncompressed. */
-        cw__chunk_writer_t w;
-        CW_TRY(k->ops->stream_begin(k, off, &w, s));
-        CW_TRY(ctx->job->fill_stream(ctx->job->ctx, off, count, ctx->cstrides, &w, s));
-        return k->ops->stream_end(&w);
+        cw__chunk_writer_t cw;
+        CW_TRY(k->ops->stream_begin(k, off, &cw, &w->io));
+        CW_TRY(ctx->job->fill_stream(ctx->job->ctx, off, count, ctx->cstrides, &cw, w));
+        return k->ops->stream_end(&cw);
     }
     bool edge = false;
     for (int d = 0; d < o->ndim; d++) {
         edge = edge || count[d] < o->chunks[d];
     }
-    CW_TRY(cw__reserve(&s->work, &s->work_cap, k->chunk_nbytes));
+    cw__vm_scratch_t *vm = &w->vm;
+    CW_TRY(cw__reserve(&vm->out_chunk, &vm->out_chunk_cap, k->chunk_nbytes));
     if (edge) {
         /* HDF5 stores edge chunks whole; pad with the fill value (0). */
-        memset(s->work, 0, k->chunk_nbytes);
+        memset(vm->out_chunk, 0, k->chunk_nbytes);
     }
-    CW_TRY(ctx->job->fill(ctx->job->ctx, off, count, s->work, ctx->cstrides, s));
+    CW_TRY(ctx->job->fill(ctx->job->ctx, off, count, vm->out_chunk, ctx->cstrides, w));
     if (ctx->job->post) {
-        CW_TRY(ctx->job->post(ctx->job->ctx, off, count, s->work, ctx->cstrides, s));
+        CW_TRY(ctx->job->post(ctx->job->ctx, off, count, vm->out_chunk, ctx->cstrides,
+                              w));
     }
-    lend_tiles(s, k->chunk_nbytes);
-    rc = k->ops->put_chunk(k, off, s->work, s);
-    lend_tiles(s, k->chunk_nbytes);
+    lend_tiles(w, k->chunk_nbytes);
+    rc = k->ops->put_chunk(k, off, vm->out_chunk, &w->io);
+    lend_tiles(w, k->chunk_nbytes);
 fail:
     return rc;
 }
@@ -84,17 +83,17 @@ chunk_at(const store_ctx_t *ctx, int64_t task, int skip, int64_t *off, int64_t *
 }
 
 static int
-store_task(void *vctx, int64_t task, cw__scratch_t *s)
+store_task(void *vctx, int64_t task, cw__worker_t *w)
 {
     store_ctx_t *ctx = vctx;
     int64_t off[CW_MAXDIM], count[CW_MAXDIM];
     chunk_at(ctx, task, -1, off, count);
-    return write_chunk(ctx, off, count, s);
+    return write_chunk(ctx, off, count, w);
 }
 
 /* A column of chunks along the job's sequential axis, in order. */
 static int
-column_task(void *vctx, int64_t task, cw__scratch_t *s)
+column_task(void *vctx, int64_t task, cw__worker_t *w)
 {
     store_ctx_t *ctx = vctx;
     const cw_store_opts_t *o = &ctx->sink->o;
@@ -105,7 +104,7 @@ column_task(void *vctx, int64_t task, cw__scratch_t *s)
         off[ax] = k * o->chunks[ax];
         int64_t end = off[ax] + o->chunks[ax];
         count[ax] = (end < o->shape[ax] ? end : o->shape[ax]) - off[ax];
-        int rc = write_chunk(ctx, off, count, s);
+        int rc = write_chunk(ctx, off, count, w);
         if (rc < 0) {
             return rc;
         }
@@ -124,11 +123,11 @@ write_unchunked(const store_ctx_t *ctx)
     int rc = CW_OK;
     if (k->o.ndim == 0) {
         unsigned char value[8];
-        cw__scratch_t s;
-        cw__scratch_init(&s);
+        cw__worker_t w;
+        cw__worker_init(&w);
         int64_t zero[CW_MAXDIM] = {0}, one[CW_MAXDIM] = {0};
-        rc = job->fill(job->ctx, zero, one, (char *)value, zero, &s);
-        cw__scratch_destroy(&s);
+        rc = job->fill(job->ctx, zero, one, (char *)value, zero, &w);
+        cw__worker_destroy(&w);
         if (rc == CW_OK) {
             rc = k->ops->put_all(k, value);
         }
@@ -223,7 +222,7 @@ typedef struct sel_job {
 
 static int
 sel_fill(void *vctx, const int64_t *off, const int64_t *count, char *dst,
-         const int64_t *strides, cw__scratch_t *s)
+         const int64_t *strides, cw__worker_t *w)
 {
     const sel_job_t *j = vctx;
     const cw_sel_t *sel = j->sel;
@@ -241,7 +240,7 @@ sel_fill(void *vctx, const int64_t *off, const int64_t *count, char *dst,
             str[sd] = strides[d];
         }
     }
-    return cw__read_region(j->src, start, sel->step, cnt, dst, str, s);
+    return cw__read_region(j->src, start, sel->step, cnt, dst, str, &w->io);
 }
 
 static size_t

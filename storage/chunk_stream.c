@@ -80,7 +80,7 @@ cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset, size_t store
  * read a stream at a time (each read also fetches the next stream's
  * length), so only one stream's stored bytes are held. */
 static int
-load_block(cw__cstream_t *cs, int64_t b, cw__scratch_t *s)
+load_block(cw__cstream_t *cs, int64_t b, cw__io_scratch_t *s)
 {
     if (cs->blk_at == b) {
         return CW_OK;
@@ -137,7 +137,7 @@ corrupt:
 /* Bytes [lo, hi) of the loaded block, unshuffled, to dst. */
 static int
 copy_from_block(cw__cstream_t *cs, size_t lo, size_t hi, unsigned char *dst,
-                cw__scratch_t *s)
+                cw__io_scratch_t *s)
 {
     const cw__bframe_t *f = &cs->f;
     if (!f->shuffled) {
@@ -184,7 +184,7 @@ located(const cw__cstream_t *cs, int rc)
 
 static int
 get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
-          cw__scratch_t *s)
+          cw__io_scratch_t *s)
 {
     const cw_source_t *src = cs->src;
     if (off > src->chunk_nbytes || n > src->chunk_nbytes - off) {
@@ -239,7 +239,7 @@ get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
 
 int
 cw__cstream_get(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
-                cw__scratch_t *s)
+                cw__io_scratch_t *s)
 {
     return located(cs, get_range(cs, off, n, ptr, s));
 }

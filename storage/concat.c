@@ -33,7 +33,7 @@ concat_end(cw_source_t *src)
 static int
 concat_read(cw_source_t *src, const int64_t *start, const int64_t *step,
             const int64_t *count, char *dst, const int64_t *strides,
-            cw__scratch_t *s)
+            cw__io_scratch_t *s)
 {
     concat_t *c = src->impl;
     int ax = c->axis;

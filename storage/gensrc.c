@@ -15,7 +15,8 @@ typedef struct gensrc {
 
 static int
 full_read_direct(cw_source_t *src, const int64_t *start, const int64_t *step,
-                 const int64_t *count, char *dst, const int64_t *strides, cw__scratch_t *s)
+                 const int64_t *count, char *dst, const int64_t *strides,
+                 cw__io_scratch_t *s)
 {
     (void)start;
     (void)step;
@@ -54,7 +55,8 @@ full_read_direct(cw_source_t *src, const int64_t *start, const int64_t *step,
 
 static int
 arange_read_direct(cw_source_t *src, const int64_t *start, const int64_t *step,
-                   const int64_t *count, char *dst, const int64_t *strides, cw__scratch_t *s)
+                   const int64_t *count, char *dst, const int64_t *strides,
+                   cw__io_scratch_t *s)
 {
     (void)s;
     const gensrc_t *g = src->impl;

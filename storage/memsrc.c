@@ -14,7 +14,8 @@ typedef struct memsrc {
 
 static int
 mem_read_direct(cw_source_t *src, const int64_t *start, const int64_t *step,
-                const int64_t *count, char *dst, const int64_t *strides, cw__scratch_t *s)
+                const int64_t *count, char *dst, const int64_t *strides,
+                cw__io_scratch_t *s)
 {
     (void)s;
     const memsrc_t *m = src->impl;

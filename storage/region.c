@@ -20,7 +20,7 @@ cw__source_working_set(const cw_source_t *src)
 
 /* Decode chunk `cidx` into the scratch's chunk buffer unless it is there. */
 static int
-cached_chunk(cw_source_t *src, const int64_t *cidx, cw__scratch_t *s)
+cached_chunk(cw_source_t *src, const int64_t *cidx, cw__io_scratch_t *s)
 {
     int64_t linear = 0;
     for (int d = 0; d < src->ndim; d++) {
@@ -44,7 +44,7 @@ cached_chunk(cw_source_t *src, const int64_t *cidx, cw__scratch_t *s)
 int
 cw__read_region(cw_source_t *src, const int64_t *start, const int64_t *step,
                 const int64_t *count, char *dst, const int64_t *strides,
-                cw__scratch_t *s)
+                cw__io_scratch_t *s)
 {
     int ndim = src->ndim;
     for (int d = 0; d < ndim; d++) {

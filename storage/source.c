@@ -148,40 +148,33 @@ cw_sel_all(const cw_source_t *src, cw_sel_t *sel)
 }
 
 void
-cw__scratch_init(cw__scratch_t *s)
+cw__io_scratch_init(cw__io_scratch_t *s)
 {
     memset(s, 0, sizeof(*s));
     s->cached_chunk = -1;
 }
 
 void
-cw__scratch_destroy(cw__scratch_t *s)
+cw__io_scratch_destroy(cw__io_scratch_t *s)
 {
     cw__free(s->raw);
     cw__free(s->tmp);
     cw__free(s->chunk);
-    cw__free(s->work);
-    for (int i = 0; i < 4; i++) {
-        cw__free(s->eval[i]);
-    }
-    cw__free(s->box);
-    for (int i = 0; i < 4; i++) {
-        for (int j = 0; j < 4; j++) {
-            cw__free(s->mm[i][j]);
-        }
-    }
-    cw__free(s->carry);
-    cw__free(s->red);
     cw__free(s->enc);
-    for (int i = 0; i < 4; i++) {
-        for (int j = 0; j < s->nstreams[i]; j++) {
-            cw__cstream_free(&s->streams[i][j]);
-        }
-        cw__free(s->streams[i]);
-    }
     cw__free(s->bpend);
     cw__free(s->bshuf);
     cw__bframe_scratch_free(s);
     cw__deflate_scratch_free(s);
-    cw__scratch_init(s);
+    cw__io_scratch_init(s);
+}
+
+void
+cw__io_lend_enc(cw__io_scratch_t *s, void **buf, size_t *cap)
+{
+    void *p = s->enc;
+    size_t c = s->enc_cap;
+    s->enc = *buf;
+    s->enc_cap = *cap;
+    *buf = p;
+    *cap = c;
 }

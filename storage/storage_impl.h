@@ -17,12 +17,14 @@
 #include "core_impl.h"
 
 /*
- * Per-thread scratch of a run, allocated once per thread and reused for
- * every chunk.  Buffers grow only; `chunk` doubles as a one-entry cache of
- * the last decoded chunk (cached_src/cached_chunk) so that a task whose
- * region spans a chunk already decoded by the previous task skips the work.
+ * What reading and writing chunks needs, per thread: allocated once per
+ * thread of a run and reused for every chunk.  Buffers grow only; `chunk`
+ * doubles as a one-entry cache of the last decoded chunk (cached_src/
+ * cached_chunk) so that a task whose region spans a chunk already decoded
+ * by the previous task skips the work.  Layers above keep their own
+ * scratch beside this one (the engine's worker holds both).
  */
-typedef struct cw__scratch {
+typedef struct cw__io_scratch {
     void *raw;              /* stored (compressed) bytes */
     size_t raw_cap;
     void *tmp;              /* intermediate stage of a filter pipeline */
@@ -32,38 +34,17 @@ typedef struct cw__scratch {
     const cw_source_t *cached_src;
     int64_t cached_chunk;   /* linear index of the chunk held in `chunk` */
     struct libdeflate_decompressor *inflater;
-    /* Used by expressions: input tiles and registers; the row carried from
-     * one chunk to the next by an accumulation. */
-    void *eval[4];              /* by nesting depth: a program's inputs may be
-                                   programs (composite sources) */
-    size_t eval_cap[4];
-    int depth;
-    void *box;                  /* a strided read of a program's region */
-    size_t box_cap;
-    void *mm[4][4];             /* matrix product blocks, by nesting depth */
-    size_t mm_cap[4][4];
-    void *carry;
-    size_t carry_cap;
-    void *red;                  /* a reduction's partials of slabs */
-    size_t red_cap;
-    /* Used by stores: one output chunk being gathered, and its encoding. */
-    void *work;
-    size_t work_cap;
-    void *enc;
-    size_t enc_cap;
     struct libdeflate_compressor *deflater;
     int deflater_level;
-    /* Block-wise Blosc: codec contexts, the open chunk streams of a
-     * program's inputs (by nesting depth) and the encoder's pending block
-     * and shuffle stage. */
-    void *zstd_d, *zstd_c;
-    struct cw__cstream *streams[4];
-    int nstreams[4];
+    void *zstd_d, *zstd_c;  /* block-wise Blosc codec contexts */
+    /* The Blosc block encoder's pending block and shuffle stage. */
     void *bpend;
     size_t bpend_cap;
     void *bshuf;
     size_t bshuf_cap;
-} cw__scratch_t;
+    void *enc;              /* one encoded chunk */
+    size_t enc_cap;
+} cw__io_scratch_t;
 
 /*
  * A chunk read as a stream of byte ranges (cw__cstream_get), so that a
@@ -107,7 +88,7 @@ enum { CW__CS_NONE, CW__CS_WHOLE, CW__CS_FILL, CW__CS_RAW, CW__CS_BLOSC };
 /* Bytes [off, off + n) of the chunk opened in `cs` (native byte order);
  * *ptr stays valid until the next call on `cs`. */
 int cw__cstream_get(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
-                    cw__scratch_t *s);
+                    cw__io_scratch_t *s);
 void cw__cstream_free(cw__cstream_t *cs);
 /* pread exactly n bytes at off (retrying short reads and EINTR). */
 int cw__pread_all(int fd, void *buf, size_t n, uint64_t off);
@@ -120,8 +101,13 @@ void cw__prefix_chunk(const cw_source_t *src, const int64_t *cidx,
 int cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset,
                             size_t stored, bool blosc, bool *ok);
 
-void cw__scratch_init(cw__scratch_t *s);
-void cw__scratch_destroy(cw__scratch_t *s);
+void cw__io_scratch_init(cw__io_scratch_t *s);
+void cw__io_scratch_destroy(cw__io_scratch_t *s);
+/* Swap the buffer *buf (capacity *cap) with the scratch's encode buffer
+ * `enc`: a caller whose own buffer is free while a chunk is encoded lends
+ * it, so that the thread holds one buffer less; a second call with the
+ * same arguments gives it back. */
+void cw__io_lend_enc(cw__io_scratch_t *s, void **buf, size_t *cap);
 
 struct cw__source_ops {
     const char *kind;
@@ -132,12 +118,12 @@ struct cw__source_ops {
     /* Decode chunk `cidx` (chunk coordinates) into `buf`, a C-contiguous
      * buffer of the full chunk shape.  Called from worker threads. */
     int (*read_chunk)(cw_source_t *src, const int64_t *cidx, void *buf,
-                      cw__scratch_t *s);
+                      cw__io_scratch_t *s);
     /* Write elements start + j*step, j < count, to dst with byte strides.
      * NULL for sources that must go through read_chunk. */
     int (*read_direct)(cw_source_t *src, const int64_t *start,
                        const int64_t *step, const int64_t *count, char *dst,
-                       const int64_t *strides, cw__scratch_t *s);
+                       const int64_t *strides, cw__io_scratch_t *s);
     /* For sources that live in memory: the address of element `start` and
      * the byte strides of a selection with steps `step`, so computations
      * read them in place.  NULL otherwise. */
@@ -149,7 +135,7 @@ struct cw__source_ops {
     /* Open chunk `cidx` as a stream of byte ranges; NULL for sources that
      * do not store chunks. */
     int (*stream_open)(cw_source_t *src, const int64_t *cidx, cw__cstream_t *cs,
-                       cw__scratch_t *s);
+                       cw__io_scratch_t *s);
     void (*destroy)(cw_source_t *src);
 };
 
@@ -193,7 +179,7 @@ void cw__sources_end(cw_source_t *const *srcs, int n);
  */
 int cw__read_region(cw_source_t *src, const int64_t *start, const int64_t *step,
                     const int64_t *count, char *dst, const int64_t *strides,
-                    cw__scratch_t *s);
+                    cw__io_scratch_t *s);
 
 /* Bytes one thread needs to read regions of `src` (decoded chunk and the
  * source's own scratch). */
@@ -216,14 +202,14 @@ int cw__bframe_parse(const void *hdr, size_t stored, size_t expect,
  * (byte planes when f->shuffled). */
 size_t cw__bframe_block_len(const cw__bframe_t *f, int64_t b);
 int cw__bframe_decode_block(const cw__bframe_t *f, int64_t b, const void *src,
-                            size_t srclen, void *dst, cw__scratch_t *s);
+                            size_t srclen, void *dst, cw__io_scratch_t *s);
 /* Streams a block of len bytes is stored as (one per byte plane, or one),
  * and one stream of n stored bytes decoded to exactly len bytes (-1 when
  * it does not decode). */
 size_t cw__bframe_nsplits(const cw__bframe_t *f, size_t len);
 int cw__bframe_decode_stream(const cw__bframe_t *f, const void *src, size_t n,
-                             void *dst, size_t len, cw__scratch_t *s);
-void cw__bframe_scratch_free(cw__scratch_t *s);
+                             void *dst, size_t len, cw__io_scratch_t *s);
+void cw__bframe_scratch_free(cw__io_scratch_t *s);
 
 /* Streaming Blosc encoder: a frame built block by block from bytes fed in
  * order, so the uncompressed chunk never exists whole. */
@@ -234,7 +220,7 @@ typedef struct cw__benc {
     int64_t nblocks, next;
     unsigned char *out;
     size_t cap, pos;
-    cw__scratch_t *s;
+    cw__io_scratch_t *s;
 } cw__benc_t;
 
 /* Whether a codec has a block-level encoder here. */
@@ -243,7 +229,7 @@ bool cw__benc_supported(const char *codec);
 size_t cw__benc_bound(int level, size_t typesize, size_t nbytes);
 int cw__benc_start(cw__benc_t *b, const char *codec, int level, bool shuffle,
                    size_t typesize, size_t nbytes, void *out, size_t cap,
-                   cw__scratch_t *s);
+                   cw__io_scratch_t *s);
 /* Feed n bytes (NULL: n zero bytes). */
 int cw__benc_feed(cw__benc_t *b, const void *data, size_t n);
 /* After exactly nbytes were fed: the frame's length. */
@@ -254,13 +240,13 @@ int cw__blosc_code(const char *codec);
 const char *cw__blosc_name(int code);
 
 /* Decode a zlib stream (HDF5 deflate filter) into exactly dstlen bytes. */
-int cw__deflate_decode(cw__scratch_t *s, const void *src, size_t srclen,
+int cw__deflate_decode(cw__io_scratch_t *s, const void *src, size_t srclen,
                        void *dst, size_t dstlen);
 /* Encode at `level`; *outlen 0 when not smaller than the input. */
-int cw__deflate_encode(cw__scratch_t *s, int level, const void *src,
+int cw__deflate_encode(cw__io_scratch_t *s, int level, const void *src,
                        size_t srclen, void *dst, size_t dstcap, size_t *outlen);
 /* Release the scratch's deflate coders. */
-void cw__deflate_scratch_free(cw__scratch_t *s);
+void cw__deflate_scratch_free(cw__io_scratch_t *s);
 /* Worst-case encoded size for dstcap. */
 size_t cw__deflate_bound(size_t srclen);
 
@@ -290,14 +276,14 @@ typedef struct cw__filter {
  * bytes of `buf`.  Worker thread, no lock. */
 int cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
                         const void *raw, size_t nbytes, void *buf, size_t n,
-                        cw__scratch_t *s);
+                        cw__io_scratch_t *s);
 /* Per-thread bytes encoding a chunk of n bytes for `o` needs. */
 size_t cw__pipeline_encode_bytes(const cw_store_opts_t *o, size_t n);
 /* Encode a chunk of n bytes for a dataset written with `o`: *data and *len
  * are what to store (the scratch's `enc`, or `chunk` itself when encoding
  * does not make it smaller) and *mask the filters skipped. */
 int cw__pipeline_encode(const cw_store_opts_t *o, size_t itemsize, const void *chunk,
-                        size_t n, cw__scratch_t *s, const void **data, size_t *len,
+                        size_t n, cw__io_scratch_t *s, const void **data, size_t *len,
                         uint32_t *mask);
 
 /* -------------------------------------------------------------- sinks */
@@ -315,7 +301,7 @@ typedef struct cw__chunk_writer {
     cw__sink_t *k;
     int64_t off[CW_MAXDIM];
     cw__benc_t enc;
-    cw__scratch_t *s;
+    cw__io_scratch_t *s;
 } cw__chunk_writer_t;
 
 struct cw__sink_ops {
@@ -327,7 +313,7 @@ struct cw__sink_ops {
     /* Encode and write one whole chunk at element offset `off`; `chunk`
      * is borrowed.  Worker thread. */
     int (*put_chunk)(cw__sink_t *k, const int64_t *off, const void *chunk,
-                     cw__scratch_t *s);
+                     cw__io_scratch_t *s);
     /* Write a dataset that is not chunked (0-d or empty) from a
      * C-contiguous buffer.  Submitting thread. */
     int (*put_all)(cw__sink_t *k, const void *data);
@@ -335,7 +321,7 @@ struct cw__sink_ops {
      * order (NULL bytes: zeros); stream_end pads what was not fed with
      * zeros, then writes.  Worker thread. */
     int (*stream_begin)(cw__sink_t *k, const int64_t *off, cw__chunk_writer_t *w,
-                        cw__scratch_t *s);
+                        cw__io_scratch_t *s);
     int (*stream_feed)(cw__chunk_writer_t *w, const void *bytes, size_t n);
     int (*stream_end)(cw__chunk_writer_t *w);
     /* Link under the final name and close / remove everything written and

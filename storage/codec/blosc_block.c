@@ -128,7 +128,7 @@ cw__bframe_nsplits(const cw__bframe_t *f, size_t len)
 
 int
 cw__bframe_decode_stream(const cw__bframe_t *f, const void *vsrc, size_t n,
-                         void *dst, size_t len, cw__scratch_t *s)
+                         void *dst, size_t len, cw__io_scratch_t *s)
 {
     const unsigned char *src = vsrc;
     if (n == len) {
@@ -161,7 +161,7 @@ cw__bframe_decode_stream(const cw__bframe_t *f, const void *vsrc, size_t n,
 
 int
 cw__bframe_decode_block(const cw__bframe_t *f, int64_t b, const void *src,
-                        size_t srclen, void *dst, cw__scratch_t *s)
+                        size_t srclen, void *dst, cw__io_scratch_t *s)
 {
     const unsigned char *p = src;
     size_t len = cw__bframe_block_len(f, b);
@@ -189,7 +189,7 @@ corrupt:
 }
 
 void
-cw__bframe_scratch_free(cw__scratch_t *s)
+cw__bframe_scratch_free(cw__io_scratch_t *s)
 {
     ZSTD_freeDCtx(s->zstd_d);
     ZSTD_freeCCtx(s->zstd_c);
@@ -232,7 +232,7 @@ cw__benc_bound(int level, size_t typesize, size_t nbytes)
 int
 cw__benc_start(cw__benc_t *b, const char *codec, int level, bool shuffle,
                size_t typesize, size_t nbytes, void *out, size_t cap,
-               cw__scratch_t *s)
+               cw__io_scratch_t *s)
 {
     memset(b, 0, sizeof(*b));
     if (typesize > 255) {
@@ -265,7 +265,7 @@ cw__benc_start(cw__benc_t *b, const char *codec, int level, bool shuffle,
 static int
 encode_stream(cw__benc_t *b, const unsigned char *src, size_t n, unsigned char *dst)
 {
-    cw__scratch_t *s = b->s;
+    cw__io_scratch_t *s = b->s;
     int cap = (int)n - 1;
     if (cap <= 0) {
         return 0;

@@ -10,7 +10,7 @@
 #include "storage_impl.h"
 
 int
-cw__deflate_decode(cw__scratch_t *s, const void *src, size_t srclen, void *dst,
+cw__deflate_decode(cw__io_scratch_t *s, const void *src, size_t srclen, void *dst,
                    size_t dstlen)
 {
     if (s->inflater == NULL) {
@@ -38,7 +38,7 @@ cw__deflate_bound(size_t srclen)
 }
 
 int
-cw__deflate_encode(cw__scratch_t *s, int level, const void *src, size_t srclen,
+cw__deflate_encode(cw__io_scratch_t *s, int level, const void *src, size_t srclen,
                    void *dst, size_t dstcap, size_t *outlen)
 {
     level = level < 1 ? 1 : level > 12 ? 12 : level;
@@ -56,7 +56,7 @@ cw__deflate_encode(cw__scratch_t *s, int level, const void *src, size_t srclen,
 }
 
 void
-cw__deflate_scratch_free(cw__scratch_t *s)
+cw__deflate_scratch_free(cw__io_scratch_t *s)
 {
     libdeflate_free_decompressor(s->inflater);
     libdeflate_free_compressor(s->deflater);

@@ -13,7 +13,7 @@
 int
 cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
                     const void *raw, size_t nbytes, void *buf, size_t n,
-                    cw__scratch_t *s)
+                    cw__io_scratch_t *s)
 {
     int rc;
     int active[CW__MAX_FILTERS], nact = 0;
@@ -80,7 +80,7 @@ cw__pipeline_encode_bytes(const cw_store_opts_t *o, size_t n)
 
 int
 cw__pipeline_encode(const cw_store_opts_t *o, size_t itemsize, const void *chunk,
-                    size_t n, cw__scratch_t *s, const void **data, size_t *len,
+                    size_t n, cw__io_scratch_t *s, const void **data, size_t *len,
                     uint32_t *mask)
 {
     int rc = CW_OK;

@@ -323,7 +323,7 @@ write_stored(h5sink_t *k, const int64_t *offset, uint32_t mask, const void *data
 
 static int
 h5sink_put_chunk(cw__sink_t *sink, const int64_t *off, const void *chunk,
-                 cw__scratch_t *s)
+                 cw__io_scratch_t *s)
 {
     const void *data;
     size_t len;
@@ -335,7 +335,7 @@ h5sink_put_chunk(cw__sink_t *sink, const int64_t *off, const void *chunk,
 
 static int
 h5sink_stream_begin(cw__sink_t *sink, const int64_t *off, cw__chunk_writer_t *w,
-                    cw__scratch_t *s)
+                    cw__io_scratch_t *s)
 {
     const cw_store_opts_t *o = &sink->o;
     size_t cap = cw__benc_bound(o->level, sink->itemsize, sink->chunk_nbytes);

@@ -382,7 +382,7 @@ read_pipeline(cw_source_t *src, h5src_t *h, const int64_t *cidx, void *buf)
 }
 
 static int
-h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__scratch_t *s)
+h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__io_scratch_t *s)
 {
     h5src_t *h = src->impl;
     int rc = CW_OK;
@@ -488,7 +488,7 @@ done:
 
 static int
 h5_stream_open(cw_source_t *src, const int64_t *cidx, cw__cstream_t *cs,
-               cw__scratch_t *s)
+               cw__io_scratch_t *s)
 {
     h5src_t *h = src->impl;
     int rc = CW_OK;

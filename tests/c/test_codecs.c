@@ -69,8 +69,8 @@ test_blosc_blocks(void)
     for (size_t i = 0; i < cap; i++) {
         a[i] = (unsigned char)(i % 251 < 120 ? i / 64 : rng());
     }
-    cw__scratch_t s;
-    cw__scratch_init(&s);
+    cw__io_scratch_t s;
+    cw__io_scratch_init(&s);
     static const char *const codecs[] = {"blosclz", "lz4", "lz4hc", "zlib", "zstd"};
     static const size_t sizes[] = {1, 2, 4, 8, 3, 16};
     int blockwise_seen = 0;
@@ -135,7 +135,7 @@ test_blosc_blocks(void)
         }
     }
     ASSERT_TRUE(blockwise_seen > 40);
-    cw__scratch_destroy(&s);
+    cw__io_scratch_destroy(&s);
     free(a);
     free(enc);
     free(b);

@@ -71,8 +71,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     size_t nbytes = rd32(data + 4);
-    cw__scratch_t s;
-    cw__scratch_init(&s);
+    cw__io_scratch_t s;
+    cw__io_scratch_init(&s);
     cw__bframe_t f;
     bool blockwise = false;
     int rc = cw__bframe_parse(data, size, nbytes, &f, &blockwise);
@@ -96,7 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         free(dst);
     }
-    cw__scratch_destroy(&s);
+    cw__io_scratch_destroy(&s);
     return 0;
 }
 

@@ -60,8 +60,9 @@ typedef struct cw__vm_scratch {
     size_t out_chunk_cap;
 } cw__vm_scratch_t;
 
-/* One thread's scratch, for storage and for the engine.  Built only by
- * the scheduler (sched.c). */
+/* One thread's scratch, for storage and for the engine.  Built only with
+ * cw__worker_init (sched.c): by the scheduler for each thread of a run,
+ * and by store.c for the one value of an unchunked (0-d) dataset. */
 typedef struct cw__worker {
     cw__io_scratch_t io;
     cw__vm_scratch_t vm;
@@ -77,9 +78,9 @@ void cw__worker_destroy(cw__worker_t *w);
  * (exprsrc.c, matmul.c) are called by storage (the region read,
  * concatenations) with only the io scratch, yet evaluate programs and need
  * the vm scratch beside it.  Valid because every io scratch handed to a
- * source is the `io` member of a cw__worker_t: only the scheduler creates
- * the scratch of a run, always as a worker (cw__worker_init sets `magic`,
- * checked here).
+ * source is the `io` member of a cw__worker_t: the engine creates io
+ * scratch only inside workers (cw__worker_init, which sets `magic`,
+ * checked here in builds with assertions).
  */
 static inline cw__worker_t *
 cw__worker_of(cw__io_scratch_t *io)

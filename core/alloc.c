@@ -99,19 +99,19 @@ alloc_block(size_t n, int zero)
         if (p != NULL) {
             header_t old;
             memcpy(&old, p, sizeof(old));
-            h.size = old.size;  /* the block keeps its mapped size */
+            h.size = old.size; /* the block keeps its mapped size */
             if (zero) {
                 memset(p + HEADER, 0, n);
             }
         }
         else {
-            p = mmap(NULL, total, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
             if (p == MAP_FAILED) {
                 return NULL;
             }
         }
-        h.magic = MAGIC_LARGE;  /* fresh mappings are already zero */
+        h.magic = MAGIC_LARGE; /* fresh mappings are already zero */
     }
     else {
         p = zero ? calloc(1, total) : malloc(total);

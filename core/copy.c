@@ -39,9 +39,9 @@ collapse(int ndim, const int64_t *count, const int64_t *dstrides,
     return k;
 }
 
-#define COPY_ROW(T)                                                       \
-    for (int64_t i = 0; i < len; i++) {                                   \
-        *(T *)(d + i * dstep) = *(const T *)(s + i * sstep);              \
+#define COPY_ROW(T)                                          \
+    for (int64_t i = 0; i < len; i++) {                      \
+        *(T *)(d + i * dstep) = *(const T *)(s + i * sstep); \
     }
 
 static void
@@ -53,21 +53,28 @@ copy_row(char *d, int64_t dstep, const char *s, int64_t sstep, int64_t len,
         return;
     }
     switch (itemsize) {
-    case 1: COPY_ROW(uint8_t); break;
-    case 2: COPY_ROW(uint16_t); break;
-    case 4: COPY_ROW(uint32_t); break;
-    case 8: COPY_ROW(uint64_t); break;
-    default:
-        for (int64_t i = 0; i < len; i++) {
-            memcpy(d + i * dstep, s + i * sstep, itemsize);
-        }
+        case 1:
+            COPY_ROW(uint8_t);
+            break;
+        case 2:
+            COPY_ROW(uint16_t);
+            break;
+        case 4:
+            COPY_ROW(uint32_t);
+            break;
+        case 8:
+            COPY_ROW(uint64_t);
+            break;
+        default:
+            for (int64_t i = 0; i < len; i++) {
+                memcpy(d + i * dstep, s + i * sstep, itemsize);
+            }
     }
 }
 
 void
-cw__copy_strided(int ndim, const int64_t *count, char *dst,
-                 const int64_t *dstrides, const char *src,
-                 const int64_t *sstrides, size_t itemsize)
+cw__copy_strided(int ndim, const int64_t *count, char *dst, const int64_t *dstrides,
+                 const char *src, const int64_t *sstrides, size_t itemsize)
 {
     int64_t n[CW_MAXDIM], ds[CW_MAXDIM], ss[CW_MAXDIM], idx[CW_MAXDIM];
     for (int d = 0; d < ndim; d++) {
@@ -101,13 +108,13 @@ cw__copy_strided(int ndim, const int64_t *count, char *dst,
     }
 }
 
-#define FILL_ROW(T)                                                       \
-    do {                                                                  \
-        T v;                                                              \
-        memcpy(&v, value, sizeof(T));                                     \
-        for (int64_t i = 0; i < len; i++) {                               \
-            *(T *)(d + i * step) = v;                                     \
-        }                                                                 \
+#define FILL_ROW(T)                         \
+    do {                                    \
+        T v;                                \
+        memcpy(&v, value, sizeof(T));       \
+        for (int64_t i = 0; i < len; i++) { \
+            *(T *)(d + i * step) = v;       \
+        }                                   \
     } while (0)
 
 static void
@@ -118,20 +125,28 @@ fill_row(char *d, int64_t step, int64_t len, const void *value, size_t itemsize)
         return;
     }
     switch (itemsize) {
-    case 1: FILL_ROW(uint8_t); break;
-    case 2: FILL_ROW(uint16_t); break;
-    case 4: FILL_ROW(uint32_t); break;
-    case 8: FILL_ROW(uint64_t); break;
-    default:
-        for (int64_t i = 0; i < len; i++) {
-            memcpy(d + i * step, value, itemsize);
-        }
+        case 1:
+            FILL_ROW(uint8_t);
+            break;
+        case 2:
+            FILL_ROW(uint16_t);
+            break;
+        case 4:
+            FILL_ROW(uint32_t);
+            break;
+        case 8:
+            FILL_ROW(uint64_t);
+            break;
+        default:
+            for (int64_t i = 0; i < len; i++) {
+                memcpy(d + i * step, value, itemsize);
+            }
     }
 }
 
 void
-cw__fill_strided(int ndim, const int64_t *count, char *dst,
-                 const int64_t *strides, const void *value, size_t itemsize)
+cw__fill_strided(int ndim, const int64_t *count, char *dst, const int64_t *strides,
+                 const void *value, size_t itemsize)
 {
     int64_t n[CW_MAXDIM], ds[CW_MAXDIM], idx[CW_MAXDIM];
     for (int d = 0; d < ndim; d++) {

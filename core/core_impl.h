@@ -24,29 +24,28 @@
 #include "chunkwise.h"
 
 /* Propagate a negative status to the function's single `fail:` exit. */
-#define CW_TRY(expr)                                                      \
-    do {                                                                  \
-        rc = (expr);                                                      \
-        if (rc < 0) {                                                     \
-            goto fail;                                                    \
-        }                                                                 \
+#define CW_TRY(expr)   \
+    do {               \
+        rc = (expr);   \
+        if (rc < 0) {  \
+            goto fail; \
+        }              \
     } while (0)
 
 /* Return a negative status at once (functions without a `fail:` exit). */
-#define CW_TRY_RET(expr)                                                  \
-    do {                                                                  \
-        int rc_ = (expr);                                                 \
-        if (rc_ < 0) {                                                    \
-            return rc_;                                                   \
-        }                                                                 \
+#define CW_TRY_RET(expr)  \
+    do {                  \
+        int rc_ = (expr); \
+        if (rc_ < 0) {    \
+            return rc_;   \
+        }                 \
     } while (0)
 
 /*
  * Record `status` with a formatted message as this thread's last error and
  * return `status`, so failing sites read `return cw__error(CW_EIO, ...)`.
  */
-int cw__error(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int cw__error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefix the current thread's message with a context ("chunk (3, 0): "). */
 void cw__error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Replace this thread's message with `msg` (copied). */
@@ -86,9 +85,8 @@ struct cw__stats {
         chunks_lockfree, chunks_written, bytes_written, runs;
 };
 extern struct cw__stats cw__stats;
-#define CW_STAT_ADD(field, n)                                             \
-    atomic_fetch_add_explicit(&cw__stats.field, (int64_t)(n),             \
-                              memory_order_relaxed)
+#define CW_STAT_ADD(field, n) \
+    atomic_fetch_add_explicit(&cw__stats.field, (int64_t)(n), memory_order_relaxed)
 
 /* ------------------------------------------------------------ dtype.c */
 
@@ -111,25 +109,23 @@ extern struct cw__stats cw__stats;
 /* ------------------------------------------------------------- cast.c */
 
 /* Convert n strided elements; steps in bytes (a source step may be 0). */
-void cw__cast(cw_dtype_t from, cw_dtype_t to, const char *src, int64_t sstep,
-              char *dst, int64_t dstep, int64_t n);
+void cw__cast(cw_dtype_t from, cw_dtype_t to, const char *src, int64_t sstep, char *dst,
+              int64_t dstep, int64_t n);
 
 /* ------------------------------------------------------------- copy.c */
 
 /* Copy count[0] x ... x count[ndim-1] elements of `itemsize` bytes; strides
  * in bytes, any sign.  Source and destination must not overlap. */
 void cw__copy_strided(int ndim, const int64_t *count, char *dst,
-                      const int64_t *dstrides, const char *src,
-                      const int64_t *sstrides, size_t itemsize);
+                      const int64_t *dstrides, const char *src, const int64_t *sstrides,
+                      size_t itemsize);
 
 /* Set every element of a strided region to `value`. */
-void cw__fill_strided(int ndim, const int64_t *count, char *dst,
-                      const int64_t *strides, const void *value,
-                      size_t itemsize);
+void cw__fill_strided(int ndim, const int64_t *count, char *dst, const int64_t *strides,
+                      const void *value, size_t itemsize);
 
 /* Fill n bytes with copies of an itemsize-byte pattern. */
-void cw__fill_pattern(void *dst, size_t n, const void *pattern,
-                      size_t itemsize);
+void cw__fill_pattern(void *dst, size_t n, const void *pattern, size_t itemsize);
 
 /* True if a block of `count` with byte `strides` is one C-contiguous run. */
 int cw__is_contiguous(int ndim, const int64_t *count, const int64_t *strides,
@@ -150,12 +146,11 @@ void cw__grid_cell(int ndim, const int64_t *shape, const int64_t *cell,
 
 /* The j in [0, n) with lo <= s + j*t < hi (t != 0), as [*j0, *j1), maybe
  * empty: the part of a strided run that falls in one chunk. */
-void cw__jrange(int64_t s, int64_t t, int64_t n, int64_t lo, int64_t hi,
-                int64_t *j0, int64_t *j1);
+void cw__jrange(int64_t s, int64_t t, int64_t n, int64_t lo, int64_t hi, int64_t *j0,
+                int64_t *j1);
 
 /* Odometer step over idx[0..last] < n, leaving axes skip1 and skip2 (-1:
  * none) alone; false after the last index. */
-bool cw__next_index(int64_t *idx, const int64_t *n, int last, int skip1,
-                    int skip2);
+bool cw__next_index(int64_t *idx, const int64_t *n, int last, int skip1, int skip2);
 
 #endif

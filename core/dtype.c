@@ -9,7 +9,7 @@ static const size_t dtype_sizes[CW_NDTYPES] = {CW_DTYPE_MAP(SIZE_OF)};
 static const char *const dtype_names[CW_NDTYPES] = {CW_DTYPE_MAP(NAME_OF)};
 
 /* The table's sizes are the C types' sizes. */
-#define SIZE_CHECK(NAME, STR, SIZE)                                         \
+#define SIZE_CHECK(NAME, STR, SIZE) \
     _Static_assert(sizeof(CW__CTYPE(NAME)) == SIZE, STR " has " #SIZE " bytes");
 CW_DTYPE_MAP(SIZE_CHECK)
 

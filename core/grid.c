@@ -5,8 +5,8 @@
 #include "core_impl.h"
 
 void
-cw__default_chunks(int ndim, const int64_t *shape, size_t itemsize,
-                   size_t target_bytes, int64_t *chunks)
+cw__default_chunks(int ndim, const int64_t *shape, size_t itemsize, size_t target_bytes,
+                   int64_t *chunks)
 {
     /* Row-major: keep trailing dimensions whole while the chunk stays under
      * the target, then split the next dimension. */
@@ -71,12 +71,12 @@ floordiv(int64_t a, int64_t b)
 /* The j in [0, n) with lo <= s + j*t < hi, as [*j0, *j1) (maybe empty). */
 void
 cw__jrange(int64_t s, int64_t t, int64_t n, int64_t lo, int64_t hi, int64_t *j0,
-       int64_t *j1)
+           int64_t *j1)
 {
     int64_t a, b;
     if (t > 0) {
-        a = -floordiv(-(lo - s), t);  /* ceil((lo - s) / t) */
-        b = -floordiv(-(hi - s), t);  /* ceil((hi - s) / t) */
+        a = -floordiv(-(lo - s), t); /* ceil((lo - s) / t) */
+        b = -floordiv(-(hi - s), t); /* ceil((hi - s) / t) */
     }
     else {
         int64_t u = -t;

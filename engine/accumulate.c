@@ -20,8 +20,8 @@ typedef struct acc_ctx {
     size_t itemsize;
     char *dst;
     const int64_t *strides;
-    int64_t ntiles[CW_MAXDIM];  /* along `axis`: 1 (one task walks them) */
-    int64_t nalong;             /* tiles along `axis` */
+    int64_t ntiles[CW_MAXDIM]; /* along `axis`: 1 (one task walks them) */
+    int64_t nalong;            /* tiles along `axis` */
 } acc_ctx_t;
 
 /*
@@ -170,7 +170,10 @@ cw__expr_accumulate_store(cw_expr_t *e, const cw_output_t *o, const cw_config_t 
     int rc;
     int axis = o->axis;
     CW_TRY(check_call(e, o->name, axis));
-    acc_job_t a = {.j = {.e = e}, .fn = o->fn, .data = o->data, .axis = axis,
+    acc_job_t a = {.j = {.e = e},
+                   .fn = o->fn,
+                   .data = o->data,
+                   .axis = axis,
                    .itemsize = e->v[e->result].itemsize};
     /* The program's store job, with `a` as its context (a.j comes first)
      * and the accumulation after each chunk's fill. */

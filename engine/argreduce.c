@@ -13,21 +13,21 @@
 
 /* Whether candidate `a` (index ia) beats the best so far `b` (index ib):
  * NaN beats everything, equal values go to the smaller index. */
-#define ARG_BETTER(T, ISNAN)                                                 \
-    static bool better_##T(const void *pa, int64_t ia, const void *pb,        \
-                           int64_t ib, bool is_max)                          \
-    {                                                                        \
-        T a, b;                                                              \
-        memcpy(&a, pa, sizeof(T));                                           \
-        memcpy(&b, pb, sizeof(T));                                           \
-        bool na = ISNAN(a), nb = ISNAN(b);                                   \
-        if (na || nb) {                                                      \
-            return na && (!nb || ia < ib);                                   \
-        }                                                                    \
-        if (a == b) {                                                        \
-            return ia < ib;                                                  \
-        }                                                                    \
-        return is_max ? a > b : a < b;                                       \
+#define ARG_BETTER(T, ISNAN)                                                       \
+    static bool better_##T(const void *pa, int64_t ia, const void *pb, int64_t ib, \
+                           bool is_max)                                            \
+    {                                                                              \
+        T a, b;                                                                    \
+        memcpy(&a, pa, sizeof(T));                                                 \
+        memcpy(&b, pb, sizeof(T));                                                 \
+        bool na = ISNAN(a), nb = ISNAN(b);                                         \
+        if (na || nb) {                                                            \
+            return na && (!nb || ia < ib);                                         \
+        }                                                                          \
+        if (a == b) {                                                              \
+            return ia < ib;                                                        \
+        }                                                                          \
+        return is_max ? a > b : a < b;                                             \
     }
 #define NO_NAN(x) ((void)(x), false)
 #define IS_NAN(x) ((x) != (x))
@@ -49,15 +49,15 @@ ARG_BETTER(double, IS_NAN)
 typedef bool (*better_fn)(const void *, int64_t, const void *, int64_t, bool);
 
 static const better_fn better_of[CW_NDTYPES] = {
-    better_bool_t, better_int8_t,  better_int16_t,  better_int32_t,
-    better_int64_t, better_uint8_t, better_uint16_t, better_uint32_t,
-    better_uint64_t, better_f16_t,  better_float,    better_double};
+    better_bool_t,   better_int8_t,  better_int16_t,  better_int32_t,
+    better_int64_t,  better_uint8_t, better_uint16_t, better_uint32_t,
+    better_uint64_t, better_f16_t,   better_float,    better_double};
 
 typedef struct arg_ctx {
     const cw_expr_t *e;
     cw__layout_t lay;
     bool is_max;
-    int axis;                   /* -1: all */
+    int axis; /* -1: all */
     better_fn better;
     size_t itemsize;
     size_t tile_bytes;
@@ -66,8 +66,8 @@ typedef struct arg_ctx {
     int64_t kstride[CW_MAXDIM]; /* element strides of the output (0: reduced) */
     int64_t gstride[CW_MAXDIM]; /* element strides of the index counted */
     /* Partials: per tile along the reduced axes, per output element. */
-    unsigned char *pval;        /* R x kept x itemsize */
-    int64_t *pidx;              /* R x kept; -1: none yet */
+    unsigned char *pval; /* R x kept x itemsize */
+    int64_t *pidx;       /* R x kept; -1: none yet */
 } arg_ctx_t;
 
 static int
@@ -160,9 +160,9 @@ cw__expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
     c.tile_bytes = tile_elems1 * c.itemsize;
     cw__budget_t budget;
     cw__budget_init(&budget, cfg);
-    CW_TRY(cw__budget_reserve(&budget, R * kept * (int64_t)(c.itemsize + 8),
-                              is_max ? "argmax: partial results"
-                                     : "argmin: partial results", NULL));
+    CW_TRY(cw__budget_reserve(
+        &budget, R * kept * (int64_t)(c.itemsize + 8),
+        is_max ? "argmax: partial results" : "argmin: partial results", NULL));
     /* The threads are planned before the partials are allocated. */
     cw__job_t job = cw__expr_job(e, &c.lay, ntasks, c.tile_bytes, arg_task, &c);
     int nthreads;
@@ -184,9 +184,9 @@ cw__expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
         for (int64_t r = 0; r < R; r++) {
             int64_t j = r * kept + o;
             if (c.pidx[j] >= 0 &&
-                (best < 0 || c.better(c.pval + (size_t)j * c.itemsize, c.pidx[j],
-                                      c.pval + (size_t)best * c.itemsize,
-                                      c.pidx[best], is_max))) {
+                (best < 0 ||
+                 c.better(c.pval + (size_t)j * c.itemsize, c.pidx[j],
+                          c.pval + (size_t)best * c.itemsize, c.pidx[best], is_max))) {
                 best = j;
             }
         }

@@ -12,7 +12,7 @@
  */
 #include "engine_impl.h"
 
-#define DEFAULT_LIMIT ((int64_t)1 << 30)  /* 1 GiB */
+#define DEFAULT_LIMIT ((int64_t)1 << 30) /* 1 GiB */
 
 void
 cw__budget_init(cw__budget_t *b, const cw_config_t *cfg)
@@ -22,19 +22,21 @@ cw__budget_init(cw__budget_t *b, const cw_config_t *cfg)
 }
 
 int
-cw__budget_reserve(cw__budget_t *b, int64_t bytes, const char *what,
-                   const char *hint)
+cw__budget_reserve(cw__budget_t *b, int64_t bytes, const char *what, const char *hint)
 {
     /* limit / 2 - reserved cannot overflow: reserved stays below it. */
     if (bytes > b->limit / 2 - b->reserved) {
         double mib = ((double)b->reserved + (double)bytes) / 1048576.0;
         if (hint == NULL) {
-            return cw__error(CW_EBUDGET, "%s take %.1f MiB, more than half of "
-                             "memory_limit", what, mib);
+            return cw__error(CW_EBUDGET,
+                             "%s take %.1f MiB, more than half of "
+                             "memory_limit",
+                             what, mib);
         }
-        return cw__error(CW_EBUDGET, "%s take %.1f MiB, more than half of "
-                         "memory_limit (%.1f MiB); %s", what, mib,
-                         (double)b->limit / 1048576.0, hint);
+        return cw__error(CW_EBUDGET,
+                         "%s take %.1f MiB, more than half of "
+                         "memory_limit (%.1f MiB); %s",
+                         what, mib, (double)b->limit / 1048576.0, hint);
     }
     b->reserved += bytes;
     return CW_OK;
@@ -47,7 +49,8 @@ cw__budget_threads(const cw__budget_t *b, const cw_config_t *cfg, int64_t ntasks
     int n = cfg && cfg->threads > 0 ? cfg->threads : cw_default_threads();
     int64_t limit = b->limit - b->reserved;
     if ((int64_t)per_task > limit) {
-        return cw__error(CW_EBUDGET, "one task needs %.1f MiB but memory_limit "
+        return cw__error(CW_EBUDGET,
+                         "one task needs %.1f MiB but memory_limit "
                          "is %.1f MiB; raise memory_limit or use smaller chunks",
                          (double)per_task / 1048576.0, (double)limit / 1048576.0);
     }

@@ -32,8 +32,8 @@ void cw__loop_flag(int flag);
  * run; each holds only what its name says.
  */
 typedef struct cw__vm_scratch {
-    uint32_t magic;                       /* CW__WORKER_MAGIC: see cw__worker_of */
-    int depth;                            /* nesting level now being evaluated */
+    uint32_t magic; /* CW__WORKER_MAGIC: see cw__worker_of */
+    int depth;      /* nesting level now being evaluated */
     /* A program's input tiles and registers (its layout), by depth. */
     void *tiles[CW__MAX_DEPTH];
     size_t tiles_cap[CW__MAX_DEPTH];
@@ -41,22 +41,22 @@ typedef struct cw__vm_scratch {
      * (CW__MAX_VALUES each once allocated). */
     cw__cstream_t *streams[CW__MAX_DEPTH];
     int nstreams[CW__MAX_DEPTH];
-    void *box;                            /* a strided read of a program's region */
+    void *box; /* a strided read of a program's region */
     size_t box_cap;
     /* A matrix product's blocks, by depth: rows of A, columns of B, the
      * accumulated product, and a block before its conversion. */
     void *mm[CW__MAX_DEPTH][4];
     size_t mm_cap[CW__MAX_DEPTH][4];
-    void *carry;                          /* the row an accumulation carries */
+    void *carry; /* the row an accumulation carries */
     size_t carry_cap;
-    void *red_slabs;                      /* one slab of each reduction's values */
+    void *red_slabs; /* one slab of each reduction's values */
     size_t red_slabs_cap;
-    void *red_stacks;                     /* the reductions' pairwise stacks */
+    void *red_stacks; /* the reductions' pairwise stacks */
     size_t red_stacks_cap;
-    void *arg_tile;                       /* an arg-reduction's tile of values */
+    void *arg_tile; /* an arg-reduction's tile of values */
     size_t arg_tile_cap;
-    void *out_chunk;                      /* the output chunk a store gathers
-                                             (or one slab of it, streaming) */
+    void *out_chunk; /* the output chunk a store gathers
+                        (or one slab of it, streaming) */
     size_t out_chunk_cap;
 } cw__vm_scratch_t;
 
@@ -68,7 +68,7 @@ typedef struct cw__worker {
     cw__vm_scratch_t vm;
 } cw__worker_t;
 
-#define CW__WORKER_MAGIC 0x63777772u  /* "cwwr" */
+#define CW__WORKER_MAGIC 0x63777772u /* "cwwr" */
 
 void cw__worker_init(cw__worker_t *w);
 void cw__worker_destroy(cw__worker_t *w);
@@ -117,8 +117,8 @@ int cw__budget_reserve(cw__budget_t *b, int64_t bytes, const char *what,
  * what the budget has left (cfg->threads, or one per core, at most).
  * CW_EBUDGET when even one task does not fit.
  */
-int cw__budget_threads(const cw__budget_t *b, const cw_config_t *cfg,
-                       int64_t ntasks, size_t per_task, int *nthreads);
+int cw__budget_threads(const cw__budget_t *b, const cw_config_t *cfg, int64_t ntasks,
+                       size_t per_task, int *nthreads);
 /*
  * Bytes one store task holds: the output chunk, what the sink needs to
  * encode it (its scratch_bytes), the filler's own working set and the row
@@ -138,20 +138,19 @@ typedef struct cw__job {
     int64_t ntasks;
     size_t per_task;
     int nsources;
-    cw_source_t *const *sources;   /* borrowed */
+    cw_source_t *const *sources; /* borrowed */
     cw__task_fn task;
     void *ctx;
 } cw__job_t;
 
 /* Plan the threads, begin the sources (unwinding on failure), run the
  * tasks, end the sources. */
-int cw__job_run(const cw__job_t *job, const cw__budget_t *b,
-                const cw_config_t *cfg);
+int cw__job_run(const cw__job_t *job, const cw__budget_t *b, const cw_config_t *cfg);
 /* The two halves of cw__job_run, for a caller that has work of its own
  * between planning and running (allocating what the plan allowed,
  * creating an output): plan the threads in what the budget has left... */
-int cw__job_plan(const cw__job_t *job, const cw__budget_t *b,
-                 const cw_config_t *cfg, int *nthreads);
+int cw__job_plan(const cw__job_t *job, const cw__budget_t *b, const cw_config_t *cfg,
+                 int *nthreads);
 /* ...then begin the sources, run the tasks on `nthreads`, end them. */
 int cw__job_exec(const cw__job_t *job, int nthreads, const cw_config_t *cfg);
 
@@ -165,14 +164,14 @@ int cw__job_exec(const cw__job_t *job, int nthreads, const cw_config_t *cfg);
 typedef struct cw__store_job {
     int ndim;
     int64_t shape[CW_MAXDIM];
-    int64_t chunks[CW_MAXDIM];   /* default chunk shape of the output */
+    int64_t chunks[CW_MAXDIM]; /* default chunk shape of the output */
     cw_dtype_t dtype;
     void *ctx;
     int (*fill)(void *ctx, const int64_t *off, const int64_t *count, char *dst,
                 const int64_t *strides, cw__worker_t *w);
     size_t (*working_set)(void *ctx, const int64_t *chunks);
     int nsources;
-    cw_source_t *const *sources;   /* borrowed */
+    cw_source_t *const *sources; /* borrowed */
     /* Optional: after fill(), change the chunk in place (accumulation). */
     int (*post)(void *ctx, const int64_t *off, const int64_t *count, char *buf,
                 const int64_t *strides, cw__worker_t *w);
@@ -185,8 +184,7 @@ typedef struct cw__store_job {
      * `strides`) to the sink's chunk writer, a slab at a time; the writer
      * pads what follows the last byte fed. */
     int (*fill_stream)(void *ctx, const int64_t *off, const int64_t *count,
-                       const int64_t *strides, cw__chunk_writer_t *cw,
-                       cw__worker_t *w);
+                       const int64_t *strides, cw__chunk_writer_t *cw, cw__worker_t *w);
 } cw__store_job_t;
 
 /* Stream a job into a new HDF5 dataset through its sink (see cw_store). */

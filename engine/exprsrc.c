@@ -12,7 +12,7 @@
 /* A finished program read like any source: regions are evaluated on
  * demand.  Composite sources (concatenation) are built from these. */
 typedef struct exprsrc {
-    cw_expr_t *e;               /* borrowed */
+    cw_expr_t *e; /* borrowed */
 } exprsrc_t;
 
 static int

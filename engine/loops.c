@@ -12,18 +12,18 @@
 #include "program_impl.h"
 
 /* where(c, a, b) for each element size: plain loops of NumPy's shape. */
-#define SELECT_LOOP(NAME, T)                                                \
-    static void NAME(char **args, const intptr_t *n, const intptr_t *steps, \
-                     void *data)                                            \
-    {                                                                       \
-        (void)data;                                                         \
-        const char *c = args[0], *a = args[1], *b = args[2];                \
-        char *o = args[3];                                                  \
-        for (intptr_t i = 0; i < *n; i++) {                                 \
+#define SELECT_LOOP(NAME, T)                                                 \
+    static void NAME(char **args, const intptr_t *n, const intptr_t *steps,  \
+                     void *data)                                             \
+    {                                                                        \
+        (void)data;                                                          \
+        const char *c = args[0], *a = args[1], *b = args[2];                 \
+        char *o = args[3];                                                   \
+        for (intptr_t i = 0; i < *n; i++) {                                  \
             *(T *)(o + i * steps[3]) = *(const uint8_t *)(c + i * steps[0])  \
-                                           ? *(const T *)(a + i * steps[1]) \
+                                           ? *(const T *)(a + i * steps[1])  \
                                            : *(const T *)(b + i * steps[2]); \
-        }                                                                   \
+        }                                                                    \
     }
 SELECT_LOOP(select1, uint8_t)
 SELECT_LOOP(select2, uint16_t)
@@ -34,31 +34,31 @@ SELECT_LOOP(select8, uint64_t)
  * signed type is flagged for the caller (NumPy raises ValueError). */
 #define NEG_SIGNED(b) ((b) < 0)
 #define NEG_UNSIGNED(b) ((void)(b), 0)
-#define IPOW_LOOP(NAME, T, IS_NEG)                                            \
-    static void NAME(char **args, const intptr_t *n, const intptr_t *steps,   \
-                     void *data)                                              \
-    {                                                                         \
-        (void)data;                                                           \
-        for (intptr_t i = 0; i < *n; i++) {                                   \
-            T a = *(const T *)(args[0] + i * steps[0]);                       \
-            T b = *(const T *)(args[1] + i * steps[1]);                       \
-            uint64_t r = 1;                                                   \
-            if (IS_NEG(b)) {                                                  \
-                cw__loop_flag(CW_FP_NEGPOW);                                  \
-                r = 0;                                                        \
-            }                                                                 \
-            else {                                                            \
-                uint64_t ua = (uint64_t)a, ub = (uint64_t)b;                  \
-                while (ub) {                                                  \
-                    if (ub & 1) {                                             \
-                        r *= ua;                                              \
-                    }                                                         \
-                    ua *= ua;                                                 \
-                    ub >>= 1;                                                 \
-                }                                                             \
-            }                                                                 \
-            *(T *)(args[2] + i * steps[2]) = (T)r;                            \
-        }                                                                     \
+#define IPOW_LOOP(NAME, T, IS_NEG)                                          \
+    static void NAME(char **args, const intptr_t *n, const intptr_t *steps, \
+                     void *data)                                            \
+    {                                                                       \
+        (void)data;                                                         \
+        for (intptr_t i = 0; i < *n; i++) {                                 \
+            T a = *(const T *)(args[0] + i * steps[0]);                     \
+            T b = *(const T *)(args[1] + i * steps[1]);                     \
+            uint64_t r = 1;                                                 \
+            if (IS_NEG(b)) {                                                \
+                cw__loop_flag(CW_FP_NEGPOW);                                \
+                r = 0;                                                      \
+            }                                                               \
+            else {                                                          \
+                uint64_t ua = (uint64_t)a, ub = (uint64_t)b;                \
+                while (ub) {                                                \
+                    if (ub & 1) {                                           \
+                        r *= ua;                                            \
+                    }                                                       \
+                    ua *= ua;                                               \
+                    ub >>= 1;                                               \
+                }                                                           \
+            }                                                               \
+            *(T *)(args[2] + i * steps[2]) = (T)r;                          \
+        }                                                                   \
     }
 IPOW_LOOP(ipow_i8, int8_t, NEG_SIGNED)
 IPOW_LOOP(ipow_i16, int16_t, NEG_SIGNED)
@@ -74,13 +74,13 @@ cw_expr_builtin(cw_expr_t *e, const char *name, int nin, const int *ins,
                 cw_dtype_t dtype, int *id)
 {
     static const cw_loop_fn ipow[CW_NDTYPES] = {
-        [CW_INT8] = ipow_i8,   [CW_INT16] = ipow_i16,  [CW_INT32] = ipow_i32,
-        [CW_INT64] = ipow_i64, [CW_UINT8] = ipow_u8,   [CW_UINT16] = ipow_u16,
+        [CW_INT8] = ipow_i8,    [CW_INT16] = ipow_i16, [CW_INT32] = ipow_i32,
+        [CW_INT64] = ipow_i64,  [CW_UINT8] = ipow_u8,  [CW_UINT16] = ipow_u16,
         [CW_UINT32] = ipow_u32, [CW_UINT64] = ipow_u64};
     if (strcmp(name, "power") == 0 && nin == 2 && (unsigned)dtype < CW_NDTYPES &&
         ipow[dtype] != NULL) {
-        return cw_expr_loop(e, "power", ipow[dtype], NULL, CW_LOOP_NO_FPE, 2, ins, dtype,
-                        id);
+        return cw_expr_loop(e, "power", ipow[dtype], NULL, CW_LOOP_NO_FPE, 2, ins,
+                            dtype, id);
     }
     return cw__error(CW_EINVAL, "no built-in loop %s for %s", name,
                      cw_dtype_name(dtype));
@@ -94,7 +94,8 @@ cw_expr_select(cw_expr_t *e, int cond, int a, int b, int *id)
         return CW_EINVAL;
     }
     if (e->v[cond].dtype != CW_BOOL || e->v[a].dtype != e->v[b].dtype) {
-        return cw__error(CW_EINVAL, "where needs a bool condition and two values "
+        return cw__error(CW_EINVAL,
+                         "where needs a bool condition and two values "
                          "of one dtype");
     }
     size_t sz = e->v[a].itemsize;

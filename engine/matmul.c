@@ -13,28 +13,28 @@
 #include "engine_impl.h"
 
 typedef struct mm {
-    cw_source_t *a, *b;         /* borrowed */
-    int64_t tk;                 /* block along the shared dimension */
-    cw_dtype_t acc;             /* accumulator dtype (float32 for float16) */
+    cw_source_t *a, *b; /* borrowed */
+    int64_t tk;         /* block along the shared dimension */
+    cw_dtype_t acc;     /* accumulator dtype (float32 for float16) */
 } mm_t;
 
 /* C[m x n] += A[m x k] @ B[k x n], all C-contiguous. */
-#define MM_KERNEL(NAME, T, MUL, ADD)                                        \
-    static void NAME(const void *va, const void *vb, void *vc, int64_t m,   \
-                     int64_t k, int64_t n)                                  \
-    {                                                                       \
-        const T *A = va, *B = vb;                                           \
-        T *C = vc;                                                          \
-        for (int64_t i = 0; i < m; i++) {                                   \
-            T *c = C + i * n;                                               \
-            for (int64_t p = 0; p < k; p++) {                               \
-                const T av = A[i * k + p];                                  \
-                const T *b = B + p * n;                                     \
-                for (int64_t j = 0; j < n; j++) {                           \
-                    c[j] = ADD(c[j], MUL(av, b[j]));                        \
-                }                                                           \
-            }                                                               \
-        }                                                                   \
+#define MM_KERNEL(NAME, T, MUL, ADD)                                                 \
+    static void NAME(const void *va, const void *vb, void *vc, int64_t m, int64_t k, \
+                     int64_t n)                                                      \
+    {                                                                                \
+        const T *A = va, *B = vb;                                                    \
+        T *C = vc;                                                                   \
+        for (int64_t i = 0; i < m; i++) {                                            \
+            T *c = C + i * n;                                                        \
+            for (int64_t p = 0; p < k; p++) {                                        \
+                const T av = A[i * k + p];                                           \
+                const T *b = B + p * n;                                              \
+                for (int64_t j = 0; j < n; j++) {                                    \
+                    c[j] = ADD(c[j], MUL(av, b[j]));                                 \
+                }                                                                    \
+            }                                                                        \
+        }                                                                            \
     }
 #define F_MUL(x, y) ((x) * (y))
 #define F_ADD(x, y) ((x) + (y))
@@ -60,27 +60,35 @@ static mm_fn
 kernel_of(cw_dtype_t acc)
 {
     switch (acc) {
-    case CW_FLOAT64: return mm_f64;
-    case CW_FLOAT32: return mm_f32;
-    case CW_INT8:
-    case CW_UINT8: return mm_u8;
-    case CW_INT16:
-    case CW_UINT16: return mm_u16;
-    case CW_INT32:
-    case CW_UINT32: return mm_u32;
-    case CW_INT64:
-    case CW_UINT64: return mm_u64;
-    case CW_BOOL: return mm_bool;
-    default: return NULL;
+        case CW_FLOAT64:
+            return mm_f64;
+        case CW_FLOAT32:
+            return mm_f32;
+        case CW_INT8:
+        case CW_UINT8:
+            return mm_u8;
+        case CW_INT16:
+        case CW_UINT16:
+            return mm_u16;
+        case CW_INT32:
+        case CW_UINT32:
+            return mm_u32;
+        case CW_INT64:
+        case CW_UINT64:
+            return mm_u64;
+        case CW_BOOL:
+            return mm_bool;
+        default:
+            return NULL;
     }
 }
 
 /* Read rows r0 + i*rs (i < nr), columns c0 + j*cs (j < nc) of a 2-d source
  * into a C-ordered buffer, converted to `to`. */
 static int
-read_block(cw_source_t *src, int64_t r0, int64_t rs, int64_t nr, int64_t c0,
-           int64_t cs, int64_t nc, cw_dtype_t to, void **buf, size_t *cap, void **tmp,
-           size_t *tcap, cw__io_scratch_t *io)
+read_block(cw_source_t *src, int64_t r0, int64_t rs, int64_t nr, int64_t c0, int64_t cs,
+           int64_t nc, cw_dtype_t to, void **buf, size_t *cap, void **tmp, size_t *tcap,
+           cw__io_scratch_t *io)
 {
     int rc;
     int64_t start[2] = {r0, c0}, step[2] = {rs, cs}, count[2] = {nr, nc};
@@ -101,8 +109,8 @@ fail:
 /* Rows start[0] + i*step[0] and columns start[1] + j*step[1] of the
  * product: the product of those rows of A and those columns of B. */
 static int
-mm_read(cw_source_t *src, const int64_t *off, const int64_t *step,
-        const int64_t *count, char *dst, const int64_t *strides, cw__io_scratch_t *io)
+mm_read(cw_source_t *src, const int64_t *off, const int64_t *step, const int64_t *count,
+        char *dst, const int64_t *strides, cw__io_scratch_t *io)
 {
     mm_t *m = src->impl;
     int rc;
@@ -175,7 +183,8 @@ mm_scratch(const cw_source_t *src)
     const mm_t *m = src->impl;
     size_t asz = cw_dtype_size(m->acc);
     size_t blocks = (size_t)(src->chunks[0] * m->tk + m->tk * src->chunks[1] +
-                             src->chunks[0] * src->chunks[1]) * asz;
+                             src->chunks[0] * src->chunks[1]) *
+                    asz;
     size_t wa = cw__source_working_set(m->a), wb = cw__source_working_set(m->b);
     return blocks + (wa > wb ? wa : wb);
 }
@@ -196,14 +205,14 @@ static const struct cw__source_ops mm_ops = {
 };
 
 int
-cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile,
-                 cw_source_t **out)
+cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile, cw_source_t **out)
 {
     int rc;
     *out = NULL;
     if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0] ||
         a->dtype != b->dtype) {
-        return cw__error(CW_EINVAL, "matmul needs (m, k) and (k, n) operands of "
+        return cw__error(CW_EINVAL,
+                         "matmul needs (m, k) and (k, n) operands of "
                          "one dtype");
     }
     cw_dtype_t acc = a->dtype == CW_FLOAT16 ? CW_FLOAT32 : a->dtype;

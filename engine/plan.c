@@ -91,7 +91,9 @@ cw__expr_job(const cw_expr_t *e, cw__layout_t *lay, int64_t ntasks, size_t extra
     cw__plan_layout(e, e->tile, lay);
     return (cw__job_t){.ntasks = ntasks,
                        .per_task = cw__expr_working_set(e, e->tile) + extra,
-                       .nsources = e->ninputs, .sources = e->srcs, .task = task,
+                       .nsources = e->ninputs,
+                       .sources = e->srcs,
+                       .task = task,
                        .ctx = ctx};
 }
 
@@ -108,10 +110,10 @@ int
 cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *buf, size_t len)
 {
     size_t k = 0;
-#define OUT(...)                                                            \
-    do {                                                                    \
-        int w_ = snprintf(buf + k, k < len ? len - k : 0, __VA_ARGS__);     \
-        k += w_ > 0 ? (size_t)w_ : 0;                                       \
+#define OUT(...)                                                        \
+    do {                                                                \
+        int w_ = snprintf(buf + k, k < len ? len - k : 0, __VA_ARGS__); \
+        k += w_ > 0 ? (size_t)w_ : 0;                                   \
     } while (0)
     if (len > 0) {
         buf[0] = '\0';
@@ -120,9 +122,8 @@ cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *buf, size_t l
     for (int i = 0; i < e->n; i++) {
         nloops += e->v[i].kind == CW__V_LOOP || e->v[i].kind == CW__V_CAST;
     }
-    OUT("fused kernel: %d operation%s over %d input%s, blocks of %d elements\n",
-        nloops, nloops == 1 ? "" : "s", e->ninputs, e->ninputs == 1 ? "" : "s",
-        CW_BLOCK);
+    OUT("fused kernel: %d operation%s over %d input%s, blocks of %d elements\n", nloops,
+        nloops == 1 ? "" : "s", e->ninputs, e->ninputs == 1 ? "" : "s", CW_BLOCK);
     for (int i = 0; i < e->n; i++) {
         const cw__value_t *v = &e->v[i];
         OUT("  %%%d = %s", i, kind_name(v->kind));
@@ -156,16 +157,16 @@ cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *buf, size_t l
     int nthreads = 1;
     cw__budget_t budget;
     cw__budget_init(&budget, cfg);
-    int rc = e->finished ? cw__budget_threads(&budget, cfg, ntasks, ws, &nthreads)
-                         : CW_OK;
+    int rc =
+        e->finished ? cw__budget_threads(&budget, cfg, ntasks, ws, &nthreads) : CW_OK;
     OUT("; %lld task%s; %d thread%s x %.1f MiB per task = %.1f MiB projected%s\n",
         (long long)ntasks, ntasks == 1 ? "" : "s", nthreads, nthreads == 1 ? "" : "s",
         (double)ws / 1048576.0, (double)ws * nthreads / 1048576.0,
         rc < 0 ? " (exceeds memory_limit)" : "");
     bool streams = false;
     for (int i = 0; i < e->n; i++) {
-        streams = streams ||
-                  (e->v[i].kind == CW__V_INPUT && e->v[i].src->ops->stream_open);
+        streams =
+            streams || (e->v[i].kind == CW__V_INPUT && e->v[i].src->ops->stream_open);
     }
     if (streams) {
         OUT("streamed inputs: chunks inside one tile are read by Blosc block in slabs "

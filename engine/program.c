@@ -46,7 +46,7 @@ new_value(cw_expr_t *e, cw__vkind_t kind, cw_dtype_t dtype, int *id)
 {
     if (e->finished || e->n >= CW__MAX_VALUES || (unsigned)dtype >= CW_NDTYPES) {
         cw__error(CW_EINVAL, e->n >= CW__MAX_VALUES ? "expression has too many values"
-                                                : "invalid expression value");
+                                                    : "invalid expression value");
         return NULL;
     }
     cw__value_t *v = &e->v[e->n];
@@ -60,8 +60,8 @@ new_value(cw_expr_t *e, cw__vkind_t kind, cw_dtype_t dtype, int *id)
 }
 
 int
-cw_expr_input(cw_expr_t *e, cw_source_t *src, const cw_sel_t *sel,
-              const int *axis, int *id)
+cw_expr_input(cw_expr_t *e, cw_source_t *src, const cw_sel_t *sel, const int *axis,
+              int *id)
 {
     int rc = cw__sel_check(src, sel);
     if (rc < 0) {
@@ -133,8 +133,8 @@ cw_expr_cast(cw_expr_t *e, int in, cw_dtype_t to, int *id)
 }
 
 int
-cw_expr_loop(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data,
-             unsigned flags, int nin, const int *ins, cw_dtype_t out, int *id)
+cw_expr_loop(cw_expr_t *e, const char *name, cw_loop_fn fn, void *data, unsigned flags,
+             int nin, const int *ins, cw_dtype_t out, int *id)
 {
     if (fn == NULL || nin < 1 || nin > 3) {
         return cw__error(CW_EINVAL, "a loop takes 1 to 3 inputs");

@@ -30,18 +30,18 @@ typedef struct cw__value {
     /* CW__V_INPUT */
     cw_source_t *src;
     cw_sel_t sel;
-    int axis[CW_MAXDIM];        /* output axis of each source dim, or -1 */
-    bool bcast[CW_MAXDIM];      /* source dim broadcast (count 1 < extent) */
-    int slot;                   /* index among inputs (tile buffer) */
+    int axis[CW_MAXDIM];   /* output axis of each source dim, or -1 */
+    bool bcast[CW_MAXDIM]; /* source dim broadcast (count 1 < extent) */
+    int slot;              /* index among inputs (tile buffer) */
     /* CW__V_SCALAR */
-    _Alignas(8) unsigned char scalar[8];  /* loops read it as its type */
+    _Alignas(8) unsigned char scalar[8]; /* loops read it as its type */
     /* CW__V_CAST, CW__V_LOOP */
     int nin;
     int in[4];
     cw_loop_fn fn;
     void *data;
     char name[32];
-    int reg;                    /* register of a computed value */
+    int reg; /* register of a computed value */
 } cw__value_t;
 
 /* A program: values in dependency order; immutable once finished. */
@@ -52,7 +52,7 @@ struct cw_expr {
     int n;
     cw__value_t v[CW__MAX_VALUES];
     int ninputs;
-    cw_source_t *srcs[CW__MAX_VALUES];  /* each input's source, by slot */
+    cw_source_t *srcs[CW__MAX_VALUES]; /* each input's source, by slot */
     int nregs;
     int result;
     bool finished;
@@ -90,7 +90,7 @@ typedef struct cw__slab_sink {
 /* A reduction in a pass (reduce.c): its loop and its partial results. */
 typedef struct cw__reduce_ctx {
     const cw_expr_t *e;
-    const bool *red;            /* per output axis */
+    const bool *red; /* per output axis */
     cw_loop_fn fn;
     void *data;
     size_t itemsize;
@@ -109,15 +109,15 @@ typedef struct cw__reduce_ctx {
  */
 typedef struct cw__reduce_slab {
     const cw__reduce_ctx_t *c;
-    const int64_t *count;       /* the tile */
-    int64_t tstr[CW_MAXDIM];    /* C strides of the tile's values */
-    char *acc;                  /* the tile's part of its partial */
-    int64_t kcount[CW_MAXDIM];  /* the tile's kept extents (1: reduced) */
-    int64_t kstr[CW_MAXDIM];    /* C strides of a partial of the tile */
-    size_t kt;                  /* bytes of one such partial */
-    char *stack;                /* partials of slabs along a reduced axis */
-    int depth;                  /* partials on it */
-    int level[64];              /* log2 of the slabs each one holds */
+    const int64_t *count;      /* the tile */
+    int64_t tstr[CW_MAXDIM];   /* C strides of the tile's values */
+    char *acc;                 /* the tile's part of its partial */
+    int64_t kcount[CW_MAXDIM]; /* the tile's kept extents (1: reduced) */
+    int64_t kstr[CW_MAXDIM];   /* C strides of a partial of the tile */
+    size_t kt;                 /* bytes of one such partial */
+    char *stack;               /* partials of slabs along a reduced axis */
+    int depth;                 /* partials on it */
+    int level[64];             /* log2 of the slabs each one holds */
 } cw__reduce_slab_t;
 
 /* A store of a program's result (run.c): the program and the layout of
@@ -141,8 +141,8 @@ void cw__plan_layout(const cw_expr_t *e, const int64_t *tile, cw__layout_t *lay)
 /* Bytes one task holds for tiles of extent `tile`. */
 size_t cw__expr_working_set(const cw_expr_t *e, const int64_t *tile);
 /* Offset and extent of tile number `task` of a grid of `ntiles`. */
-void cw__tile_at(const cw_expr_t *e, const int64_t *ntiles, int64_t task,
-                 int64_t *off, int64_t *count);
+void cw__tile_at(const cw_expr_t *e, const int64_t *ntiles, int64_t task, int64_t *off,
+                 int64_t *count);
 /* Tiles per axis and their number; CW_EINVAL past 64 bits. */
 int cw__tile_grid(const cw_expr_t *e, int64_t *ntiles, int64_t *ntasks);
 /* The job of `ntasks` tasks over e's tiles: *lay planned for the tiles,
@@ -156,14 +156,12 @@ cw__job_t cw__expr_job(const cw_expr_t *e, cw__layout_t *lay, int64_t ntasks,
 /* Run the program over a region of `count`, inputs at inbase with byte
  * strides opstride per output axis (0: broadcast), values outs[0..nout)
  * to dsts with byte strides dstr; registers at base (lay->reg_off). */
-void cw__run_kernel(const cw_expr_t *e, const cw__layout_t *lay,
-                    const int64_t *count, int nout, const int *outs,
-                    char *const *dsts, const int64_t *const *dstr,
-                    const char *const *inbase,
+void cw__run_kernel(const cw_expr_t *e, const cw__layout_t *lay, const int64_t *count,
+                    int nout, const int *outs, char *const *dsts,
+                    const int64_t *const *dstr, const char *const *inbase,
                     int64_t (*opstride)[CW_MAXDIM], char *base);
 /* Whether the only output is an unbroadcast input (a plain read). */
-bool cw__is_plain(const cw_expr_t *e, int nout, const int *outs,
-                  const int64_t *count);
+bool cw__is_plain(const cw_expr_t *e, int nout, const int *outs, const int64_t *count);
 
 /* ------------------------------------------------------ region_eval.c */
 
@@ -171,13 +169,12 @@ bool cw__is_plain(const cw_expr_t *e, int nout, const int *outs,
  * dsts (byte strides dstr), or slab by slab through `sink`. */
 int cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay,
                          const int64_t *off, const int64_t *count, int nout,
-                         const int *outs, char *const *dsts,
-                         const int64_t *const *dstr, const cw__slab_sink_t *sink,
-                         cw__worker_t *w);
+                         const int *outs, char *const *dsts, const int64_t *const *dstr,
+                         const cw__slab_sink_t *sink, cw__worker_t *w);
 /* Evaluate the region of the program's result into dst. */
-int cw__eval_region(const cw_expr_t *e, const cw__layout_t *lay,
-                    const int64_t *off, const int64_t *count, char *dst,
-                    const int64_t *dstrides, cw__worker_t *w);
+int cw__eval_region(const cw_expr_t *e, const cw__layout_t *lay, const int64_t *off,
+                    const int64_t *count, char *dst, const int64_t *dstrides,
+                    cw__worker_t *w);
 
 /* ----------------------------------------------------------- reduce.c */
 
@@ -198,8 +195,7 @@ int cw__expr_run(const cw_expr_t *e, cw__layout_t *lay, int64_t ntasks,
                  cw__task_fn task, void *ctx, const cw_config_t *cfg);
 /* The store job of e's result: its shape, dtype and tiles, regions
  * evaluated by `j` (which holds e), the program's inputs as sources. */
-void cw__expr_store_job(cw__store_job_t *job, cw__expr_store_t *j,
-                        const cw_expr_t *e);
+void cw__expr_store_job(cw__store_job_t *job, cw__expr_store_t *j, const cw_expr_t *e);
 
 /* The runs cw_expr_run dispatches to (accumulate.c, argreduce.c); the
  * output is checked, the program finished. */

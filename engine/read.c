@@ -29,10 +29,12 @@ cw__sel_check(const cw_source_t *src, const cw_sel_t *sel)
         }
         int64_t last;
         if (__builtin_mul_overflow(n - 1, t, &last) ||
-            __builtin_add_overflow(s, last, &last) || s < 0 ||
-            s >= src->shape[d] || last < 0 || last >= src->shape[d]) {
-            return cw__error(CW_EINDEX, "selection out of range in dimension "
-                             "%d (extent %lld)", d, (long long)src->shape[d]);
+            __builtin_add_overflow(s, last, &last) || s < 0 || s >= src->shape[d] ||
+            last < 0 || last >= src->shape[d]) {
+            return cw__error(CW_EINDEX,
+                             "selection out of range in dimension "
+                             "%d (extent %lld)",
+                             d, (long long)src->shape[d]);
         }
     }
     return CW_OK;
@@ -46,7 +48,7 @@ typedef struct read_ctx {
     char *dst;
     const int64_t *strides;
     int64_t ntiles[CW_MAXDIM];
-    int64_t *bounds[CW_MAXDIM];  /* tile d,k covers j in [b[k], b[k+1]) */
+    int64_t *bounds[CW_MAXDIM]; /* tile d,k covers j in [b[k], b[k+1]) */
 } read_ctx_t;
 
 /* Split [0, count) of one dimension at chunk boundaries. */
@@ -93,8 +95,8 @@ read_task(void *vctx, int64_t task, cw__worker_t *w)
 }
 
 int
-cw_read(cw_source_t *src, const cw_sel_t *sel, void *dst,
-        const int64_t *strides, const cw_config_t *cfg)
+cw_read(cw_source_t *src, const cw_sel_t *sel, void *dst, const int64_t *strides,
+        const cw_config_t *cfg)
 {
     int rc;
     read_ctx_t ctx;
@@ -120,8 +122,11 @@ cw_read(cw_source_t *src, const cw_sel_t *sel, void *dst,
     }
     cw__budget_t budget;
     cw__budget_init(&budget, cfg);
-    cw__job_t job = {.ntasks = ntasks, .per_task = cw__source_working_set(src),
-                     .nsources = 1, .sources = &src, .task = read_task,
+    cw__job_t job = {.ntasks = ntasks,
+                     .per_task = cw__source_working_set(src),
+                     .nsources = 1,
+                     .sources = &src,
+                     .task = read_task,
                      .ctx = &ctx};
     rc = cw__job_run(&job, &budget, cfg);
 fail:

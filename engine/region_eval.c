@@ -53,7 +53,7 @@ open_stream(const cw_expr_t *e, const cw__value_t *v, const int64_t *start,
         }
         cidx[d] = start[d] / src->chunks[d];
         if (last / src->chunks[d] != cidx[d]) {
-            return CW_OK;  /* spans chunks */
+            return CW_OK; /* spans chunks */
         }
         *base += (start[d] - cidx[d] * src->chunks[d]) * cst[d];
         int k = v->axis[d];
@@ -62,7 +62,7 @@ open_stream(const cw_expr_t *e, const cw__value_t *v, const int64_t *start,
             dax = d;
         }
         else if (cnt[d] > 1 && dax < 0) {
-            return CW_OK;  /* rows would not be the outer dimension */
+            return CW_OK; /* rows would not be the outer dimension */
         }
         if (live) {
             stride[k] = step * cst[d];
@@ -72,7 +72,7 @@ open_stream(const cw_expr_t *e, const cw__value_t *v, const int64_t *start,
         }
     }
     if (dax < 0) {
-        return CW_OK;  /* broadcast along the rows: read it once, whole */
+        return CW_OK; /* broadcast along the rows: read it once, whole */
     }
     CW_TRY_RET(src->ops->stream_open((cw_source_t *)src, cidx, cs, io));
     *ok = true;
@@ -113,8 +113,8 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
             cnt[d] = k >= 0 ? count[k] : 1;
             str[d] = k >= 0 ? dstr[0][k] : 0;
         }
-        return cw__read_region(only->src, start, only->sel.step, cnt, dsts[0],
-                               str, &w->io);
+        return cw__read_region(only->src, start, only->sel.step, cnt, dsts[0], str,
+                               &w->io);
     }
     /* Inputs may themselves be programs (composite sources): each nesting
      * level has its own buffers. */
@@ -174,8 +174,8 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
             v->src->ops->address(v->src, start, v->sel.step, &inbase[i], bstr);
         }
         else {
-            rc = open_stream(e, v, start, cnt, ax, &streams[i], &sbase[i],
-                             opstride[i], &span[i], &w->io, &streamed[i]);
+            rc = open_stream(e, v, start, cnt, ax, &streams[i], &sbase[i], opstride[i],
+                             &span[i], &w->io, &streamed[i]);
             if (rc < 0) {
                 vm->depth = lvl;
                 goto fail;

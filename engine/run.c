@@ -18,14 +18,14 @@
 typedef struct eval_ctx {
     const cw_expr_t *e;
     cw__layout_t lay;
-    char *dst;                  /* one buffer (run_read) */
+    char *dst; /* one buffer (run_read) */
     const int64_t *strides;
     int64_t ntiles[CW_MAXDIM];
 } eval_ctx_t;
 
 int
-cw__expr_run(const cw_expr_t *e, cw__layout_t *lay, int64_t ntasks,
-             cw__task_fn task, void *ctx, const cw_config_t *cfg)
+cw__expr_run(const cw_expr_t *e, cw__layout_t *lay, int64_t ntasks, cw__task_fn task,
+             void *ctx, const cw_config_t *cfg)
 {
     cw__budget_t budget;
     cw__budget_init(&budget, cfg);
@@ -80,10 +80,10 @@ job_fill(void *vctx, const int64_t *off, const int64_t *count, char *dst,
 /* A store's sink: slabs of the output chunk's rows are computed into a
  * slab-sized buffer and fed to the chunk's encoder in order. */
 typedef struct store_slab {
-    const int64_t *count;       /* the region (the chunk's part in shape) */
-    const int64_t *strides;     /* the chunk's C strides */
+    const int64_t *count;   /* the region (the chunk's part in shape) */
+    const int64_t *strides; /* the chunk's C strides */
     size_t itemsize;
-    bool edge;                  /* rows hold padding: clear them first */
+    bool edge; /* rows hold padding: clear them first */
     cw__chunk_writer_t *cw;
     cw__vm_scratch_t *vm;
 } store_slab_t;
@@ -122,21 +122,24 @@ job_fill_stream(void *vctx, const int64_t *off, const int64_t *count,
 {
     cw__expr_store_t *j = vctx;
     const cw_expr_t *e = j->e;
-    store_slab_t ss = {.count = count, .strides = strides,
-                       .itemsize = e->v[e->result].itemsize, .cw = cw, .vm = &w->vm};
+    store_slab_t ss = {.count = count,
+                       .strides = strides,
+                       .itemsize = e->v[e->result].itemsize,
+                       .cw = cw,
+                       .vm = &w->vm};
     /* The region starts at the chunk's origin; rows of it are whole rows
      * of the chunk only when no later axis is cut by the shape's edge. */
     int ax = -1;
     for (int k = 0; k < e->ndim; k++) {
         if (ax >= 0 && count[k] * strides[k] != strides[k - 1]) {
-            ss.edge = true;  /* fewer than the chunk's extent along k */
+            ss.edge = true; /* fewer than the chunk's extent along k */
         }
         if (ax < 0 && count[k] > 1) {
             ax = k;
         }
     }
-    cw__slab_sink_t sink = {.begin = store_slab_begin, .end = store_slab_end,
-                            .ctx = &ss};
+    cw__slab_sink_t sink = {
+        .begin = store_slab_begin, .end = store_slab_end, .ctx = &ss};
     char *dst = NULL;
     return cw__eval_region_sink(e, &j->lay, off, count, 1, &e->result, &dst, &strides,
                                 &sink, w);
@@ -154,17 +157,20 @@ job_working_set(void *vctx, const int64_t *chunks)
 void
 cw__expr_store_job(cw__store_job_t *job, cw__expr_store_t *j, const cw_expr_t *e)
 {
-    *job = (cw__store_job_t){.ndim = e->ndim, .dtype = e->v[e->result].dtype,
-                             .ctx = j, .fill = job_fill,
+    *job = (cw__store_job_t){.ndim = e->ndim,
+                             .dtype = e->v[e->result].dtype,
+                             .ctx = j,
+                             .fill = job_fill,
                              .working_set = job_working_set,
-                             .nsources = e->ninputs, .sources = e->srcs};
+                             .nsources = e->ninputs,
+                             .sources = e->srcs};
     memcpy(job->shape, e->shape, sizeof(job->shape));
     memcpy(job->chunks, e->tile, sizeof(job->chunks));
 }
 
 static int
-run_store(cw_expr_t *e, const char *path, const char *name,
-          const cw_store_opts_t *opts, const cw_config_t *cfg)
+run_store(cw_expr_t *e, const char *path, const char *name, const cw_store_opts_t *opts,
+          const cw_config_t *cfg)
 {
     cw__expr_store_t j = {.e = e};
     cw__store_job_t job;
@@ -178,7 +184,7 @@ typedef struct pass_ctx {
     cw__layout_t lay;
     int64_t ntiles[CW_MAXDIM];
     int nread, nred;
-    int outs[CW__MAX_OUTS];             /* value ids: the reads, then reductions */
+    int outs[CW__MAX_OUTS]; /* value ids: the reads, then reductions */
     char *rdst[CW__MAX_OUTS];
     const int64_t *rstr[CW__MAX_OUTS];
     cw__reduce_ctx_t red[CW__MAX_OUTS];
@@ -187,7 +193,7 @@ typedef struct pass_ctx {
 /* One task's sink: where each slab goes. */
 typedef struct pass_slab {
     const pass_ctx_t *p;
-    char *rdst[CW__MAX_OUTS];           /* the tile's origin in each read */
+    char *rdst[CW__MAX_OUTS]; /* the tile's origin in each read */
     cw__reduce_slab_t rs[CW__MAX_OUTS];
     cw__vm_scratch_t *vm;
 } pass_slab_t;
@@ -273,7 +279,7 @@ pass_task(void *vctx, int64_t task, cw__worker_t *w)
         memset(rs, 0, sizeof(*rs));
         rs->c = c;
         rs->count = count;
-        int64_t r = 0, koff = 0;        /* the tile's partial, its part of it */
+        int64_t r = 0, koff = 0; /* the tile's partial, its part of it */
         for (int k = 0; k < nd; k++) {
             koff += off[k] * c->kstride[k];
             if (c->red[k]) {
@@ -293,8 +299,10 @@ pass_task(void *vctx, int64_t task, cw__worker_t *w)
         dstr[p->nread + i] = rs->tstr;
         dsts[p->nread + i] = NULL;
     }
-    cw__slab_sink_t sink = {.begin = pass_slab_begin, .end = pass_slab_end, .ctx = &ps,
-                        .in_place = p->nread == 0 && p->nred == 1};
+    cw__slab_sink_t sink = {.begin = pass_slab_begin,
+                            .end = pass_slab_end,
+                            .ctx = &ps,
+                            .in_place = p->nread == 0 && p->nred == 1};
     int n = p->nread + p->nred;
     int rc = cw__eval_region_sink(e, &p->lay, off, count, n, p->outs, dsts, dstr,
                                   p->nred > 0 ? &sink : NULL, w);
@@ -330,7 +338,7 @@ run_pass(cw_expr_t *e, int nread, const cw_output_t *const *reads, int nred,
         goto fail;
     }
     if (ntasks == 0) {
-        rc = CW_OK;  /* nothing to read */
+        rc = CW_OK; /* nothing to read */
         goto fail;
     }
     for (int j = 0; j < nread; j++) {
@@ -369,13 +377,14 @@ run_pass(cw_expr_t *e, int nread, const cw_output_t *const *reads, int nred,
         char what[128];
         snprintf(what, sizeof(what), "%s: the partial results",
                  q->name ? q->name : "reduce");
-        CW_TRY(cw__budget_reserve(&budget, pb, what, "use larger chunks along the "
+        CW_TRY(cw__budget_reserve(&budget, pb, what,
+                                  "use larger chunks along the "
                                   "reduced axes or raise memory_limit"));
         size_t te = c->itemsize;
         for (int k = 0; k < e->ndim; k++) {
             te *= (size_t)e->tile[k];
         }
-        extra += te;  /* the planner's worst case: a tile evaluated whole */
+        extra += te; /* the planner's worst case: a tile evaluated whole */
         c->partials = cw__malloc((size_t)(pb > 0 ? pb : 1));
         if (c->partials == NULL) {
             rc = cw__error(CW_ENOMEM, "out of memory for %lld bytes of partials",
@@ -467,27 +476,33 @@ check_output(const cw_expr_t *e, int k, const cw_output_t *o)
 {
     CW_TRY_RET(cw__expr_check_ref(e, o->id));
     switch (o->kind) {
-    case CW_OUT_BUFFER:
-        return CW_OK;
-    case CW_OUT_REDUCE:
-        if (!(o->fn_flags & CW_LOOP_REORDERABLE)) {
-            return cw__error(CW_EINVAL, "output %d: the reduction %s is not "
-                             "reorderable", k, o->name ? o->name : "(unnamed)");
-        }
-        return o->fn && o->reduce_axis && o->dst
-                   ? CW_OK
-                   : cw__error(CW_EINVAL, "output %d: a reduction needs a loop, "
-                               "its axes and a buffer", k);
-    case CW_OUT_ACCUMULATE:
-    case CW_OUT_ARGREDUCE:
-    case CW_OUT_STORE:
-        if (o->id != e->result) {
-            return cw__error(CW_EINVAL, "output %d: accumulations, arg-reductions "
-                             "and stores are of the program's result", k);
-        }
-        return CW_OK;
-    default:
-        return cw__error(CW_EINVAL, "output %d: unknown kind %d", k, (int)o->kind);
+        case CW_OUT_BUFFER:
+            return CW_OK;
+        case CW_OUT_REDUCE:
+            if (!(o->fn_flags & CW_LOOP_REORDERABLE)) {
+                return cw__error(CW_EINVAL,
+                                 "output %d: the reduction %s is not "
+                                 "reorderable",
+                                 k, o->name ? o->name : "(unnamed)");
+            }
+            return o->fn && o->reduce_axis && o->dst
+                       ? CW_OK
+                       : cw__error(CW_EINVAL,
+                                   "output %d: a reduction needs a loop, "
+                                   "its axes and a buffer",
+                                   k);
+        case CW_OUT_ACCUMULATE:
+        case CW_OUT_ARGREDUCE:
+        case CW_OUT_STORE:
+            if (o->id != e->result) {
+                return cw__error(CW_EINVAL,
+                                 "output %d: accumulations, arg-reductions "
+                                 "and stores are of the program's result",
+                                 k);
+            }
+            return CW_OK;
+        default:
+            return cw__error(CW_EINVAL, "output %d: unknown kind %d", k, (int)o->kind);
     }
 }
 
@@ -505,8 +520,10 @@ cw_expr_run(cw_expr_t *e, int n, const cw_output_t *outs, const cw_config_t *cfg
         CW_TRY_RET(check_output(e, k, &outs[k]));
         if (outs[k].kind == CW_OUT_BUFFER || outs[k].kind == CW_OUT_REDUCE) {
             if (nread + nred == CW__MAX_OUTS) {
-                return cw__error(CW_EINVAL, "a pass computes at most %d buffers "
-                                 "and reductions", CW__MAX_OUTS);
+                return cw__error(CW_EINVAL,
+                                 "a pass computes at most %d buffers "
+                                 "and reductions",
+                                 CW__MAX_OUTS);
             }
             if (outs[k].kind == CW_OUT_BUFFER) {
                 reads[nread++] = &outs[k];
@@ -529,20 +546,20 @@ cw_expr_run(cw_expr_t *e, int n, const cw_output_t *outs, const cw_config_t *cfg
     for (int k = 0; k < n; k++) {
         const cw_output_t *o = &outs[k];
         switch (o->kind) {
-        case CW_OUT_ACCUMULATE:
-            CW_TRY_RET(o->path ? cw__expr_accumulate_store(e, o, cfg)
-                               : cw__expr_accumulate(e, o, cfg));
-            break;
-        case CW_OUT_ARGREDUCE:
-            CW_TRY_RET(cw__expr_argreduce(e, o->is_max, o->axis, o->dst, cfg));
-            break;
-        case CW_OUT_STORE:
-            plain = plain_input(e, o->id);
-            CW_TRY_RET(plain ? copy_input(e, plain, o, cfg)
-                             : run_store(e, o->path, o->dataset, o->store, cfg));
-            break;
-        default:
-            break;
+            case CW_OUT_ACCUMULATE:
+                CW_TRY_RET(o->path ? cw__expr_accumulate_store(e, o, cfg)
+                                   : cw__expr_accumulate(e, o, cfg));
+                break;
+            case CW_OUT_ARGREDUCE:
+                CW_TRY_RET(cw__expr_argreduce(e, o->is_max, o->axis, o->dst, cfg));
+                break;
+            case CW_OUT_STORE:
+                plain = plain_input(e, o->id);
+                CW_TRY_RET(plain ? copy_input(e, plain, o, cfg)
+                                 : run_store(e, o->path, o->dataset, o->store, cfg));
+                break;
+            default:
+                break;
         }
     }
     return CW_OK;

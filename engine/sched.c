@@ -30,9 +30,9 @@
 
 #include "engine_impl.h"
 
-#define POLL_INTERVAL_NS 20000000LL  /* 20 ms */
+#define POLL_INTERVAL_NS 20000000LL /* 20 ms */
 
-static _Atomic pid_t threads_pid;  /* process that started OpenMP threads */
+static _Atomic pid_t threads_pid; /* process that started OpenMP threads */
 static _Thread_local int last_fpflags;
 static _Thread_local int loop_flags;
 
@@ -78,7 +78,6 @@ fp_end(run_t *run)
         atomic_fetch_or(&run->fpflags, f);
     }
 }
-
 
 int
 cw_default_threads(void)
@@ -254,7 +253,6 @@ run_tasks(int64_t ntasks, int nthreads, cw__task_fn fn, void *ctx,
     pthread_mutex_destroy(&run.mu);
     return rc;
 }
-
 
 int
 cw__job_plan(const cw__job_t *job, const cw__budget_t *b, const cw_config_t *cfg,

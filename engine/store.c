@@ -16,7 +16,7 @@ typedef struct store_ctx {
     const cw__store_job_t *job;
     cw__sink_t *sink;
     int64_t nchunks[CW_MAXDIM];
-    int64_t cstrides[CW_MAXDIM];   /* C strides of one output chunk */
+    int64_t cstrides[CW_MAXDIM]; /* C strides of one output chunk */
 } store_ctx_t;
 
 /* Lend the program's input tiles (depth 0) to the sink's encoder as its
@@ -37,8 +37,7 @@ lend_tiles(cw__worker_t *w, size_t chunk_nbytes)
  * the sink: as bytes in order when the job and the sink can stream, else
  * whole (after the job's post-processing) from w->vm.out_chunk. */
 static int
-write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
-            cw__worker_t *w)
+write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count, cw__worker_t *w)
 {
     cw__sink_t *k = ctx->sink;
     const cw_store_opts_t *o = &k->o;
@@ -63,8 +62,8 @@ write_chunk(store_ctx_t *ctx, const int64_t *off, const int64_t *count,
     }
     CW_TRY(ctx->job->fill(ctx->job->ctx, off, count, vm->out_chunk, ctx->cstrides, w));
     if (ctx->job->post) {
-        CW_TRY(ctx->job->post(ctx->job->ctx, off, count, vm->out_chunk, ctx->cstrides,
-                              w));
+        CW_TRY(
+            ctx->job->post(ctx->job->ctx, off, count, vm->out_chunk, ctx->cstrides, w));
     }
     lend_tiles(w, k->chunk_nbytes);
     rc = k->ops->put_chunk(k, off, vm->out_chunk, &w->io);
@@ -172,14 +171,14 @@ cw__store_run(const cw__store_job_t *job, const char *path, const char *name,
     cw__budget_t budget;
     cw__budget_init(&budget, cfg);
     size_t carry = job->sequential ? sink->chunk_nbytes : 0;
-    cw__job_t run = {
-        .ntasks = ntasks,
-        .per_task = cw__budget_store_task(sink->chunk_nbytes,
-                                          sink->ops->scratch_bytes(sink),
-                                          job->working_set(job->ctx, o.chunks),
-                                          carry),
-        .nsources = job->nsources, .sources = job->sources, .task = store_task,
-        .ctx = &ctx};
+    cw__job_t run = {.ntasks = ntasks,
+                     .per_task = cw__budget_store_task(
+                         sink->chunk_nbytes, sink->ops->scratch_bytes(sink),
+                         job->working_set(job->ctx, o.chunks), carry),
+                     .nsources = job->nsources,
+                     .sources = job->sources,
+                     .task = store_task,
+                     .ctx = &ctx};
     int nthreads;
     CW_TRY(cw__job_plan(&run, &budget, cfg, &nthreads));
 
@@ -216,7 +215,7 @@ fail:
 typedef struct sel_job {
     cw_source_t *src;
     const cw_sel_t *sel;
-    const int *src_dim;   /* source dimension of each output dim, or -1 */
+    const int *src_dim; /* source dimension of each output dim, or -1 */
     int ndim;
 } sel_job_t;
 
@@ -274,18 +273,22 @@ check_map(const cw_sel_t *sel, const cw_store_opts_t *o)
 }
 
 int
-cw_store(cw_source_t *src, const cw_sel_t *sel, const char *path,
-         const char *name, const cw_store_opts_t *opts, const cw_config_t *cfg)
+cw_store(cw_source_t *src, const cw_sel_t *sel, const char *path, const char *name,
+         const cw_store_opts_t *opts, const cw_config_t *cfg)
 {
     int rc;
     cw__error_clear();
     CW_TRY(cw__sel_check(src, sel));
     CW_TRY(check_map(sel, opts));
-    sel_job_t j = {.src = src, .sel = sel, .src_dim = opts->src_dim,
-                   .ndim = opts->ndim};
-    cw__store_job_t job = {.ndim = opts->ndim, .dtype = src->dtype, .ctx = &j,
-                           .fill = sel_fill, .working_set = sel_working_set,
-                           .nsources = 1, .sources = &src};
+    sel_job_t j = {
+        .src = src, .sel = sel, .src_dim = opts->src_dim, .ndim = opts->ndim};
+    cw__store_job_t job = {.ndim = opts->ndim,
+                           .dtype = src->dtype,
+                           .ctx = &j,
+                           .fill = sel_fill,
+                           .working_set = sel_working_set,
+                           .nsources = 1,
+                           .sources = &src};
     /* Default chunks: the source's chunks seen through the steps. */
     for (int d = 0; d < opts->ndim; d++) {
         int sd = opts->src_dim[d];

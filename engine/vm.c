@@ -20,9 +20,8 @@
  * strides opstride per output axis (0: broadcast), results to dsts. */
 void
 cw__run_kernel(const cw_expr_t *e, const cw__layout_t *lay, const int64_t *count,
-               int nout, const int *outs, char *const *dsts,
-               const int64_t *const *dstr, const char *const *inbase,
-               int64_t (*opstride)[CW_MAXDIM], char *base)
+               int nout, const int *outs, char *const *dsts, const int64_t *const *dstr,
+               const char *const *inbase, int64_t (*opstride)[CW_MAXDIM], char *base)
 {
     int nd = e->ndim;
     /* 2. Merge axes that are contiguous for every input and the output;
@@ -124,35 +123,35 @@ cw__run_kernel(const cw_expr_t *e, const cw__layout_t *lay, const int64_t *count
             for (int i = 0; i < e->n; i++) {
                 const cw__value_t *v = &e->v[i];
                 switch (v->kind) {
-                case CW__V_INPUT:
-                    step[i] = ist[i][m - 1];
-                    ptr[i] = (char *)inbase[i] + ioff[i] + j0 * step[i];
-                    break;
-                case CW__V_SCALAR:
-                    step[i] = 0;
-                    ptr[i] = (char *)v->scalar;
-                    break;
-                default: {
-                    int o = home[i];
-                    ptr[i] = o >= 0 ? out[o] : base + lay->reg_off[i];
-                    step[i] = o >= 0 ? ds[o][m - 1] : (int64_t)v->itemsize;
-                    if (v->kind == CW__V_CAST) {
-                        cw__cast(e->v[v->in[0]].dtype, v->dtype, ptr[v->in[0]],
-                                 step[v->in[0]], ptr[i], step[i], b);
-                    }
-                    else {
-                        char *args[4];
-                        intptr_t steps[4];
-                        for (int a = 0; a < v->nin; a++) {
-                            args[a] = ptr[v->in[a]];
-                            steps[a] = (intptr_t)step[v->in[a]];
+                    case CW__V_INPUT:
+                        step[i] = ist[i][m - 1];
+                        ptr[i] = (char *)inbase[i] + ioff[i] + j0 * step[i];
+                        break;
+                    case CW__V_SCALAR:
+                        step[i] = 0;
+                        ptr[i] = (char *)v->scalar;
+                        break;
+                    default: {
+                        int o = home[i];
+                        ptr[i] = o >= 0 ? out[o] : base + lay->reg_off[i];
+                        step[i] = o >= 0 ? ds[o][m - 1] : (int64_t)v->itemsize;
+                        if (v->kind == CW__V_CAST) {
+                            cw__cast(e->v[v->in[0]].dtype, v->dtype, ptr[v->in[0]],
+                                     step[v->in[0]], ptr[i], step[i], b);
                         }
-                        args[v->nin] = ptr[i];
-                        steps[v->nin] = (intptr_t)step[i];
-                        v->fn(args, &b, steps, v->data);
+                        else {
+                            char *args[4];
+                            intptr_t steps[4];
+                            for (int a = 0; a < v->nin; a++) {
+                                args[a] = ptr[v->in[a]];
+                                steps[a] = (intptr_t)step[v->in[a]];
+                            }
+                            args[v->nin] = ptr[i];
+                            steps[v->nin] = (intptr_t)step[i];
+                            v->fn(args, &b, steps, v->data);
+                        }
+                        break;
                     }
-                    break;
-                }
                 }
             }
             for (int o = 0; o < nout; o++) {

@@ -39,18 +39,18 @@ extern "C" {
 /* ---------------------------------------------------------------- status */
 
 /** X-macro of every status: name, value, description. */
-#define CW_STATUS_MAP(X)                                                 \
-    X(CW_OK, 0, "success")                                               \
-    X(CW_ENOMEM, -1, "out of memory")                                    \
-    X(CW_EINVAL, -2, "invalid argument")                                 \
-    X(CW_ETYPE, -3, "unsupported data type")                             \
-    X(CW_ENOENT, -4, "no such file")                                     \
-    X(CW_ENOKEY, -11, "no such dataset")                                 \
-    X(CW_EIO, -5, "input/output error")                                  \
-    X(CW_ECORRUPT, -6, "corrupt chunk")                                  \
-    X(CW_EEXIST, -7, "already exists")                                   \
-    X(CW_EBUDGET, -8, "memory budget too small")                         \
-    X(CW_ECANCEL, -9, "cancelled")                                       \
+#define CW_STATUS_MAP(X)                         \
+    X(CW_OK, 0, "success")                       \
+    X(CW_ENOMEM, -1, "out of memory")            \
+    X(CW_EINVAL, -2, "invalid argument")         \
+    X(CW_ETYPE, -3, "unsupported data type")     \
+    X(CW_ENOENT, -4, "no such file")             \
+    X(CW_ENOKEY, -11, "no such dataset")         \
+    X(CW_EIO, -5, "input/output error")          \
+    X(CW_ECORRUPT, -6, "corrupt chunk")          \
+    X(CW_EEXIST, -7, "already exists")           \
+    X(CW_EBUDGET, -8, "memory budget too small") \
+    X(CW_ECANCEL, -9, "cancelled")               \
     X(CW_EINDEX, -10, "index out of range")
 
 typedef enum cw_status {
@@ -75,20 +75,23 @@ CW_API const char *cw_errmsg(void);
 /* ----------------------------------------------------------------- dtypes */
 
 /** Every element type, once: enum suffix, NumPy name, bytes.  The enum,
- *  the size and name tables, the casts, the typed kernels and the Python
- *  side's list of dtypes all expand from this table. */
+ *  the size and name tables, the casts, the extension's NumPy types and
+ *  chunkwise._core.dtypes all expand from this table (laid out by hand:
+ *  clang-format is told to leave it). */
+/* clang-format off */
 #define CW_DTYPE_MAP(X)                                                   \
     X(BOOL, "bool", 1) X(INT8, "int8", 1) X(INT16, "int16", 2)            \
     X(INT32, "int32", 4) X(INT64, "int64", 8) X(UINT8, "uint8", 1)        \
     X(UINT16, "uint16", 2) X(UINT32, "uint32", 4) X(UINT64, "uint64", 8)  \
     X(FLOAT16, "float16", 2) X(FLOAT32, "float32", 4) X(FLOAT64, "float64", 8)
+/* clang-format on */
 
 /** Element types (CW_BOOL is 0).  Values in memory are always native-endian. */
 typedef enum cw_dtype {
 #define CW__DTYPE_ENUM(NAME, STR, SIZE) CW_##NAME,
     CW_DTYPE_MAP(CW__DTYPE_ENUM)
 #undef CW__DTYPE_ENUM
-    CW_NDTYPES
+        CW_NDTYPES
 } cw_dtype_t;
 
 /** @brief Size in bytes of one element of @p dtype (0 if invalid). */
@@ -107,10 +110,10 @@ typedef int (*cw_poll_fn)(void *userdata, int64_t done, int64_t total);
 
 /** Parameters of one run.  Zero-initialise, then set what you need. */
 typedef struct cw_config {
-    int threads;            /**< worker threads; <= 0 means all cores */
-    int64_t memory_limit;   /**< byte budget for work in flight; <= 0: 1 GiB */
-    cw_poll_fn poll;        /**< optional; borrowed */
-    void *poll_data;        /**< passed to @c poll; borrowed */
+    int threads;          /**< worker threads; <= 0 means all cores */
+    int64_t memory_limit; /**< byte budget for work in flight; <= 0: 1 GiB */
+    cw_poll_fn poll;      /**< optional; borrowed */
+    void *poll_data;      /**< passed to @c poll; borrowed */
 } cw_config_t;
 
 /** Floating-point conditions raised during a run (cw_fp_flags). */
@@ -153,8 +156,7 @@ typedef struct cw_expr cw_expr_t;
  *         (not an HDF5 file, unreadable).
  * @note Thread-safe; takes the process-wide HDF5 lock.
  */
-CW_API int cw_source_open_hdf5(const char *path, const char *name,
-                               cw_source_t **out);
+CW_API int cw_source_open_hdf5(const char *path, const char *name, cw_source_t **out);
 
 /**
  * @brief Wrap a strided buffer in memory as a source (no copy).
@@ -162,10 +164,9 @@ CW_API int cw_source_open_hdf5(const char *path, const char *name,
  * @param strides byte strides per dimension, may be negative or zero.
  * @param chunks  chunk shape used to split work; NULL picks one.
  */
-CW_API int cw_source_from_memory(const void *data, int ndim,
-                                 const int64_t *shape, const int64_t *strides,
-                                 cw_dtype_t dtype, const int64_t *chunks,
-                                 cw_source_t **out);
+CW_API int cw_source_from_memory(const void *data, int ndim, const int64_t *shape,
+                                 const int64_t *strides, cw_dtype_t dtype,
+                                 const int64_t *chunks, cw_source_t **out);
 
 /**
  * @brief A source whose every element is @p value (itemsize bytes, native
@@ -185,9 +186,9 @@ CW_API int cw_source_new_full(int ndim, const int64_t *shape, cw_dtype_t dtype,
  * @param ffirst,fsecond  start and start+step, used for floating dtypes.
  * @return CW_ETYPE for bool.
  */
-CW_API int cw_source_new_arange(int64_t n, int64_t istart, int64_t istep,
-                                double ffirst, double fsecond, cw_dtype_t dtype,
-                                const int64_t *chunk, cw_source_t **out);
+CW_API int cw_source_new_arange(int64_t n, int64_t istart, int64_t istep, double ffirst,
+                                double fsecond, cw_dtype_t dtype, const int64_t *chunk,
+                                cw_source_t **out);
 
 /**
  * @brief A finished program (cw_expr_finish) read as a source: regions are
@@ -268,25 +269,25 @@ CW_API int cw_read(cw_source_t *src, const cw_sel_t *sel, void *dst,
 /** Codecs for cw_store. */
 typedef enum cw_codec {
     CW_CODEC_NONE = 0,
-    CW_CODEC_BLOSC,   /**< HDF5 filter 32001 */
-    CW_CODEC_DEFLATE  /**< HDF5 filter 1 (gzip) */
+    CW_CODEC_BLOSC,  /**< HDF5 filter 32001 */
+    CW_CODEC_DEFLATE /**< HDF5 filter 1 (gzip) */
 } cw_codec_t;
 
 /** Options of cw_store.  Zero-initialise, then set what you need. */
 typedef struct cw_store_opts {
-    int ndim;                 /**< rank of the stored dataset */
-    int64_t shape[CW_MAXDIM]; /**< its shape: the selection's counts, with
-                                   dims of extent 1 dropped or inserted */
-    int64_t chunks[CW_MAXDIM];/**< its chunk shape; zeros pick one */
-    int src_dim[CW_MAXDIM];   /**< source dimension of each stored dim, or
-                                   -1 for an inserted dim of extent 1 */
+    int ndim;                  /**< rank of the stored dataset */
+    int64_t shape[CW_MAXDIM];  /**< its shape: the selection's counts, with
+                                    dims of extent 1 dropped or inserted */
+    int64_t chunks[CW_MAXDIM]; /**< its chunk shape; zeros pick one */
+    int src_dim[CW_MAXDIM];    /**< source dimension of each stored dim, or
+                                    -1 for an inserted dim of extent 1 */
     cw_codec_t codec;
-    const char *blosc_codec;  /**< "blosclz", "lz4", "lz4hc", "zlib", "zstd" */
-    int level;                /**< 0-9 */
-    bool shuffle;             /**< byte shuffle (Blosc's own, or HDF5's filter
-                                   before deflate) */
-    bool bitshuffle;          /**< Blosc bit shuffle instead of byte shuffle */
-    bool overwrite;           /**< replace an existing dataset of that name */
+    const char *blosc_codec; /**< "blosclz", "lz4", "lz4hc", "zlib", "zstd" */
+    int level;               /**< 0-9 */
+    bool shuffle;            /**< byte shuffle (Blosc's own, or HDF5's filter
+                                  before deflate) */
+    bool bitshuffle;         /**< Blosc bit shuffle instead of byte shuffle */
+    bool overwrite;          /**< replace an existing dataset of that name */
 } cw_store_opts_t;
 
 /**
@@ -338,20 +339,19 @@ CW_API void cw_expr_free(cw_expr_t *e);
 CW_API int cw_expr_input(cw_expr_t *e, cw_source_t *src, const cw_sel_t *sel,
                          const int *axis, int *id);
 /** @brief Add a scalar of @p dtype (itemsize bytes at @p value, copied). */
-CW_API int cw_expr_scalar(cw_expr_t *e, cw_dtype_t dtype, const void *value,
-                          int *id);
+CW_API int cw_expr_scalar(cw_expr_t *e, cw_dtype_t dtype, const void *value, int *id);
 /** @brief Add a conversion of value @p in to @p to (unsafe casting). */
 CW_API int cw_expr_cast(cw_expr_t *e, int in, cw_dtype_t to, int *id);
 /** What is known about a loop (cw_expr_loop, cw_output_t.fn_flags), as
  *  NumPy knows it of its own loops (NPY_METH_REQUIRES_PYAPI,
  *  NPY_METH_IS_REORDERABLE, NPY_METH_NO_FLOATINGPOINT_ERRORS). */
 enum {
-    CW_LOOP_NEEDS_GIL = 1,     /**< calls the Python API: refused, the engine
-                                    runs without the GIL */
-    CW_LOOP_REORDERABLE = 2,   /**< as a reduction, any grouping of the
-                                    operands gives the same result: required
-                                    by CW_OUT_REDUCE */
-    CW_LOOP_NO_FPE = 4         /**< raises no floating-point flags */
+    CW_LOOP_NEEDS_GIL = 1,   /**< calls the Python API: refused, the engine
+                                  runs without the GIL */
+    CW_LOOP_REORDERABLE = 2, /**< as a reduction, any grouping of the
+                                  operands gives the same result: required
+                                  by CW_OUT_REDUCE */
+    CW_LOOP_NO_FPE = 4       /**< raises no floating-point flags */
 };
 
 /**
@@ -385,14 +385,14 @@ CW_API cw_dtype_t cw_expr_dtype(const cw_expr_t *e, int id);
 
 /** What one output of a run computes (cw_output_t.kind). */
 typedef enum cw_out_kind {
-    CW_OUT_BUFFER,      /**< the value into dst, byte strides per axis */
-    CW_OUT_REDUCE,      /**< fn over the axes where reduce_axis is true into
-                             dst: C-contiguous, the shape without them */
-    CW_OUT_ACCUMULATE,  /**< fn along axis into dst (byte strides), or into a
-                             new dataset when path is set */
-    CW_OUT_ARGREDUCE,   /**< int64 indices of the extreme along axis (-1:
-                             the array in C order) into dst, C-contiguous */
-    CW_OUT_STORE        /**< the value into a new HDF5 dataset */
+    CW_OUT_BUFFER,     /**< the value into dst, byte strides per axis */
+    CW_OUT_REDUCE,     /**< fn over the axes where reduce_axis is true into
+                            dst: C-contiguous, the shape without them */
+    CW_OUT_ACCUMULATE, /**< fn along axis into dst (byte strides), or into a
+                            new dataset when path is set */
+    CW_OUT_ARGREDUCE,  /**< int64 indices of the extreme along axis (-1:
+                            the array in C order) into dst, C-contiguous */
+    CW_OUT_STORE       /**< the value into a new HDF5 dataset */
 } cw_out_kind_t;
 
 /**
@@ -421,13 +421,13 @@ typedef enum cw_out_kind {
  */
 typedef struct cw_output {
     cw_out_kind_t kind;
-    int id;                         /**< the value computed */
+    int id; /**< the value computed */
     void *dst;
     const int64_t *strides;
     cw_loop_fn fn;
     void *data;
-    unsigned fn_flags;              /**< CW_LOOP_* flags of fn */
-    const char *name;               /**< fn's name, for messages */
+    unsigned fn_flags; /**< CW_LOOP_* flags of fn */
+    const char *name;  /**< fn's name, for messages */
     const bool *reduce_axis;
     int axis;
     bool is_max;
@@ -463,17 +463,17 @@ CW_API int cw_expr_describe(const cw_expr_t *e, const cw_config_t *cfg, char *bu
 
 /** Description of one dataset of a file (see cw_file_list). */
 typedef struct cw_dsinfo {
-    char name[1024];          /**< absolute path inside the file */
+    char name[1024]; /**< absolute path inside the file */
     int ndim;
     int64_t shape[CW_MAXDIM];
-    int64_t chunks[CW_MAXDIM];/**< zeros when not chunked */
-    char layout[16];          /**< "chunked", "contiguous", "compact", ... */
-    char dtype[32];           /**< "float32", "int16 (big-endian)", or the
-                                   HDF5 class of an unsupported type */
-    bool supported;           /**< readable by chunkwise */
-    char filters[256];        /**< "blosc(lz4,shuffle,5)+..." or "" */
-    int64_t nbytes;           /**< logical size */
-    int64_t storage_size;     /**< bytes allocated in the file */
+    int64_t chunks[CW_MAXDIM]; /**< zeros when not chunked */
+    char layout[16];           /**< "chunked", "contiguous", "compact", ... */
+    char dtype[32];            /**< "float32", "int16 (big-endian)", or the
+                                    HDF5 class of an unsupported type */
+    bool supported;            /**< readable by chunkwise */
+    char filters[256];         /**< "blosc(lz4,shuffle,5)+..." or "" */
+    int64_t nbytes;            /**< logical size */
+    int64_t storage_size;      /**< bytes allocated in the file */
 } cw_dsinfo_t;
 
 /**
@@ -489,15 +489,15 @@ CW_API void cw_dsinfo_free(cw_dsinfo_t *items);
 
 /** Process-wide counters, for tests and diagnostics. */
 typedef struct cw_stats {
-    int64_t chunks_read;      /**< stored chunks fetched from HDF5 files */
-    int64_t bytes_read;       /**< stored bytes fetched */
-    int64_t chunks_decoded;   /**< chunks decoded outside the HDF5 lock */
-    int64_t chunks_pipeline;  /**< chunks read through HDF5's filter pipeline */
-    int64_t chunks_lockfree;  /**< chunks read with pread, without the HDF5
-                                   lock (from a parsed chunk index) */
-    int64_t chunks_written;   /**< chunks written by cw_store */
-    int64_t bytes_written;    /**< stored bytes written */
-    int64_t runs;             /**< parallel runs the engine started */
+    int64_t chunks_read;     /**< stored chunks fetched from HDF5 files */
+    int64_t bytes_read;      /**< stored bytes fetched */
+    int64_t chunks_decoded;  /**< chunks decoded outside the HDF5 lock */
+    int64_t chunks_pipeline; /**< chunks read through HDF5's filter pipeline */
+    int64_t chunks_lockfree; /**< chunks read with pread, without the HDF5
+                                  lock (from a parsed chunk index) */
+    int64_t chunks_written;  /**< chunks written by cw_store */
+    int64_t bytes_written;   /**< stored bytes written */
+    int64_t runs;            /**< parallel runs the engine started */
 } cw_stats_t;
 
 /** @brief Copy the counters. */

@@ -90,8 +90,10 @@ load_block(cw__cstream_t *cs, int64_t b, cw__io_scratch_t *s)
     size_t start = rd32(cs->bstarts + 4 * b);
     size_t first = HEADER + 4 * (size_t)f->nblocks;
     if (start < first || start >= f->cbytes) {
-        return cw__error(CW_ECORRUPT, "Blosc block %lld starts outside its "
-                         "frame", (long long)b);
+        return cw__error(CW_ECORRUPT,
+                         "Blosc block %lld starts outside its "
+                         "frame",
+                         (long long)b);
     }
     CW_TRY_RET(cw__reserve((void **)&cs->blk, &cs->blk_cap,
                            f->blocksize < f->nbytes ? f->blocksize : f->nbytes));
@@ -165,11 +167,11 @@ cw__prefix_chunk(const cw_source_t *src, const int64_t *cidx, const char *name,
     char where[256];
     int k = snprintf(where, sizeof(where), "chunk (");
     for (int d = 0; d < src->ndim && k < (int)sizeof(where) - 32; d++) {
-        k += snprintf(where + k, sizeof(where) - (size_t)k, "%s%lld",
-                      d ? ", " : "", (long long)cidx[d]);
+        k += snprintf(where + k, sizeof(where) - (size_t)k, "%s%lld", d ? ", " : "",
+                      (long long)cidx[d]);
     }
-    cw__error_prefix("%s%s) of '%s' in '%s': ", where, src->ndim == 1 ? "," : "",
-                     name, path);
+    cw__error_prefix("%s%s) of '%s' in '%s': ", where, src->ndim == 1 ? "," : "", name,
+                     path);
 }
 
 /* Name the chunk in a failure's message. */
@@ -191,44 +193,46 @@ get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
         return cw__error(CW_EINVAL, "internal: range outside the chunk");
     }
     switch (cs->kind) {
-    case CW__CS_WHOLE:
-        *ptr = (const char *)cs->out + off;
-        return CW_OK;
-    case CW__CS_FILL:
-        CW_TRY_RET(cw__reserve((void **)&cs->out, &cs->out_cap, n));
-        cw__fill_pattern(cs->out, n, cs->fill, src->itemsize);
-        *ptr = (const char *)cs->out;
-        return CW_OK;
-    case CW__CS_RAW:
-        CW_TRY_RET(cw__reserve((void **)&cs->out, &cs->out_cap, n));
-        CW_TRY_RET(cw__pread_all(cs->fd, cs->out, n, cs->offset + off));
-        break;
-    case CW__CS_BLOSC: {
-        size_t bs = cs->f.blocksize;
-        int64_t b0 = (int64_t)(off / bs), b1 = (int64_t)((off + n - 1) / bs);
-        if (n == 0) {
+        case CW__CS_WHOLE:
+            *ptr = (const char *)cs->out + off;
+            return CW_OK;
+        case CW__CS_FILL:
+            CW_TRY_RET(cw__reserve((void **)&cs->out, &cs->out_cap, n));
+            cw__fill_pattern(cs->out, n, cs->fill, src->itemsize);
             *ptr = (const char *)cs->out;
             return CW_OK;
+        case CW__CS_RAW:
+            CW_TRY_RET(cw__reserve((void **)&cs->out, &cs->out_cap, n));
+            CW_TRY_RET(cw__pread_all(cs->fd, cs->out, n, cs->offset + off));
+            break;
+        case CW__CS_BLOSC: {
+            size_t bs = cs->f.blocksize;
+            int64_t b0 = (int64_t)(off / bs), b1 = (int64_t)((off + n - 1) / bs);
+            if (n == 0) {
+                *ptr = (const char *)cs->out;
+                return CW_OK;
+            }
+            if (b0 == b1 && !cs->f.shuffled && !cs->swap) {
+                CW_TRY_RET(load_block(cs, b0, s));
+                *ptr = (const char *)cs->blk + (off - (size_t)b0 * bs);
+                return CW_OK;
+            }
+            CW_TRY_RET(cw__reserve((void **)&cs->out, &cs->out_cap, n));
+            for (int64_t b = b0; b <= b1; b++) {
+                size_t start = (size_t)b * bs;
+                size_t lo = off > start ? off - start : 0;
+                size_t end = off + n - start;
+                size_t hi = end < cw__bframe_block_len(&cs->f, b)
+                                ? end
+                                : cw__bframe_block_len(&cs->f, b);
+                CW_TRY_RET(load_block(cs, b, s));
+                CW_TRY_RET(
+                    copy_from_block(cs, lo, hi, cs->out + (start + lo - off), s));
+            }
+            break;
         }
-        if (b0 == b1 && !cs->f.shuffled && !cs->swap) {
-            CW_TRY_RET(load_block(cs, b0, s));
-            *ptr = (const char *)cs->blk + (off - (size_t)b0 * bs);
-            return CW_OK;
-        }
-        CW_TRY_RET(cw__reserve((void **)&cs->out, &cs->out_cap, n));
-        for (int64_t b = b0; b <= b1; b++) {
-            size_t start = (size_t)b * bs;
-            size_t lo = off > start ? off - start : 0;
-            size_t end = off + n - start;
-            size_t hi = end < cw__bframe_block_len(&cs->f, b) ? end
-                                                             : cw__bframe_block_len(&cs->f, b);
-            CW_TRY_RET(load_block(cs, b, s));
-            CW_TRY_RET(copy_from_block(cs, lo, hi, cs->out + (start + lo - off), s));
-        }
-        break;
-    }
-    default:
-        return cw__error(CW_EINVAL, "internal: chunk stream not open");
+        default:
+            return cw__error(CW_EINVAL, "internal: chunk stream not open");
     }
     if (cs->swap) {
         cw__byteswap(cs->out, n, src->itemsize);

@@ -12,8 +12,8 @@
 typedef struct concat {
     int n;
     int axis;
-    cw_source_t **parts;        /* borrowed */
-    int64_t *offset;            /* n + 1 boundaries along the axis */
+    cw_source_t **parts; /* borrowed */
+    int64_t *offset;     /* n + 1 boundaries along the axis */
 } concat_t;
 
 static int

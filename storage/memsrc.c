@@ -65,8 +65,8 @@ static const struct cw__source_ops mem_ops = {
 
 int
 cw_source_from_memory(const void *data, int ndim, const int64_t *shape,
-                      const int64_t *strides, cw_dtype_t dtype,
-                      const int64_t *chunks, cw_source_t **out)
+                      const int64_t *strides, cw_dtype_t dtype, const int64_t *chunks,
+                      cw_source_t **out)
 {
     int rc;
     *out = NULL;

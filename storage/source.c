@@ -9,7 +9,6 @@
 
 #include "storage_impl.h"
 
-
 int
 cw__source_init(cw_source_t *src, const struct cw__source_ops *ops, int ndim,
                 const int64_t *shape, cw_dtype_t dtype, const int64_t *chunks,

@@ -25,24 +25,24 @@
  * scratch beside this one (the engine's worker holds both).
  */
 typedef struct cw__io_scratch {
-    void *raw;              /* stored (compressed) bytes */
+    void *raw; /* stored (compressed) bytes */
     size_t raw_cap;
-    void *tmp;              /* intermediate stage of a filter pipeline */
+    void *tmp; /* intermediate stage of a filter pipeline */
     size_t tmp_cap;
-    void *chunk;            /* one decoded chunk */
+    void *chunk; /* one decoded chunk */
     size_t chunk_cap;
     const cw_source_t *cached_src;
-    int64_t cached_chunk;   /* linear index of the chunk held in `chunk` */
+    int64_t cached_chunk; /* linear index of the chunk held in `chunk` */
     struct libdeflate_decompressor *inflater;
     struct libdeflate_compressor *deflater;
     int deflater_level;
-    void *zstd_d, *zstd_c;  /* block-wise Blosc codec contexts */
+    void *zstd_d, *zstd_c; /* block-wise Blosc codec contexts */
     /* The Blosc block encoder's pending block and shuffle stage. */
     void *bpend;
     size_t bpend_cap;
     void *bshuf;
     size_t bshuf_cap;
-    void *enc;              /* one encoded chunk */
+    void *enc; /* one encoded chunk */
     size_t enc_cap;
 } cw__io_scratch_t;
 
@@ -55,7 +55,7 @@ typedef struct cw__io_scratch {
  * once and served from memory.  Buffers grow only and are reused.
  */
 typedef struct cw__bframe {
-    int format;            /* Blosc compressor format (flags >> 5) */
+    int format; /* Blosc compressor format (flags >> 5) */
     bool memcpyed, shuffled, dont_split;
     size_t typesize, nbytes, blocksize, cbytes;
     int64_t nblocks;
@@ -63,18 +63,18 @@ typedef struct cw__bframe {
 
 typedef struct cw__cstream {
     const cw_source_t *src;
-    int kind;                  /* CW__CS_* */
-    uint64_t offset;           /* file offset of the stored chunk */
+    int kind;        /* CW__CS_* */
+    uint64_t offset; /* file offset of the stored chunk */
     int fd;
     cw__bframe_t f;
-    unsigned char *bstarts;    /* the frame's block offsets (little-endian) */
+    unsigned char *bstarts; /* the frame's block offsets (little-endian) */
     size_t bstarts_cap;
-    unsigned char *cbuf;       /* stored bytes of one block */
+    unsigned char *cbuf; /* stored bytes of one block */
     size_t cbuf_cap;
-    unsigned char *blk;        /* one decoded block (byte planes if shuffled) */
+    unsigned char *blk; /* one decoded block (byte planes if shuffled) */
     size_t blk_cap;
-    int64_t blk_at;            /* which block `blk` holds, -1 none */
-    unsigned char *out;        /* a range handed out (or the whole chunk) */
+    int64_t blk_at;     /* which block `blk` holds, -1 none */
+    unsigned char *out; /* a range handed out (or the whole chunk) */
     size_t out_cap;
     bool swap;
     unsigned char fill[8];
@@ -94,12 +94,12 @@ void cw__cstream_free(cw__cstream_t *cs);
 int cw__pread_all(int fd, void *buf, size_t n, uint64_t off);
 /* Prefix this thread's error message with "chunk (i, j) of 'name' in
  * 'path': ". */
-void cw__prefix_chunk(const cw_source_t *src, const int64_t *cidx,
-                      const char *name, const char *path);
+void cw__prefix_chunk(const cw_source_t *src, const int64_t *cidx, const char *name,
+                      const char *path);
 /* Set `cs` (src set) to read `stored` bytes at `offset` of fd: raw bytes,
  * or a Blosc frame (*ok false: the frame needs the whole-frame decoder). */
-int cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset,
-                            size_t stored, bool blosc, bool *ok);
+int cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset, size_t stored,
+                            bool blosc, bool *ok);
 
 void cw__io_scratch_init(cw__io_scratch_t *s);
 void cw__io_scratch_destroy(cw__io_scratch_t *s);
@@ -121,14 +121,14 @@ struct cw__source_ops {
                       cw__io_scratch_t *s);
     /* Write elements start + j*step, j < count, to dst with byte strides.
      * NULL for sources that must go through read_chunk. */
-    int (*read_direct)(cw_source_t *src, const int64_t *start,
-                       const int64_t *step, const int64_t *count, char *dst,
-                       const int64_t *strides, cw__io_scratch_t *s);
+    int (*read_direct)(cw_source_t *src, const int64_t *start, const int64_t *step,
+                       const int64_t *count, char *dst, const int64_t *strides,
+                       cw__io_scratch_t *s);
     /* For sources that live in memory: the address of element `start` and
      * the byte strides of a selection with steps `step`, so computations
      * read them in place.  NULL otherwise. */
-    void (*address)(const cw_source_t *src, const int64_t *start,
-                    const int64_t *step, const char **ptr, int64_t *strides);
+    void (*address)(const cw_source_t *src, const int64_t *start, const int64_t *step,
+                    const char **ptr, int64_t *strides);
     /* Extra per-thread bytes one task of this source may use beyond the
      * decoded chunk (compressed bytes, pipeline stage). */
     size_t (*scratch_bytes)(const cw_source_t *src);
@@ -146,8 +146,8 @@ struct cw_source {
     size_t itemsize;
     int64_t shape[CW_MAXDIM];
     int64_t chunks[CW_MAXDIM];
-    int64_t nchunks[CW_MAXDIM];  /* chunks per dimension */
-    size_t chunk_nbytes;         /* bytes of one full chunk */
+    int64_t nchunks[CW_MAXDIM]; /* chunks per dimension */
+    size_t chunk_nbytes;        /* bytes of one full chunk */
     void *impl;
 };
 
@@ -156,9 +156,9 @@ struct cw_source {
  * checking ranges and overflow.  `chunks` NULL or zeros pick a default of
  * about `target_bytes` per chunk.
  */
-int cw__source_init(cw_source_t *src, const struct cw__source_ops *ops,
-                    int ndim, const int64_t *shape, cw_dtype_t dtype,
-                    const int64_t *chunks, size_t target_bytes);
+int cw__source_init(cw_source_t *src, const struct cw__source_ops *ops, int ndim,
+                    const int64_t *shape, cw_dtype_t dtype, const int64_t *chunks,
+                    size_t target_bytes);
 
 /*
  * Begin srcs[0..n) in order for a run (ops->begin, where a source has one).
@@ -191,13 +191,13 @@ size_t cw__source_working_set(const cw_source_t *src);
 int cw__blosc_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
 /* Encode; returns the encoded size, or 0 if it would not be smaller than
  * `srclen` (store the chunk raw with the filter skipped). */
-int cw__blosc_encode(const char *codec, int level, int shuffle,
-                     size_t typesize, const void *src, size_t srclen,
-                     void *dst, size_t dstcap, size_t *outlen);
+int cw__blosc_encode(const char *codec, int level, int shuffle, size_t typesize,
+                     const void *src, size_t srclen, void *dst, size_t dstcap,
+                     size_t *outlen);
 /* Parse a frame's header (`stored` bytes in all, decoding to `expect`);
  * *blockwise false when this frame needs the whole-frame decoder. */
-int cw__bframe_parse(const void *hdr, size_t stored, size_t expect,
-                     cw__bframe_t *f, bool *blockwise);
+int cw__bframe_parse(const void *hdr, size_t stored, size_t expect, cw__bframe_t *f,
+                     bool *blockwise);
 /* Bytes of block b, and its stored bytes (src, srclen) decoded into dst
  * (byte planes when f->shuffled). */
 size_t cw__bframe_block_len(const cw__bframe_t *f, int64_t b);
@@ -240,19 +240,19 @@ int cw__blosc_code(const char *codec);
 const char *cw__blosc_name(int code);
 
 /* Decode a zlib stream (HDF5 deflate filter) into exactly dstlen bytes. */
-int cw__deflate_decode(cw__io_scratch_t *s, const void *src, size_t srclen,
-                       void *dst, size_t dstlen);
+int cw__deflate_decode(cw__io_scratch_t *s, const void *src, size_t srclen, void *dst,
+                       size_t dstlen);
 /* Encode at `level`; *outlen 0 when not smaller than the input. */
-int cw__deflate_encode(cw__io_scratch_t *s, int level, const void *src,
-                       size_t srclen, void *dst, size_t dstcap, size_t *outlen);
+int cw__deflate_encode(cw__io_scratch_t *s, int level, const void *src, size_t srclen,
+                       void *dst, size_t dstcap, size_t *outlen);
 /* Release the scratch's deflate coders. */
 void cw__deflate_scratch_free(cw__io_scratch_t *s);
 /* Worst-case encoded size for dstcap. */
 size_t cw__deflate_bound(size_t srclen);
 
 /* Elements [e0, e1) of byte planes of nelem elements, interleaved. */
-void cw__unshuffle_range(const void *planes, size_t nelem, size_t typesize,
-                         size_t e0, size_t e1, void *dst);
+void cw__unshuffle_range(const void *planes, size_t nelem, size_t typesize, size_t e0,
+                         size_t e1, void *dst);
 /* HDF5 shuffle filter (byte planes) and its inverse. */
 void cw__unshuffle(const void *src, void *dst, size_t n, size_t typesize);
 void cw__shuffle(const void *src, void *dst, size_t n, size_t typesize);
@@ -267,8 +267,8 @@ enum { CW__FILTER_DEFLATE = 1, CW__FILTER_SHUFFLE = 2, CW__FILTER_BLOSC = 32001 
 
 /* One filter of a dataset's pipeline, as the native path decodes it. */
 typedef struct cw__filter {
-    unsigned id;        /* CW__FILTER_* */
-    size_t typesize;    /* the shuffle filter's element size */
+    unsigned id;     /* CW__FILTER_* */
+    size_t typesize; /* the shuffle filter's element size */
 } cw__filter_t;
 
 /* Undo the filters of `filters` (in the order they were applied on write)
@@ -332,19 +332,18 @@ struct cw__sink_ops {
 
 struct cw__sink {
     const struct cw__sink_ops *ops;
-    cw_store_opts_t o;        /* resolved: shape, chunks, codec */
+    cw_store_opts_t o; /* resolved: shape, chunks, codec */
     cw_dtype_t dtype;
     size_t itemsize;
-    size_t chunk_nbytes;      /* bytes of one decoded chunk */
-    bool chunked;             /* false: put_all writes the dataset whole */
-    bool streams;             /* the codec encodes bytes fed in order */
+    size_t chunk_nbytes; /* bytes of one decoded chunk */
+    bool chunked;        /* false: put_all writes the dataset whole */
+    bool streams;        /* the codec encodes bytes fed in order */
 };
 
 /* A sink for a new dataset `name` of `path` with options `opts` (shape,
  * chunks resolved).  Checks the options; creates nothing until open. */
-int cw__sink_new_hdf5(const char *path, const char *name,
-                      const cw_store_opts_t *opts, cw_dtype_t dtype,
-                      cw__sink_t **out);
+int cw__sink_new_hdf5(const char *path, const char *name, const cw_store_opts_t *opts,
+                      cw_dtype_t dtype, cw__sink_t **out);
 
 /* ------------------------------------------------------------- HDF5 */
 

@@ -97,7 +97,7 @@ cwpy_poll(void *data, int64_t done, int64_t total)
 
 int
 cwpy_fill_sel(cw_source_t *src, PyObject *start, PyObject *step, PyObject *count,
-         cw_sel_t *sel)
+              cw_sel_t *sel)
 {
     memset(sel, 0, sizeof(*sel));
     int a = cwpy_int64_seq(start, sel->start, CW_MAXDIM, "start");
@@ -116,7 +116,7 @@ cwpy_fill_sel(cw_source_t *src, PyObject *start, PyObject *step, PyObject *count
 
 int
 cwpy_parse_config(PyObject *threads, PyObject *limit, PyObject *progress,
-             cw_config_t *cfg, poll_ctx *pc)
+                  cw_config_t *cfg, poll_ctx *pc)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->threads = (int)PyLong_AsLong(threads);
@@ -157,11 +157,12 @@ set_codec(const char *codec, const char *blosc_codec, int level, int shuffle,
 
 int
 cwpy_parse_store_opts(PyObject *chunks, const char *codec, const char *blosc_codec,
-                 int level, int shuffle, int bitshuffle, int overwrite,
-                 cw_store_opts_t *o)
+                      int level, int shuffle, int bitshuffle, int overwrite,
+                      cw_store_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
-    if (chunks != Py_None && cwpy_int64_seq(chunks, o->chunks, CW_MAXDIM, "chunks") < 0) {
+    if (chunks != Py_None &&
+        cwpy_int64_seq(chunks, o->chunks, CW_MAXDIM, "chunks") < 0) {
         return -1;
     }
     return set_codec(codec, blosc_codec, level, shuffle, bitshuffle, overwrite, o);

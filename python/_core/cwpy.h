@@ -46,22 +46,20 @@ get_state(PyObject *module)
 
 /* A chunk source (cw_source_t). */
 typedef struct {
-    PyObject_HEAD
-    cw_source_t *src;
-    PyObject *base;   /* keeps a memory source's buffer alive */
+    PyObject_HEAD cw_source_t *src;
+    PyObject *base; /* keeps a memory source's buffer alive */
 } SourceObject;
 
 /* A program under construction or ready to run (cw_expr_t), with the
  * Python objects it borrows from (sources, ufuncs) kept alive. */
 typedef struct {
-    PyObject_HEAD
-    cw_expr_t *e;
-    PyObject *refs;   /* list */
+    PyObject_HEAD cw_expr_t *e;
+    PyObject *refs; /* list */
 } ExprObject;
 
 /* What the poll callback reports to. */
 typedef struct {
-    PyObject *progress;  /* callable(done, total) or None */
+    PyObject *progress; /* callable(done, total) or None */
 } poll_ctx;
 
 /* ------------------------------------------------------------ module.c */
@@ -103,10 +101,11 @@ int cwpy_npy_to_dtype(PyArray_Descr *d, cw_dtype_t *out);
 int cwpy_int64_seq(PyObject *seq, int64_t *v, int maxn, const char *what);
 int cwpy_parse_dtype(PyObject *obj, cw_dtype_t *out);
 int cwpy_poll(void *data, int64_t done, int64_t total);
-int cwpy_fill_sel(cw_source_t *src, PyObject *start, PyObject *step,
-                  PyObject *count, cw_sel_t *sel);
+int cwpy_fill_sel(cw_source_t *src, PyObject *start, PyObject *step, PyObject *count,
+                  cw_sel_t *sel);
 /* Store options (zeroed, then chunks and the codec fields) from a codec
- * name ("blosc", "deflate", "none"), a Blosc codec, level and flags. */int cwpy_parse_config(PyObject *threads, PyObject *limit, PyObject *progress,
+ * name ("blosc", "deflate", "none"), a Blosc codec, level and flags. */
+int cwpy_parse_config(PyObject *threads, PyObject *limit, PyObject *progress,
                       cw_config_t *cfg, poll_ctx *pc);
 int cwpy_parse_store_opts(PyObject *chunks, const char *codec, const char *blosc_codec,
                           int level, int shuffle, int bitshuffle, int overwrite,

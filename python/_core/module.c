@@ -21,17 +21,39 @@ cwpy_raise(PyObject *module, int status)
     cwpy_state *st = get_state(module);
     PyObject *type;
     switch (status) {
-    case CW_ENOMEM: type = PyExc_MemoryError; break;
-    case CW_EINVAL: type = PyExc_ValueError; break;
-    case CW_ETYPE: type = PyExc_TypeError; break;
-    case CW_ENOENT: type = PyExc_FileNotFoundError; break;
-    case CW_ENOKEY: type = PyExc_KeyError; break;
-    case CW_ECORRUPT: type = st->corrupt_error; break;
-    case CW_EEXIST: type = PyExc_FileExistsError; break;
-    case CW_EBUDGET: type = st->budget_error; break;
-    case CW_ECANCEL: type = PyExc_KeyboardInterrupt; break;
-    case CW_EINDEX: type = PyExc_IndexError; break;
-    default: type = PyExc_OSError; break;
+        case CW_ENOMEM:
+            type = PyExc_MemoryError;
+            break;
+        case CW_EINVAL:
+            type = PyExc_ValueError;
+            break;
+        case CW_ETYPE:
+            type = PyExc_TypeError;
+            break;
+        case CW_ENOENT:
+            type = PyExc_FileNotFoundError;
+            break;
+        case CW_ENOKEY:
+            type = PyExc_KeyError;
+            break;
+        case CW_ECORRUPT:
+            type = st->corrupt_error;
+            break;
+        case CW_EEXIST:
+            type = PyExc_FileExistsError;
+            break;
+        case CW_EBUDGET:
+            type = st->budget_error;
+            break;
+        case CW_ECANCEL:
+            type = PyExc_KeyboardInterrupt;
+            break;
+        case CW_EINDEX:
+            type = PyExc_IndexError;
+            break;
+        default:
+            type = PyExc_OSError;
+            break;
     }
     if (type == PyExc_KeyError) {
         /* KeyError repr()s its argument; give it a str that reads well. */
@@ -57,10 +79,8 @@ py_list_datasets(PyObject *module, PyObject *args)
     size_t n = 0;
     int rc;
     const char *path = PyBytes_AS_STRING(pathobj);
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_file_list(path, &items, &n);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(pathobj);
+    Py_BEGIN_ALLOW_THREADS rc = cw_file_list(path, &items, &n);
+    Py_END_ALLOW_THREADS Py_DECREF(pathobj);
     if (rc < 0) {
         return cwpy_raise(module, rc);
     }
@@ -69,7 +89,8 @@ py_list_datasets(PyObject *module, PyObject *args)
         cw_dsinfo_t *it = &items[i];
         bool chunked = strcmp(it->layout, "chunked") == 0;
         PyObject *shape = cwpy_tuple_of(it->shape, it->ndim);
-        PyObject *chunks = chunked ? cwpy_tuple_of(it->chunks, it->ndim) : Py_NewRef(Py_None);
+        PyObject *chunks =
+            chunked ? cwpy_tuple_of(it->chunks, it->ndim) : Py_NewRef(Py_None);
         PyObject *d = Py_BuildValue(
             "{s:s,s:N,s:N,s:s,s:s,s:O,s:s,s:L,s:L}", "name", it->name, "shape", shape,
             "chunks", chunks, "layout", it->layout, "dtype", it->dtype, "supported",
@@ -92,14 +113,13 @@ py_stats(PyObject *module, PyObject *noargs)
     (void)noargs;
     cw_stats_t s;
     cw_stats_get(&s);
-    return Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L}", "chunks_read",
-                         (long long)s.chunks_read, "bytes_read", (long long)s.bytes_read,
-                         "chunks_decoded", (long long)s.chunks_decoded,
-                         "chunks_pipeline", (long long)s.chunks_pipeline,
-                         "chunks_lockfree", (long long)s.chunks_lockfree,
-                         "chunks_written", (long long)s.chunks_written,
-                         "bytes_written", (long long)s.bytes_written,
-                         "runs", (long long)s.runs);
+    return Py_BuildValue(
+        "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L}", "chunks_read", (long long)s.chunks_read,
+        "bytes_read", (long long)s.bytes_read, "chunks_decoded",
+        (long long)s.chunks_decoded, "chunks_pipeline", (long long)s.chunks_pipeline,
+        "chunks_lockfree", (long long)s.chunks_lockfree, "chunks_written",
+        (long long)s.chunks_written, "bytes_written", (long long)s.bytes_written,
+        "runs", (long long)s.runs);
 }
 
 static PyObject *
@@ -146,7 +166,6 @@ static PyMethodDef core_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-
 static int
 core_exec(PyObject *module)
 {
@@ -155,11 +174,11 @@ core_exec(PyObject *module)
     cwpy_state *st = get_state(module);
     st->source_type =
         (PyTypeObject *)PyType_FromModuleAndSpec(module, &cwpy_source_spec, NULL);
-    if (st->source_type == NULL ||
-        PyModule_AddType(module, st->source_type) < 0) {
+    if (st->source_type == NULL || PyModule_AddType(module, st->source_type) < 0) {
         return -1;
     }
-    st->expr_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &cwpy_expr_spec, NULL);
+    st->expr_type =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &cwpy_expr_spec, NULL);
     if (st->expr_type == NULL || PyModule_AddType(module, st->expr_type) < 0) {
         return -1;
     }
@@ -169,8 +188,7 @@ core_exec(PyObject *module)
         PyExc_OSError, NULL);
     st->budget_error = PyErr_NewExceptionWithDoc(
         "chunkwise.MemoryBudgetError",
-        "The work cannot fit in the configured memory_limit.",
-        PyExc_MemoryError, NULL);
+        "The work cannot fit in the configured memory_limit.", PyExc_MemoryError, NULL);
     if (st->corrupt_error == NULL || st->budget_error == NULL ||
         PyModule_AddObjectRef(module, "CorruptChunkError", st->corrupt_error) < 0 ||
         PyModule_AddObjectRef(module, "MemoryBudgetError", st->budget_error) < 0) {

@@ -250,10 +250,12 @@ Expr_describe(ExprObject *self, PyObject *args)
 }
 
 static PyMethodDef Expr_methods[] = {
-    {"input", (PyCFunction)Expr_input, METH_VARARGS, "input(src, start, step, count, axes) -> id"},
+    {"input", (PyCFunction)Expr_input, METH_VARARGS,
+     "input(src, start, step, count, axes) -> id"},
     {"scalar", (PyCFunction)Expr_scalar, METH_VARARGS, "scalar(dtype, bytes) -> id"},
     {"cast", (PyCFunction)Expr_cast, METH_VARARGS, "cast(id, dtype) -> id"},
-    {"ufunc", (PyCFunction)Expr_ufunc, METH_VARARGS, "ufunc(ufunc, loop_index, ids) -> id"},
+    {"ufunc", (PyCFunction)Expr_ufunc, METH_VARARGS,
+     "ufunc(ufunc, loop_index, ids) -> id"},
     {"select", (PyCFunction)Expr_select, METH_VARARGS, "select(cond, a, b) -> id"},
     {"builtin", (PyCFunction)Expr_builtin, METH_VARARGS,
      "builtin(name, ids, dtype) -> id"},
@@ -267,7 +269,8 @@ static PyMethodDef Expr_methods[] = {
      "overwrite)"},
     {"as_source", (PyCFunction)Expr_as_source, METH_NOARGS,
      "as_source() -> Source evaluating the program on demand"},
-    {"describe", (PyCFunction)Expr_describe, METH_VARARGS, "describe(threads, memory_limit) -> str"},
+    {"describe", (PyCFunction)Expr_describe, METH_VARARGS,
+     "describe(threads, memory_limit) -> str"},
     {NULL, NULL, 0, NULL},
 };
 

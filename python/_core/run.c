@@ -14,7 +14,7 @@ typedef struct {
     int64_t strides[CW__PY_MAX_OUTS][CW_MAXDIM];
     bool axes[CW__PY_MAX_OUTS][CW_MAXDIM];
     cw_store_opts_t store[CW__PY_MAX_OUTS];
-    PyObject *paths[CW__PY_MAX_OUTS];      /* bytes, owned */
+    PyObject *paths[CW__PY_MAX_OUTS]; /* bytes, owned */
 } run_args;
 
 /* A writeable, aligned, native array of at most CW_MAXDIM axes: its data and
@@ -29,9 +29,9 @@ out_array(PyObject *obj, bool contiguous, void **data, int64_t *strides)
     PyArrayObject *a = (PyArrayObject *)obj;
     if (!PyArray_ISWRITEABLE(a) || !PyArray_ISALIGNED(a) || PyArray_ISBYTESWAPPED(a) ||
         PyArray_NDIM(a) > CW_MAXDIM || (contiguous && !PyArray_IS_C_CONTIGUOUS(a))) {
-        PyErr_SetString(PyExc_ValueError, contiguous
-                        ? "out must be a writeable C-contiguous array"
-                        : "out must be a writeable, aligned array");
+        PyErr_SetString(PyExc_ValueError,
+                        contiguous ? "out must be a writeable C-contiguous array"
+                                   : "out must be a writeable, aligned array");
         return -1;
     }
     for (int k = 0; k < PyArray_NDIM(a); k++) {
@@ -113,13 +113,15 @@ parse_output(PyObject *t, run_args *ra, int k)
         o->strides = ra->strides[k];
         return PyArg_ParseTuple(t, "siO:buffer", &kind, &id, &a) &&
                        out_array(a, false, &o->dst, ra->strides[k]) == 0
-                   ? 0 : -1;
+                   ? 0
+                   : -1;
     }
     if (strcmp(kind, "reduce") == 0) {
         int64_t mask[CW_MAXDIM];
         o->kind = CW_OUT_REDUCE;
         if (!PyArg_ParseTuple(t, "siOiOO:reduce", &kind, &id, &a, &i1, &b, &c) ||
-            binary_loop(a, i1, o) < 0 || out_array(c, true, &o->dst, ra->strides[k]) < 0) {
+            binary_loop(a, i1, o) < 0 ||
+            out_array(c, true, &o->dst, ra->strides[k]) < 0) {
             return -1;
         }
         int n = cwpy_int64_seq(b, mask, CW_MAXDIM, "axes");
@@ -132,7 +134,8 @@ parse_output(PyObject *t, run_args *ra, int k)
     if (strcmp(kind, "accumulate") == 0) {
         o->kind = CW_OUT_ACCUMULATE;
         o->strides = ra->strides[k];
-        if (!PyArg_ParseTuple(t, "siOiiO:accumulate", &kind, &id, &a, &i1, &o->axis, &b) ||
+        if (!PyArg_ParseTuple(t, "siOiiO:accumulate", &kind, &id, &a, &i1, &o->axis,
+                              &b) ||
             binary_loop(a, i1, o) < 0) {
             return -1;
         }
@@ -155,7 +158,8 @@ parse_output(PyObject *t, run_args *ra, int k)
     if (strcmp(kind, "store") == 0) {
         o->kind = CW_OUT_STORE;
         return PyArg_ParseTuple(t, "siO!:store", &kind, &id, &PyTuple_Type, &a)
-                   ? store_target(a, ra, k) : -1;
+                   ? store_target(a, ra, k)
+                   : -1;
     }
     PyErr_Format(PyExc_ValueError, "unknown output kind '%s'", kind);
     return -1;
@@ -196,10 +200,9 @@ Expr_run(ExprObject *self, PyObject *args)
     int rc;
     cw_expr_t *e = self->e;
     const cw_output_t *outs = ra->outs;
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_expr_run(e, (int)n, outs, &cfg);
-    Py_END_ALLOW_THREADS
-    if (rc < 0 || PyErr_Occurred()) {
+    Py_BEGIN_ALLOW_THREADS rc = cw_expr_run(e, (int)n, outs, &cfg);
+    Py_END_ALLOW_THREADS if (rc < 0 || PyErr_Occurred())
+    {
         cwpy_raise(PyType_GetModule(Py_TYPE(self)), rc < 0 ? rc : CW_ECANCEL);
         goto done;
     }
@@ -211,4 +214,3 @@ done:
     PyMem_Free(ra);
     return res;
 }
-

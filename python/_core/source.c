@@ -28,8 +28,7 @@ Source_dealloc(SourceObject *self)
     cw_source_t *src = self->src;
     self->src = NULL;
     if (src) {
-        Py_BEGIN_ALLOW_THREADS
-        cw_source_free(src);
+        Py_BEGIN_ALLOW_THREADS cw_source_free(src);
         Py_END_ALLOW_THREADS
     }
     Source_clear(self);
@@ -55,7 +54,8 @@ static PyObject *
 Source_get_dtype(SourceObject *self, void *closure)
 {
     (void)closure;
-    return (PyObject *)PyArray_DescrFromType(cwpy_dtype_to_npy[cw_source_dtype(self->src)]);
+    return (PyObject *)PyArray_DescrFromType(
+        cwpy_dtype_to_npy[cw_source_dtype(self->src)]);
 }
 
 static PyObject *
@@ -127,10 +127,8 @@ py_open_hdf5(PyObject *module, PyObject *args)
     cw_source_t *src = NULL;
     int rc;
     const char *path = PyBytes_AS_STRING(pathobj);
-    Py_BEGIN_ALLOW_THREADS
-    rc = cw_source_open_hdf5(path, name, &src);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(pathobj);
+    Py_BEGIN_ALLOW_THREADS rc = cw_source_open_hdf5(path, name, &src);
+    Py_END_ALLOW_THREADS Py_DECREF(pathobj);
     if (rc < 0) {
         return cwpy_raise(module, rc);
     }
@@ -150,7 +148,8 @@ py_from_array(PyObject *module, PyObject *args)
     }
     PyArrayObject *arr = (PyArrayObject *)arrobj;
     cw_dtype_t dtype;
-    if (PyArray_ISBYTESWAPPED(arr) || cwpy_npy_to_dtype(PyArray_DESCR(arr), &dtype) < 0) {
+    if (PyArray_ISBYTESWAPPED(arr) ||
+        cwpy_npy_to_dtype(PyArray_DESCR(arr), &dtype) < 0) {
         PyErr_Format(PyExc_TypeError, "unsupported dtype %R",
                      (PyObject *)PyArray_DESCR(arr));
         return NULL;
@@ -180,8 +179,8 @@ py_from_array(PyObject *module, PyObject *args)
         cptr = chunks;
     }
     cw_source_t *src = NULL;
-    int rc = cw_source_from_memory(PyArray_DATA(arr), ndim, shape, strides, dtype,
-                                   cptr, &src);
+    int rc = cw_source_from_memory(PyArray_DATA(arr), ndim, shape, strides, dtype, cptr,
+                                   &src);
     if (rc < 0) {
         return cwpy_raise(module, rc);
     }
@@ -303,7 +302,8 @@ py_matmul(PyObject *module, PyObject *args)
     }
     cw_source_t *a, *b, *src = NULL;
     int64_t tile[3] = {0, 0, 0};
-    if (cwpy_get_source(module, aobj, &a) < 0 || cwpy_get_source(module, bobj, &b) < 0) {
+    if (cwpy_get_source(module, aobj, &a) < 0 ||
+        cwpy_get_source(module, bobj, &b) < 0) {
         return NULL;
     }
     if (tileobj != Py_None && cwpy_int64_seq(tileobj, tile, 3, "tile") < 0) {
@@ -325,8 +325,10 @@ py_matmul(PyObject *module, PyObject *args)
 
 PyMethodDef cwpy_source_functions[] = {
     {"open_hdf5", py_open_hdf5, METH_VARARGS, "open_hdf5(path, name) -> Source"},
-    {"from_array", py_from_array, METH_VARARGS, "from_array(ndarray, chunks) -> Source"},
-    {"full", py_full, METH_VARARGS, "full(shape, dtype, value_bytes, chunks) -> Source"},
+    {"from_array", py_from_array, METH_VARARGS,
+     "from_array(ndarray, chunks) -> Source"},
+    {"full", py_full, METH_VARARGS,
+     "full(shape, dtype, value_bytes, chunks) -> Source"},
     {"arange", py_arange, METH_VARARGS,
      "arange(n, istart, istep, ffirst, fsecond, dtype, chunk) -> Source"},
     {"concat", py_concat, METH_VARARGS, "concat([Source], axis) -> Source"},

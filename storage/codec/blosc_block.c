@@ -57,8 +57,10 @@ cw__bframe_parse(const void *hdr, size_t stored, size_t expect, cw__bframe_t *f,
     const unsigned char *h = hdr;
     *blockwise = false;
     if (stored < HEADER) {
-        return cw__error(CW_ECORRUPT, "Blosc frame of %zu bytes is shorter "
-                         "than its header", stored);
+        return cw__error(CW_ECORRUPT,
+                         "Blosc frame of %zu bytes is shorter "
+                         "than its header",
+                         stored);
     }
     unsigned flags = h[2];
     memset(f, 0, sizeof(*f));
@@ -67,19 +69,23 @@ cw__bframe_parse(const void *hdr, size_t stored, size_t expect, cw__bframe_t *f,
     f->blocksize = rd32(h + 8);
     f->cbytes = rd32(h + 12);
     if (f->nbytes != expect) {
-        return cw__error(CW_ECORRUPT, "Blosc frame holds %zu bytes, the chunk "
-                         "has %zu", f->nbytes, expect);
+        return cw__error(CW_ECORRUPT,
+                         "Blosc frame holds %zu bytes, the chunk "
+                         "has %zu",
+                         f->nbytes, expect);
     }
     if (f->cbytes != stored) {
-        return cw__error(CW_ECORRUPT, "Blosc frame says %zu bytes, %zu are "
-                         "stored", f->cbytes, stored);
+        return cw__error(CW_ECORRUPT,
+                         "Blosc frame says %zu bytes, %zu are "
+                         "stored",
+                         f->cbytes, stored);
     }
     f->memcpyed = flags & F_MEMCPYED;
     f->format = (int)(flags >> 5);
     f->shuffled = (flags & F_SHUFFLE) && f->typesize > 1;
     f->dont_split = flags & F_DONT_SPLIT;
     if (h[0] < 1 || h[0] > 2) {
-        return CW_OK;  /* unknown layout version: c-blosc judges it */
+        return CW_OK; /* unknown layout version: c-blosc judges it */
     }
     if (f->memcpyed) {
         if (stored < HEADER + f->nbytes) {
@@ -94,12 +100,14 @@ cw__bframe_parse(const void *hdr, size_t stored, size_t expect, cw__bframe_t *f,
         return CW_OK;
     }
     if (f->blocksize % f->typesize != 0 && !f->dont_split) {
-        return CW_OK;  /* planes would not tile the block: c-blosc judges it */
+        return CW_OK; /* planes would not tile the block: c-blosc judges it */
     }
     f->nblocks = (int64_t)((f->nbytes + f->blocksize - 1) / f->blocksize);
     if (HEADER + 4 * (size_t)f->nblocks > stored) {
-        return cw__error(CW_ECORRUPT, "Blosc frame is too short for its "
-                         "%lld blocks", (long long)f->nblocks);
+        return cw__error(CW_ECORRUPT,
+                         "Blosc frame is too short for its "
+                         "%lld blocks",
+                         (long long)f->nblocks);
     }
     *blockwise = true;
     return CW_OK;
@@ -127,35 +135,36 @@ cw__bframe_nsplits(const cw__bframe_t *f, size_t len)
 }
 
 int
-cw__bframe_decode_stream(const cw__bframe_t *f, const void *vsrc, size_t n,
-                         void *dst, size_t len, cw__io_scratch_t *s)
+cw__bframe_decode_stream(const cw__bframe_t *f, const void *vsrc, size_t n, void *dst,
+                         size_t len, cw__io_scratch_t *s)
 {
     const unsigned char *src = vsrc;
     if (n == len) {
-        memcpy(dst, src, n);  /* stored raw */
+        memcpy(dst, src, n); /* stored raw */
         return CW_OK;
     }
     switch (f->format) {
-    case FMT_LZ4: {
-        int k = LZ4_decompress_safe((const char *)src, (char *)dst, (int)n, (int)len);
-        return k == (int)len ? CW_OK : -1;
-    }
-    case FMT_ZSTD: {
-        if (s->zstd_d == NULL && (s->zstd_d = ZSTD_createDCtx()) == NULL) {
-            return cw__error(CW_ENOMEM, "cannot create a Zstd decoder");
+        case FMT_LZ4: {
+            int k =
+                LZ4_decompress_safe((const char *)src, (char *)dst, (int)n, (int)len);
+            return k == (int)len ? CW_OK : -1;
         }
-        size_t k = ZSTD_decompressDCtx(s->zstd_d, dst, len, src, n);
-        return !ZSTD_isError(k) && k == len ? CW_OK : -1;
-    }
-    case FMT_ZLIB: {
-        int rc = cw__deflate_decode(s, src, n, dst, len);
-        if (rc < 0) {
-            cw__error_clear();
+        case FMT_ZSTD: {
+            if (s->zstd_d == NULL && (s->zstd_d = ZSTD_createDCtx()) == NULL) {
+                return cw__error(CW_ENOMEM, "cannot create a Zstd decoder");
+            }
+            size_t k = ZSTD_decompressDCtx(s->zstd_d, dst, len, src, n);
+            return !ZSTD_isError(k) && k == len ? CW_OK : -1;
         }
-        return rc < 0 ? -1 : CW_OK;
-    }
-    default:
-        return -1;
+        case FMT_ZLIB: {
+            int rc = cw__deflate_decode(s, src, n, dst, len);
+            if (rc < 0) {
+                cw__error_clear();
+            }
+            return rc < 0 ? -1 : CW_OK;
+        }
+        default:
+            return -1;
     }
 }
 
@@ -184,8 +193,7 @@ cw__bframe_decode_block(const cw__bframe_t *f, int64_t b, const void *src,
     }
     return CW_OK;
 corrupt:
-    return cw__error(CW_ECORRUPT, "Blosc block %lld does not decode",
-                     (long long)b);
+    return cw__error(CW_ECORRUPT, "Blosc block %lld does not decode", (long long)b);
 }
 
 void
@@ -271,34 +279,36 @@ encode_stream(cw__benc_t *b, const unsigned char *src, size_t n, unsigned char *
         return 0;
     }
     switch (b->code) {
-    case 1:  /* lz4: c-blosc's acceleration */
-        return LZ4_compress_fast((const char *)src, (char *)dst, (int)n, cap,
-                                 b->level >= 9 ? 1 : 10 - b->level);
-    case 2:
-        return LZ4_compress_HC((const char *)src, (char *)dst, (int)n, cap,
-                               b->level * 2 - 1);
-    case 4: {
-        if (s->deflater == NULL || s->deflater_level != b->level) {
-            libdeflate_free_compressor(s->deflater);
-            s->deflater = libdeflate_alloc_compressor(b->level);
-            s->deflater_level = b->level;
-            if (s->deflater == NULL) {
-                return cw__error(CW_ENOMEM, "cannot create a deflate encoder");
+        case 1: /* lz4: c-blosc's acceleration */
+            return LZ4_compress_fast((const char *)src, (char *)dst, (int)n, cap,
+                                     b->level >= 9 ? 1 : 10 - b->level);
+        case 2:
+            return LZ4_compress_HC((const char *)src, (char *)dst, (int)n, cap,
+                                   b->level * 2 - 1);
+        case 4: {
+            if (s->deflater == NULL || s->deflater_level != b->level) {
+                libdeflate_free_compressor(s->deflater);
+                s->deflater = libdeflate_alloc_compressor(b->level);
+                s->deflater_level = b->level;
+                if (s->deflater == NULL) {
+                    return cw__error(CW_ENOMEM, "cannot create a deflate encoder");
+                }
             }
+            return (int)libdeflate_zlib_compress(s->deflater, src, n, dst, (size_t)cap);
         }
-        return (int)libdeflate_zlib_compress(s->deflater, src, n, dst, (size_t)cap);
-    }
-    case 5: {
-        if (s->zstd_c == NULL && (s->zstd_c = ZSTD_createCCtx()) == NULL) {
-            return cw__error(CW_ENOMEM, "cannot create a Zstd encoder");
+        case 5: {
+            if (s->zstd_c == NULL && (s->zstd_c = ZSTD_createCCtx()) == NULL) {
+                return cw__error(CW_ENOMEM, "cannot create a Zstd encoder");
+            }
+            int lv = b->level < 9 ? b->level * 2 - 1 : ZSTD_maxCLevel();
+            size_t k = ZSTD_compressCCtx(s->zstd_c, dst, (size_t)cap, src, n, lv);
+            return ZSTD_isError(k) ? 0 : (int)k;
         }
-        int lv = b->level < 9 ? b->level * 2 - 1 : ZSTD_maxCLevel();
-        size_t k = ZSTD_compressCCtx(s->zstd_c, dst, (size_t)cap, src, n, lv);
-        return ZSTD_isError(k) ? 0 : (int)k;
-    }
-    default:
-        return cw__error(CW_EINVAL, "internal: no block encoder for Blosc "
-                         "codec %d", b->code);
+        default:
+            return cw__error(CW_EINVAL,
+                             "internal: no block encoder for Blosc "
+                             "codec %d",
+                             b->code);
     }
 }
 
@@ -371,10 +381,10 @@ cw__benc_finish(cw__benc_t *b, size_t *outlen)
         return cw__error(CW_EINVAL, "internal: Blosc frame incomplete");
     }
     unsigned char *h = b->out;
-    h[0] = 2;                   /* frame layout version */
-    h[1] = 1;                   /* codec format version */
-    h[2] = (unsigned char)((b->shuffle ? F_SHUFFLE : 0) | F_DONT_SPLIT |
-                           b->format << 5);
+    h[0] = 2; /* frame layout version */
+    h[1] = 1; /* codec format version */
+    h[2] =
+        (unsigned char)((b->shuffle ? F_SHUFFLE : 0) | F_DONT_SPLIT | b->format << 5);
     h[3] = (unsigned char)b->typesize;
     wr32(h + 4, (uint32_t)b->nbytes);
     wr32(h + 8, (uint32_t)b->blocksize);

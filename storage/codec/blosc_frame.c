@@ -11,8 +11,8 @@
 
 #include "storage_impl.h"
 
-static const char *const blosc_names[] = {"blosclz", "lz4", "lz4hc", "snappy",
-                                          "zlib", "zstd"};
+static const char *const blosc_names[] = {"blosclz", "lz4",  "lz4hc",
+                                          "snappy",  "zlib", "zstd"};
 
 int
 cw__blosc_code(const char *codec)
@@ -41,15 +41,19 @@ cw__blosc_decode(const void *src, size_t srclen, void *dst, size_t dstlen)
 {
     size_t nbytes = 0;
     if (srclen < BLOSC_MIN_HEADER_LENGTH) {
-        return cw__error(CW_ECORRUPT, "Blosc frame of %zu bytes is shorter "
-                         "than its header", srclen);
+        return cw__error(CW_ECORRUPT,
+                         "Blosc frame of %zu bytes is shorter "
+                         "than its header",
+                         srclen);
     }
     if (blosc_cbuffer_validate(src, srclen, &nbytes) < 0) {
         return cw__error(CW_ECORRUPT, "invalid Blosc header");
     }
     if (nbytes != dstlen) {
-        return cw__error(CW_ECORRUPT, "Blosc frame holds %zu bytes, the chunk "
-                         "has %zu", nbytes, dstlen);
+        return cw__error(CW_ECORRUPT,
+                         "Blosc frame holds %zu bytes, the chunk "
+                         "has %zu",
+                         nbytes, dstlen);
     }
     int n = blosc_decompress_ctx(src, dst, dstlen, 1);
     if (n < 0 || (size_t)n != dstlen) {
@@ -67,8 +71,8 @@ cw__blosc_encode(const char *codec, int level, int shuffle, size_t typesize,
      * filter, a chunk that does not shrink is stored raw with the filter
      * marked as skipped in its filter mask. */
     size_t cap = dstcap < srclen ? dstcap : srclen;
-    int n = blosc_compress_ctx(level, shuffle, typesize > 255 ? 1 : typesize,
-                               srclen, src, dst, cap, codec, 0, 1);
+    int n = blosc_compress_ctx(level, shuffle, typesize > 255 ? 1 : typesize, srclen,
+                               src, dst, cap, codec, 0, 1);
     if (n < 0) {
         return cw__error(CW_EIO, "Blosc compression failed (code %d)", n);
     }

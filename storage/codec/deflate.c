@@ -24,7 +24,7 @@ cw__deflate_decode(cw__io_scratch_t *s, const void *src, size_t srclen, void *ds
         libdeflate_zlib_decompress(s->inflater, src, srclen, dst, dstlen, &actual);
     if (r != LIBDEFLATE_SUCCESS || actual != dstlen) {
         return cw__error(CW_ECORRUPT, "invalid deflate stream (%s)",
-                         r == LIBDEFLATE_SUCCESS ? "short output"
+                         r == LIBDEFLATE_SUCCESS              ? "short output"
                          : r == LIBDEFLATE_INSUFFICIENT_SPACE ? "output too long"
                                                               : "bad data");
     }

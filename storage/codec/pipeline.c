@@ -24,8 +24,7 @@ cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
     }
     if (nact == 0) {
         if (nbytes != n) {
-            return cw__error(CW_ECORRUPT, "stored %zu bytes, expected %zu",
-                             nbytes, n);
+            return cw__error(CW_ECORRUPT, "stored %zu bytes, expected %zu", nbytes, n);
         }
         memcpy(buf, raw, n);
         return CW_OK;
@@ -40,22 +39,24 @@ cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
         void *out = ((nact - 1 - k) % 2 == 0) ? buf : s->tmp;
         const cw__filter_t *f = &filters[active[k]];
         switch (f->id) {
-        case CW__FILTER_BLOSC:
-            CW_TRY(cw__blosc_decode(in, inlen, out, n));
-            break;
-        case CW__FILTER_DEFLATE:
-            CW_TRY(cw__deflate_decode(s, in, inlen, out, n));
-            break;
-        case CW__FILTER_SHUFFLE:
-            if (inlen != n) {
-                return cw__error(CW_ECORRUPT, "shuffled data of %zu bytes, "
-                                 "expected %zu", inlen, n);
-            }
-            cw__unshuffle(in, out, n, f->typesize);
-            break;
-        default:
-            return cw__error(CW_EIO, "internal: filter %u on the native path",
-                             f->id);
+            case CW__FILTER_BLOSC:
+                CW_TRY(cw__blosc_decode(in, inlen, out, n));
+                break;
+            case CW__FILTER_DEFLATE:
+                CW_TRY(cw__deflate_decode(s, in, inlen, out, n));
+                break;
+            case CW__FILTER_SHUFFLE:
+                if (inlen != n) {
+                    return cw__error(CW_ECORRUPT,
+                                     "shuffled data of %zu bytes, "
+                                     "expected %zu",
+                                     inlen, n);
+                }
+                cw__unshuffle(in, out, n, f->typesize);
+                break;
+            default:
+                return cw__error(CW_EIO, "internal: filter %u on the native path",
+                                 f->id);
         }
         in = out;
         inlen = n;
@@ -69,12 +70,12 @@ size_t
 cw__pipeline_encode_bytes(const cw_store_opts_t *o, size_t n)
 {
     switch (o->codec) {
-    case CW_CODEC_BLOSC:
-        return n;
-    case CW_CODEC_DEFLATE:
-        return n + (o->shuffle ? n : 0);
-    default:
-        return 0;
+        case CW_CODEC_BLOSC:
+            return n;
+        case CW_CODEC_DEFLATE:
+            return n + (o->shuffle ? n : 0);
+        default:
+            return 0;
     }
 }
 
@@ -91,14 +92,16 @@ cw__pipeline_encode(const cw_store_opts_t *o, size_t itemsize, const void *chunk
     if (o->codec == CW_CODEC_BLOSC) {
         CW_TRY(cw__reserve(&s->enc, &s->enc_cap, n));
         CW_TRY(cw__blosc_encode(o->blosc_codec, o->level,
-                                o->bitshuffle ? 2 : o->shuffle ? 1 : 0, itemsize,
-                                chunk, n, s->enc, n, &enclen));
+                                o->bitshuffle ? 2
+                                : o->shuffle  ? 1
+                                              : 0,
+                                itemsize, chunk, n, s->enc, n, &enclen));
         if (enclen > 0) {
             *data = s->enc;
             *len = enclen;
         }
         else {
-            *mask = 1;  /* filter 0 (Blosc) skipped: stored raw */
+            *mask = 1; /* filter 0 (Blosc) skipped: stored raw */
         }
     }
     else if (o->codec == CW_CODEC_DEFLATE) {

@@ -66,8 +66,8 @@ simd_size(size_t ts)
 }
 
 void
-cw__unshuffle_range(const void *planes, size_t nelem, size_t typesize,
-                    size_t e0, size_t e1, void *dst)
+cw__unshuffle_range(const void *planes, size_t nelem, size_t typesize, size_t e0,
+                    size_t e1, void *dst)
 {
     const unsigned char *s = planes;
     unsigned char *d = dst;
@@ -128,28 +128,28 @@ cw__byteswap(void *buf, size_t n, size_t itemsize)
 {
     size_t count = n / itemsize;
     switch (itemsize) {
-    case 2: {
-        uint16_t *p = buf;
-        for (size_t i = 0; i < count; i++) {
-            p[i] = __builtin_bswap16(p[i]);
+        case 2: {
+            uint16_t *p = buf;
+            for (size_t i = 0; i < count; i++) {
+                p[i] = __builtin_bswap16(p[i]);
+            }
+            break;
         }
-        break;
-    }
-    case 4: {
-        uint32_t *p = buf;
-        for (size_t i = 0; i < count; i++) {
-            p[i] = __builtin_bswap32(p[i]);
+        case 4: {
+            uint32_t *p = buf;
+            for (size_t i = 0; i < count; i++) {
+                p[i] = __builtin_bswap32(p[i]);
+            }
+            break;
         }
-        break;
-    }
-    case 8: {
-        uint64_t *p = buf;
-        for (size_t i = 0; i < count; i++) {
-            p[i] = __builtin_bswap64(p[i]);
+        case 8: {
+            uint64_t *p = buf;
+            for (size_t i = 0; i < count; i++) {
+                p[i] = __builtin_bswap64(p[i]);
+            }
+            break;
         }
-        break;
-    }
-    default:
-        break;
+        default:
+            break;
     }
 }

@@ -29,8 +29,8 @@ interleave256(__m256i *x, int nvec, int k)
 }
 
 __attribute__((target("avx2"))) INLINE size_t
-unshuffle32(const unsigned char *planes, size_t stride, size_t ts, size_t e0,
-            size_t n, unsigned char *dst)
+unshuffle32(const unsigned char *planes, size_t stride, size_t ts, size_t e0, size_t n,
+            unsigned char *dst)
 {
     int t = ts == 2 ? 1 : ts == 4 ? 2 : ts == 8 ? 3 : 4;
     __m256i x[16];
@@ -58,10 +58,14 @@ cw__unshuffle_avx2(const unsigned char *planes, size_t stride, size_t ts, size_t
                    size_t n32, unsigned char *dst)
 {
     switch (ts) {
-    case 2: return unshuffle32(planes, stride, 2, e0, n32, dst);
-    case 4: return unshuffle32(planes, stride, 4, e0, n32, dst);
-    case 8: return unshuffle32(planes, stride, 8, e0, n32, dst);
-    default: return unshuffle32(planes, stride, 16, e0, n32, dst);
+        case 2:
+            return unshuffle32(planes, stride, 2, e0, n32, dst);
+        case 4:
+            return unshuffle32(planes, stride, 4, e0, n32, dst);
+        case 8:
+            return unshuffle32(planes, stride, 8, e0, n32, dst);
+        default:
+            return unshuffle32(planes, stride, 16, e0, n32, dst);
     }
 }
 
@@ -71,8 +75,8 @@ __attribute__((target("avx2"))) INLINE size_t
 shuffle32(const unsigned char *src, size_t ts, size_t n, unsigned char *planes,
           size_t stride)
 {
-    static const int steps[5][4] = {{0}, {0, 0, 0, 0}, {1, 0, 1, 0},
-                                    {2, 1, 0, 2}, {3, 2, 1, 0}};
+    static const int steps[5][4] = {
+        {0}, {0, 0, 0, 0}, {1, 0, 1, 0}, {2, 1, 0, 2}, {3, 2, 1, 0}};
     int t = ts == 2 ? 1 : ts == 4 ? 2 : ts == 8 ? 3 : 4;
     __m256i x[16];
     for (size_t g = 0; g < n; g++) {
@@ -94,14 +98,18 @@ shuffle32(const unsigned char *src, size_t ts, size_t n, unsigned char *planes,
 }
 
 __attribute__((target("avx2"))) size_t
-cw__shuffle_avx2(const unsigned char *src, size_t ts, size_t n32,
-                 unsigned char *planes, size_t stride)
+cw__shuffle_avx2(const unsigned char *src, size_t ts, size_t n32, unsigned char *planes,
+                 size_t stride)
 {
     switch (ts) {
-    case 2: return shuffle32(src, 2, n32, planes, stride);
-    case 4: return shuffle32(src, 4, n32, planes, stride);
-    case 8: return shuffle32(src, 8, n32, planes, stride);
-    default: return shuffle32(src, 16, n32, planes, stride);
+        case 2:
+            return shuffle32(src, 2, n32, planes, stride);
+        case 4:
+            return shuffle32(src, 4, n32, planes, stride);
+        case 8:
+            return shuffle32(src, 8, n32, planes, stride);
+        default:
+            return shuffle32(src, 16, n32, planes, stride);
     }
 }
 

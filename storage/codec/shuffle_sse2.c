@@ -29,8 +29,8 @@ interleave(__m128i *x, int nvec, int k)
  * callers below pass constant sizes, so each size gets its own code with
  * the vectors in registers. */
 INLINE size_t
-unshuffle16(const unsigned char *planes, size_t stride, size_t ts, size_t e0,
-            size_t n, unsigned char *dst)
+unshuffle16(const unsigned char *planes, size_t stride, size_t ts, size_t e0, size_t n,
+            unsigned char *dst)
 {
     int t = ts == 2 ? 1 : ts == 4 ? 2 : ts == 8 ? 3 : 4;
     __m128i x[16];
@@ -54,8 +54,8 @@ INLINE size_t
 shuffle16(const unsigned char *src, size_t ts, size_t n, unsigned char *planes,
           size_t stride)
 {
-    static const int steps[5][4] = {{0}, {0, 0, 0, 0}, {1, 0, 1, 0},
-                                    {2, 1, 0, 2}, {3, 2, 1, 0}};
+    static const int steps[5][4] = {
+        {0}, {0, 0, 0, 0}, {1, 0, 1, 0}, {2, 1, 0, 2}, {3, 2, 1, 0}};
     int t = ts == 2 ? 1 : ts == 4 ? 2 : ts == 8 ? 3 : 4;
     __m128i x[16];
     for (size_t g = 0; g < n; g++) {
@@ -80,10 +80,14 @@ cw__unshuffle_sse2(const unsigned char *planes, size_t stride, size_t ts, size_t
                    size_t n, unsigned char *dst)
 {
     switch (ts) {
-    case 2: return unshuffle16(planes, stride, 2, e0, n, dst);
-    case 4: return unshuffle16(planes, stride, 4, e0, n, dst);
-    case 8: return unshuffle16(planes, stride, 8, e0, n, dst);
-    default: return unshuffle16(planes, stride, 16, e0, n, dst);
+        case 2:
+            return unshuffle16(planes, stride, 2, e0, n, dst);
+        case 4:
+            return unshuffle16(planes, stride, 4, e0, n, dst);
+        case 8:
+            return unshuffle16(planes, stride, 8, e0, n, dst);
+        default:
+            return unshuffle16(planes, stride, 16, e0, n, dst);
     }
 }
 
@@ -92,10 +96,14 @@ cw__shuffle_sse2(const unsigned char *src, size_t ts, size_t n, unsigned char *p
                  size_t stride)
 {
     switch (ts) {
-    case 2: return shuffle16(src, 2, n, planes, stride);
-    case 4: return shuffle16(src, 4, n, planes, stride);
-    case 8: return shuffle16(src, 8, n, planes, stride);
-    default: return shuffle16(src, 16, n, planes, stride);
+        case 2:
+            return shuffle16(src, 2, n, planes, stride);
+        case 4:
+            return shuffle16(src, 4, n, planes, stride);
+        case 8:
+            return shuffle16(src, 8, n, planes, stride);
+        default:
+            return shuffle16(src, 16, n, planes, stride);
     }
 }
 #endif

@@ -25,77 +25,78 @@ cw__h5_classify_type(hid_t type, cw_dtype_t *dtype, bool *swap, char *desc,
     H5T_order_t order = H5Tget_order(type);
     *swap = order == H5T_ORDER_BE;
     switch (cls) {
-    case H5T_INTEGER: {
-        H5T_sign_t sign = H5Tget_sign(type);
-        size_t prec = H5Tget_precision(type);
-        int k = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
-        if (k < 0 || prec != size * 8 || H5Tget_offset(type) != 0) {
-            snprintf(desc, desclen, "integer of %zu bytes, %zu bits", size, prec);
+        case H5T_INTEGER: {
+            H5T_sign_t sign = H5Tget_sign(type);
+            size_t prec = H5Tget_precision(type);
+            int k = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
+            if (k < 0 || prec != size * 8 || H5Tget_offset(type) != 0) {
+                snprintf(desc, desclen, "integer of %zu bytes, %zu bits", size, prec);
+                return CW_ETYPE;
+            }
+            *dtype = (sign == H5T_SGN_NONE ? CW_UINT8 : CW_INT8) + k;
+            break;
+        }
+        case H5T_FLOAT: {
+            size_t spos, epos, esize, mpos, msize;
+            H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize);
+            size_t bias = H5Tget_ebias(type);
+            if (size == 2 && spos == 15 && epos == 10 && esize == 5 && mpos == 0 &&
+                msize == 10 && bias == 15) {
+                *dtype = CW_FLOAT16;
+            }
+            else if (size == 4 && spos == 31 && epos == 23 && esize == 8 && mpos == 0 &&
+                     msize == 23 && bias == 127) {
+                *dtype = CW_FLOAT32;
+            }
+            else if (size == 8 && spos == 63 && epos == 52 && esize == 11 &&
+                     mpos == 0 && msize == 52 && bias == 1023) {
+                *dtype = CW_FLOAT64;
+            }
+            else {
+                snprintf(desc, desclen, "non-IEEE float of %zu bytes", size);
+                return CW_ETYPE;
+            }
+            break;
+        }
+        case H5T_ENUM: {
+            /* h5py stores bool as an int8 enum {FALSE: 0, TRUE: 1}. */
+            int ok = size == 1 && H5Tget_nmembers(type) == 2;
+            for (unsigned i = 0; ok && i < 2; i++) {
+                char *mname = H5Tget_member_name(type, i);
+                signed char v = -1;
+                ok = mname != NULL && H5Tget_member_value(type, i, &v) >= 0 &&
+                     ((strcmp(mname, "FALSE") == 0 && v == 0) ||
+                      (strcmp(mname, "TRUE") == 0 && v == 1));
+                H5free_memory(mname);
+            }
+            if (!ok) {
+                snprintf(desc, desclen, "enum");
+                return CW_ETYPE;
+            }
+            *dtype = CW_BOOL;
+            *swap = false;
+            break;
+        }
+        case H5T_BITFIELD:
+            /* PyTables stores bool as an 8-bit bitfield. */
+            if (size != 1) {
+                snprintf(desc, desclen, "bitfield of %zu bytes", size);
+                return CW_ETYPE;
+            }
+            *dtype = CW_BOOL;
+            *swap = false;
+            break;
+        default: {
+            static const char *const names[] = {
+                "integer",  "float",           "time",     "string",
+                "bitfield", "opaque",          "compound", "reference",
+                "enum",     "variable-length", "array"};
+            snprintf(desc, desclen, "%s",
+                     cls >= 0 && cls < (int)(sizeof(names) / sizeof(*names))
+                         ? names[cls]
+                         : "unknown class");
             return CW_ETYPE;
         }
-        *dtype = (sign == H5T_SGN_NONE ? CW_UINT8 : CW_INT8) + k;
-        break;
-    }
-    case H5T_FLOAT: {
-        size_t spos, epos, esize, mpos, msize;
-        H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize);
-        size_t bias = H5Tget_ebias(type);
-        if (size == 2 && spos == 15 && epos == 10 && esize == 5 && mpos == 0 &&
-            msize == 10 && bias == 15) {
-            *dtype = CW_FLOAT16;
-        }
-        else if (size == 4 && spos == 31 && epos == 23 && esize == 8 &&
-                 mpos == 0 && msize == 23 && bias == 127) {
-            *dtype = CW_FLOAT32;
-        }
-        else if (size == 8 && spos == 63 && epos == 52 && esize == 11 &&
-                 mpos == 0 && msize == 52 && bias == 1023) {
-            *dtype = CW_FLOAT64;
-        }
-        else {
-            snprintf(desc, desclen, "non-IEEE float of %zu bytes", size);
-            return CW_ETYPE;
-        }
-        break;
-    }
-    case H5T_ENUM: {
-        /* h5py stores bool as an int8 enum {FALSE: 0, TRUE: 1}. */
-        int ok = size == 1 && H5Tget_nmembers(type) == 2;
-        for (unsigned i = 0; ok && i < 2; i++) {
-            char *mname = H5Tget_member_name(type, i);
-            signed char v = -1;
-            ok = mname != NULL && H5Tget_member_value(type, i, &v) >= 0 &&
-                 ((strcmp(mname, "FALSE") == 0 && v == 0) ||
-                  (strcmp(mname, "TRUE") == 0 && v == 1));
-            H5free_memory(mname);
-        }
-        if (!ok) {
-            snprintf(desc, desclen, "enum");
-            return CW_ETYPE;
-        }
-        *dtype = CW_BOOL;
-        *swap = false;
-        break;
-    }
-    case H5T_BITFIELD:
-        /* PyTables stores bool as an 8-bit bitfield. */
-        if (size != 1) {
-            snprintf(desc, desclen, "bitfield of %zu bytes", size);
-            return CW_ETYPE;
-        }
-        *dtype = CW_BOOL;
-        *swap = false;
-        break;
-    default: {
-        static const char *const names[] = {
-            "integer", "float", "time", "string", "bitfield", "opaque",
-            "compound", "reference", "enum", "variable-length", "array"};
-        snprintf(desc, desclen, "%s",
-                 cls >= 0 && cls < (int)(sizeof(names) / sizeof(*names))
-                     ? names[cls]
-                     : "unknown class");
-        return CW_ETYPE;
-    }
     }
     if (*dtype != CW_BOOL && size == 1) {
         *swap = false;
@@ -117,7 +118,7 @@ cw__h5_path_exists(hid_t file, const char *name)
         return 0;
     }
     snprintf(buf, sizeof(buf), "%s", name);
-    for (char *p = buf + 1; ; p++) {
+    for (char *p = buf + 1;; p++) {
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';
@@ -125,8 +126,7 @@ cw__h5_path_exists(hid_t file, const char *name)
                 if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
                     return 0;
                 }
-                if (c != '\0' &&
-                    H5Oexists_by_name(file, buf, H5P_DEFAULT) <= 0) {
+                if (c != '\0' && H5Oexists_by_name(file, buf, H5P_DEFAULT) <= 0) {
                     return 0;
                 }
             }

@@ -13,15 +13,15 @@
 #include "chunkwise.h"
 
 typedef struct cw__h5chunk {
-    int64_t linear;     /* row-major chunk number */
-    uint64_t addr;      /* relative to the file's base address */
-    uint32_t size;      /* stored bytes */
-    uint32_t mask;      /* filters skipped */
+    int64_t linear; /* row-major chunk number */
+    uint64_t addr;  /* relative to the file's base address */
+    uint32_t size;  /* stored bytes */
+    uint32_t mask;  /* filters skipped */
 } cw__h5chunk_t;
 
 typedef struct cw__h5index {
-    int fd;             /* the file, opened read-only for pread */
-    uint64_t base;      /* user block size */
+    int fd;        /* the file, opened read-only for pread */
+    uint64_t base; /* user block size */
     cw__h5chunk_t *items;
     size_t n;
 } cw__h5index_t;
@@ -29,8 +29,8 @@ typedef struct cw__h5index {
 /* Parse the dataset's chunk index (HDF5 lock held).  CW_ETYPE when the
  * index is of a kind not parsed here or fails a cross-check with HDF5:
  * not an error, the caller keeps using H5Dread_chunk. */
-int cw__h5index_load(const char *path, hid_t file, hid_t dset,
-                     const cw_source_t *src, cw__h5index_t *out);
+int cw__h5index_load(const char *path, hid_t file, hid_t dset, const cw_source_t *src,
+                     cw__h5index_t *out);
 /* The entry of chunk `linear`, or NULL when the chunk is not allocated. */
 const cw__h5chunk_t *cw__h5index_find(const cw__h5index_t *ix, int64_t linear);
 /* Read a chunk's stored bytes (no lock needed). */

@@ -32,14 +32,14 @@
 
 #define MSG_LAYOUT 0x0008
 #define MSG_CONTINUATION 0x0010
-#define MAX_BLOCKS 64          /* object header continuation blocks */
-#define MAX_DEPTH 16           /* B-tree levels */
+#define MAX_BLOCKS 64 /* object header continuation blocks */
+#define MAX_DEPTH 16  /* B-tree levels */
 
 typedef struct reader {
     int fd;
-    uint64_t base;       /* file offset of address 0 (user block) */
-    uint64_t eof;        /* file size */
-    unsigned sa, sl;     /* sizes of addresses and lengths */
+    uint64_t base;   /* file offset of address 0 (user block) */
+    uint64_t eof;    /* file size */
+    unsigned sa, sl; /* sizes of addresses and lengths */
 } reader_t;
 
 typedef struct walk {
@@ -98,9 +98,9 @@ typedef struct block {
 /* What a scan of an object header collects. */
 typedef struct scan {
     const reader_t *r;
-    block_t more[MAX_BLOCKS];  /* continuation blocks still to scan */
+    block_t more[MAX_BLOCKS]; /* continuation blocks still to scan */
     int nmore;
-    unsigned char layout[64];  /* body of the layout message */
+    unsigned char layout[64]; /* body of the layout message */
     size_t laylen;
 } scan_t;
 
@@ -146,7 +146,7 @@ scan_v2(scan_t *sc, const unsigned char *p, size_t len, unsigned oflags)
     while (i + hdr <= len) {
         unsigned type = p[i], size = (unsigned)le(p + i + 1, 2);
         if (i + hdr + size > len) {
-            break;  /* trailing gap smaller than a message */
+            break; /* trailing gap smaller than a message */
         }
         on_message(sc, type, p + i + hdr, size);
         i += hdr + size;
@@ -238,13 +238,12 @@ add_chunk(walk_t *w, const unsigned char *key, uint64_t addr)
         }
         int64_t c = (int64_t)(off / (uint64_t)src->chunks[d]);
         if (c >= src->nchunks[d]) {
-            return CW_OK;  /* outside the current extent: never read */
+            return CW_OK; /* outside the current extent: never read */
         }
         linear = linear * src->nchunks[d] + c;
     }
     uint32_t size = (uint32_t)le(key, 4);
-    if (undefined_addr(addr, w->r->sa) || addr > w->r->eof ||
-        size > w->r->eof - addr) {
+    if (undefined_addr(addr, w->r->sa) || addr > w->r->eof || size > w->r->eof - addr) {
         return CW_ETYPE;
     }
     if (w->n == w->cap) {
@@ -311,8 +310,8 @@ cmp_chunk(const void *a, const void *b)
 /* ------------------------------------------------------------- public */
 
 int
-cw__h5index_load(const char *path, hid_t file, hid_t dset,
-                 const cw_source_t *src, cw__h5index_t *out)
+cw__h5index_load(const char *path, hid_t file, hid_t dset, const cw_source_t *src,
+                 cw__h5index_t *out)
 {
     int rc = CW_ETYPE;
     memset(out, 0, sizeof(*out));
@@ -325,8 +324,8 @@ cw__h5index_load(const char *path, hid_t file, hid_t dset,
     H5O_info_t oinfo;
     struct stat st;
     if (fcpl < 0 || H5Pget_sizes(fcpl, &sa, &sl) < 0 ||
-        H5Pget_userblock(fcpl, &ublock) < 0 || sa < 2 || sa > 8 || sl < 2 ||
-        sl > 8 || H5Oget_info2(dset, &oinfo, H5O_INFO_BASIC) < 0) {
+        H5Pget_userblock(fcpl, &ublock) < 0 || sa < 2 || sa > 8 || sl < 2 || sl > 8 ||
+        H5Oget_info2(dset, &oinfo, H5O_INFO_BASIC) < 0) {
         goto done;
     }
     r.fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -346,8 +345,8 @@ cw__h5index_load(const char *path, hid_t file, hid_t dset,
     size_t laylen = sc.laylen;
     rc = CW_ETYPE;
     /* Version 3, class 2 (chunked): rank+1 dims, B-tree address, dims. */
-    if (laylen < 3 || layout[0] != 3 || layout[1] != 2 ||
-        layout[2] != src->ndim + 1 || laylen < 3 + sa + 4 * (size_t)(src->ndim + 1)) {
+    if (laylen < 3 || layout[0] != 3 || layout[1] != 2 || layout[2] != src->ndim + 1 ||
+        laylen < 3 + sa + 4 * (size_t)(src->ndim + 1)) {
         goto done;
     }
     for (int d = 0; d < src->ndim; d++) {

@@ -48,8 +48,8 @@ describe_filters(hid_t dcpl, char *out, size_t outlen)
             snprintf(one, sizeof(one), "fletcher32");
         }
         else {
-            snprintf(one, sizeof(one), "filter %d%s%s%s", (int)id,
-                     fname[0] ? " (" : "", fname, fname[0] ? ")" : "");
+            snprintf(one, sizeof(one), "filter %d%s%s%s", (int)id, fname[0] ? " (" : "",
+                     fname, fname[0] ? ")" : "");
         }
         k += (size_t)snprintf(out + k, outlen - k, "%s%s", i ? "+" : "", one);
     }
@@ -84,8 +84,8 @@ visit(hid_t root, const char *name, const H5O_info_t *info, void *data)
           dcpl = H5Dget_create_plist(dset);
     cw_dtype_t dt;
     bool swap;
-    it->supported = cw__h5_classify_type(type, &dt, &swap, it->dtype,
-                                         sizeof(it->dtype)) == CW_OK;
+    it->supported =
+        cw__h5_classify_type(type, &dt, &swap, it->dtype, sizeof(it->dtype)) == CW_OK;
     it->ndim = H5Sget_simple_extent_ndims(space);
     if (it->ndim < 0 || it->ndim > CW_MAXDIM) {
         it->ndim = 0;

@@ -62,9 +62,8 @@ blosc_h5_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[],
         if (out == NULL) {
             return 0;
         }
-        n = blosc_compress_ctx(clevel, shuffle, typesize > 255 ? 1 : typesize,
-                               nbytes, *buf, out, nbytes, cw__blosc_name(code),
-                               0, 1);
+        n = blosc_compress_ctx(clevel, shuffle, typesize > 255 ? 1 : typesize, nbytes,
+                               *buf, out, nbytes, cw__blosc_name(code), 0, 1);
         if (n <= 0) {
             /* Not smaller: fail, and HDF5 stores the chunk unfiltered
              * (the filter is optional). */
@@ -79,7 +78,13 @@ blosc_h5_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[],
 }
 
 static const H5Z_class2_t blosc_class = {
-    H5Z_CLASS_T_VERS, BLOSC_FILTER_ID, 1, 1, "blosc", NULL, NULL,
+    H5Z_CLASS_T_VERS,
+    BLOSC_FILTER_ID,
+    1,
+    1,
+    "blosc",
+    NULL,
+    NULL,
     (H5Z_func_t)blosc_h5_filter,
 };
 
@@ -119,7 +124,7 @@ mentions(unsigned n, const H5E_error2_t *err, void *data)
     (void)n;
     const char **text = data;
     if (*text != NULL && err->desc != NULL && strstr(err->desc, *text) != NULL) {
-        *text = NULL;  /* found */
+        *text = NULL; /* found */
     }
     return 0;
 }
@@ -145,7 +150,8 @@ cw__h5_error_detail(void)
         /* Typically a file written by a newer HDF5 with its latest format. */
         unsigned maj = 0, min = 0, rel = 0;
         H5get_libversion(&maj, &min, &rel);
-        snprintf(msg, sizeof(msg), "%s (HDF5: %s; the file uses a format newer "
+        snprintf(msg, sizeof(msg),
+                 "%s (HDF5: %s; the file uses a format newer "
                  "than HDF5 %u.%u.%u, which chunkwise is built on, can read; "
                  "h5py writes a readable one with libver=('earliest', 'v110'))",
                  cw_errmsg(), detail, maj, min, rel);

@@ -29,12 +29,12 @@
 #define BLOSC_FILTER_ID CW__FILTER_BLOSC
 
 typedef struct h5sink {
-    cw__sink_t base;      /* first: a cw__sink_t * is an h5sink_t * */
+    cw__sink_t base; /* first: a cw__sink_t * is an h5sink_t * */
     char path[4096];
-    char tmppath[4096];   /* new file: temporary file name; else "" */
-    char name[1024];      /* final dataset name, absolute */
-    char tmpname[128];    /* existing file: temporary dataset name; else "" */
-    bool replace;         /* an existing dataset is replaced on commit */
+    char tmppath[4096]; /* new file: temporary file name; else "" */
+    char name[1024];    /* final dataset name, absolute */
+    char tmpname[128];  /* existing file: temporary dataset name; else "" */
+    bool replace;       /* an existing dataset is replaced on commit */
     hid_t file, dset, ftype;
 } h5sink_t;
 
@@ -48,31 +48,42 @@ file_type(cw_dtype_t dtype)
     hid_t t;
     signed char v;
     switch (dtype) {
-    case CW_BOOL:
-        t = H5Tenum_create(H5T_NATIVE_SCHAR);
-        v = 0;
-        H5Tenum_insert(t, "FALSE", &v);
-        v = 1;
-        H5Tenum_insert(t, "TRUE", &v);
-        return t;
-    case CW_INT8: return H5Tcopy(H5T_STD_I8LE);
-    case CW_INT16: return H5Tcopy(H5T_STD_I16LE);
-    case CW_INT32: return H5Tcopy(H5T_STD_I32LE);
-    case CW_INT64: return H5Tcopy(H5T_STD_I64LE);
-    case CW_UINT8: return H5Tcopy(H5T_STD_U8LE);
-    case CW_UINT16: return H5Tcopy(H5T_STD_U16LE);
-    case CW_UINT32: return H5Tcopy(H5T_STD_U32LE);
-    case CW_UINT64: return H5Tcopy(H5T_STD_U64LE);
-    case CW_FLOAT16:
-        /* IEEE binary16, built as h5py does. */
-        t = H5Tcopy(H5T_IEEE_F32LE);
-        H5Tset_fields(t, 15, 10, 5, 0, 10);
-        H5Tset_size(t, 2);
-        H5Tset_ebias(t, 15);
-        return t;
-    case CW_FLOAT32: return H5Tcopy(H5T_IEEE_F32LE);
-    case CW_FLOAT64: return H5Tcopy(H5T_IEEE_F64LE);
-    default: return -1;
+        case CW_BOOL:
+            t = H5Tenum_create(H5T_NATIVE_SCHAR);
+            v = 0;
+            H5Tenum_insert(t, "FALSE", &v);
+            v = 1;
+            H5Tenum_insert(t, "TRUE", &v);
+            return t;
+        case CW_INT8:
+            return H5Tcopy(H5T_STD_I8LE);
+        case CW_INT16:
+            return H5Tcopy(H5T_STD_I16LE);
+        case CW_INT32:
+            return H5Tcopy(H5T_STD_I32LE);
+        case CW_INT64:
+            return H5Tcopy(H5T_STD_I64LE);
+        case CW_UINT8:
+            return H5Tcopy(H5T_STD_U8LE);
+        case CW_UINT16:
+            return H5Tcopy(H5T_STD_U16LE);
+        case CW_UINT32:
+            return H5Tcopy(H5T_STD_U32LE);
+        case CW_UINT64:
+            return H5Tcopy(H5T_STD_U64LE);
+        case CW_FLOAT16:
+            /* IEEE binary16, built as h5py does. */
+            t = H5Tcopy(H5T_IEEE_F32LE);
+            H5Tset_fields(t, 15, 10, 5, 0, 10);
+            H5Tset_size(t, 2);
+            H5Tset_ebias(t, 15);
+            return t;
+        case CW_FLOAT32:
+            return H5Tcopy(H5T_IEEE_F32LE);
+        case CW_FLOAT64:
+            return H5Tcopy(H5T_IEEE_F64LE);
+        default:
+            return -1;
     }
 }
 
@@ -91,8 +102,10 @@ check_parents(hid_t file, const char *name, const char *path)
             H5O_info_t info;
             if (H5Oget_info_by_name(file, buf, &info, H5P_DEFAULT) < 0 ||
                 info.type != H5O_TYPE_GROUP) {
-                return cw__error(CW_EEXIST, "cannot create '%s' in '%s': '%s' "
-                                 "is not a group", name, path, buf);
+                return cw__error(CW_EEXIST,
+                                 "cannot create '%s' in '%s': '%s' "
+                                 "is not a group",
+                                 name, path, buf);
             }
         }
         else {
@@ -131,9 +144,14 @@ create_dataset(h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
     if (k->base.chunked) {
         herr_t e = H5Pset_chunk(dcpl, opts->ndim, cdims);
         if (e >= 0 && opts->codec == CW_CODEC_BLOSC) {
-            unsigned cd[7] = {2, 2, (unsigned)itemsize, (unsigned)chunk_bytes,
+            unsigned cd[7] = {2,
+                              2,
+                              (unsigned)itemsize,
+                              (unsigned)chunk_bytes,
                               (unsigned)opts->level,
-                              opts->bitshuffle ? 2u : opts->shuffle ? 1u : 0u,
+                              opts->bitshuffle ? 2u
+                              : opts->shuffle  ? 1u
+                                               : 0u,
                               (unsigned)cw__blosc_code(opts->blosc_codec)};
             e = H5Pset_filter(dcpl, BLOSC_FILTER_ID, H5Z_FLAG_OPTIONAL, 7, cd);
         }
@@ -153,8 +171,7 @@ create_dataset(h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
     }
     k->dset = H5Dcreate2(k->file, dname, k->ftype, space, lcpl, dcpl, H5P_DEFAULT);
     if (k->dset < 0) {
-        rc = cw__error(CW_EIO, "cannot create dataset '%s' in '%s'", k->name,
-                       k->path);
+        rc = cw__error(CW_EIO, "cannot create dataset '%s' in '%s'", k->name, k->path);
         cw__h5_error_detail();
     }
 done:
@@ -202,11 +219,12 @@ cw__sink_new_hdf5(const char *path, const char *name, const cw_store_opts_t *opt
     }
     /* Blosc frames are limited to 2 GiB, HDF5 chunks to 4 GiB. */
     if (cbytes > ((int64_t)1 << 31) - 64) {
-        return cw__error(CW_EINVAL, "a chunk of %lld bytes exceeds the 2 GiB "
-                         "limit; choose smaller chunks", (long long)cbytes);
+        return cw__error(CW_EINVAL,
+                         "a chunk of %lld bytes exceeds the 2 GiB "
+                         "limit; choose smaller chunks",
+                         (long long)cbytes);
     }
-    if (name[0] == '\0' || strcmp(name, "/") == 0 ||
-        name[strlen(name) - 1] == '/') {
+    if (name[0] == '\0' || strcmp(name, "/") == 0 || name[strlen(name) - 1] == '/') {
         return cw__error(CW_EINVAL, "invalid dataset name '%s'", name);
     }
     if (strlen(path) >= 4000 || strlen(name) >= 1000) {
@@ -253,14 +271,17 @@ h5sink_open(cw__sink_t *sink)
             H5O_info_t info;
             if (H5Oget_info_by_name(k->file, k->name, &info, H5P_DEFAULT) < 0 ||
                 info.type != H5O_TYPE_DATASET) {
-                rc = cw__error(CW_EEXIST, "'%s' in '%s' exists and is not a "
-                               "dataset", k->name, path);
+                rc = cw__error(CW_EEXIST,
+                               "'%s' in '%s' exists and is not a "
+                               "dataset",
+                               k->name, path);
                 goto fail;
             }
             if (!opts->overwrite) {
-                rc = cw__error(CW_EEXIST, "dataset '%s' already exists in '%s' "
-                               "(pass overwrite=True to replace it)", k->name,
-                               path);
+                rc = cw__error(CW_EEXIST,
+                               "dataset '%s' already exists in '%s' "
+                               "(pass overwrite=True to replace it)",
+                               k->name, path);
                 goto fail;
             }
             k->replace = true;
@@ -280,8 +301,8 @@ h5sink_open(cw__sink_t *sink)
                            "cannot create '%s': %s", path, strerror(errno));
             goto fail;
         }
-        snprintf(k->tmppath, sizeof(k->tmppath), "%s/.%s.chunkwise-tmp-%ld-%u",
-                 dir, base, (long)getpid(), n);
+        snprintf(k->tmppath, sizeof(k->tmppath), "%s/.%s.chunkwise-tmp-%ld-%u", dir,
+                 base, (long)getpid(), n);
         k->file = H5Fcreate(k->tmppath, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
         if (k->file < 0) {
             rc = cw__error(CW_EIO, "cannot create '%s'", path);
@@ -328,8 +349,8 @@ h5sink_put_chunk(cw__sink_t *sink, const int64_t *off, const void *chunk,
     const void *data;
     size_t len;
     uint32_t mask;
-    CW_TRY_RET(cw__pipeline_encode(&sink->o, sink->itemsize, chunk,
-                                   sink->chunk_nbytes, s, &data, &len, &mask));
+    CW_TRY_RET(cw__pipeline_encode(&sink->o, sink->itemsize, chunk, sink->chunk_nbytes,
+                                   s, &data, &len, &mask));
     return write_stored((h5sink_t *)sink, off, mask, data, len);
 }
 
@@ -343,8 +364,8 @@ h5sink_stream_begin(cw__sink_t *sink, const int64_t *off, cw__chunk_writer_t *w,
     w->s = s;
     memcpy(w->off, off, sizeof(w->off));
     CW_TRY_RET(cw__reserve(&s->enc, &s->enc_cap, cap));
-    return cw__benc_start(&w->enc, o->blosc_codec, o->level, o->shuffle,
-                          sink->itemsize, sink->chunk_nbytes, s->enc, cap, s);
+    return cw__benc_start(&w->enc, o->blosc_codec, o->level, o->shuffle, sink->itemsize,
+                          sink->chunk_nbytes, s->enc, cap, s);
 }
 
 static int
@@ -415,8 +436,7 @@ h5sink_commit(cw__sink_t *sink)
         H5Pclose(lcpl);
     }
     if (e < 0) {
-        rc = cw__error(CW_EIO, "cannot link dataset '%s' in '%s'", k->name,
-                       k->path);
+        rc = cw__error(CW_EIO, "cannot link dataset '%s' in '%s'", k->name, k->path);
         cw__h5_error_detail();
         cw__h5_unlock();
         h5sink_abort(sink);

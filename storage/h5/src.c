@@ -44,18 +44,18 @@ typedef struct h5src {
     char *path;
     char *name;
     H5D_layout_t layout;
-    bool native;             /* raw chunk path */
-    bool swap;               /* stored big-endian */
+    bool native; /* raw chunk path */
+    bool swap;   /* stored big-endian */
     int nfilters;
     h5filter_t filters[MAX_FILTERS];
-    cw__filter_t pipe[MAX_FILTERS];  /* what the native path decodes */
-    unsigned char fill[8];   /* fill value, native order */
+    cw__filter_t pipe[MAX_FILTERS]; /* what the native path decodes */
+    unsigned char fill[8];          /* fill value, native order */
     /* Per run, guarded by the HDF5 lock. */
     int runs;
-    bool empty;              /* no chunk allocated at all: all fill */
-    bool indexed;            /* `index` holds every chunk's address */
-    cw__h5index_t index;     /* kept across runs while the file is unchanged */
-    bool index_tried;        /* `file_id` says for which file state */
+    bool empty;          /* no chunk allocated at all: all fill */
+    bool indexed;        /* `index` holds every chunk's address */
+    cw__h5index_t index; /* kept across runs while the file is unchanged */
+    bool index_tried;    /* `file_id` says for which file state */
     struct stat file_id;
     hid_t file, dset, memtype;
 } h5src_t;
@@ -91,8 +91,8 @@ open_dataset(const char *path, const char *name, hid_t *file, hid_t *dset)
     if (H5Iget_type(obj) != H5I_DATASET) {
         H5I_type_t t = H5Iget_type(obj);
         H5Oclose(obj);
-        rc = cw__error(CW_ETYPE, "'%s' in '%s' is a %s, not a dataset", name,
-                       path, t == H5I_GROUP ? "group" : "named datatype");
+        rc = cw__error(CW_ETYPE, "'%s' in '%s' is a %s, not a dataset", name, path,
+                       t == H5I_GROUP ? "group" : "named datatype");
         goto fail;
     }
     *dset = obj;
@@ -180,13 +180,16 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
         }
         h->pipe[i].id = (unsigned)f->id;
         h->pipe[i].typesize = f->id == H5Z_FILTER_SHUFFLE && f->ncd > 0 && f->cd[0] > 0
-                                  ? f->cd[0] : src->itemsize;
+                                  ? f->cd[0]
+                                  : src->itemsize;
         /* Refuse now, not chunk by chunk, a filter nobody can decode. */
         if (!filter_is_native(f->id) && H5Zfilter_avail(f->id) <= 0) {
-            rc = cw__error(CW_EIO, "the dataset uses HDF5 filter %d%s%s%s, for "
-                           "which chunkwise's HDF5 has no plugin (HDF5_PLUGIN_PATH "
-                           "lists where plugins are looked for)", (int)f->id,
-                           fname[0] ? " (" : "", fname, fname[0] ? ")" : "");
+            rc =
+                cw__error(CW_EIO,
+                          "the dataset uses HDF5 filter %d%s%s%s, for "
+                          "which chunkwise's HDF5 has no plugin (HDF5_PLUGIN_PATH "
+                          "lists where plugins are looked for)",
+                          (int)f->id, fname[0] ? " (" : "", fname, fname[0] ? ")" : "");
             goto done;
         }
         native = native && filter_is_native(f->id);
@@ -270,8 +273,10 @@ h5_begin(cw_source_t *src)
     /* The dataset may have been replaced since it was opened: everything
      * the read paths rely on must still hold. */
     if (!unchanged(src, h)) {
-        rc = cw__error(CW_EIO, "dataset '%s' in '%s' changed since it was opened; "
-                       "open it again", h->name, h->path);
+        rc = cw__error(CW_EIO,
+                       "dataset '%s' in '%s' changed since it was opened; "
+                       "open it again",
+                       h->name, h->path);
         goto undo;
     }
     h->memtype = H5Dget_type(h->dset);
@@ -300,8 +305,9 @@ h5_begin(cw_source_t *src)
             cw__h5index_destroy(&h->index);
         }
         h->index_tried = stat(h->path, &h->file_id) == 0;
-        h->indexed = h->index_tried && h->native && !h->empty &&
-                     cw__h5index_load(h->path, h->file, h->dset, src, &h->index) == CW_OK;
+        h->indexed =
+            h->index_tried && h->native && !h->empty &&
+            cw__h5index_load(h->path, h->file, h->dset, src, &h->index) == CW_OK;
     }
     goto done;
 undo:
@@ -513,8 +519,8 @@ h5_stream_open(cw_source_t *src, const int64_t *cidx, cw__cstream_t *cs,
         }
         uint32_t all = h->nfilters >= 32 ? UINT32_MAX : (1u << h->nfilters) - 1;
         bool raw = e->size == src->chunk_nbytes && (e->mask & all) == all;
-        bool blosc = h->nfilters == 1 && h->filters[0].id == BLOSC_FILTER_ID &&
-                     !(e->mask & 1);
+        bool blosc =
+            h->nfilters == 1 && h->filters[0].id == BLOSC_FILTER_ID && !(e->mask & 1);
         if (raw || blosc) {
             bool ok;
             rc = cw__cstream_open_stored(cs, h->index.fd, h->index.base + e->addr,

@@ -26,28 +26,28 @@
 static int failures;
 static char cw_tmpdir[256];
 
-#define ASSERT_EQ(a, b)                                                       \
-    do {                                                                      \
-        long long a_ = (long long)(a), b_ = (long long)(b);                   \
-        if (a_ != b_) {                                                       \
+#define ASSERT_EQ(a, b)                                                        \
+    do {                                                                       \
+        long long a_ = (long long)(a), b_ = (long long)(b);                    \
+        if (a_ != b_) {                                                        \
             fprintf(stderr, "%s:%d: ASSERT_EQ(%s, %s) failed: %lld != %lld\n", \
-                    __FILE__, __LINE__, #a, #b, a_, b_);                      \
-            fprintf(stderr, "  last error: %s\n", cw_errmsg());               \
-            failures++;                                                       \
-            return;                                                           \
-        }                                                                     \
+                    __FILE__, __LINE__, #a, #b, a_, b_);                       \
+            fprintf(stderr, "  last error: %s\n", cw_errmsg());                \
+            failures++;                                                        \
+            return;                                                            \
+        }                                                                      \
     } while (0)
 
 #define ASSERT_OK(expr) ASSERT_EQ((expr), CW_OK)
 
-#define ASSERT_TRUE(c)                                                        \
-    do {                                                                      \
-        if (!(c)) {                                                           \
-            fprintf(stderr, "%s:%d: ASSERT_TRUE(%s) failed\n", __FILE__,      \
-                    __LINE__, #c);                                            \
-            failures++;                                                       \
-            return;                                                           \
-        }                                                                     \
+#define ASSERT_TRUE(c)                                                             \
+    do {                                                                           \
+        if (!(c)) {                                                                \
+            fprintf(stderr, "%s:%d: ASSERT_TRUE(%s) failed\n", __FILE__, __LINE__, \
+                    #c);                                                           \
+            failures++;                                                            \
+            return;                                                                \
+        }                                                                          \
     } while (0)
 
 /* One test: its name on the command line, its function, and the name of a
@@ -122,8 +122,8 @@ cw_test_main(int argc, char **argv, const cw_test_t *tests, int ntests)
     }
     for (int a = 1; a < argc; a++) {
         if (cw_test_find(tests, ntests, argv[a]) < 0) {
-            fprintf(stderr, "%s: no test named '%s' (--list lists them)\n",
-                    argv[0], argv[a]);
+            fprintf(stderr, "%s: no test named '%s' (--list lists them)\n", argv[0],
+                    argv[a]);
             return 2;
         }
     }
@@ -140,10 +140,11 @@ cw_test_main(int argc, char **argv, const cw_test_t *tests, int ntests)
     int failed = 0;
     if (argc > 1) {
         for (int a = 1; a < argc; a++) {
-            failed += cw_test_run_one(tests, ntests, cw_test_find(tests, ntests, argv[a]),
-                                      done);
+            failed += cw_test_run_one(tests, ntests,
+                                      cw_test_find(tests, ntests, argv[a]), done);
         }
-    } else {
+    }
+    else {
         for (int i = 0; i < ntests; i++) {
             failed += cw_test_run_one(tests, ntests, i, done);
         }
@@ -162,12 +163,11 @@ cw_test_main(int argc, char **argv, const cw_test_t *tests, int ntests)
     return failed ? 1 : 0;
 }
 
-#define CW_TEST_MAIN(table)                                                   \
-    int                                                                       \
-    main(int argc, char **argv)                                               \
-    {                                                                         \
-        return cw_test_main(argc, argv, (table),                              \
-                            (int)(sizeof(table) / sizeof(*(table))));         \
+#define CW_TEST_MAIN(table)                                           \
+    int main(int argc, char **argv)                                   \
+    {                                                                 \
+        return cw_test_main(argc, argv, (table),                      \
+                            (int)(sizeof(table) / sizeof(*(table)))); \
     }
 
 #endif /* CW_TESTS_RUNNER_H */

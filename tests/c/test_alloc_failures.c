@@ -4,8 +4,8 @@
  * Allocation-failure injection (cw__testing_fail_alloc_after): needs
  * the library built with -Dtesting-hooks=true (tests/sanitize.sh does).
  */
-#include "runner.h"
 #include "core_impl.h"
+#include "runner.h"
 
 #ifndef CW_TESTING_HOOKS
 #error "test_alloc_failures.c needs the library built with -Dtesting-hooks=true"

@@ -93,9 +93,9 @@ test_blosc_blocks(void)
                 blockwise_seen++;
                 for (int64_t j = 0; j < f.nblocks; j++) {
                     size_t bl = cw__bframe_block_len(&f, j);
-                    size_t start = (size_t)enc[16 + 4 * j] | (size_t)enc[17 + 4 * j] << 8 |
-                                   (size_t)enc[18 + 4 * j] << 16 |
-                                   (size_t)enc[19 + 4 * j] << 24;
+                    size_t start =
+                        (size_t)enc[16 + 4 * j] | (size_t)enc[17 + 4 * j] << 8 |
+                        (size_t)enc[18 + 4 * j] << 16 | (size_t)enc[19 + 4 * j] << 24;
                     ASSERT_OK(cw__bframe_decode_block(&f, j, enc + start,
                                                       (size_t)len - start, blk, &s));
                     if (f.shuffled) {

@@ -3,8 +3,8 @@
  *
  * Statuses and their names, strided copies and fills.
  */
-#include "runner.h"
 #include "core_impl.h"
+#include "runner.h"
 
 static void
 test_status_names(void)
@@ -24,8 +24,8 @@ test_copy_strided(void)
     }
     /* Transpose-like copy with a negative source stride. */
     int64_t count[2] = {5, 6};
-    int64_t ds[2] = {6 * 2, 2};      /* dst is 5x6 */
-    int64_t ss[2] = {-2, 5 * 2};     /* column j of src, rows walked */
+    int64_t ds[2] = {6 * 2, 2};  /* dst is 5x6 */
+    int64_t ss[2] = {-2, 5 * 2}; /* column j of src, rows walked */
     cw__copy_strided(2, count, (char *)dst, ds, (const char *)(src + 4), ss, 2);
     for (int r = 0; r < 5; r++) {
         for (int c = 0; c < 6; c++) {

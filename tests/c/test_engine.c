@@ -127,14 +127,15 @@ test_expr(void)
     /* A loop that needs the Python API is refused. */
     int ibad;
     ASSERT_EQ(cw_expr_loop(e, "pyloop", loop_add_f64, NULL, CW_LOOP_NEEDS_GIL, 2, a1,
-                           CW_FLOAT64, &ibad), CW_ETYPE);
+                           CW_FLOAT64, &ibad),
+              CW_ETYPE);
     ASSERT_TRUE(strstr(cw_errmsg(), "needs the Python API") != NULL);
     ASSERT_OK(cw_expr_finish(e, iprod, NULL));
     for (int threads = 1; threads <= 2; threads++) {
         cw_config_t cfg = {.threads = threads, .memory_limit = 1 << 22};
         memset(out, 0, sizeof(out));
-        cw_output_t read = {.kind = CW_OUT_BUFFER, .id = iprod, .dst = out,
-                            .strides = xst};
+        cw_output_t read = {
+            .kind = CW_OUT_BUFFER, .id = iprod, .dst = out, .strides = xst};
         ASSERT_OK(cw_expr_run(e, 1, &read, &cfg));
         ASSERT_TRUE(memcmp(out, ref, sizeof(ref)) == 0);
         /* In one pass: the values again, column sums (reduce axis 0) and row
@@ -143,10 +144,20 @@ test_expr(void)
         double cs[C], rs[R];
         cw_output_t outs[3] = {
             {.kind = CW_OUT_BUFFER, .id = iprod, .dst = out, .strides = xst},
-            {.kind = CW_OUT_REDUCE, .id = iprod, .fn = loop_add_f64, .name = "add",
-             .fn_flags = CW_LOOP_REORDERABLE, .reduce_axis = red0, .dst = cs},
-            {.kind = CW_OUT_REDUCE, .id = iprod, .fn = loop_add_f64, .name = "add",
-             .fn_flags = CW_LOOP_REORDERABLE, .reduce_axis = red1, .dst = rs}};
+            {.kind = CW_OUT_REDUCE,
+             .id = iprod,
+             .fn = loop_add_f64,
+             .name = "add",
+             .fn_flags = CW_LOOP_REORDERABLE,
+             .reduce_axis = red0,
+             .dst = cs},
+            {.kind = CW_OUT_REDUCE,
+             .id = iprod,
+             .fn = loop_add_f64,
+             .name = "add",
+             .fn_flags = CW_LOOP_REORDERABLE,
+             .reduce_axis = red1,
+             .dst = rs}};
         memset(out, 0, sizeof(out));
         cw_stats_t before, after;
         cw_stats_get(&before);
@@ -159,7 +170,7 @@ test_expr(void)
             for (int i = 0; i < R; i++) {
                 t += ref[i * C + j];
             }
-            ASSERT_TRUE(cs[j] == t);  /* exact: multiples of 1/8 */
+            ASSERT_TRUE(cs[j] == t); /* exact: multiples of 1/8 */
         }
         for (int i = 0; i < R; i++) {
             double t = 0;
@@ -192,8 +203,11 @@ test_expr(void)
     o2.chunks[1] = 5;
     o2.codec = CW_CODEC_DEFLATE;
     o2.level = 3;
-    cw_output_t st = {.kind = CW_OUT_STORE, .id = icast, .path = path,
-                      .dataset = "/cast", .store = &o2};
+    cw_output_t st = {.kind = CW_OUT_STORE,
+                      .id = icast,
+                      .path = path,
+                      .dataset = "/cast",
+                      .store = &o2};
     ASSERT_OK(cw_expr_run(e2, 1, &st, NULL));
     cw_source_t *hc = NULL;
     ASSERT_OK(cw_source_open_hdf5(path, "/cast", &hc));

@@ -230,7 +230,7 @@ test_errors(void)
     o.blosc_codec = "lz4";
     cw_config_t cfg = {.threads = 2, .memory_limit = 50};
     ASSERT_EQ(cw_store(src, &sel, path, "/x", &o, &cfg), CW_EBUDGET);
-    ASSERT_TRUE(access(path, F_OK) != 0);  /* nothing left behind */
+    ASSERT_TRUE(access(path, F_OK) != 0); /* nothing left behind */
     o.blosc_codec = "nope";
     cfg.memory_limit = 1 << 20;
     ASSERT_EQ(cw_store(src, &sel, path, "/x", &o, &cfg), CW_EINVAL);

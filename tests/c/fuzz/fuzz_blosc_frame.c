@@ -83,7 +83,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int64_t b = 0; blk != NULL && b < f.nblocks; b++) {
             size_t start = rd32(data + FUZZ_HEADER + 4 * b);
             if (start < first || start >= f.cbytes) {
-                continue;  /* the reader refuses these before decoding */
+                continue; /* the reader refuses these before decoding */
             }
             (void)cw__bframe_decode_block(&f, b, data + start, size - start, blk, &s);
         }
@@ -182,15 +182,15 @@ fill_plain(uint8_t *p, size_t n, int kind)
 {
     for (size_t i = 0; i < n; i++) {
         switch (kind) {
-        case 0:
-            p[i] = (uint8_t)(i / 64);
-            break;
-        case 1:
-            p[i] = (uint8_t)(i * 7 + (i >> 9));
-            break;
-        default:
-            p[i] = (i % 512) < 384 ? (uint8_t)(i >> 4) : (uint8_t)rng();
-            break;
+            case 0:
+                p[i] = (uint8_t)(i / 64);
+                break;
+            case 1:
+                p[i] = (uint8_t)(i * 7 + (i >> 9));
+                break;
+            default:
+                p[i] = (i % 512) < 384 ? (uint8_t)(i >> 4) : (uint8_t)rng();
+                break;
         }
     }
 }
@@ -211,7 +211,8 @@ make_seeds(void)
             fill_plain(plain, n, (int)(c + z) % 3);
             size_t len = 0;
             if (cw__blosc_encode(codecs[c], 5, shuffle, ts, plain, n, enc,
-                                 n + BLOSC_MAX_OVERHEAD, &len) == CW_OK && len > 0) {
+                                 n + BLOSC_MAX_OVERHEAD, &len) == CW_OK &&
+                len > 0) {
                 add_seed(enc, len);
             }
             /* Many small blocks (and split byte planes). */
@@ -235,11 +236,9 @@ make_seeds(void)
     free(enc);
 }
 
-static const uint32_t interesting[] = {0,          1,          2,          3,
-                                       4,          15,         16,         17,
-                                       128,        255,        256,        1024,
-                                       4096,       65535,      65536,      0x7fffffff,
-                                       0x80000000, 0xfffffffe, 0xffffffff};
+static const uint32_t interesting[] = {
+    0,   1,    2,    3,     4,     15,         16,         17,         128,       255,
+    256, 1024, 4096, 65535, 65536, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff};
 
 /* One mutated copy of a seed into buf (capacity cap); returns its size. */
 static size_t
@@ -254,51 +253,52 @@ mutate(uint8_t *buf, size_t cap, const frame_t *seed)
         size_t span = rng() % 2 && n > hot ? hot : n;
         size_t at = span ? rng() % span : 0;
         switch (rng() % 8) {
-        case 0:
-            if (n) {
-                buf[at] ^= (uint8_t)(1u << (rng() % 8));
-            }
-            break;
-        case 1:
-            if (n) {
-                buf[at] = (uint8_t)rng();
-            }
-            break;
-        case 2:
-        case 3:
-            if (n >= 4) {
-                at = at > n - 4 ? n - 4 : at;
-                at = rng() % 2 ? at & ~(size_t)3 : at;
-                uint32_t v = interesting[rng() % (sizeof(interesting) / sizeof(*interesting))];
-                if (rng() % 3 == 0) {
-                    v = rd32(buf + at) + (uint32_t)(rng() % 33) - 16;
+            case 0:
+                if (n) {
+                    buf[at] ^= (uint8_t)(1u << (rng() % 8));
                 }
-                wr32(buf + at, v);
+                break;
+            case 1:
+                if (n) {
+                    buf[at] = (uint8_t)rng();
+                }
+                break;
+            case 2:
+            case 3:
+                if (n >= 4) {
+                    at = at > n - 4 ? n - 4 : at;
+                    at = rng() % 2 ? at & ~(size_t)3 : at;
+                    uint32_t v = interesting[rng() % (sizeof(interesting) /
+                                                      sizeof(*interesting))];
+                    if (rng() % 3 == 0) {
+                        v = rd32(buf + at) + (uint32_t)(rng() % 33) - 16;
+                    }
+                    wr32(buf + at, v);
+                }
+                break;
+            case 4:
+                n = n ? (size_t)(rng() % n) : 0; /* truncate */
+                break;
+            case 5: {
+                size_t more = (size_t)(rng() % 64); /* append */
+                for (size_t i = 0; i < more && n < cap; i++) {
+                    buf[n++] = (uint8_t)rng();
+                }
+                break;
             }
-            break;
-        case 4:
-            n = n ? (size_t)(rng() % n) : 0;  /* truncate */
-            break;
-        case 5: {
-            size_t more = (size_t)(rng() % 64);  /* append */
-            for (size_t i = 0; i < more && n < cap; i++) {
-                buf[n++] = (uint8_t)rng();
-            }
-            break;
-        }
-        case 6:
-            if (n > 32) {  /* copy a range over another */
-                size_t a = rng() % n, b = rng() % n, len = rng() % (n / 4 + 1);
-                len = len > n - a ? n - a : len;
-                len = len > n - b ? n - b : len;
-                memmove(buf + a, buf + b, len);
-            }
-            break;
-        default:
-            if (n > FUZZ_HEADER) {  /* a flags byte c-blosc and we both read */
-                buf[2] ^= (uint8_t)(1u << (rng() % 8));
-            }
-            break;
+            case 6:
+                if (n > 32) { /* copy a range over another */
+                    size_t a = rng() % n, b = rng() % n, len = rng() % (n / 4 + 1);
+                    len = len > n - a ? n - a : len;
+                    len = len > n - b ? n - b : len;
+                    memmove(buf + a, buf + b, len);
+                }
+                break;
+            default:
+                if (n > FUZZ_HEADER) { /* a flags byte c-blosc and we both read */
+                    buf[2] ^= (uint8_t)(1u << (rng() % 8));
+                }
+                break;
         }
     }
     /* Usually keep the sizes consistent, so that the parser goes on. */
@@ -362,7 +362,8 @@ main(int argc, char **argv)
     if (iterations > 0) {
         make_seeds();
         for (int i = 0; i < nseeds; i++) {
-            snprintf(crash_name, sizeof(crash_name), "fuzz-crash-%llu-seed%d.bin", seed, i);
+            snprintf(crash_name, sizeof(crash_name), "fuzz-crash-%llu-seed%d.bin", seed,
+                     i);
             run_input(seeds[i].data, seeds[i].size);
         }
     }
@@ -381,8 +382,10 @@ main(int argc, char **argv)
     for (int i = 0; i < nseeds; i++) {
         free(seeds[i].data);
     }
-    printf("fuzz_blosc_frame: %d files, %d seed frames, %ld mutated inputs (seed %llu): "
-           "no crash\n", nfiles, nseeds, iterations, seed);
+    printf(
+        "fuzz_blosc_frame: %d files, %d seed frames, %ld mutated inputs (seed %llu): "
+        "no crash\n",
+        nfiles, nseeds, iterations, seed);
     return bad ? 1 : 0;
 }
 

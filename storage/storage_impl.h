@@ -247,8 +247,6 @@ int cw__deflate_encode(cw__io_scratch_t *s, int level, const void *src, size_t s
                        void *dst, size_t dstcap, size_t *outlen);
 /* Release the scratch's deflate coders. */
 void cw__deflate_scratch_free(cw__io_scratch_t *s);
-/* Worst-case encoded size for dstcap. */
-size_t cw__deflate_bound(size_t srclen);
 
 /* Elements [e0, e1) of byte planes of nelem elements, interleaved. */
 void cw__unshuffle_range(const void *planes, size_t nelem, size_t typesize, size_t e0,

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _core
 from ._coerce import normalize_chunks
-from ._compile import open_hdf5, program, source, stand_in
+from ._compile import open_hdf5, program, stand_in
 from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Reduce
 from ._plan import plan
 from .config import current

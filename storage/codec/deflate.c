@@ -31,12 +31,6 @@ cw__deflate_decode(cw__io_scratch_t *s, const void *src, size_t srclen, void *ds
     return CW_OK;
 }
 
-size_t
-cw__deflate_bound(size_t srclen)
-{
-    return libdeflate_zlib_compress_bound(NULL, srclen);
-}
-
 int
 cw__deflate_encode(cw__io_scratch_t *s, int level, const void *src, size_t srclen,
                    void *dst, size_t dstcap, size_t *outlen)

@@ -28,15 +28,42 @@ import dataclasses
 
 import numpy as np
 
+from . import _core
 from .indexing import View
 
 __all__ = ["Lazy", "SourceSpec", "Hdf5", "Memory", "Full", "Arange", "Concat", "MatMul",
            "Leaf", "Const", "Op", "Select", "Broadcast", "Cast", "Reduce", "Accumulate",
            "ArgReduce", "ResultView", "DEFERRED", "NODES", "children", "leaf"]
 
-_node = dataclasses.dataclass(frozen=True, eq=False, slots=True)
-# The engine object of a source, made on first use: not part of the data.
-_cache = dataclasses.field(default=None, repr=False, compare=False)
+# The engine object of a source, made on first use: not part of the data
+# (never pickled or copied).
+_cache = dataclasses.field(default=None, repr=False, compare=False,
+                           metadata={"cache": True})
+
+
+def _reduce(self):
+    """Pickling and copying by reference: a node is rebuilt from its fields,
+    with every cache field (``_cache``) left out."""
+    values = tuple(None if f.metadata.get("cache") else getattr(self, f.name)
+                   for f in dataclasses.fields(self))
+    return _rebuild, (type(self), values)
+
+
+def _rebuild(cls, values):
+    node = object.__new__(cls)
+    for f, v in zip(dataclasses.fields(cls), values):
+        object.__setattr__(node, f.name, v)
+    check = getattr(node, "_loaded", None)
+    if check is not None:
+        check()
+    return node
+
+
+def _node(cls):
+    """A node class: frozen plain data, pickled by its fields (``_reduce``)."""
+    cls = dataclasses.dataclass(frozen=True, eq=False, slots=True)(cls)
+    cls.__reduce__ = _reduce
+    return cls
 
 
 class Lazy:
@@ -49,6 +76,7 @@ class SourceSpec:
     """What is needed to (re)open a source: subclasses are plain data."""
     __slots__ = ()
     kind = "source"
+    __reduce__ = _reduce
 
     @property
     def ndim(self):
@@ -64,6 +92,24 @@ class Hdf5(SourceSpec):
     chunks: tuple
     source: object = _cache
     kind = "hdf5"
+
+    def _loaded(self):
+        """After unpickling or copying: reopen the dataset now, and check it
+        is still the one described (a file rewritten since is an error)."""
+        try:
+            src = _core.open_hdf5(self.path, self.dataset)
+        except (OSError, KeyError, TypeError) as e:
+            raise type(e)(f"cannot reopen HDF5 dataset {self.dataset} of {self.path!r} "
+                          f"for an unpickled chunkwise array: {e}") from e
+        now = (tuple(src.shape), np.dtype(src.dtype), tuple(src.chunks))
+        then = (tuple(self.shape), np.dtype(self.dtype), tuple(self.chunks))
+        if now != then:
+            raise ValueError(
+                f"HDF5 dataset {self.dataset} of {self.path!r} changed since the "
+                f"chunkwise array was pickled: it was shape {then[0]}, dtype {then[1]}, "
+                f"chunks {then[2]}; it is now shape {now[0]}, dtype {now[1]}, "
+                f"chunks {now[2]}")
+        object.__setattr__(self, "source", src)
 
 
 @_node

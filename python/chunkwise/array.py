@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from . import _execute, _plan, functions, reductions
+from . import _execute, _plan, functions, interop, reductions
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
@@ -356,6 +356,31 @@ class Array(Lazy):
         target = _execute.store_target(path, name, self.shape, chunks, compression,
                                        level, overwrite, shuffle)
         return Array(_execute.store(self._node, target))
+
+    # ------------------------------------------------------- other libraries
+    def __reduce__(self):
+        """Pickled by reference: the graph (a file and dataset, not its data;
+        an in-memory source's data; a generator's parameters), never the
+        engine objects.  A file source is reopened and checked on load."""
+        return (wrap, (self._node,))
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """Export through DLPack (``numpy.from_dlpack``, ``torch.from_dlpack``):
+        the computed value, or an in-memory source viewed whole as it is."""
+        return interop.dlpack(self._node, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self) -> tuple:
+        return (interop.DLPACK_CPU, 0)
+
+    def to_dask(self, chunks=None):
+        """A dask array over this one: one task per dask block (``chunks``:
+        anything dask takes; default this array's chunks), each computed by
+        the chunkwise engine over that block's region."""
+        return interop.to_dask(self._node, chunks)
+
+    def to_dask_array(self):
+        """``dask.array.asarray(x)`` and ``dask.array.array(x)`` call this."""
+        return interop.to_dask(self._node)
 
 
 # ---------------------------------------------------------------- fallback

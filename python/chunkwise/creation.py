@@ -11,6 +11,7 @@ from ._coerce import normalize_chunks as _normalize_chunks
 from ._compile import open_hdf5, source
 from ._dtypes import check as _check_dtype
 from ._nodes import Arange, Full, leaf
+from .interop import from_dask, is_dask_collection
 from .array import Array, wrap
 
 __all__ = ["open", "asarray", "zeros", "ones", "full", "empty", "arange"]
@@ -108,13 +109,16 @@ def arange(start, stop=None, step=None, dtype=None, chunks=None) -> Array:
 def asarray(obj, chunks=None) -> Array:
     """A chunkwise Array over ``obj``: an ndarray, anything with the buffer
     protocol, ``__array_interface__``, ``__array__`` or ``__dlpack__``, or a
-    nested sequence.  Memory is shared with ``obj`` whenever NumPy can view
+    nested sequence, or a dask array (computed when it fits
+    ``memory_limit``, else MemoryBudgetError).  Memory is shared with ``obj`` whenever NumPy can view
     it without a copy (native byte order, aligned, supported dtype)."""
     if isinstance(obj, Array):
         if chunks is not None and _normalize_chunks(chunks, obj.shape) != obj.chunks:
             raise ValueError("cannot rechunk a chunkwise Array in place; write "
                              "it with to_hdf5(..., chunks=...) instead")
         return obj
+    if is_dask_collection(obj):
+        return wrap(from_dask(obj, chunks))
     if (not isinstance(obj, np.ndarray) and hasattr(obj, "__dlpack__")
             and not hasattr(obj, "__array_interface__")):
         arr = np.from_dlpack(obj)

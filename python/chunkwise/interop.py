@@ -1,0 +1,114 @@
+"""Other array libraries: dask collections in and out, DLPack out.
+
+- ``to_dask``: a dask array over a node, one task per dask block; a block's
+  task evaluates the node restricted to that block's region with the
+  chunkwise engine (``_block``), so dask schedules blocks and chunkwise
+  computes each one in parallel over its chunks.  The node travels once,
+  as its own graph key: pickled by reference (a file and dataset, not its
+  data), so dask's processes and distributed schedulers can move it.
+- ``from_dask``: a dask collection as a node.  It is computed (by dask's
+  scheduler) into one ndarray when its size fits ``memory_limit``, and
+  refused with MemoryBudgetError otherwise; write it to HDF5 with
+  ``dask.array.to_hdf5`` / ``store`` first to work on it out of core.
+- ``dlpack``: the value of a node exported through DLPack (CPU): computed
+  into an ndarray, or an in-memory leaf viewed whole as it is, then
+  handed to ``numpy.ndarray.__dlpack__``, so nothing is copied twice.
+
+dask is imported only when a dask array is asked for.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from ._coerce import array_leaf
+from ._compile import chunks_of
+from ._core import MemoryBudgetError
+from ._execute import materialise
+from ._nodes import Leaf, Memory
+from ._rewrite import index_node
+from .config import current
+
+__all__ = ["to_dask", "from_dask", "is_dask_collection", "dlpack", "DLPACK_CPU"]
+
+DLPACK_CPU = 1  # kDLCPU in dlpack.h
+
+
+def _block(node, region):
+    """One dask block: ``node`` restricted to ``region`` (a tuple of slices),
+    computed by the engine."""
+    return materialise(index_node(node, region))
+
+
+def to_dask(node, chunks=None, name=None):
+    """A dask array computing ``node`` block by block.  ``chunks`` is
+    anything dask.array.core.normalize_chunks takes (default: the node's
+    chunk shape, as ``Array.chunks`` gives it)."""
+    # Imported here: dask is optional and slow to import.
+    import dask.array as da
+    from dask.array.core import normalize_chunks
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    shape = tuple(node.shape)
+    if chunks is None:
+        chunks = tuple(max(c, 1) for c in chunks_of(node))
+    chunks = normalize_chunks(chunks, shape, dtype=node.dtype)
+    if name is None:
+        name = "chunkwise-" + tokenize(id(node), shape, str(node.dtype), chunks)
+    source = "original-" + name
+    dsk = {source: node}
+    starts = [list(itertools.accumulate((0,) + c[:-1])) for c in chunks]
+    for index in itertools.product(*(range(len(c)) for c in chunks)):
+        region = tuple(slice(starts[k][i], starts[k][i] + chunks[k][i])
+                       for k, i in enumerate(index))
+        dsk[(name,) + index] = (_block, source, region)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
+    meta = np.empty((0,) * len(shape), node.dtype)
+    return da.Array(graph, name, chunks, meta=meta)
+
+
+def is_dask_collection(obj) -> bool:
+    """Whether ``obj`` is a dask collection (without importing dask)."""
+    return hasattr(type(obj), "__dask_graph__") and obj.__dask_graph__() is not None
+
+
+def from_dask(obj, chunks=None):
+    """A Leaf over the computed value of dask collection ``obj``, when its
+    bytes fit ``memory_limit`` (else MemoryBudgetError)."""
+    shape = tuple(int(n) for n in obj.shape) if hasattr(obj, "shape") else None
+    if shape is not None and any(math.isnan(n) for n in obj.shape):
+        raise ValueError("a dask array of unknown shape cannot become a chunkwise "
+                         "Array: call compute_chunk_sizes() on it first")
+    limit = current().memory_limit
+    nbytes = math.prod(shape) * np.dtype(obj.dtype).itemsize if shape is not None else 0
+    if nbytes > limit:
+        raise MemoryBudgetError(
+            f"the dask array needs {nbytes / 2**20:.1f} MiB in memory, more than "
+            f"memory_limit ({limit / 2**20:.1f} MiB): store it to HDF5 "
+            "(dask.array.to_hdf5) and cw.open the file instead")
+    if chunks is None and getattr(obj, "chunksize", None) is not None:
+        chunks = tuple(max(int(c), 1) for c in obj.chunksize)
+    return array_leaf(np.asarray(obj.compute()), chunks)
+
+
+def dlpack(node, stream=None, max_version=None, dl_device=None, copy=None):
+    """``node``'s value as a DLPack capsule (see ``Array.__dlpack__``)."""
+    if dl_device is not None and tuple(dl_device)[0] != DLPACK_CPU:
+        raise BufferError(f"chunkwise arrays live on the CPU; cannot export to "
+                          f"DLPack device {tuple(dl_device)}")
+    if (isinstance(node, Leaf) and isinstance(node.spec, Memory)
+            and node.view.is_whole(node.spec.shape)):
+        arr = node.spec.array
+    else:
+        arr = materialise(node)
+    kwargs = {"stream": stream}
+    if max_version is not None:
+        kwargs["max_version"] = max_version
+    if dl_device is not None:
+        kwargs["dl_device"] = dl_device
+    if copy is not None:
+        kwargs["copy"] = copy
+    return arr.__dlpack__(**kwargs)

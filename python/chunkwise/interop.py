@@ -47,10 +47,10 @@ def to_dask(node, chunks=None, name=None):
     anything dask.array.core.normalize_chunks takes (default: the node's
     chunk shape, as ``Array.chunks`` gives it)."""
     # Imported here: dask is optional and slow to import.
-    import dask.array as da
-    from dask.array.core import normalize_chunks
-    from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
+    import dask.array as da  # noqa: I001 (optional dependency)
+    from dask.array.core import normalize_chunks  # optional dependency
+    from dask.base import tokenize  # optional dependency
+    from dask.highlevelgraph import HighLevelGraph  # optional dependency
 
     shape = tuple(node.shape)
     if chunks is None:
@@ -78,8 +78,8 @@ def is_dask_collection(obj) -> bool:
 def from_dask(obj, chunks=None):
     """A Leaf over the computed value of dask collection ``obj``, when its
     bytes fit ``memory_limit`` (else MemoryBudgetError)."""
-    shape = tuple(int(n) for n in obj.shape) if hasattr(obj, "shape") else None
-    if shape is not None and any(math.isnan(n) for n in obj.shape):
+    shape = tuple(obj.shape) if hasattr(obj, "shape") else None
+    if shape is not None and any(math.isnan(n) for n in shape):
         raise ValueError("a dask array of unknown shape cannot become a chunkwise "
                          "Array: call compute_chunk_sizes() on it first")
     limit = current().memory_limit

@@ -25,7 +25,7 @@ def sample(shape, dtype, seed=0):
 def test_asarray_roundtrip_every_dtype(dtype):
     x = sample((37, 11), dtype)
     a = cw.asarray(x, chunks=(5, 4))
-    assert a.shape == x.shape and a.dtype == x.dtype and a.chunks == (5, 4)
+    assert a.shape == x.shape and a.dtype == x.dtype and a.chunksize == (5, 4)
     y = np.asarray(a)
     assert y.dtype == x.dtype and np.array_equal(y, x)
 

@@ -90,11 +90,11 @@ def test_asarray_of_a_dask_array_computes_it(h5):
     d = da.from_array(a, chunks=(3, 7)) + 5
     x = cw.asarray(d)
     assert isinstance(x, cw.Array)
-    assert x.chunks == (3, 7)
+    assert x.chunksize == (3, 7)
     assert x.dtype == a.dtype
     np.testing.assert_array_equal(np.asarray(x * 2), (a + 5) * 2)
     x = cw.asarray(d, chunks=(11, 2))
-    assert x.chunks == (11, 2)
+    assert x.chunksize == (11, 2)
     # Round trip: chunkwise -> dask -> chunkwise.
     back = cw.asarray(cw.open(path, "a").to_dask())
     np.testing.assert_array_equal(back.compute(), a)

@@ -96,7 +96,7 @@ def test_corrupt_chunk_names_the_chunk(h5file, name, coord):
     path, x = h5file
     corrupt_chunk(path, name, coord)
     a = cw.open(path, name)
-    chunk = tuple(c // k for c, k in zip(coord, a.chunks))
+    chunk = tuple(c // k for c, k in zip(coord, a.chunksize))
     with pytest.raises(cw.CorruptChunkError, match=rf"chunk \({chunk[0]}, {chunk[1]}\) "
                                                    rf"of '/{name}'"):
         a.compute()

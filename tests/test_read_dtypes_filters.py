@@ -46,7 +46,7 @@ def test_h5py_dtypes_byte_orders(tmp_path, dtype, layout):
     if layout == "contiguous":
         assert s["chunks_pipeline"] > 0
     else:
-        assert a.chunks == (5, 4)
+        assert a.chunksize == (5, 4)
         assert s["chunks_pipeline"] == 0
         assert s["chunks_read"] == 3 * 5 * 5  # every chunk, in each of 3 reads
 
@@ -69,7 +69,7 @@ def test_pytables_dtypes_byte_orders(tmp_path, dtype, filters):
     t = tables_read(path, "/x")
     assert_same(t, x)
     a = check_read(path, "/x")
-    assert a.chunks == (6, 5)
+    assert a.chunksize == (6, 5)
     if dt.kind == "b":
         # PyTables' bool is a bitfield: chunkwise reads it as bool, like
         # PyTables itself (h5py says uint8; h5py_read converted it).
@@ -241,7 +241,7 @@ def test_h5py_pipeline_filters(tmp_path, case, dtype):
     assert_same(h5py_read(path, "x"), x)
     cw.reset_stats()
     a = check_read(path, "x")
-    assert a.chunks == (7, 5)
+    assert a.chunksize == (7, 5)
     s = cw.stats()
     assert s["chunks_pipeline"] > 0
     assert s["chunks_pipeline"] == 3 * 5 * 5

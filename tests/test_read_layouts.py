@@ -73,7 +73,7 @@ def test_chunked_edge_chunks_1d_to_4d(tmp_path, shape, chunks, filters):
     with h5py.File(path, "w") as f:
         f.create_dataset("x", data=x, chunks=chunks, **kw)
     a = check_read(path, "x")
-    assert a.chunks == chunks
+    assert a.chunksize == chunks
     assert len(a) == shape[0]
     r = repr(a)
     assert "e.h5" in r and "/x" in r
@@ -93,7 +93,7 @@ def test_scalar_dataset(tmp_path, dtype):
         f.create_dataset("s", data=x)
     a = check_read(path, "s")
     assert a.shape == () and a.ndim == 0 and a.size == 1
-    assert a.chunks == ()
+    assert a.chunksize == ()
     assert_same(a[...].compute(), np.asarray(x)[...])
     assert_same(a[None].compute(), np.asarray(x)[None])
     with pytest.raises(TypeError):
@@ -315,8 +315,8 @@ def test_chunk_index_types(tmp_path, case, filters):
             f.create_dataset("x", data=x, **kw, **fkw)
     cw.reset_stats()
     a = check_read(path, "x")
-    # Array.chunks is clipped to the shape (a chunk may exceed it in HDF5)
-    assert a.chunks == tuple(min(c, n) for c, n in zip(kw["chunks"], x.shape))
+    # Array.chunksize is clipped to the shape (a chunk may exceed it in HDF5)
+    assert a.chunksize == tuple(min(c, n) for c, n in zip(kw["chunks"], x.shape))
     assert cw.stats()["chunks_pipeline"] == 0
     assert_same(a[::-7, 44:0:-11].compute(), x[::-7, 44:0:-11])
 

@@ -69,7 +69,7 @@ def test_write_compression_shuffle_dtypes(tmp_path, compression, shuffle, dtype)
     out = src.to_hdf5(path, "x", compression=compression, shuffle=shuffle)
     assert cw.stats()["chunks_written"] == 5 * 4
     assert isinstance(out, cw.Array)
-    assert out.chunks == (8, 16)
+    assert out.chunksize == (8, 16)
     _check_written_filters(path, "x", compression, shuffle, dtype)
     with h5py.File(path, "r") as f:
         assert f["x"].chunks == (8, 16)
@@ -199,7 +199,7 @@ def test_write_strided_reversed_view(tmp_path, key, src_filters):
     with h5py.File(out_path, "r") as f:
         if want.size and want.ndim:
             # default chunks: the source's chunks seen through the view
-            assert f["v"].chunks == view.chunks
+            assert f["v"].chunks == view.chunksize
 
 
 @pytest.mark.parametrize("chunks,expected", [
@@ -218,7 +218,7 @@ def test_write_explicit_chunks(tmp_path, chunks, expected):
     out_path = tmp_path / "out.h5"
     out = cw.open(src, "x").to_hdf5(out_path, "y", chunks=chunks,
                                     compression="gzip")
-    assert out.chunks == expected
+    assert out.chunksize == expected
     with h5py.File(out_path, "r") as f:
         assert f["y"].chunks == expected
     assert_same(h5py_read(out_path, "y"), x)

@@ -38,6 +38,13 @@ def _fmt_bytes(n: int) -> str:
         n /= 1024
 
 
+def _blocks(n: int, c: int) -> tuple:
+    """Block extents along an axis of ``n`` elements in chunks of ``c``."""
+    if n == 0 or c <= 0:
+        return (n,)
+    return (c,) * (n // c) + ((n % c,) if n % c else ())
+
+
 def wrap(node) -> "Array":
     """An Array over ``node`` (creation.py's constructors use it)."""
     return Array(node)
@@ -47,7 +54,8 @@ class Array(Lazy):
     """A lazy, chunked, read-only N-d array.
 
     Attributes follow NumPy: ``shape``, ``dtype``, ``ndim``, ``size``,
-    ``nbytes``; ``chunks`` is the chunk shape work is split by.
+    ``nbytes``; ``chunksize`` is the chunk shape work is split by and
+    ``chunks`` the grid of blocks it makes, as dask spells it.
     """
 
     __slots__ = ("_node", "__weakref__")
@@ -85,10 +93,17 @@ class Array(Lazy):
         return self.dtype.itemsize
 
     @property
-    def chunks(self) -> tuple:
+    def chunksize(self) -> tuple:
         """Chunk shape: the source's chunks as seen through this view, or
         for a computed array those of its first chunked input."""
         return chunks_of(self._node)
+
+    @property
+    def chunks(self) -> tuple:
+        """The chunk grid as dask and xarray spell it: per axis, the extent
+        of each block along it (the last one may be shorter); the regular
+        chunk shape is ``chunksize``."""
+        return tuple(_blocks(n, c) for n, c in zip(self.shape, self.chunksize))
 
     def __len__(self) -> int:
         if not self.shape:
@@ -107,7 +122,7 @@ class Array(Lazy):
         else:
             where = "lazy expression"
         return (f"chunkwise.Array<shape={self.shape}, dtype={self.dtype}, "
-                f"chunks={self.chunks}, {_fmt_bytes(self.nbytes)}, {where}>")
+                f"chunks={self.chunksize}, {_fmt_bytes(self.nbytes)}, {where}>")
 
     # ----------------------------------------------------------- indexing
     def __getitem__(self, key) -> "Array":

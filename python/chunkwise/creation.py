@@ -113,7 +113,7 @@ def asarray(obj, chunks=None) -> Array:
     ``memory_limit``, else MemoryBudgetError).  Memory is shared with ``obj`` whenever NumPy can view
     it without a copy (native byte order, aligned, supported dtype)."""
     if isinstance(obj, Array):
-        if chunks is not None and _normalize_chunks(chunks, obj.shape) != obj.chunks:
+        if chunks is not None and _normalize_chunks(chunks, obj.shape) != obj.chunksize:
             raise ValueError("cannot rechunk a chunkwise Array in place; write "
                              "it with to_hdf5(..., chunks=...) instead")
         return obj

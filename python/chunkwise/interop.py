@@ -45,7 +45,7 @@ def _block(node, region):
 def to_dask(node, chunks=None, name=None):
     """A dask array computing ``node`` block by block.  ``chunks`` is
     anything dask.array.core.normalize_chunks takes (default: the node's
-    chunk shape, as ``Array.chunks`` gives it)."""
+    chunk shape, ``Array.chunksize``)."""
     # Imported here: dask is optional and slow to import.
     import dask.array as da  # noqa: I001 (optional dependency)
     from dask.array.core import normalize_chunks  # optional dependency

@@ -397,6 +397,17 @@ class Array(Lazy):
         """``dask.array.asarray(x)`` and ``dask.array.array(x)`` call this."""
         return interop.to_dask(self._node)
 
+    @property
+    def real(self) -> "Array":
+        """As ndarray's: every supported dtype is real, so the array itself."""
+        return self
+
+    @property
+    def imag(self) -> "Array":
+        """As ndarray's for real dtypes: lazy zeros of this shape and dtype
+        (read-only)."""
+        return np.zeros_like(self)
+
 
 # ---------------------------------------------------------------- fallback
 

@@ -364,7 +364,8 @@ def _nanmean(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
     mask = _u(np.isnan, a)
     total = reduce(np.add, _where(mask, 0, a), axis, dtype, keep)
     count = reduce(np.add, _u(np.invert, mask), axis, np.intp, keep)
-    return _u(np.true_divide, total, count)
+    # NumPy divides into the sum's own dtype (float32 stays float32).
+    return cast(_u(np.true_divide, total, count), total.dtype)
 
 
 @implements(np.broadcast_to)

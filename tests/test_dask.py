@@ -116,6 +116,12 @@ def test_asarray_of_a_dask_array_of_unknown_shape_is_refused():
         cw.asarray(d)
 
 
+def test_asarray_of_other_dask_collections_is_refused():
+    bag = pytest.importorskip("dask.bag")
+    with pytest.raises(TypeError, match="only dask arrays"):
+        cw.asarray(bag.from_sequence([1, 2, 3]))
+
+
 def test_is_dask_collection():
     assert interop.is_dask_collection(da.ones(3))
     assert not interop.is_dask_collection(cw.ones(3))

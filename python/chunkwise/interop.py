@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 
 import numpy as np
 
@@ -78,12 +79,15 @@ def is_dask_collection(obj) -> bool:
 def from_dask(obj, chunks=None):
     """A Leaf over the computed value of dask collection ``obj``, when its
     bytes fit ``memory_limit`` (else MemoryBudgetError)."""
-    shape = tuple(obj.shape) if hasattr(obj, "shape") else None
-    if shape is not None and any(math.isnan(n) for n in shape):
+    shape = tuple(getattr(obj, "shape", None) or ())
+    if not hasattr(obj, "dtype") or not all(isinstance(n, numbers.Number) for n in shape):
+        raise TypeError(f"cannot make a chunkwise Array from a {type(obj).__name__}: "
+                        "only dask arrays are taken (compute it first)")
+    if any(math.isnan(n) for n in shape):
         raise ValueError("a dask array of unknown shape cannot become a chunkwise "
                          "Array: call compute_chunk_sizes() on it first")
     limit = current().memory_limit
-    nbytes = math.prod(shape) * np.dtype(obj.dtype).itemsize if shape is not None else 0
+    nbytes = math.prod(int(n) for n in shape) * np.dtype(obj.dtype).itemsize
     if nbytes > limit:
         raise MemoryBudgetError(
             f"the dask array needs {nbytes / 2**20:.1f} MiB in memory, more than "

@@ -159,6 +159,15 @@ def test_every_node_class_pickles_its_fields_and_drops_its_cache(cls):
                 assert getattr(back, f.name) == ("field", k, np.dtype("f4"))
 
 
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_every_pickle_protocol(h5, protocol):
+    path, a, _ = h5
+    x = cw.open(path, "a")
+    arr = np.concatenate([x[1:, ::2], x[:2, 1::2]]).sum(axis=1) + cw.arange(7.0)
+    back = pickle.loads(pickle.dumps(arr, protocol=protocol))
+    _assert_same(back, arr.compute())
+
+
 def test_engine_objects_are_not_pickled_and_come_back_open(h5):
     path, a, _ = h5
     x = cw.open(path, "a")

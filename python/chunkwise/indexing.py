@@ -23,6 +23,10 @@ class View:
         self.axes = tuple(axes)
         self.shape = tuple(shape)
 
+    def __reduce__(self):
+        # Plain data: pickled (any protocol) and copied by its fields.
+        return (View, (self.start, self.step, self.count, self.axes, self.shape))
+
     @classmethod
     def whole(cls, shape):
         n = len(shape)

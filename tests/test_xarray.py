@@ -105,16 +105,23 @@ def test_block_function_hooks_say_they_are_unavailable():
         m.from_array(np.ones(5), ((2, 3),))
 
 
-def test_from_array_reads_into_memory_within_the_limit():
+def test_from_array_reads_into_memory_within_the_limit(tmp_path):
+    import h5py
     from chunkwise.xarray_chunkmanager import ChunkwiseManager
     m = ChunkwiseManager()
     a = np.arange(10.0)
     x = m.from_array(a, ((4, 4, 2),))
     assert isinstance(x, cw.Array) and x.chunksize == (4,)
     np.testing.assert_array_equal(x.compute(), a)
-    with cw.config(memory_limit=40):
-        with pytest.raises(cw.MemoryBudgetError, match="memory_limit"):
-            m.from_array(a, ((10,),))
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f["d"] = a * 3
+        # Another library's array: read when it fits, refused otherwise.
+        y = m.from_array(f["d"], (5,))
+        assert y.chunksize == (5,)
+        with cw.config(memory_limit=40):
+            with pytest.raises(cw.MemoryBudgetError, match="memory_limit"):
+                m.from_array(f["d"], ((10,),))
+    np.testing.assert_array_equal(y.compute(), a * 3)
     (value,) = m.compute(x * 2)
     np.testing.assert_array_equal(value, a * 2)
     out = np.zeros(10)
@@ -140,3 +147,17 @@ def test_what_xarray_calls_is_lazy_and_as_numpy():
     assert np.result_type(i8, 300) == np.result_type(np.asarray(np.int8(3)), 300)
     with pytest.raises(OverflowError):
         np.full_like(cw.asarray(np.zeros(2, np.uint8)), -1)
+
+
+def test_chunk_puts_numpy_data_into_chunkwise_arrays(tmp_path):
+    a = np.arange(12.0).reshape(3, 4)
+    d = xr.DataArray(a, dims=("a", "b"))
+    c = d.chunk({"a": 2}, chunked_array_type="chunkwise")
+    assert isinstance(c.data, cw.Array)
+    assert c.chunks == ((2, 1), (4,)) and c.data.chunksize == (2, 4)
+    assert np.shares_memory(np.from_dlpack(c.data), a)     # wrapped, not copied
+    _close(c.mean("a").values, a.mean(axis=0))
+    c.to_dataset(name="v").to_netcdf(tmp_path / "o.nc", engine="h5netcdf")
+    back = xr.open_dataset(tmp_path / "o.nc", engine="h5netcdf")
+    np.testing.assert_array_equal(back.v.values, a)
+    back.close()

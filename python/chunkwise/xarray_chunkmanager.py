@@ -31,9 +31,13 @@ def _unsupported(what):
 
 
 def _regular(chunks, shape):
-    """The regular chunk shape of a dask-style grid (tuple of tuples)."""
+    """The regular chunk shape of a dask-style grid (tuple of tuples), or
+    of a chunk shape (tuple of ints) as it is."""
     out = []
     for blocks, n in zip(chunks, shape):
+        if isinstance(blocks, (int, np.integer)):
+            out.append(max(int(blocks), 1))
+            continue
         c = blocks[0] if blocks else n
         if any(b != c for b in blocks[:-1]) or (blocks and blocks[-1] > c):
             raise NotImplementedError(
@@ -117,6 +121,8 @@ class ChunkwiseManager(ChunkManagerEntrypoint):
             return data
         shape = tuple(data.shape)
         regular = _regular(chunks, shape) if chunks else None
+        if isinstance(data, np.ndarray):
+            return asarray(data, chunks=regular)         # shared, not copied
         where = _hdf5_variable(data)
         if where is not None:
             x = cw_open(*where)

@@ -39,6 +39,27 @@ def test_to_dask_has_one_task_per_block_and_ndarray_blocks(h5):
     assert type(d._meta) is np.ndarray
 
 
+def test_a_reduction_the_blocks_need_is_computed_once(h5):
+    path, a = h5
+    x = cw.open(path, "a")
+    centred = x - x.mean(axis=0) + x.max()
+    d = centred.to_dask()
+    # The node, its two reductions (one task each), nine blocks.
+    assert len(d.__dask_graph__()) == 1 + 2 + 9
+    cw.reset_stats()
+    r = d.compute(scheduler="sync")
+    # Reading the file: twice for the reductions' pass(es), once for the
+    # blocks, never once per block.
+    assert cw.stats()["chunks_read"] <= 3 * 9
+    np.testing.assert_allclose(r, a - a.mean(axis=0) + a.max(), rtol=1e-13)
+    assert r.dtype == np.float64
+    s = x.sum(axis=1).to_dask(chunks=4)
+    assert len(s.__dask_graph__()) == 1 + 1 + 3
+    np.testing.assert_array_equal(s.compute(scheduler="sync"), a.sum(axis=1))
+    c = np.cumsum(x, axis=1)[::2].T.to_dask()
+    np.testing.assert_array_equal(c.compute(scheduler="sync"), np.cumsum(a, axis=1)[::2].T)
+
+
 def test_to_dask_takes_dask_chunks(h5):
     path, a = h5
     x = cw.open(path, "a")

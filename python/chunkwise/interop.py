@@ -3,7 +3,9 @@
 - ``to_dask``: a dask array over a node, one task per dask block; a block's
   task evaluates the node restricted to that block's region with the
   chunkwise engine (``_block``), so dask schedules blocks and chunkwise
-  computes each one in parallel over its chunks.  The node travels once,
+  computes each one in parallel over its chunks.  A reduction (or other
+  deferred result) the blocks need is one task of its own, computed once
+  and handed to every block.  The node travels once,
   as its own graph key: pickled by reference (a file and dataset, not its
   data), so dask's processes and distributed schedulers can move it.
 - ``from_dask``: a dask collection as a node.  It is computed (by dask's
@@ -18,6 +20,7 @@ dask is imported only when a dask array is asked for.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import numbers
@@ -28,8 +31,8 @@ from ._coerce import array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
 from ._execute import materialise
-from ._nodes import Leaf, Memory
-from ._rewrite import index_node
+from ._nodes import DEFERRED, NODES, Leaf, Memory, ResultView, SourceSpec
+from ._rewrite import index_node, transpose_node
 from .config import current
 
 __all__ = ["to_dask", "from_dask", "is_dask_collection", "dlpack", "DLPACK_CPU"]
@@ -37,9 +40,70 @@ __all__ = ["to_dask", "from_dask", "is_dask_collection", "dlpack", "DLPACK_CPU"]
 DLPACK_CPU = 1  # kDLCPU in dlpack.h
 
 
-def _block(node, region):
+def _outer_deferred(node, memo=None, out=None) -> list:
+    """The deferred nodes (reductions, cumulative sums, arg-reductions) of
+    ``node``'s graph that no other deferred node holds, in a fixed order."""
+    memo = set() if memo is None else memo
+    out = [] if out is None else out
+    if id(node) in memo:
+        return out
+    memo.add(id(node))
+    if isinstance(node, DEFERRED):
+        out.append(node)
+        return out
+    if dataclasses.is_dataclass(node):
+        for f in dataclasses.fields(node):
+            v = getattr(node, f.name)
+            for item in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(item, NODES + (SourceSpec,)):
+                    _outer_deferred(item, memo, out)
+    return out
+
+
+def _substitute(node, values, memo):
+    """``node`` with each deferred node in ``values`` (by id) replaced by a
+    leaf over its computed ndarray."""
+    key = id(node)
+    if key in memo:
+        return memo[key][1]
+    if key in values:
+        new = array_leaf(np.ascontiguousarray(values[key]))
+    elif isinstance(node, ResultView) and id(node.node) in values:
+        new = _substitute(node.node, values, memo)
+        for kind, arg in node.ops:
+            new = index_node(new, arg) if kind == "index" else transpose_node(new, arg)
+    elif dataclasses.is_dataclass(node):
+        changes = {}
+        for f in dataclasses.fields(node):
+            v = getattr(node, f.name)
+            if isinstance(v, NODES + (SourceSpec,)):
+                nv = _substitute(v, values, memo)
+            elif isinstance(v, tuple) and any(isinstance(i, NODES) for i in v):
+                nv = tuple(_substitute(i, values, memo) for i in v)
+            else:
+                continue
+            if nv is not v and nv != v:
+                changes[f.name] = nv
+        new = dataclasses.replace(node, **changes) if changes else node
+    else:
+        new = node
+    memo[key] = (node, new)   # keeps ``node`` alive while its id is a key
+    return new
+
+
+def _deferred_value(node, k):
+    """The value of ``node``'s k-th outer deferred node (one dask task each,
+    shared by every block)."""
+    return materialise(_outer_deferred(node)[k])
+
+
+def _block(node, region, *values):
     """One dask block: ``node`` restricted to ``region`` (a tuple of slices),
-    computed by the engine."""
+    computed by the engine; ``values`` are its outer deferred nodes'
+    results, computed once by their own tasks."""
+    if values:
+        ids = [id(d) for d in _outer_deferred(node)]
+        node = _substitute(node, dict(zip(ids, values)), {})
     return materialise(index_node(node, region))
 
 
@@ -61,11 +125,15 @@ def to_dask(node, chunks=None, name=None):
         name = "chunkwise-" + tokenize(id(node), shape, str(node.dtype), chunks)
     source = "original-" + name
     dsk = {source: node}
+    parts = []
+    for k in range(len(_outer_deferred(node))):
+        parts.append(f"{name}-deferred-{k}")
+        dsk[parts[-1]] = (_deferred_value, source, k)
     starts = [list(itertools.accumulate((0,) + c[:-1])) for c in chunks]
     for index in itertools.product(*(range(len(c)) for c in chunks)):
         region = tuple(slice(starts[k][i], starts[k][i] + chunks[k][i])
                        for k, i in enumerate(index))
-        dsk[(name,) + index] = (_block, source, region)
+        dsk[(name,) + index] = (_block, source, region, *parts)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
     meta = np.empty((0,) * len(shape), node.dtype)
     return da.Array(graph, name, chunks, meta=meta)

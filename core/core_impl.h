@@ -91,7 +91,9 @@ extern struct cw__stats cw__stats;
 /* ------------------------------------------------------------ dtype.c */
 
 /* The C type of each dtype of CW_DTYPE_MAP, by its enum suffix:
- * CW__CTYPE(FLOAT32) is float.  float16 is the compiler's _Float16. */
+ * CW__CTYPE(FLOAT32) is float.  float16 is the compiler's _Float16;
+ * complex64 and complex128 are C99's float/double _Complex (real part
+ * first, as NumPy lays them out). */
 #define CW__CTYPE(NAME) CW__CTYPE_##NAME
 #define CW__CTYPE_BOOL _Bool
 #define CW__CTYPE_INT8 int8_t
@@ -105,6 +107,12 @@ extern struct cw__stats cw__stats;
 #define CW__CTYPE_FLOAT16 _Float16
 #define CW__CTYPE_FLOAT32 float
 #define CW__CTYPE_FLOAT64 double
+#define CW__CTYPE_COMPLEX64 float _Complex
+#define CW__CTYPE_COMPLEX128 double _Complex
+
+/* The size of one real number of `dtype`: the element size, or half of it
+ * for complex types (byte order applies to each part). */
+size_t cw__dtype_part_size(cw_dtype_t dtype);
 
 /* ------------------------------------------------------------- cast.c */
 

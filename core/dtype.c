@@ -19,6 +19,13 @@ cw_dtype_size(cw_dtype_t dtype)
     return (unsigned)dtype < CW_NDTYPES ? dtype_sizes[dtype] : 0;
 }
 
+size_t
+cw__dtype_part_size(cw_dtype_t dtype)
+{
+    size_t size = cw_dtype_size(dtype);
+    return dtype == CW_COMPLEX64 || dtype == CW_COMPLEX128 ? size / 2 : size;
+}
+
 const char *
 cw_dtype_name(cw_dtype_t dtype)
 {

@@ -46,12 +46,34 @@ ARG_BETTER(f16_t, IS_NAN)
 ARG_BETTER(float, IS_NAN)
 ARG_BETTER(double, IS_NAN)
 
+/* Complex values order as NumPy orders them: by real part, then by
+ * imaginary part; a value with a NaN part is NaN. */
+#define ARG_BETTER_COMPLEX(T, NAME)                                                   \
+    static bool better_##NAME(const void *pa, int64_t ia, const void *pb, int64_t ib, \
+                              bool is_max)                                            \
+    {                                                                                 \
+        T a[2], b[2];                                                                 \
+        memcpy(a, pa, sizeof(a));                                                     \
+        memcpy(b, pb, sizeof(b));                                                     \
+        bool na = IS_NAN(a[0]) || IS_NAN(a[1]), nb = IS_NAN(b[0]) || IS_NAN(b[1]);    \
+        if (na || nb) {                                                               \
+            return na && (!nb || ia < ib);                                            \
+        }                                                                             \
+        if (a[0] == b[0] && a[1] == b[1]) {                                           \
+            return ia < ib;                                                           \
+        }                                                                             \
+        bool gt = a[0] > b[0] || (a[0] == b[0] && a[1] > b[1]);                       \
+        return is_max ? gt : !gt;                                                     \
+    }
+ARG_BETTER_COMPLEX(float, c64)
+ARG_BETTER_COMPLEX(double, c128)
+
 typedef bool (*better_fn)(const void *, int64_t, const void *, int64_t, bool);
 
 static const better_fn better_of[CW_NDTYPES] = {
-    better_bool_t,   better_int8_t,  better_int16_t,  better_int32_t,
-    better_int64_t,  better_uint8_t, better_uint16_t, better_uint32_t,
-    better_uint64_t, better_f16_t,   better_float,    better_double};
+    better_bool_t,  better_int8_t,   better_int16_t,  better_int32_t,  better_int64_t,
+    better_uint8_t, better_uint16_t, better_uint32_t, better_uint64_t, better_f16_t,
+    better_float,   better_double,   better_c64,      better_c128};
 
 typedef struct arg_ctx {
     const cw_expr_t *e;

@@ -83,7 +83,8 @@ CW_API const char *cw_errmsg(void);
     X(BOOL, "bool", 1) X(INT8, "int8", 1) X(INT16, "int16", 2)            \
     X(INT32, "int32", 4) X(INT64, "int64", 8) X(UINT8, "uint8", 1)        \
     X(UINT16, "uint16", 2) X(UINT32, "uint32", 4) X(UINT64, "uint64", 8)  \
-    X(FLOAT16, "float16", 2) X(FLOAT32, "float32", 4) X(FLOAT64, "float64", 8)
+    X(FLOAT16, "float16", 2) X(FLOAT32, "float32", 4) X(FLOAT64, "float64", 8) \
+    X(COMPLEX64, "complex64", 8) X(COMPLEX128, "complex128", 16)
 /* clang-format on */
 
 /** Element types (CW_BOOL is 0).  Values in memory are always native-endian. */
@@ -373,7 +374,8 @@ CW_API int cw_expr_select(cw_expr_t *e, int cond, int a, int b, int *id);
  *        power, which cannot run as NumPy's own loop here because it
  *        reports negative exponents to Python from inside the loop; this
  *        one raises CW_FP_NEGPOW in cw_fp_flags instead).  Both inputs and
- *        the result have @p dtype.
+ *        the result have @p dtype.  "real" and "imag": the parts of one
+ *        complex64 / complex128 input; @p dtype is float32 / float64.
  */
 CW_API int cw_expr_builtin(cw_expr_t *e, const char *name, int nin, const int *ins,
                            cw_dtype_t dtype, int *id);

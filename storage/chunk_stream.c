@@ -235,7 +235,7 @@ get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
             return cw__error(CW_EINVAL, "internal: chunk stream not open");
     }
     if (cs->swap) {
-        cw__byteswap(cs->out, n, src->itemsize);
+        cw__byteswap(cs->out, n, cw__dtype_part_size(src->dtype));
     }
     *ptr = (const char *)cs->out;
     return CW_OK;

@@ -14,10 +14,10 @@ from ._nodes import Const, Full, Op, leaf
 
 __all__ = ["apply_ufunc", "loop_index"]
 
-# Python int and float are "weak" (NEP 50): the array operand's dtype wins.
+# Python int, float and complex are "weak" (NEP 50): the array operand's dtype wins.
 # Python bool is not: NumPy treats it as numpy.bool_.
-_PY_SCALARS = (bool, int, float)
-_WEAK = (int, float)
+_PY_SCALARS = (bool, int, float, complex)
+_WEAK = (int, float, complex)
 
 
 def loop_index(ufunc, in_dtypes, out_dtype):
@@ -27,7 +27,7 @@ def loop_index(ufunc, in_dtypes, out_dtype):
         found = None
         for i, sig in enumerate(ufunc.types):
             ins, outs = sig.split("->")
-            if len(outs) != 1 or any(c in "OMmgGFDSUV" for c in ins + outs):
+            if len(outs) != 1 or any(c in "OMmgGSUV" for c in ins + outs):
                 continue
             if (all(np.dtype(c) == d for c, d in zip(ins, in_dtypes))
                     and np.dtype(outs) == out_dtype):
@@ -73,7 +73,7 @@ def apply_ufunc(ufunc, operands):
             dtypes.append(np.dtype(bool))
         else:
             a = np.asarray(x)
-            if a.dtype.kind not in "biuf":
+            if a.dtype.kind not in "biufc":
                 raise Unsupported(f"operand of dtype {a.dtype}")
             dtypes.append(a.dtype)
     if ufunc in _COMPARISONS:

@@ -16,6 +16,89 @@
 
 /* ------------------------------------------------------------- types */
 
+/* The IEEE float type `type` is (CW_FLOAT16/32/64), or -1. */
+static int
+ieee_float(hid_t type)
+{
+    size_t size = H5Tget_size(type), spos, epos, esize, mpos, msize;
+    if (H5Tget_class(type) != H5T_FLOAT ||
+        H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0) {
+        return -1;
+    }
+    size_t bias = H5Tget_ebias(type);
+    if (size == 2 && spos == 15 && epos == 10 && esize == 5 && mpos == 0 &&
+        msize == 10 && bias == 15) {
+        return CW_FLOAT16;
+    }
+    if (size == 4 && spos == 31 && epos == 23 && esize == 8 && mpos == 0 &&
+        msize == 23 && bias == 127) {
+        return CW_FLOAT32;
+    }
+    if (size == 8 && spos == 63 && epos == 52 && esize == 11 && mpos == 0 &&
+        msize == 52 && bias == 1023) {
+        return CW_FLOAT64;
+    }
+    return -1;
+}
+
+/* Complex numbers as h5py and PyTables store them: a compound of two IEEE
+ * floats of one size and byte order named "r" and "i", packed.  Returns
+ * CW_COMPLEX64/128 or -1; *order is the members' byte order. */
+static int
+complex_compound(hid_t type, H5T_order_t *order)
+{
+    if (H5Tget_nmembers(type) != 2) {
+        return -1;
+    }
+    static const char *const names[2] = {"r", "i"};
+    int part = -1;
+    size_t psize = 0;
+    for (unsigned k = 0; k < 2; k++) {
+        char *name = H5Tget_member_name(type, k);
+        hid_t mt = H5Tget_member_type(type, k);
+        int kind = mt >= 0 ? ieee_float(mt) : -1;
+        size_t msize = mt >= 0 ? H5Tget_size(mt) : 0;
+        H5T_order_t mo = mt >= 0 ? H5Tget_order(mt) : H5T_ORDER_ERROR;
+        bool ok = name != NULL && strcmp(name, names[k]) == 0 &&
+                  (kind == CW_FLOAT32 || kind == CW_FLOAT64) &&
+                  H5Tget_member_offset(type, k) == k * msize &&
+                  (k == 0 || (kind == part && mo == *order));
+        H5free_memory(name);
+        if (mt >= 0) {
+            H5Tclose(mt);
+        }
+        if (!ok) {
+            return -1;
+        }
+        part = kind;
+        psize = msize;
+        *order = mo;
+    }
+    if (H5Tget_size(type) != 2 * psize) {
+        return -1;
+    }
+    return part == CW_FLOAT32 ? CW_COMPLEX64 : CW_COMPLEX128;
+}
+
+hid_t
+cw__h5_native_complex(hid_t ftype)
+{
+    H5T_order_t order;
+    int dtype = complex_compound(ftype, &order);
+    if (dtype < 0) {
+        return -1;
+    }
+    hid_t part = dtype == CW_COMPLEX64 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+    size_t psize = H5Tget_size(part);
+    hid_t t = H5Tcreate(H5T_COMPOUND, 2 * psize);
+    if (t >= 0 &&
+        (H5Tinsert(t, "r", 0, part) < 0 || H5Tinsert(t, "i", psize, part) < 0)) {
+        H5Tclose(t);
+        t = -1;
+    }
+    return t;
+}
+
 int
 cw__h5_classify_type(hid_t type, cw_dtype_t *dtype, bool *swap, char *desc,
                      size_t desclen)
@@ -37,25 +120,25 @@ cw__h5_classify_type(hid_t type, cw_dtype_t *dtype, bool *swap, char *desc,
             break;
         }
         case H5T_FLOAT: {
-            size_t spos, epos, esize, mpos, msize;
-            H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize);
-            size_t bias = H5Tget_ebias(type);
-            if (size == 2 && spos == 15 && epos == 10 && esize == 5 && mpos == 0 &&
-                msize == 10 && bias == 15) {
-                *dtype = CW_FLOAT16;
-            }
-            else if (size == 4 && spos == 31 && epos == 23 && esize == 8 && mpos == 0 &&
-                     msize == 23 && bias == 127) {
-                *dtype = CW_FLOAT32;
-            }
-            else if (size == 8 && spos == 63 && epos == 52 && esize == 11 &&
-                     mpos == 0 && msize == 52 && bias == 1023) {
-                *dtype = CW_FLOAT64;
-            }
-            else {
+            int kind = ieee_float(type);
+            if (kind < 0) {
                 snprintf(desc, desclen, "non-IEEE float of %zu bytes", size);
                 return CW_ETYPE;
             }
+            *dtype = (cw_dtype_t)kind;
+            break;
+        }
+        case H5T_COMPOUND: {
+            int kind = complex_compound(type, &order);
+            if (kind < 0) {
+                snprintf(desc, desclen,
+                         "compound of %d members (complex numbers are read from "
+                         "{r, i} pairs of IEEE floats)",
+                         H5Tget_nmembers(type));
+                return CW_ETYPE;
+            }
+            *dtype = (cw_dtype_t)kind;
+            *swap = order == H5T_ORDER_BE;
             break;
         }
         case H5T_ENUM: {

@@ -16,6 +16,9 @@
 /* Map an HDF5 type to a dtype; on CW_ETYPE `desc` names the type. */
 int cw__h5_classify_type(hid_t type, cw_dtype_t *dtype, bool *swap, char *desc,
                          size_t desclen);
+/* The native-order memory type of a complex {r, i} compound file type
+ * (new id), or -1 when `ftype` is not one. */
+hid_t cw__h5_native_complex(hid_t ftype);
 /* Whether every component of `name` exists in `file`. */
 int cw__h5_path_exists(hid_t file, const char *name);
 /* Open an existing file with clear errors for missing/non-HDF5 files. */

@@ -82,6 +82,19 @@ file_type(cw_dtype_t dtype)
             return H5Tcopy(H5T_IEEE_F32LE);
         case CW_FLOAT64:
             return H5Tcopy(H5T_IEEE_F64LE);
+        case CW_COMPLEX64:
+        case CW_COMPLEX128: {
+            /* {r, i}, packed, as h5py and PyTables store complex numbers. */
+            hid_t part = dtype == CW_COMPLEX64 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
+            size_t psize = H5Tget_size(part);
+            t = H5Tcreate(H5T_COMPOUND, 2 * psize);
+            if (t >= 0 && (H5Tinsert(t, "r", 0, part) < 0 ||
+                           H5Tinsert(t, "i", psize, part) < 0)) {
+                H5Tclose(t);
+                t = -1;
+            }
+            return t;
+        }
         default:
             return -1;
     }

@@ -64,6 +64,9 @@ typedef struct h5src {
 static hid_t
 native_memtype(hid_t ftype)
 {
+    if (H5Tget_class(ftype) == H5T_COMPOUND) {
+        return cw__h5_native_complex(ftype);
+    }
     hid_t t = H5Tcopy(ftype);
     if (t >= 0 && H5Tget_class(t) != H5T_ENUM && H5Tget_size(t) > 1) {
         H5Tset_order(t, H5Tget_order(H5T_NATIVE_INT));
@@ -483,7 +486,7 @@ h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__io_scratch_t
         CW_STAT_ADD(chunks_decoded, 1);
     }
     if (h->swap) {
-        cw__byteswap(buf, src->chunk_nbytes, src->itemsize);
+        cw__byteswap(buf, src->chunk_nbytes, cw__dtype_part_size(src->dtype));
     }
 done:
     if (rc < 0) {

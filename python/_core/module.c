@@ -155,7 +155,51 @@ py_default_threads(PyObject *module, PyObject *noargs)
     return PyLong_FromLong(cw_default_threads());
 }
 
+/* The element type of a DLPack capsule ("dltensor" or "dltensor_versioned"),
+ * as (type code, bits, lanes), without consuming it: the capsule keeps its
+ * name, so its own destructor releases the tensor. */
+static PyObject *
+py_dlpack_dtype(PyObject *self, PyObject *capsule)
+{
+    (void)self;
+    /* dlpack.h: DLTensor {void *data; DLDevice device; int32_t ndim;
+     * DLDataType dtype; ...}; DLManagedTensorVersioned starts with a
+     * DLPackVersion, manager_ctx, deleter and flags before its DLTensor. */
+    typedef struct {
+        uint8_t code, bits;
+        uint16_t lanes;
+    } dl_dtype;
+    typedef struct {
+        void *data;
+        int32_t device_type, device_id;
+        int32_t ndim;
+        dl_dtype dtype;
+    } dl_tensor;
+    typedef struct {
+        uint32_t major, minor;
+        void *manager_ctx;
+        void (*deleter)(void *);
+        uint64_t flags;
+        dl_tensor tensor;
+    } dl_versioned;
+    const dl_tensor *t = NULL;
+    if (PyCapsule_IsValid(capsule, "dltensor")) {
+        t = PyCapsule_GetPointer(capsule, "dltensor");
+    }
+    else if (PyCapsule_IsValid(capsule, "dltensor_versioned")) {
+        const dl_versioned *v = PyCapsule_GetPointer(capsule, "dltensor_versioned");
+        t = v ? &v->tensor : NULL;
+    }
+    if (t == NULL) {
+        PyErr_SetString(PyExc_TypeError, "not an unconsumed DLPack capsule");
+        return NULL;
+    }
+    return Py_BuildValue("iii", t->dtype.code, t->dtype.bits, t->dtype.lanes);
+}
+
 static PyMethodDef core_methods[] = {
+    {"dlpack_dtype", py_dlpack_dtype, METH_O,
+     "dlpack_dtype(capsule) -> (code, bits, lanes) of an unconsumed DLPack capsule"},
     {"list_datasets", py_list_datasets, METH_VARARGS, "list_datasets(path) -> list"},
     {"stats", py_stats, METH_NOARGS, "process-wide counters"},
     {"reset_stats", py_reset_stats, METH_NOARGS, "zero the counters"},

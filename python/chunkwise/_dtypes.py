@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SUPPORTED", "check"]
+__all__ = ["SUPPORTED", "NAMES", "check"]
 
 SUPPORTED = frozenset(np.dtype(t) for t in (
     "?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16"))
 
-_NAMES = ("bool, int8-int64, uint8-uint64, float16, float32, float64, "
+NAMES = ("bool, int8-int64, uint8-uint64, float16, float32, float64, "
           "complex64 and complex128")
 
 
@@ -22,5 +22,5 @@ def check(dtype) -> np.dtype:
     byte order of a supported type is accepted)."""
     dt = np.dtype(dtype)
     if dt.kind not in "biufc" or dt.newbyteorder("=") not in SUPPORTED:
-        raise TypeError(f"unsupported dtype {dt}: chunkwise supports {_NAMES}")
+        raise TypeError(f"unsupported dtype {dt}: chunkwise supports {NAMES}")
     return dt

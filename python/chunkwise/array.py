@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from . import _execute, _plan, functions, interop, reductions
+from . import _execute, _plan, complexes, functions, interop, reductions
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
@@ -399,14 +399,21 @@ class Array(Lazy):
 
     @property
     def real(self) -> "Array":
-        """As ndarray's: every supported dtype is real, so the array itself."""
-        return self
+        """As ndarray's: the real part of complex values (lazy), the array
+        itself for real dtypes."""
+        return self if self.dtype.kind != "c" else Array(complexes.real(self._node))
 
     @property
     def imag(self) -> "Array":
-        """As ndarray's for real dtypes: lazy zeros of this shape and dtype
-        (read-only)."""
-        return np.zeros_like(self)
+        """As ndarray's: the imaginary part of complex values (lazy), lazy
+        zeros of this shape and dtype for real dtypes (read-only)."""
+        return Array(complexes.imag(self._node))
+
+    def conj(self) -> "Array":
+        """The complex conjugate, elementwise (lazy, as numpy.conjugate)."""
+        return np.conjugate(self)
+
+    conjugate = conj
 
 
 # ---------------------------------------------------------------- fallback

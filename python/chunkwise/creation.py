@@ -6,6 +6,7 @@ import operator
 
 import numpy as np
 
+from . import _core, _dtypes
 from ._coerce import array_leaf
 from ._coerce import normalize_chunks as _normalize_chunks
 from ._compile import open_hdf5, source
@@ -121,7 +122,34 @@ def asarray(obj, chunks=None) -> Array:
         return wrap(from_dask(obj, chunks))
     if (not isinstance(obj, np.ndarray) and hasattr(obj, "__dlpack__")
             and not hasattr(obj, "__array_interface__")):
-        arr = np.from_dlpack(obj)
+        arr = _from_dlpack(obj)
     else:
         arr = np.asarray(obj)
     return wrap(array_leaf(arr, chunks))
+
+
+# DLPack type codes (dlpack.h DLDataTypeCode) and the names of their widths.
+_DL_KINDS = {0: "int", 1: "uint", 2: "float", 3: "opaque handle", 4: "bfloat",
+             5: "complex", 6: "bool", 7: "float8_e3m4", 8: "float8_e4m3",
+             9: "float8_e4m3b11fnuz", 10: "float8_e4m3fn", 11: "float8_e4m3fnuz",
+             12: "float8_e5m2", 13: "float8_e5m2fnuz", 14: "float8_e8m0fnu",
+             15: "float6_e2m3fn", 16: "float6_e3m2fn", 17: "float4_e2m1fn"}
+
+
+def _from_dlpack(obj) -> np.ndarray:
+    """np.from_dlpack, with a TypeError naming the tensor's dtype when NumPy
+    (or chunkwise) cannot hold it (bfloat16, float8, ...)."""
+    try:
+        return np.from_dlpack(obj)
+    except (BufferError, TypeError, ValueError, RuntimeError) as e:
+        err = e
+    try:
+        code, bits, lanes = _core.dlpack_dtype(obj.__dlpack__())
+    except Exception:
+        raise err from None
+    kind = _DL_KINDS.get(code, f"type code {code}")
+    name = kind if kind.startswith(("float8", "float6", "float4", "opaque")) else f"{kind}{bits}"
+    if lanes != 1:
+        name += f" x{lanes} lanes"
+    raise TypeError(f"unsupported dtype {name} in a DLPack tensor: chunkwise supports "
+                    f"{_dtypes.NAMES}") from err

@@ -334,7 +334,7 @@ def _nansum(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
         return Fallback("numpy.nansum", np.nansum, (a,), dict(axis=axis, dtype=dtype,
                                                              out=out, **kw))
     keep = False if keepdims is np._NoValue else keepdims
-    if a.dtype.kind == "f":
+    if a.dtype.kind in "fc":
         a = _where(_u(np.isnan, a), 0, a)
     return reduce(np.add, a, axis, dtype, keep)
 

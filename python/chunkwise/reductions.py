@@ -21,7 +21,7 @@ import numpy as np
 
 from ._coerce import Unsupported, cast, node_of
 from ._dtypes import SUPPORTED
-from ._nodes import Accumulate, ArgReduce, Reduce
+from ._nodes import Accumulate, ArgReduce, Op, Reduce
 from .ufuncs import apply_ufunc, loop_index
 
 __all__ = ["reduce", "mean", "var", "std", "accumulate", "cumulative", "argreduce",
@@ -106,7 +106,16 @@ def var(x, axis=None, dtype=None, ddof=0, keepdims=False):
         dtype = np.dtype("f8")
     arrmean = apply_ufunc(np.true_divide, (reduce(np.add, x, axes, dtype, True), n))
     d = apply_ufunc(np.subtract, (x, arrmean))
-    d = apply_ufunc(np.multiply, (d, d))
+    if d.dtype.kind == "c":
+        # As NumPy: |d|**2 as re*re + im*im, in the parts' float dtype.
+        re, im = (Op(None, part, (d.dtype,), (d,), d.shape, d.dtype.type(0).real.dtype)
+                  for part in ("real", "imag"))
+        d = apply_ufunc(np.add, (apply_ufunc(np.multiply, (re, re)),
+                                 apply_ufunc(np.multiply, (im, im))))
+        if dtype is not None and np.dtype(dtype).kind == "c":
+            dtype = np.dtype(dtype).type(0).real.dtype
+    else:
+        d = apply_ufunc(np.multiply, (d, d))
     ret = reduce(np.add, d, axes, dtype, keepdims)
     return apply_ufunc(np.true_divide, (ret, max(n - ddof, 0)))
 

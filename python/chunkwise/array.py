@@ -484,6 +484,8 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
     """A ufunc call with NumPy's keyword arguments (dtype, signature,
     casting, where with out, order, subok), and numpy.divmod as its two
     exact halves; NotImplemented for what the plain path handles."""
+    if not kwargs and ufunc is not np.divmod:
+        return NotImplemented
     kw = dict(kwargs)
     order, subok = kw.pop("order", "K"), kw.pop("subok", True)
     if order not in ("K", "C", None):
@@ -501,10 +503,6 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
         outs = out if out is not None else (None, None)
         return tuple(f(*inputs, out=o, casting=casting) if o is not None else f(*inputs)
                      for f, o in zip((np.floor_divide, np.remainder), outs))
-    plain = (dtype is None and sig is None and where is True and casting == "same_kind")
-    if plain and (out is None or isinstance(out, tuple)) and subok in (True, False):
-        if order in ("K", "C", None) and len(kwargs) <= (out is not None):
-            return NotImplemented
     if ufunc.nout != 1 or ufunc.signature is not None:
         return _fallback(name, ufunc, inputs, kwargs)
     if isinstance(out, tuple):
@@ -515,7 +513,10 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
         raise TypeError(f"{name}: where= needs out= on chunkwise arrays (the other "
                         "elements would be uninitialised)")
     try:
-        node = _typed_ufunc(ufunc, inputs, dtype, sig, casting)
+        if dtype is None and sig is None:
+            node = apply_ufunc(ufunc, inputs)
+        else:
+            node = _typed_ufunc(ufunc, inputs, dtype, sig, casting)
     except Unsupported:
         return _fallback(name, ufunc, inputs, kwargs)
     if out is None:
@@ -552,7 +553,8 @@ def _typed_ufunc(ufunc, inputs, dtype, sig, casting):
             dts.append(type(x))
         else:
             dts.append(np.asarray(x).dtype)
-    resolved = ufunc.resolve_dtypes(tuple(dts) + (None,), signature=sig, casting=casting)
+    extra = {} if sig is None else {"signature": sig}
+    resolved = ufunc.resolve_dtypes(tuple(dts) + (None,), casting=casting, **extra)
     conv = []
     for x, dt in zip(inputs, resolved[:-1]):
         if isinstance(x, Array):

@@ -356,3 +356,39 @@ def test_strided_reads_of_nested_composites():
         np.testing.assert_array_equal(
             np.pad(cw.asarray(b, chunks=chunks), (11, 17), mode="reflect").compute(),
             np.pad(b, (11, 17), mode="reflect"))
+
+
+LOGSPACE = [(0, 3), (1, 2.5, 7), (-2, 2, 11, False), (2, 2, 5), (0, 1, 1), (0, 1, 0),
+            (0.1, 1e-300, 4), (3, -1, 9, True, 2), (1, 5, 6, True, 10, "f4"),
+            (1, 5, 6, True, 10, "i4"), (np.float32(0.5), np.float32(2), 13),
+            (np.float32(0.5), 2, 13, True, np.float32(3)), (0, 1e-320, 5),
+            (np.int16(1), np.int16(3), 5), (1, 3, 5, True, np.float16(2)), (0, 7, 1000)]
+GEOMSPACE = [(1, 1000, 4), (-1, -1000, 4), (2, 3, 10, False), (1, 256, 9), (0.5, 7, 1),
+             (1, 5, 0), (3, 5, 2), (1, 5, 6, True, "f4"),
+             (np.float32(1), np.float32(100), 7), (1, 2**60, 50), (1e-300, 1e300, 33),
+             (5, 1, 1, False), (-3, -7, 1000)]
+
+
+@pytest.mark.parametrize("args", LOGSPACE)
+def test_logspace_bit_exact(args):
+    ref = np.logspace(*args)
+    got = cw.logspace(*args)
+    assert isinstance(got, cw.Array)
+    np.testing.assert_array_equal(got.compute(), ref, strict=True)
+
+
+@pytest.mark.parametrize("args", GEOMSPACE)
+def test_geomspace_bit_exact(args):
+    ref = np.geomspace(*args)
+    got = cw.geomspace(*args)
+    assert isinstance(got, cw.Array)
+    np.testing.assert_array_equal(got.compute(), ref, strict=True)
+
+
+def test_logspace_geomspace_errors():
+    with pytest.raises(ValueError):
+        cw.geomspace(0, 5)
+    with pytest.raises(ValueError):
+        cw.logspace(0, 5, -1)
+    with pytest.raises(TypeError):
+        cw.logspace([0, 1], 5)

@@ -17,7 +17,7 @@ from .array import Array, wrap
 
 __all__ = ["open", "asarray", "zeros", "ones", "full", "empty", "arange", "eye",
            "identity", "tri", "indices", "meshgrid", "zeros_like", "ones_like",
-           "empty_like", "full_like"]
+           "empty_like", "full_like", "logspace", "geomspace"]
 
 
 def open(path, name) -> Array:  # noqa: A001 - the API's name
@@ -188,3 +188,15 @@ def empty_like(a, dtype=None, shape=None) -> Array:
 
 def full_like(a, fill_value, dtype=None, shape=None) -> Array:
     return wrap(views.like_node(a, dtype, shape, fill_value))
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None) -> Array:
+    """Lazy ``numpy.logspace`` of scalar arguments: NumPy's values exactly
+    (its linspace arithmetic, then ``power``)."""
+    return wrap(views.logspace_node(start, stop, num, endpoint, base, dtype))
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None) -> Array:
+    """Lazy ``numpy.geomspace`` of real scalar arguments, as NumPy computes
+    it (logspace of the log10s, exact endpoints, the sign of start)."""
+    return wrap(views.geomspace_node(start, stop, num, endpoint, dtype))

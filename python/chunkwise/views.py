@@ -19,6 +19,7 @@ from __future__ import annotations
 import operator
 
 import numpy as np
+from numpy._core._multiarray_umath import _array_converter  # linspace's own type rules
 from numpy.lib._arraypad_impl import _as_pairs  # NumPy's own pad-width parsing
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
@@ -630,3 +631,74 @@ def _fix(x, out=None):
     if out is not None or not isinstance(x, Lazy):
         return Fallback("numpy.fix", np.fix, (x,), dict(out=out))
     return _u(np.trunc, x)
+
+
+# --------------------------------------------------- logspace and geomspace
+
+def _line_node(start, stop, num, endpoint, dt):
+    """numpy.linspace's values for 0-d ``start``/``stop`` in inexact ``dt``,
+    operation for operation: arange * step (or / div * delta when the step
+    underflows) + start, the last element set to stop."""
+    div = (num - 1) if endpoint else num
+    delta = np.subtract(stop, start, dtype=type(dt))
+    y = leaf(Arange(num, 0, 0, 0.0, 1.0, dt))
+    if div > 0:
+        step = delta / div
+        if step == 0:
+            y = _u(np.multiply, _u(np.true_divide, y, np.asarray(div, dt)[()]), delta)
+        else:
+            y = _u(np.multiply, y, step)
+    else:
+        y = _u(np.multiply, y, delta)
+    y = cast(_u(np.add, y, np.asarray(start).astype(dt)[()]), dt)
+    if endpoint and num > 1:
+        y = concat([index_node(y, (slice(0, num - 1),)), full_node((1,), dt, stop)], 0)
+    return y
+
+
+def _scalars(*vals):
+    for v in vals:
+        a = np.asarray(v)
+        if a.ndim or a.dtype.kind not in "biuf":
+            raise TypeError("start, stop and base must be real scalars (arrays of "
+                            "them have no lazy form here)")
+    return vals
+
+
+def logspace_node(start, stop, num, endpoint, base, dtype):
+    num = operator.index(num)
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    start, stop, base = _scalars(start, stop, base)
+    # NumPy's linspace types: Python scalars weak, then made inexact.
+    conv = _array_converter(start, stop)
+    start, stop = conv.as_arrays()
+    dt = conv.result_type(ensure_inexact=True)
+    if type(base) not in (int, float):
+        base = np.asarray(base)
+    r = _u(np.power, base, _line_node(start, stop, num, endpoint, dt))
+    return r if dtype is None else cast(r, _check_dtype(dtype))
+
+
+def geomspace_node(start, stop, num, endpoint, dtype):
+    num = operator.index(num)
+    start, stop = (np.asarray(v) for v in _scalars(start, stop))
+    if start == 0 or stop == 0:
+        raise ValueError("Geometric sequence cannot include zero")
+    dt = np.result_type(start, stop, float(num),
+                        np.zeros((), dtype) if dtype is not None else np.zeros(()))
+    start, stop = start.astype(dt), stop.astype(dt)
+    sign = np.sign(start)
+    start = start / sign
+    stop = stop / sign
+    r = logspace_node(np.log10(start), np.log10(stop), num, endpoint, 10.0, dt)
+    if num > 0:
+        ends = [full_node((1,), dt, start)]
+        mid = index_node(r, (slice(1, num - 1 if num > 1 and endpoint else num),))
+        if num > 1:
+            ends.append(mid)
+            if endpoint:
+                ends.append(full_node((1,), dt, stop))
+        r = concat(ends, 0)
+    r = cast(_u(np.multiply, r, sign), dt)
+    return r if dtype is None else cast(r, _check_dtype(dtype))

@@ -392,3 +392,19 @@ def test_logspace_geomspace_errors():
         cw.logspace(0, 5, -1)
     with pytest.raises(TypeError):
         cw.logspace([0, 1], 5)
+
+
+@pytest.mark.parametrize("dt", ["f8", "f4", "f2", "i4", "u1"])
+def test_modf_two_outputs_exact(dt):
+    with np.errstate(all="ignore"):
+        a = np.array([-2.0, -0.5, -0.0, 0.0, 0.25, 3.75, np.inf, -np.inf, np.nan, 1e300,
+                      -1e-310, 5.5e4, 7]).astype(dt)
+        ref = np.modf(a)
+    with cw.config(fallback="error"), warnings.catch_warnings():
+        warnings.simplefilter("error")          # no spurious FP warnings
+        got = np.modf(cw.asarray(a, chunks=4))
+        assert isinstance(got, tuple) and len(got) == 2
+        for r, g in zip(ref, got):
+            g = g.compute()
+            np.testing.assert_array_equal(g, r, strict=True)
+            np.testing.assert_array_equal(np.signbit(g), np.signbit(r))

@@ -484,7 +484,7 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
     """A ufunc call with NumPy's keyword arguments (dtype, signature,
     casting, where with out, order, subok), and numpy.divmod as its two
     exact halves; NotImplemented for what the plain path handles."""
-    if not kwargs and ufunc is not np.divmod:
+    if not kwargs and ufunc not in (np.divmod, np.modf):
         return NotImplemented
     kw = dict(kwargs)
     order, subok = kw.pop("order", "K"), kw.pop("subok", True)
@@ -503,6 +503,12 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
         outs = out if out is not None else (None, None)
         return tuple(f(*inputs, out=o, casting=casting) if o is not None else f(*inputs)
                      for f, o in zip((np.floor_divide, np.remainder), outs))
+    if ufunc is np.modf and out is None and dtype is None and sig is None and \
+            where is True and isinstance(inputs[0], Array):
+        try:
+            return tuple(Array(n) for n in _modf(inputs[0]))
+        except Unsupported:
+            pass
     if ufunc.nout != 1 or ufunc.signature is not None:
         return _fallback(name, ufunc, inputs, kwargs)
     if isinstance(out, tuple):
@@ -532,6 +538,17 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
         raise ValueError(f"{name}: non-broadcastable output operand with shape "
                          f"{out.shape} doesn't match the broadcast shape {result.shape}")
     return result.compute(out=out)
+
+
+def _modf(x):
+    """numpy.modf as two single-output compositions, exact: the integral
+    part is trunc(x); the fractional part x - trunc(x) (exact in floating
+    point) with the sign of x, and a signed zero for infinities."""
+    dt = np.modf.resolve_dtypes((x.dtype, None, None))[0]
+    v = functions.astype(x._node, dt)
+    finite = functions.HANDLED[np.where](apply_ufunc(np.isinf, [v]), 0, v)
+    frac = apply_ufunc(np.subtract, [finite, apply_ufunc(np.trunc, [finite])])
+    return apply_ufunc(np.copysign, [frac, v]), apply_ufunc(np.trunc, [v])
 
 
 def _typed_ufunc(ufunc, inputs, dtype, sig, casting):

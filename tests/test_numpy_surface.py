@@ -408,3 +408,21 @@ def test_modf_two_outputs_exact(dt):
             g = g.compute()
             np.testing.assert_array_equal(g, r, strict=True)
             np.testing.assert_array_equal(np.signbit(g), np.signbit(r))
+
+
+def test_ufunc_out_as_numpy():
+    a = np.linspace(-3, 3, 12)
+    x = cw.asarray(a, chunks=5)
+    for out_dt in ["f4", "f8"]:
+        ref, got = np.empty(12, out_dt), np.empty(12, out_dt)
+        np.multiply(a, 1.3, out=ref)
+        assert np.multiply(x, 1.3, out=got) is got
+        np.testing.assert_array_equal(got, ref, strict=True)
+    ref, got = np.empty((2, 12)), np.empty((2, 12))
+    np.add(a, a, out=ref)                        # out larger: inputs broadcast
+    np.add(x, x, out=got)
+    np.testing.assert_array_equal(got, ref)
+    with pytest.raises(ValueError):
+        np.add(x, x, out=np.empty(5))
+    with pytest.raises(TypeError):
+        np.add(x, x, out=np.empty(12, "i4"))    # float64 -> int32 is not same_kind

@@ -533,6 +533,8 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
     node = functions.astype(node, out.dtype)
     if where is not True:
         node = functions.HANDLED[np.where](where, Array(node), out)
+    if node.shape != out.shape and np.broadcast_shapes(node.shape, out.shape) == out.shape:
+        node = functions.HANDLED[np.broadcast_to](node, out.shape)
     result = Array(node)
     if result.shape != out.shape:
         raise ValueError(f"{name}: non-broadcastable output operand with shape "

@@ -426,3 +426,66 @@ def test_ufunc_out_as_numpy():
         np.add(x, x, out=np.empty(5))
     with pytest.raises(TypeError):
         np.add(x, x, out=np.empty(12, "i4"))    # float64 -> int32 is not same_kind
+
+
+EDGES = [
+    ("block-3d", lambda x: np.block([[[x]], [[x]]]), (3, 4), "i8"),
+    ("block-scalars", lambda x: np.block([[x, 1.0], [2, 3]]), (), "f8"),
+    ("sinc-f2", lambda x: np.sinc(x), (3, 4), "f2"),
+    ("sinc-zero-int", lambda x: np.sinc(x - 3), (3, 4), "i4"),
+    ("pad-0d", lambda x: np.pad(x, 2), (), "f8"),
+    ("pad-empty-axis", lambda x: np.pad(x, 1), (0, 3), "f8"),
+    ("pad-constant-cast", lambda x: np.pad(x, 1, constant_values=2.7), (3, 4), "i8"),
+    ("pad-wrap-wide", lambda x: np.pad(x, (7, 13), mode="wrap"), (3, 4), "i8"),
+    ("pad-reflect-size1", lambda x: np.pad(x, 3, mode="reflect"), (3, 1), "i8"),
+    ("roll-0d", lambda x: np.roll(x, 1), (), "f8"),
+    ("roll-empty", lambda x: np.roll(x, 2, axis=0), (0, 3), "f8"),
+    ("roll-huge", lambda x: np.roll(x, 10**12 + 3, axis=1), (3, 4), "i8"),
+    ("roll-same-axis-twice", lambda x: np.roll(x, (1, 2), axis=(0, 0)), (3, 4), "i8"),
+    ("repeat-0d", lambda x: np.repeat(x, 3), (), "f8"),
+    ("repeat-zero", lambda x: np.repeat(x, 0, axis=1), (3, 4), "i8"),
+    ("tile-0d", lambda x: np.tile(x, 3), (), "f8"),
+    ("tile-zero", lambda x: np.tile(x, (0, 2)), (3, 4), "i8"),
+    ("split-beyond", lambda x: np.split(x, [2, 10]), (5,), "f8"),
+    ("split-negative", lambda x: np.array_split(x, [-2, 1]), (5,), "f8"),
+    ("array_split-more-than-n", lambda x: np.array_split(x, 8), (5,), "f8"),
+    ("tril-3d", lambda x: np.tril(x, 1), (2, 3, 4), "i8"),
+    ("triu-1d", lambda x: np.triu(x), (5,), "f8"),
+    ("triu-k-beyond", lambda x: np.triu(x, 100), (3, 4), "i8"),
+    ("tril-bool", lambda x: np.tril(x > 3), (3, 4), "i8"),
+    ("hstack-0d", lambda x: np.hstack([x, x]), (), "f8"),
+    ("vstack-0d", lambda x: np.vstack([x, x]), (), "f8"),
+    ("column_stack-0d", lambda x: np.column_stack([x, x]), (), "f8"),
+    ("hstack-dtype", lambda x: np.hstack([x, x], dtype="f4"), (3, 4), "i8"),
+    ("full_like-nan-into-float", lambda x: np.full_like(x, np.nan), (3, 4), "f4"),
+    ("meshgrid-0d", lambda x: np.meshgrid(x, x), (), "f8"),
+    ("nan_to_num-f4-big-posinf", lambda x: np.nan_to_num(np.log(x - 3), posinf=1e300),
+     (3, 4), "f4"),
+    ("rot90-3d", lambda x: np.rot90(x, 1, axes=(2, 0)), (2, 3, 4), "i8"),
+    ("divmod-by-zero", lambda x: np.divmod(x, 0), (3, 4), "i8"),
+]
+
+
+@pytest.mark.parametrize("call,shape,dt", [pytest.param(c, s, d, id=n) for n, c, s, d in EDGES])
+def test_edges_as_numpy(call, shape, dt):
+    a = (np.arange(int(np.prod(shape))) % 7).reshape(shape).astype(dt)
+    with np.errstate(all="ignore"):
+        ref = call(a)
+        got = _lazily(lambda f, x: call(x), None, cw.asarray(a, chunks=2 if shape else None))
+        _check(ref, got)
+
+
+def test_pad_width_forms():
+    a = np.arange(12).reshape(3, 4)
+    x = cw.asarray(a)
+    if np.lib.NumpyVersion(np.__version__) >= "2.3.0":
+        np.testing.assert_array_equal(np.pad(x, {1: (1, 2)}).compute(),
+                                      np.pad(a, {1: (1, 2)}), strict=True)
+    for w in [1, (1,), (1, 2), ((1, 2),), ((1, 2), (0, 3)), np.array([[2, 0], [1, 1]])]:
+        np.testing.assert_array_equal(np.pad(x, w, mode="symmetric").compute(),
+                                      np.pad(a, w, mode="symmetric"), strict=True)
+    for bad in [1.5, -1, ((1, 2, 3),)]:
+        with pytest.raises(Exception) as ref:
+            np.pad(a, bad)
+        with pytest.raises(type(ref.value)):
+            np.pad(x, bad)

@@ -123,6 +123,8 @@ def _roll(a, shift, axis=None):
     x = node_of(a)
     nd = len(x.shape)
     if axis is None:
+        if nd == 0:
+            return x
         if nd != 1:
             # A roll of the flattened array needs a reshape.
             return Fallback("numpy.roll", np.roll, (a, shift), {})
@@ -329,7 +331,8 @@ def _block_build(arrays, depth, nd):
     if type(arrays) is list:
         parts = [_block_build(a, depth - 1, nd) for a in arrays]
         return _concatenate(parts, axis=-depth)
-    return _atleast(arrays, nd)
+    x = node_of(arrays)
+    return index_node(x, (None,) * (nd - len(x.shape)) + (Ellipsis,))
 
 
 @implements(np.block)
@@ -368,6 +371,8 @@ _REPEAT_PARTS = 4096
 
 def repeat(a, repeats, axis=None):
     x = node_of(a)
+    if axis is None and not x.shape:
+        x = index_node(x, (None,))
     if np.ndim(repeats) != 0 or (axis is None and len(x.shape) != 1):
         # Per-element counts need a gather; a flattening repeat a reshape.
         return Fallback("numpy.repeat", np.repeat, (a, repeats), dict(axis=axis))
@@ -443,7 +448,17 @@ def _pad(array, pad_width, mode="constant", **kwargs):
     if "reflect_type" in kwargs and mode not in ("reflect", "symmetric"):
         raise ValueError(f"unsupported keyword arguments for mode '{mode}': "
                          f"{{'reflect_type'}}")
-    widths = _as_pairs(np.asarray(pad_width), nd, as_index=True)
+    if isinstance(pad_width, dict):
+        # NumPy >= 2.3: {axis: width or (before, after)}, others unpadded.
+        pairs = [(0, 0)] * nd
+        for ax, w in pad_width.items():
+            w = np.broadcast_to(np.asarray(w), (2,))
+            pairs[normalize_axis_index(ax, nd)] = (w[0], w[1])
+        pad_width = pairs
+    pw = np.asarray(pad_width)
+    if pw.dtype.kind not in "iu":
+        raise TypeError("`pad_width` must be of integral type.")
+    widths = _as_pairs(pw, nd, as_index=True)
     values = _as_pairs(kwargs.get("constant_values", 0), nd) if mode == "constant" else None
     for ax, (before, after) in enumerate(widths):
         before, after = int(before), int(after)
@@ -621,8 +636,10 @@ def _isneginf(x, out=None):
 
 @implements(np.sinc)
 def _sinc(x):
-    # NumPy's sinc: y = pi * where(x == 0, 1e-20, x); sin(y) / y.
-    y = _u(np.multiply, np.pi, _where(_u(np.equal, x, 0), 1.0e-20, x))
+    # NumPy's sinc: x = pi * x; y = where(x, x, eps); sin(y) / y.
+    x = _u(np.multiply, np.pi, x)
+    eps = np.finfo(x.dtype).eps if x.dtype.kind == "f" else 1e-20
+    y = _where(_u(np.not_equal, x, 0), x, eps)
     return _u(np.true_divide, _u(np.sin, y), y)
 
 

@@ -489,3 +489,20 @@ def test_pad_width_forms():
             np.pad(a, bad)
         with pytest.raises(type(ref.value)):
             np.pad(x, bad)
+
+
+@pytest.mark.parametrize("func,args,kw", [
+    (np.eye, (3,), {}), (np.eye, (3, 4, 1), {"dtype": "i4"}), (np.identity, (3,), {}),
+    (np.tri, (3, 5, -1), {}), (np.zeros, ((2, 3),), {}), (np.ones, (4,), {"dtype": "u1"}),
+    (np.empty, ((2, 2),), {}), (np.full, ((2, 3), 7), {}),
+    (np.full, ((2, 3), 2.5), {"dtype": "i2"}),
+])
+def test_creation_through_like(func, args, kw):
+    like = cw.zeros(3)
+    with cw.config(fallback="error"):
+        got = func(*args, like=like, **kw)
+    assert isinstance(got, cw.Array)
+    ref = func(*args, **kw)
+    if func is np.empty:
+        ref = np.zeros_like(ref)            # chunkwise's empty reads as zeros
+    np.testing.assert_array_equal(got.compute(), ref, strict=True)

@@ -719,3 +719,55 @@ def geomspace_node(start, stop, num, endpoint, dtype):
         r = concat(ends, 0)
     r = cast(_u(np.multiply, r, sign), dt)
     return r if dtype is None else cast(r, _check_dtype(dtype))
+
+
+# ------------------------------------------- creation through like=Array
+
+def _dims(shape):
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    shape = tuple(operator.index(n) for n in shape)
+    if any(n < 0 for n in shape):
+        raise ValueError("negative dimensions are not allowed")
+    return shape
+
+
+@implements(np.eye)
+def _eye(N, M=None, k=0, dtype=float, order="C", *, device=None, like=None):
+    N = operator.index(N)
+    M = N if M is None else operator.index(M)
+    _dims((N, M))
+    return eye_node(N, M, operator.index(k), _check_dtype(dtype))
+
+
+@implements(np.identity)
+def _identity(n, dtype=None, *, like=None):
+    return _eye(n, dtype=float if dtype is None else dtype)
+
+
+@implements(np.tri)
+def _tri(N, M=None, k=0, dtype=float, *, like=None):
+    N = operator.index(N)
+    M = N if M is None else operator.index(M)
+    _dims((N, M))
+    return tri_node(N, M, operator.index(k), _check_dtype(dtype))
+
+
+def _filled(value):
+    def impl(shape, dtype=float, order="C", *, device=None, like=None):
+        return full_node(_dims(shape), _check_dtype(dtype), value)
+    return impl
+
+
+implements(np.zeros)(_filled(0))
+implements(np.ones)(_filled(1))
+implements(np.empty)(_filled(0))
+
+
+@implements(np.full)
+def _full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
+    if np.ndim(fill_value) != 0:
+        return Fallback("numpy.full", np.full, (shape, fill_value),
+                        dict(dtype=dtype, order=order))
+    v = np.full((), fill_value, dtype=dtype)
+    return full_node(_dims(shape), _check_dtype(v.dtype), v)

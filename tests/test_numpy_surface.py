@@ -506,3 +506,23 @@ def test_creation_through_like(func, args, kw):
     if func is np.empty:
         ref = np.zeros_like(ref)            # chunkwise's empty reads as zeros
     np.testing.assert_array_equal(got.compute(), ref, strict=True)
+
+
+@pytest.mark.parametrize("dt", ["f8", "f4", "f2", "i4", "u1", "i8"])
+def test_frexp_two_outputs_exact(dt):
+    rng = np.random.default_rng(0)
+    base = [0.0, -0.0, 1.0, -1.0, 0.5, 0.75, 2.0, 3.0, np.inf, -np.inf, np.nan, 5e-324,
+            2.2250738585072014e-308, 1.7976931348623157e308, 1 - 2**-53, 2 - 2**-52,
+            1e-310, 7, 1023.9999]
+    with np.errstate(all="ignore"):
+        a = np.concatenate([base, rng.standard_normal(2000)
+                            * 10.0 ** rng.integers(-300, 300, 2000)]).astype(dt)
+        ref = np.frexp(a)
+    with cw.config(fallback="error"), warnings.catch_warnings():
+        warnings.simplefilter("error")          # no spurious FP warnings
+        got = np.frexp(cw.asarray(a, chunks=300))
+        assert isinstance(got, tuple) and len(got) == 2
+        for r, g in zip(ref, got):
+            g = g.compute()
+            np.testing.assert_array_equal(g, r, strict=True)
+            np.testing.assert_array_equal(np.signbit(g), np.signbit(r))

@@ -484,7 +484,7 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
     """A ufunc call with NumPy's keyword arguments (dtype, signature,
     casting, where with out, order, subok), and numpy.divmod as its two
     exact halves; NotImplemented for what the plain path handles."""
-    if not kwargs and ufunc not in (np.divmod, np.modf):
+    if not kwargs and ufunc not in (np.divmod, np.modf, np.frexp):
         return NotImplemented
     kw = dict(kwargs)
     order, subok = kw.pop("order", "K"), kw.pop("subok", True)
@@ -503,10 +503,11 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
         outs = out if out is not None else (None, None)
         return tuple(f(*inputs, out=o, casting=casting) if o is not None else f(*inputs)
                      for f, o in zip((np.floor_divide, np.remainder), outs))
-    if ufunc is np.modf and out is None and dtype is None and sig is None and \
-            where is True and isinstance(inputs[0], Array):
+    if ufunc in (np.modf, np.frexp) and out is None and dtype is None and sig is None \
+            and where is True and isinstance(inputs[0], Array):
         try:
-            return tuple(Array(n) for n in _modf(inputs[0]))
+            two = _modf if ufunc is np.modf else _frexp
+            return tuple(Array(n) for n in two(inputs[0]))
         except Unsupported:
             pass
     if ufunc.nout != 1 or ufunc.signature is not None:
@@ -551,6 +552,28 @@ def _modf(x):
     finite = functions.HANDLED[np.where](apply_ufunc(np.isinf, [v]), 0, v)
     frac = apply_ufunc(np.subtract, [finite, apply_ufunc(np.trunc, [finite])])
     return apply_ufunc(np.copysign, [frac, v]), apply_ufunc(np.trunc, [v])
+
+
+def _frexp(x):
+    """numpy.frexp as exact single-output compositions: the exponent from
+    a float64 log2, corrected by one step either way so that the mantissa
+    ldexp(x, -e) (an exact scaling) lies in [0.5, 1); zeros, infinities and
+    NaN give themselves and exponent 0, as NumPy's."""
+    dt = np.frexp.resolve_dtypes((x.dtype, None, None))[0]
+    u = apply_ufunc
+    where = functions.HANDLED[np.where]
+    v = functions.astype(x._node, dt)
+    special = u(np.logical_or, [u(np.equal, [v, 0]), u(np.logical_not, [u(np.isfinite, [v])])])
+    safe = where(special, np.ones((), dt), v)
+    mag = functions.astype(u(np.absolute, [safe]), np.float64)
+    e = u(np.add, [functions.astype(u(np.floor, [u(np.log2, [mag])]), np.int32),
+                   np.int32(1)])
+    m = u(np.absolute, [u(np.ldexp, [safe, u(np.negative, [e])])])
+    e = u(np.subtract, [u(np.add, [e, u(np.greater_equal, [m, 1.0])]),
+                        u(np.less, [m, 0.5])])
+    e = functions.astype(e, np.int32)
+    mant = where(special, v, u(np.ldexp, [safe, u(np.negative, [e])]))
+    return functions.astype(mant, dt), where(special, np.int32(0), e)
 
 
 def _typed_ufunc(ufunc, inputs, dtype, sig, casting):

@@ -13,6 +13,7 @@ nodes, and the NumPy protocols below wrap them.
 """
 from __future__ import annotations
 
+import html
 import math
 import operator
 import warnings
@@ -27,7 +28,7 @@ from ._nodes import Hdf5, Lazy, Leaf, NODES
 from ._rewrite import index_node
 from .config import current
 from .functions import HANDLED, FallbackWarning
-from .ufuncs import apply_ufunc
+from .ufuncs import _WEAK, apply_ufunc
 
 __all__ = ["Array", "wrap"]
 
@@ -580,7 +581,6 @@ def _typed_ufunc(ufunc, inputs, dtype, sig, casting):
     """The Op of ``ufunc(*inputs)`` with NumPy's loop for the requested
     dtype or signature: inputs are converted to that loop's types (checked
     against ``casting``)."""
-    from .ufuncs import _WEAK  # the weak Python scalar types of NEP 50
     if dtype is not None:
         sig = (None,) * ufunc.nin + (np.dtype(dtype),)
     elif isinstance(sig, str):
@@ -699,7 +699,6 @@ def _chunk_svg(shape, chunks, size=120):
 
 
 def _repr_html(self):
-    import html  # only for notebooks
     node = self._node
     source = "lazy expression"
     if isinstance(node, Leaf):

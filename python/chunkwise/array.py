@@ -756,7 +756,7 @@ def _repr_html(self):
         source = node.spec.kind
         if isinstance(node.spec, Hdf5):
             source = f"hdf5 {node.spec.path}:{node.spec.dataset}"
-    chunks = self.chunks
+    chunks = self.chunksize
     nchunks = math.prod(-(-n // max(c, 1)) for n, c in zip(self.shape, chunks or ()))
     rows = [("Shape", self.shape), ("Dtype", self.dtype), ("Chunks", chunks),
             ("Number of chunks", nchunks), ("Bytes", _fmt_bytes(self.nbytes)),

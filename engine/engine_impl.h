@@ -41,8 +41,10 @@ typedef struct cw__vm_scratch {
      * (CW__MAX_VALUES each once allocated). */
     cw__cstream_t *streams[CW__MAX_DEPTH];
     int nstreams[CW__MAX_DEPTH];
-    void *box; /* a strided read of a program's region */
-    size_t box_cap;
+    /* A strided read of a program's region, by depth: a program read as a
+     * source may read another one inside it. */
+    void *box[CW__MAX_DEPTH];
+    size_t box_cap[CW__MAX_DEPTH];
     /* A matrix product's blocks, by depth: rows of A, columns of B, the
      * accumulated product, and a block before its conversion. */
     void *mm[CW__MAX_DEPTH][4];

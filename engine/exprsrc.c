@@ -58,9 +58,15 @@ exprsrc_read(cw_source_t *src, const int64_t *start, const int64_t *step,
         bstr[k] = st;
         st *= box[k];
     }
-    CW_TRY(cw__reserve(&w->vm.box, &w->vm.box_cap, (size_t)st));
-    CW_TRY(cw__eval_region(e, &lay, lo, box, w->vm.box, bstr, w));
-    const char *first = w->vm.box;
+    /* The box of this nesting level: the region evaluated here may read
+     * other programs with steps, each into the box of its own level. */
+    int lvl = w->vm.depth;
+    if (lvl >= CW__MAX_DEPTH) {
+        return cw__error(CW_EINVAL, "expressions nested more than 4 deep");
+    }
+    CW_TRY(cw__reserve(&w->vm.box[lvl], &w->vm.box_cap[lvl], (size_t)st));
+    CW_TRY(cw__eval_region(e, &lay, lo, box, w->vm.box[lvl], bstr, w));
+    const char *first = w->vm.box[lvl];
     for (int k = 0; k < nd; k++) {
         first += (start[k] - lo[k]) * bstr[k];
         sstr[k] = bstr[k] * step[k];

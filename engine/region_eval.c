@@ -113,8 +113,17 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
             cnt[d] = k >= 0 ? count[k] : 1;
             str[d] = k >= 0 ? dstr[0][k] : 0;
         }
-        return cw__read_region(only->src, start, only->sel.step, cnt, dsts[0], str,
-                               &w->io);
+        /* A composite source read here uses the next level's buffers: the
+         * destination may be this level's (a strided read's box). */
+        int lvl = vm->depth;
+        if (lvl >= CW__MAX_DEPTH) {
+            return cw__error(CW_EINVAL, "programs nested more than 4 deep");
+        }
+        vm->depth = lvl + 1;
+        rc = cw__read_region(only->src, start, only->sel.step, cnt, dsts[0], str,
+                             &w->io);
+        vm->depth = lvl;
+        return rc;
     }
     /* Inputs may themselves be programs (composite sources): each nesting
      * level has its own buffers. */

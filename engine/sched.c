@@ -149,7 +149,9 @@ cw__worker_destroy(cw__worker_t *w)
         }
         cw__free(vm->streams[i]);
     }
-    cw__free(vm->box);
+    for (int i = 0; i < CW__MAX_DEPTH; i++) {
+        cw__free(vm->box[i]);
+    }
     cw__free(vm->carry);
     cw__free(vm->red_slabs);
     cw__free(vm->red_stacks);

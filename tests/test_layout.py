@@ -14,8 +14,9 @@ PKG = os.path.dirname(chunkwise.__file__)
 
 # The import rule: a module imports only modules listed before it.
 ORDER = ["_dtypes", "indexing", "config", "progress", "_nodes", "_coerce", "_rewrite",
-         "ufuncs", "reductions", "functions", "_compile", "_plan", "_execute", "complexes", "interop", "array",
-         "creation", "__init__", "xarray_chunkmanager", "cli", "__main__"]
+         "ufuncs", "reductions", "functions", "views", "_compile", "_plan", "_execute",
+         "complexes", "interop", "array", "creation", "__init__", "xarray_chunkmanager", "cli",
+         "__main__"]
 
 
 def _modules():

@@ -13,12 +13,14 @@ nodes, and the NumPy protocols below wrap them.
 """
 from __future__ import annotations
 
+import html
 import math
+import operator
 import warnings
 
 import numpy as np
 
-from . import _execute, _plan, complexes, functions, interop, reductions
+from . import _execute, _plan, complexes, functions, interop, reductions, views  # views: registrations
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
@@ -26,7 +28,7 @@ from ._nodes import Hdf5, Lazy, Leaf, NODES
 from ._rewrite import index_node
 from .config import current
 from .functions import HANDLED, FallbackWarning
-from .ufuncs import apply_ufunc
+from .ufuncs import _WEAK, apply_ufunc
 
 __all__ = ["Array", "wrap"]
 
@@ -209,9 +211,17 @@ class Array(Lazy):
     def round(self, decimals=0) -> "Array":
         return np.round(self, decimals)
 
-    def astype(self, dtype) -> "Array":
-        """Lazy conversion, as ``ndarray.astype`` (unsafe casting)."""
-        return self._new(functions.astype(self._node, dtype))
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True) -> "Array":
+        """Lazy conversion, as ``ndarray.astype``.  Arrays are read-only, so
+        ``copy`` only decides whether the same object may come back when the
+        dtype is unchanged (``copy=False``)."""
+        if casting != "unsafe" and not np.can_cast(self.dtype, dtype, casting):
+            raise TypeError(f"Cannot cast array data from {self.dtype!r} to "
+                            f"{np.dtype(dtype)!r} according to the rule {casting!r}")
+        node = functions.astype(self._node, dtype)
+        if node is self._node and not copy:
+            return self
+        return Array(node)
 
     def explain(self) -> None:
         """Print the plan that computing this array runs: per pass, the fused
@@ -231,6 +241,10 @@ class Array(Lazy):
                 if hasattr(x, "__array_ufunc__"):
                     return NotImplemented
         name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        if method == "__call__":
+            result = _ufunc_call(ufunc, name, inputs, kwargs)
+            if result is not NotImplemented:
+                return result
         out = kwargs.pop("out", None)
         if out is not None:
             if (len(out) != 1 or not isinstance(out[0], np.ndarray)
@@ -294,6 +308,9 @@ class Array(Lazy):
         result = impl(*args, **kwargs)
         if isinstance(result, NODES):
             return self._new(result)
+        if isinstance(result, (tuple, list)) and result and all(
+                isinstance(r, NODES) for r in result):
+            return type(result)(Array(r) for r in result)
         if isinstance(result, Fallback):
             return _fallback(result.name, result.call, result.args, result.kwargs)
         if isinstance(result, Scalar):
@@ -518,3 +535,249 @@ for _name, _uf in [("neg", np.negative), ("pos", np.positive), ("abs", np.absolu
                    ("invert", np.invert)]:
     setattr(Array, f"__{_name}__", _unary(_uf))
 del _name, _uf, _op, _rop
+
+
+# ------------------------------------------- ndarray methods and protocols
+
+def _ufunc_call(ufunc, name, inputs, kwargs):
+    """A ufunc call with NumPy's keyword arguments (dtype, signature,
+    casting, where with out, order, subok), and numpy.divmod as its two
+    exact halves; NotImplemented for what the plain path handles."""
+    if not kwargs and ufunc not in (np.divmod, np.modf, np.frexp):
+        return NotImplemented
+    kw = dict(kwargs)
+    order, subok = kw.pop("order", "K"), kw.pop("subok", True)
+    if order not in ("K", "C", None):
+        raise TypeError(f"{name}: order={order!r} is not supported on chunkwise arrays")
+    dtype, sig = kw.pop("dtype", None), kw.pop("signature", None)
+    casting = kw.pop("casting", "same_kind")
+    where = kw.pop("where", True)
+    out = kw.pop("out", None)
+    if kw:
+        raise TypeError(f"{name}: unsupported keyword arguments {sorted(kw)} on "
+                        "chunkwise arrays")
+    if ufunc is np.divmod:
+        if dtype is not None or sig is not None or where is not True:
+            return _fallback(name, ufunc, inputs, kwargs)
+        outs = out if out is not None else (None, None)
+        return tuple(f(*inputs, out=o, casting=casting) if o is not None else f(*inputs)
+                     for f, o in zip((np.floor_divide, np.remainder), outs))
+    if ufunc in (np.modf, np.frexp) and out is None and dtype is None and sig is None \
+            and where is True and isinstance(inputs[0], Array):
+        try:
+            two = _modf if ufunc is np.modf else _frexp
+            return tuple(Array(n) for n in two(inputs[0]))
+        except Unsupported:
+            pass
+    if ufunc.nout != 1 or ufunc.signature is not None:
+        return _fallback(name, ufunc, inputs, kwargs)
+    if isinstance(out, tuple):
+        out = out[0] if len(out) == 1 else None
+    if out is not None and not isinstance(out, np.ndarray):
+        raise TypeError(f"{name}: out= must be one numpy.ndarray")
+    if where is not True and out is None:
+        raise TypeError(f"{name}: where= needs out= on chunkwise arrays (the other "
+                        "elements would be uninitialised)")
+    try:
+        if dtype is None and sig is None:
+            node = apply_ufunc(ufunc, inputs)
+        else:
+            node = _typed_ufunc(ufunc, inputs, dtype, sig, casting)
+    except Unsupported:
+        return _fallback(name, ufunc, inputs, kwargs)
+    if out is None:
+        return Array(node)
+    if not np.can_cast(node.dtype, out.dtype, casting):
+        raise np._core._exceptions._UFuncOutputCastingError(
+            ufunc, casting, node.dtype, out.dtype, 0)
+    node = functions.astype(node, out.dtype)
+    if where is not True:
+        node = functions.HANDLED[np.where](where, Array(node), out)
+    if node.shape != out.shape and np.broadcast_shapes(node.shape, out.shape) == out.shape:
+        node = functions.HANDLED[np.broadcast_to](node, out.shape)
+    result = Array(node)
+    if result.shape != out.shape:
+        raise ValueError(f"{name}: non-broadcastable output operand with shape "
+                         f"{out.shape} doesn't match the broadcast shape {result.shape}")
+    return result.compute(out=out)
+
+
+def _modf(x):
+    """numpy.modf as two single-output compositions, exact: the integral
+    part is trunc(x); the fractional part x - trunc(x) (exact in floating
+    point) with the sign of x, and a signed zero for infinities."""
+    dt = np.modf.resolve_dtypes((x.dtype, None, None))[0]
+    v = functions.astype(x._node, dt)
+    finite = functions.HANDLED[np.where](apply_ufunc(np.isinf, [v]), 0, v)
+    frac = apply_ufunc(np.subtract, [finite, apply_ufunc(np.trunc, [finite])])
+    return apply_ufunc(np.copysign, [frac, v]), apply_ufunc(np.trunc, [v])
+
+
+def _frexp(x):
+    """numpy.frexp as exact single-output compositions: the exponent from
+    a float64 log2, corrected by one step either way so that the mantissa
+    ldexp(x, -e) (an exact scaling) lies in [0.5, 1); zeros, infinities and
+    NaN give themselves and exponent 0, as NumPy's."""
+    dt = np.frexp.resolve_dtypes((x.dtype, None, None))[0]
+    u = apply_ufunc
+    where = functions.HANDLED[np.where]
+    v = functions.astype(x._node, dt)
+    special = u(np.logical_or, [u(np.equal, [v, 0]), u(np.logical_not, [u(np.isfinite, [v])])])
+    safe = where(special, np.ones((), dt), v)
+    mag = functions.astype(u(np.absolute, [safe]), np.float64)
+    e = u(np.add, [functions.astype(u(np.floor, [u(np.log2, [mag])]), np.int32),
+                   np.int32(1)])
+    m = u(np.absolute, [u(np.ldexp, [safe, u(np.negative, [e])])])
+    e = u(np.subtract, [u(np.add, [e, u(np.greater_equal, [m, 1.0])]),
+                        u(np.less, [m, 0.5])])
+    e = functions.astype(e, np.int32)
+    mant = where(special, v, u(np.ldexp, [safe, u(np.negative, [e])]))
+    return functions.astype(mant, dt), where(special, np.int32(0), e)
+
+
+def _typed_ufunc(ufunc, inputs, dtype, sig, casting):
+    """The Op of ``ufunc(*inputs)`` with NumPy's loop for the requested
+    dtype or signature: inputs are converted to that loop's types (checked
+    against ``casting``)."""
+    if dtype is not None:
+        sig = (None,) * ufunc.nin + (np.dtype(dtype),)
+    elif isinstance(sig, str):
+        sig = tuple(np.dtype(c) for c in sig.replace("->", ""))
+    elif sig is not None:
+        sig = tuple(None if d is None else np.dtype(d) for d in sig)
+    dts = []
+    for x in inputs:
+        if isinstance(x, Array):
+            dts.append(x.dtype)
+        elif type(x) in _WEAK:
+            dts.append(type(x))
+        else:
+            dts.append(np.asarray(x).dtype)
+    extra = {} if sig is None else {"signature": sig}
+    resolved = ufunc.resolve_dtypes(tuple(dts) + (None,), casting=casting, **extra)
+    conv = []
+    for x, dt in zip(inputs, resolved[:-1]):
+        if isinstance(x, Array):
+            conv.append(functions.astype(x._node, dt))
+        else:
+            conv.append(np.asarray(x).astype(dt) if type(x) not in _WEAK
+                        else np.asarray(x, dtype=dt))
+    node = apply_ufunc(ufunc, conv)
+    return functions.astype(node, resolved[-1])
+
+
+def _copy(self, order="K"):
+    """A new Array of the same values (arrays are read-only: nothing is
+    copied until computed)."""
+    return Array(self._node)
+
+
+def _tolist(self):
+    return self.compute().tolist()
+
+
+def _item(self, *args):
+    """A Python scalar: of a size-1 array, or the element at a flat index
+    or an index tuple (only that element is read)."""
+    if not args:
+        if self.size != 1:
+            raise ValueError("can only convert an array of size 1 to a Python scalar")
+        return self.compute().reshape(()).item()
+    if len(args) == 1 and isinstance(args[0], tuple):
+        args = args[0]
+    if len(args) == 1:
+        i = operator.index(args[0])
+        if not -self.size <= i < self.size:
+            raise IndexError("index out of bounds")
+        args = np.unravel_index(i % self.size, self.shape)
+    elif len(args) != self.ndim:
+        raise ValueError("incorrect number of indices for array")
+    return self[tuple(int(a) for a in args)].compute().item()
+
+
+def _dot(self, b, out=None):
+    return np.dot(self, b) if out is None else np.dot(self, b, out=out)
+
+
+def _repeat(self, repeats, axis=None):
+    return np.repeat(self, repeats, axis=axis)
+
+
+def _format(self, spec):
+    if self.ndim == 0:
+        return format(self.compute()[()], spec)
+    return object.__format__(self, spec)
+
+
+def _round_(self, ndigits=None):
+    """round(x) of a 0-d array rounds its scalar, as round(np.float64)."""
+    if self.ndim != 0:
+        raise TypeError("round() of a chunkwise Array needs a 0-d array; "
+                        "use np.round(x, decimals) for arrays")
+    v = self.compute()[()]
+    return round(v) if ndigits is None else round(v, ndigits)
+
+
+def _divmod(self, other):
+    return np.divmod(self, other)
+
+
+def _rdivmod(self, other):
+    return np.divmod(other, self)
+
+
+def _contains(self, value):
+    return bool((self == value).any())
+
+
+def _mT(self):
+    return Array(views.matrix_transpose(self._node))
+
+
+def _chunk_svg(shape, chunks, size=120):
+    """A small picture of the chunk grid of the last two axes."""
+    dims = [max(n, 1) for n in shape[-2:]] or [1]
+    ch = [max(c, 1) for c in (chunks or dims)[-2:]] or [1]
+    if len(dims) == 1:
+        dims, ch = [1] + dims, [1] + ch
+    h, w = dims
+    scale = size / max(h, w)
+    ph, pw = max(h * scale, 8), max(w * scale, 8)
+    lines = []
+    for k in range(min(-(-h // ch[0]), 50) + 1):
+        y = min(k * ch[0] * ph / h, ph)
+        lines.append(f'<line x1="0" y1="{y:.1f}" x2="{pw:.1f}" y2="{y:.1f}" />')
+    for k in range(min(-(-w // ch[1]), 50) + 1):
+        x = min(k * ch[1] * pw / w, pw)
+        lines.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{ph:.1f}" />')
+    return (f'<svg width="{pw + 2:.0f}" height="{ph + 2:.0f}" '
+            f'style="stroke:rgb(0,0,0);stroke-width:1">'
+            f'<polygon points="0,0 {pw:.1f},0 {pw:.1f},{ph:.1f} 0,{ph:.1f}" '
+            f'style="fill:#8B4903A0;stroke-width:0"/>{"".join(lines)}</svg>')
+
+
+def _repr_html(self):
+    node = self._node
+    source = "lazy expression"
+    if isinstance(node, Leaf):
+        source = node.spec.kind
+        if isinstance(node.spec, Hdf5):
+            source = f"hdf5 {node.spec.path}:{node.spec.dataset}"
+    chunks = self.chunksize
+    nchunks = math.prod(-(-n // max(c, 1)) for n, c in zip(self.shape, chunks or ()))
+    rows = [("Shape", self.shape), ("Dtype", self.dtype), ("Chunks", chunks),
+            ("Number of chunks", nchunks), ("Bytes", _fmt_bytes(self.nbytes)),
+            ("Source", source)]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                   for k, v in rows)
+    return (f"<table><tr><td><table>{body}</table></td>"
+            f"<td>{_chunk_svg(self.shape, chunks)}</td></tr></table>")
+
+
+for _name, _f in [("copy", _copy), ("tolist", _tolist), ("item", _item), ("dot", _dot),
+                  ("repeat", _repeat), ("__format__", _format), ("__round__", _round_),
+                  ("__divmod__", _divmod), ("__rdivmod__", _rdivmod),
+                  ("__contains__", _contains), ("_repr_html_", _repr_html)]:
+    setattr(Array, _name, _f)
+Array.mT = property(_mT)
+del _name, _f

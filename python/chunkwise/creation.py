@@ -1,4 +1,5 @@
-"""Lazy constructors: open, asarray, zeros, ones, full, empty, arange."""
+"""Lazy constructors: open, asarray, zeros, ones, full, empty, arange, eye,
+identity, tri, indices, meshgrid and the ``*_like`` functions."""
 from __future__ import annotations
 
 import math
@@ -11,11 +12,14 @@ from ._coerce import array_leaf
 from ._coerce import normalize_chunks as _normalize_chunks
 from ._compile import open_hdf5, source
 from ._dtypes import check as _check_dtype
+from . import views
 from ._nodes import Arange, Full, leaf
 from .interop import from_dask, is_dask_collection
 from .array import Array, wrap
 
-__all__ = ["open", "asarray", "zeros", "ones", "full", "empty", "arange"]
+__all__ = ["open", "asarray", "zeros", "ones", "full", "empty", "arange", "eye",
+           "identity", "tri", "indices", "meshgrid", "zeros_like", "ones_like",
+           "empty_like", "full_like", "logspace", "geomspace"]
 
 
 def open(path, name) -> Array:  # noqa: A001 - the API's name
@@ -126,6 +130,81 @@ def asarray(obj, chunks=None) -> Array:
     else:
         arr = np.asarray(obj)
     return wrap(array_leaf(arr, chunks))
+
+
+# ------------------------------------------------- matrices and index grids
+
+def _int(n, what):
+    try:
+        return operator.index(n)
+    except TypeError:
+        raise TypeError(f"'{type(n).__name__}' object cannot be interpreted as an "
+                        f"integer ({what})") from None
+
+
+def eye(N, M=None, k=0, dtype=float, order="C", *, device=None, like=None) -> Array:
+    """Lazy ``numpy.eye``: ones on diagonal ``k``, zeros elsewhere."""
+    N = _int(N, "N")
+    M = N if M is None else _int(M, "M")
+    _shape((N, M))
+    return wrap(views.eye_node(N, M, _int(k, "k"), _check_dtype(dtype)))
+
+
+def identity(n, dtype=None, *, like=None) -> Array:
+    """Lazy ``numpy.identity``."""
+    return eye(n, dtype=float if dtype is None else dtype)
+
+
+def tri(N, M=None, k=0, dtype=float, *, like=None) -> Array:
+    """Lazy ``numpy.tri``: ones at and below diagonal ``k``."""
+    N = _int(N, "N")
+    M = N if M is None else _int(M, "M")
+    _shape((N, M))
+    return wrap(views.tri_node(N, M, _int(k, "k"), _check_dtype(dtype)))
+
+
+def indices(dimensions, dtype=int, sparse=False) -> Array:
+    """Lazy ``numpy.indices``: a stacked Array, or a tuple with ``sparse``."""
+    _check_dtype(dtype)
+    res = views.indices_node(_shape(tuple(dimensions)), dtype, sparse)
+    return tuple(wrap(r) for r in res) if sparse else wrap(res)
+
+
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy") -> tuple:
+    """Lazy ``numpy.meshgrid`` of 0-d and 1-d inputs (a tuple of Arrays)."""
+    res = views.meshgrid_nodes(xi, sparse, indexing)
+    if res is None:
+        raise ValueError("meshgrid inputs must be 0-d or 1-d (flattening needs a reshape)")
+    return tuple(wrap(r) for r in res)
+
+
+def zeros_like(a, dtype=None, shape=None) -> Array:
+    return wrap(views.like_node(a, dtype, shape, 0))
+
+
+def ones_like(a, dtype=None, shape=None) -> Array:
+    return wrap(views.like_node(a, dtype, shape, 1))
+
+
+def empty_like(a, dtype=None, shape=None) -> Array:
+    """Reads as zeros, as ``empty``."""
+    return wrap(views.like_node(a, dtype, shape, 0))
+
+
+def full_like(a, fill_value, dtype=None, shape=None) -> Array:
+    return wrap(views.like_node(a, dtype, shape, fill_value))
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None) -> Array:
+    """Lazy ``numpy.logspace`` of scalar arguments: NumPy's values exactly
+    (its linspace arithmetic, then ``power``)."""
+    return wrap(views.logspace_node(start, stop, num, endpoint, base, dtype))
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None) -> Array:
+    """Lazy ``numpy.geomspace`` of real scalar arguments, as NumPy computes
+    it (logspace of the log10s, exact endpoints, the sign of start)."""
+    return wrap(views.geomspace_node(start, stop, num, endpoint, dtype))
 
 
 # DLPack type codes (dlpack.h DLDataTypeCode) and the names of their widths.

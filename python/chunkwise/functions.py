@@ -515,39 +515,10 @@ def _tensordot(a, b, axes=2):
     return Fallback("numpy.tensordot", np.tensordot, (a, b), dict(axes=axes))
 
 
-# ------------------------------------------- dtypes and *_like, no computing
+# ------------------------------------------------------- dtypes, no computing
 
 @implements(np.result_type)
 def _result_type(*arrays_and_dtypes):
     # A lazy array takes part by its dtype, as an ndarray does.
     return np.result_type(*(dtype_of(x) if lazy_node(x) is not None else x
                             for x in arrays_and_dtypes))
-
-
-def _like(name, fill, a, dtype, shape):
-    dt = np.dtype(dtype_of(a) if dtype is None else dtype)
-    shape = np.shape(a) if shape is None else (
-        (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape))
-    if dt not in SUPPORTED:
-        return Fallback(f"numpy.{name}", getattr(np, name),
-                        (a,) if fill is None else (a, fill), dict(dtype=dtype, shape=shape))
-    value = np.full((), 0 if fill is None else fill, dtype=dt)
-    return leaf(Full(tuple(int(n) for n in shape), dt, value.tobytes()))
-
-
-@implements(np.zeros_like, np.empty_like)
-def _zeros_like(a, dtype=None, order="K", subok=True, shape=None, **kwargs):
-    return _like("zeros_like", None, a, dtype, shape)
-
-
-@implements(np.ones_like)
-def _ones_like(a, dtype=None, order="K", subok=True, shape=None, **kwargs):
-    return _like("ones_like", 1, a, dtype, shape)
-
-
-@implements(np.full_like)
-def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **kwargs):
-    if np.ndim(fill_value) != 0:
-        return Fallback("numpy.full_like", np.full_like, (a, fill_value),
-                        dict(dtype=dtype, shape=shape))
-    return _like("full_like", fill_value, a, dtype, shape)

@@ -85,7 +85,7 @@ def test_asarray_big_endian_and_unaligned_become_native():
     assert np.array_equal(cw.asarray(u).compute(), np.arange(5.0))
 
 
-@pytest.mark.parametrize("bad", [np.array([1 + 2j]), np.array(["a"]),
+@pytest.mark.parametrize("bad", [np.array([1 + 2j], np.clongdouble), np.array(["a"]),
                                  np.zeros(2, dtype=[("a", "i4")]),
                                  np.array([object()])])
 def test_asarray_unsupported_dtype(bad):

@@ -31,7 +31,7 @@ def h5file(tmp_path):
         f.create_dataset("vlen_int", shape=(2,), dtype=h5py.vlen_dtype("i4"))
         f.create_dataset("enum", data=np.array([0, 1, 2], "i1"),
                          dtype=h5py.enum_dtype({"R": 0, "G": 1, "B": 2}, basetype="i1"))
-        f.create_dataset("complex", data=np.zeros(3, "c8"))
+        f.create_dataset("complex", data=np.zeros(3, [("re", "<f4"), ("im", "<f4")]))
         f.create_dataset("empty_space", data=h5py.Empty("f4"))
     return path, x
 

@@ -19,7 +19,7 @@ def test_the_extension_has_one_run_method():
 def test_dtypes_come_from_the_library_table():
     assert _core.dtypes == ("bool", "int8", "int16", "int32", "int64", "uint8",
                             "uint16", "uint32", "uint64", "float16", "float32",
-                            "float64")
+                            "float64", "complex64", "complex128")
 
 
 def test_a_reduction_that_is_not_reorderable_falls_back_to_numpy():

@@ -131,14 +131,18 @@ class Concat(SourceSpec):
 
 @_node
 class MatMul(SourceSpec):
-    """The matrix product of two 2-d nodes of one dtype."""
+    """The matrix product of two nodes of one dtype and rank (>= 2): (...,
+    m, k) @ (..., k, n), the batch axes broadcast (extent 1 in one of
+    them)."""
     a: object
     b: object
     kind = "matmul"
 
     @property
     def shape(self):
-        return (self.a.shape[0], self.b.shape[1])
+        batch = tuple(max(x, y) if min(x, y) != 0 else 0
+                      for x, y in zip(self.a.shape[:-2], self.b.shape[:-2]))
+        return batch + (self.a.shape[-2], self.b.shape[-1])
 
     @property
     def dtype(self):

@@ -243,13 +243,19 @@ class Array(Lazy):
                                                    kwargs.get("dtype")))
             except Unsupported:
                 pass
-        if ufunc is np.matmul and method == "__call__" and out is None and not kwargs:
-            try:
-                return Array(functions.matmul(*inputs))
-            except Unsupported:
-                pass
-        elif ufunc.signature is not None and method == "__call__":
-            return _fallback(name, ufunc, inputs, kwargs)
+        if ufunc.signature is not None:
+            # A generalized ufunc (matmul, vecdot, ...) works on core
+            # dimensions: never elementwise.  matmul is lazy; the others
+            # (and matmul with keywords) run in NumPy.
+            if ufunc is np.matmul and method == "__call__" and out is None \
+                    and not kwargs and len(inputs) == 2:
+                try:
+                    return Array(functions.matmul(*inputs))
+                except Unsupported:
+                    pass
+            if out is not None:
+                raise TypeError(f"{name}: out= is not supported here")
+            return _fallback(name, getattr(ufunc, method), inputs, kwargs)
         if method == "__call__":
             try:
                 node = apply_ufunc(ufunc, inputs)

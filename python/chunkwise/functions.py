@@ -460,24 +460,34 @@ def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
 # ----------------------------------------------------------- matrix products
 
 def matmul(a, b):
-    """A lazy numpy.matmul for 1-d and 2-d operands: a source whose regions
-    are computed block by block along the shared dimension, so memory stays
-    at a few blocks per thread."""
+    """A lazy numpy.matmul: 1-d operands as NumPy's (a row, a column, the
+    extra axis dropped afterwards), stacks of matrices with their batch axes
+    broadcast.  The product is a source whose regions are computed batch
+    element by batch element, block by block along the shared dimension, so
+    memory stays at a few blocks per thread."""
     a, b = node_of(a), node_of(b)
     na, nb = len(a.shape), len(b.shape)
-    if na > 2 or nb > 2:
-        raise Unsupported("matmul of stacks of matrices")
     # NumPy's dtype and its errors on stand-ins that keep only the shared
-    # dimension (a few KiB, whatever the operands' size).
-    sa = (1, a.shape[1]) if na == 2 else a.shape
-    sb = (b.shape[0], 1) if nb == 2 else b.shape
+    # dimension and one element per batch axis (a few KiB, whatever the
+    # operands' size).
+    sa = a.shape if na < 2 else (1,) * (na - 2) + (1, a.shape[-1])
+    sb = b.shape if nb < 2 else (1,) * (nb - 2) + (b.shape[-2], 1)
     dt = np.matmul(np.zeros(sa, a.dtype), np.zeros(sb, b.dtype)).dtype
+    batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     if dt not in SUPPORTED:
         raise Unsupported(f"matmul to {dt}")
+    if len(batch) + 2 > 32:
+        raise Unsupported("matmul of more than 32 axes")
     a2 = index_node(a, (None, slice(None))) if na == 1 else a
     b2 = index_node(b, (slice(None), None)) if nb == 1 else b
+    nd = len(batch) + 2
+    if len(a2.shape) < nd:
+        a2 = index_node(a2, (None,) * (nd - len(a2.shape)) + (Ellipsis,))
+    if len(b2.shape) < nd:
+        b2 = index_node(b2, (None,) * (nd - len(b2.shape)) + (Ellipsis,))
     r = leaf(MatMul(cast(a2, dt), cast(b2, dt)))
-    return index_node(r, (0 if na == 1 else slice(None), 0 if nb == 1 else slice(None)))
+    return index_node(r, (Ellipsis, 0 if na == 1 else slice(None),
+                          0 if nb == 1 else slice(None)))
 
 
 @implements(np.dot)

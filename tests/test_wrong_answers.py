@@ -1,0 +1,96 @@
+"""No silent wrong answers: each case here once returned a wrong value, did
+nothing, or failed on a valid expression; now it is right or a clear error."""
+import time
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+import chunkwise as cw
+
+
+def same(r, e):
+    r = r.compute() if isinstance(r, cw.Array) else r
+    r, e = np.asarray(r), np.asarray(e)
+    assert r.shape == e.shape and r.dtype == e.dtype, (r.shape, e.shape, r.dtype, e.dtype)
+    np.testing.assert_array_equal(r, e)
+
+
+@pytest.fixture
+def no_fallback():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        yield
+
+
+# ------------------------------------------------------------ 1. matmul
+
+def test_matmul_3d_times_2d_is_right(no_fallback):
+    a = np.arange(12.0).reshape(3, 2, 2)
+    b = np.array([[1.0, 2.0], [3.0, 5.0]])
+    same(cw.asarray(a) @ b, a @ b)
+    same(cw.asarray(np.ones((3, 2, 2))) @ np.ones((2, 2)), np.full((3, 2, 2), 2.0))
+    same(np.matmul(cw.asarray(a), b), a @ b)
+    same(np.matmul(a, cw.asarray(b)), a @ b)
+    same(a @ cw.asarray(b), a @ b)
+
+
+SHAPES = [((3, 2, 2), (2, 2)), ((5, 1, 4, 3), (2, 3, 6)), ((4,), (3, 4, 5)),
+          ((3, 4, 5), (5,)), ((7,), (7,)), ((2, 0, 3), (3, 4)), ((6, 5), (5, 4)),
+          ((1, 3, 2), (4, 2, 3)), ((2, 3, 4), (2, 4, 1))]
+DTYPES = [("i8", "i8"), ("i4", "u1"), ("u1", "i2"), ("bool", "bool"), ("i2", "f8"),
+          ("u4", "u4")]
+
+
+@pytest.mark.parametrize("sa,sb", SHAPES)
+@pytest.mark.parametrize("da,db", DTYPES)
+def test_batched_matmul_matches_numpy(sa, sb, da, db, no_fallback):
+    rng = np.random.default_rng(3)
+    a = (rng.integers(0, 7, sa)).astype(da)
+    b = (rng.integers(0, 7, sb)).astype(db)
+    x = cw.asarray(a, chunks=tuple(2 for _ in sa))
+    y = cw.asarray(b, chunks=tuple(3 for _ in sb))
+    r = x @ y
+    assert isinstance(r, cw.Array)
+    same(r, a @ b)
+    same(np.matmul(x, b), a @ b)
+
+
+def test_batched_matmul_float_and_lazy(tmp_path, no_fallback):
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((6, 5, 4)).astype("f4")
+    b = rng.standard_normal((6, 4, 3))
+    p = tmp_path / "m.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("a", data=a, chunks=(2, 3, 2))
+    x = cw.open(p, "a")
+    cw.reset_stats()
+    r = x @ b
+    r2 = r[1:4, ::2]
+    assert cw.stats()["chunks_read"] == 0
+    e = a @ b
+    got = r.compute()
+    assert got.dtype == e.dtype and got.shape == e.shape
+    np.testing.assert_allclose(got, e, rtol=1e-12)
+    np.testing.assert_allclose(r2.compute(), e[1:4, ::2], rtol=1e-12)
+
+
+def test_matmul_errors_as_numpy():
+    x = cw.asarray(np.ones((3, 2, 2)))
+    with pytest.raises(ValueError):
+        x @ np.ones((3, 3))
+    with pytest.raises(ValueError):
+        x @ np.ones((2, 2, 2))
+    with pytest.raises(ValueError):
+        np.matmul(x, 2.0)
+
+
+def test_other_gufuncs_are_not_elementwise():
+    a = np.arange(12.0).reshape(3, 4)
+    x = cw.asarray(a)
+    with pytest.warns(cw.FallbackWarning):
+        r = np.vecdot(x, x)
+    same(r, np.vecdot(a, a))
+    with cw.config(fallback="error"), pytest.raises(TypeError, match="vecdot"):
+        np.vecdot(x, x)

@@ -94,3 +94,46 @@ def test_other_gufuncs_are_not_elementwise():
     same(r, np.vecdot(a, a))
     with cw.config(fallback="error"), pytest.raises(TypeError, match="vecdot"):
         np.vecdot(x, x)
+
+
+# ------------------------------------------------ 2. in-place functions
+
+IN_PLACE = [
+    ("put", lambda x: np.put(x, [0, 2], [9, 9])),
+    ("place", lambda x: np.place(x, np.ones(x.shape, bool), [7])),
+    ("putmask", lambda x: np.putmask(x, np.ones(x.shape, bool), 5)),
+    ("fill_diagonal", lambda x: np.fill_diagonal(x, 3)),
+    ("put_along_axis", lambda x: np.put_along_axis(x, np.zeros((1, 4), np.intp), 1, 0)),
+    ("copyto", lambda x: np.copyto(x, np.zeros(x.shape))),
+    ("copyto", lambda x: np.copyto(dst=x, src=np.zeros(x.shape))),
+    ("add.at", lambda x: np.add.at(x, [0, 1], 1)),
+    ("multiply.at", lambda x: np.multiply.at(x, (0, 1), 2.0)),
+]
+
+
+@pytest.mark.parametrize("name,call", IN_PLACE, ids=[n for n, _ in IN_PLACE])
+def test_in_place_functions_raise_like_setitem(name, call, tmp_path):
+    a = np.arange(12.0).reshape(3, 4)
+    p = tmp_path / "w.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("a", data=a, chunks=(2, 2))
+    x = cw.open(p, "a")
+    with pytest.raises(TypeError) as setitem:
+        x[...] = 1
+    cw.reset_stats()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TypeError) as err:
+            call(x)
+    assert str(setitem.value) in str(err.value)
+    assert name in str(err.value)
+    assert cw.stats()["chunks_read"] == 0 and cw.stats()["runs"] == 0
+    same(x, a)
+
+
+def test_copyto_from_a_chunkwise_array_into_an_ndarray():
+    a = np.arange(6.0)
+    dst = np.zeros(6)
+    with pytest.warns(cw.FallbackWarning):
+        np.copyto(dst, cw.asarray(a))
+    same(dst, a)

@@ -38,6 +38,24 @@ def _fmt_bytes(n: int) -> str:
         n /= 1024
 
 
+_READ_ONLY = ("chunkwise arrays are read-only; compute() a NumPy array to modify, "
+              "or write a result with to_hdf5()")
+
+# NumPy functions that write into an argument, by the position and keyword
+# name of that argument.  On a chunkwise array they raise __setitem__'s
+# TypeError: a fallback would modify a temporary copy and lose the change.
+_IN_PLACE = {np.put: (0, "a"), np.place: (0, "arr"), np.putmask: (0, "a"),
+             np.fill_diagonal: (0, "a"), np.put_along_axis: (0, "arr"),
+             np.copyto: (0, "dst")}
+
+
+def _check_not_written(name, args, kwargs, where):
+    pos, key = where
+    target = args[pos] if len(args) > pos else kwargs.get(key)
+    if isinstance(target, Array):
+        raise TypeError(f"{name}: {_READ_ONLY}")
+
+
 def wrap(node) -> "Array":
     """An Array over ``node`` (creation.py's constructors use it)."""
     return Array(node)
@@ -114,8 +132,7 @@ class Array(Lazy):
         return Array(index_node(self._node, key))
 
     def __setitem__(self, key, value):
-        raise TypeError("chunkwise arrays are read-only; compute() a NumPy "
-                        "array to modify, or write a result with to_hdf5()")
+        raise TypeError(_READ_ONLY)
 
     def __iter__(self):
         if not self.shape:
@@ -216,6 +233,8 @@ class Array(Lazy):
                 if hasattr(x, "__array_ufunc__"):
                     return NotImplemented
         name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        if method == "at":
+            _check_not_written(f"numpy.{name}", inputs, {}, (0, "a"))
         out = kwargs.pop("out", None)
         if out is not None:
             if (len(out) != 1 or not isinstance(out[0], np.ndarray)
@@ -279,6 +298,8 @@ class Array(Lazy):
         for t in types:
             if not (issubclass(t, Array) or issubclass(t, np.ndarray)):
                 return NotImplemented
+        if func in _IN_PLACE:
+            _check_not_written(f"numpy.{func.__name__}", args, kwargs, _IN_PLACE[func])
         impl = HANDLED.get(func)
         if impl is None:
             return _fallback(f"numpy.{func.__name__}", func, args, kwargs)

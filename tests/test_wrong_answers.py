@@ -137,3 +137,85 @@ def test_copyto_from_a_chunkwise_array_into_an_ndarray():
     with pytest.warns(cw.FallbackWarning):
         np.copyto(dst, cw.asarray(a))
     same(dst, a)
+
+
+# ------------------------------------------------- 3. long expressions
+
+def _timed(f):
+    t = time.perf_counter()
+    r = f()
+    return r, time.perf_counter() - t
+
+
+def test_ten_thousand_increments(no_fallback):
+    a = np.arange(1000.0)
+    x = cw.asarray(a, chunks=128)
+
+    def build():
+        y = x
+        for _ in range(10000):
+            y = y + 1
+        return y
+    y, t_build = _timed(build)
+    r, t_run = _timed(y.compute)
+    same(r, a + 10000)
+    assert t_build + t_run < 5, (t_build, t_run)
+    # Indexing, transposing, reducing and printing the deep graph work too.
+    same(y[::3], (a + 10000)[::3])
+    assert float(y.sum()) == (a + 10000).sum()
+    assert "lazy expression" in repr(y)
+    assert "several passes" in y._explain()
+
+
+def test_sum_of_a_thousand_arrays(no_fallback):
+    arrays = [np.full((20, 30), i, dtype=np.int64) + np.arange(30) for i in range(1000)]
+    xs = [cw.asarray(a, chunks=(7, 8)) for a in arrays]
+    s, t_build = _timed(lambda: sum(xs))
+    r, t_run = _timed(s.compute)
+    same(r, sum(arrays))
+    assert t_build + t_run < 5, (t_build, t_run)
+    few = sum(xs[:200])
+    same(few, sum(arrays[:200]))
+
+
+def test_long_expressions_everywhere(tmp_path, no_fallback):
+    a = np.arange(12.0).reshape(3, 4)
+    b = np.arange(4.0)
+    x = cw.asarray(a, chunks=(2, 2))
+    y, e = x, a
+    for i in range(600):
+        if i % 2:
+            y, e = y - b, e - b
+        else:
+            y, e = y + x.mean(axis=0), e + a.mean(axis=0)
+    np.testing.assert_allclose(y.compute(), e, rtol=1e-12)
+    np.testing.assert_allclose(y.T[::2, 1:].compute(), e.T[::2, 1:], rtol=1e-12)
+    r1, r2 = cw.compute(y, y.sum(axis=0))
+    np.testing.assert_allclose(r1, e, rtol=1e-12)
+    np.testing.assert_allclose(r2, e.sum(axis=0), rtol=1e-12)
+    s = y.to_hdf5(tmp_path / "o.h5", "/o")
+    np.testing.assert_allclose(s.compute(), e, rtol=1e-12)
+    np.testing.assert_allclose(np.cumsum(y, axis=1).compute(), np.cumsum(e, axis=1),
+                               rtol=1e-12)
+    same(np.argmax(y, axis=0), np.argmax(e, axis=0))
+    np.testing.assert_allclose(np.concatenate([y, y]).compute(),
+                               np.concatenate([e, e]), rtol=1e-12)
+    np.testing.assert_allclose((y @ y.T).compute(), e @ e.T, rtol=1e-12)
+
+
+def test_shared_operands_doubling(no_fallback):
+    a = np.arange(10.0)
+    y, e = cw.asarray(a), a
+    for _ in range(200):
+        y, e = y + y * 0.5, e + e * 0.5
+    same(y, e)
+
+
+def test_long_expression_intermediates_respect_memory_limit():
+    x = cw.zeros((1000, 1000))
+    y = x
+    for _ in range(300):
+        y = y + 1
+    with cw.config(memory_limit="1MiB"), pytest.raises(cw.MemoryBudgetError,
+                                                       match="intermediate"):
+        y.compute()

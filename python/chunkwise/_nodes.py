@@ -32,7 +32,7 @@ from .indexing import View
 
 __all__ = ["Lazy", "SourceSpec", "Hdf5", "Memory", "Full", "Arange", "Concat", "MatMul",
            "Leaf", "Const", "Op", "Select", "Broadcast", "Cast", "Reduce", "Accumulate",
-           "ArgReduce", "ResultView", "DEFERRED", "NODES", "children", "leaf"]
+           "ArgReduce", "ResultView", "DEFERRED", "NODES", "children", "leaf", "postorder"]
 
 _node = dataclasses.dataclass(frozen=True, eq=False, slots=True)
 # The engine object of a source, made on first use: not part of the data.
@@ -309,3 +309,26 @@ def children(node) -> tuple:
         if isinstance(spec, MatMul):
             return (spec.a, spec.b)
     return ()
+
+
+def postorder(roots, kids=children):
+    """Every node under ``roots`` (``kids(node)``: what it is computed
+    from), once each, children before the nodes computed from them.
+    Iterative: graphs of any depth (a loop of ten thousand ``y = y + 1``)
+    are walked without Python recursion."""
+    seen = set()
+    out = []
+    stack = [(r, False) for r in reversed(tuple(roots))]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            out.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for c in reversed(tuple(kids(node))):
+            if id(c) not in seen:
+                stack.append((c, False))
+    return out

@@ -219,3 +219,42 @@ def test_long_expression_intermediates_respect_memory_limit():
     with cw.config(memory_limit="1MiB"), pytest.raises(cw.MemoryBudgetError,
                                                        match="intermediate"):
         y.compute()
+
+
+# ---------------------------------------------- 4. where fallbacks point
+
+def _line_of(marker):
+    import inspect
+    src, start = inspect.getsourcelines(inspect.currentframe().f_back.f_code)
+    return start + next(i for i, s in enumerate(src) if marker in s)
+
+
+def test_fallback_warning_points_at_the_callers_line():
+    x = cw.asarray(np.arange(6.0))
+    with pytest.warns(cw.FallbackWarning) as rec:
+        np.sort(x)  # mark-function
+    assert rec[0].filename == __file__ and rec[0].lineno == _line_of("mark-function")
+    with pytest.warns(cw.FallbackWarning) as rec:
+        np.modf(x)  # mark-ufunc
+    assert rec[0].filename == __file__ and rec[0].lineno == _line_of("mark-ufunc")
+    with pytest.warns(cw.FallbackWarning) as rec:
+        np.fmod.outer(x, x)  # mark-method
+    assert rec[0].filename == __file__ and rec[0].lineno == _line_of("mark-method")
+    with pytest.warns(cw.FallbackWarning) as rec:
+        np.median(x[::2])  # mark-view
+    assert rec[0].filename == __file__ and rec[0].lineno == _line_of("mark-view")
+
+
+def test_fallback_warning_at_module_level(tmp_path):
+    import subprocess
+    import sys
+    script = tmp_path / "user_script.py"
+    script.write_text("import numpy as np\nimport chunkwise as cw\n"
+                      "x = cw.asarray(np.arange(4.0))\n"
+                      "np.sort(x)\n"
+                      "np.modf(x)\n")
+    out = subprocess.run([sys.executable, "-W", "always", str(script)],
+                         capture_output=True, text=True, check=True)
+    assert f"{script}:4: FallbackWarning: numpy.sort" in out.stderr, out.stderr
+    assert f"{script}:5: FallbackWarning: modf" in out.stderr, out.stderr
+    assert "sys:1" not in out.stderr

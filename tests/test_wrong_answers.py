@@ -258,3 +258,35 @@ def test_fallback_warning_at_module_level(tmp_path):
     assert f"{script}:4: FallbackWarning: numpy.sort" in out.stderr, out.stderr
     assert f"{script}:5: FallbackWarning: modf" in out.stderr, out.stderr
     assert "sys:1" not in out.stderr
+
+
+# ------------------------------------------- 5. metadata reads nothing
+
+@pytest.mark.parametrize("dtype", ["i2", "u1", "f2", "f4", "f8", "bool", "i8"])
+def test_metadata_functions_read_nothing(dtype, tmp_path):
+    a = (np.arange(24) % 5).astype(dtype).reshape(2, 3, 4)
+    p = tmp_path / "m.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("a", data=a, chunks=(1, 2, 2), compression="gzip")
+    x = cw.open(p, "a")
+    cw.reset_stats()
+    with cw.config(fallback="error"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.result_type(x, 1.0) == np.result_type(a, 1.0)
+        assert np.result_type(x, np.float32) == np.result_type(a, np.float32)
+        assert np.result_type(x, x[0], np.int8) == np.result_type(a, a[0], np.int8)
+        for to in ["i1", "u8", "f4", "f8", "bool"]:
+            assert np.can_cast(x, to) == np.can_cast(a, to)
+            assert np.can_cast(x, to, casting="same_kind") == \
+                np.can_cast(a, to, casting="same_kind")
+        if a.dtype.kind != "b":
+            assert np.common_type(x) is np.common_type(a)
+            assert np.common_type(x, np.zeros(2, "f4")) is np.common_type(a, np.zeros(2, "f4"))
+        assert np.iscomplexobj(x) is np.iscomplexobj(a)
+        assert np.isrealobj(x) is np.isrealobj(a)
+        assert np.min_scalar_type(x) == np.min_scalar_type(a)
+        assert np.ndim(x) == 3 and np.shape(x) == (2, 3, 4) and np.size(x) == 24
+        assert np.size(x, 1) == 3 and np.shape(x[:, 1]) == (2, 4)
+    assert cw.stats()["chunks_read"] == 0 and cw.stats()["runs"] == 0
+    # A 0-d array's minimal scalar type depends on its value, as in NumPy.
+    assert np.min_scalar_type(x.sum()) == np.min_scalar_type(a.sum())

@@ -522,3 +522,37 @@ def _tensordot(a, b, axes=2):
             except Unsupported:
                 pass
     return Fallback("numpy.tensordot", np.tensordot, (a, b), dict(axes=axes))
+
+
+# ------------------------------------------ dtype and shape questions
+
+def _stand_in(x):
+    """A lazy operand as a read-only NumPy view of one element with the
+    operand's shape and dtype (no memory, nothing read); anything else
+    unchanged.  NumPy's metadata functions answer on it exactly as on the
+    array."""
+    n = lazy_node(x)
+    if n is None:
+        return x
+    return np.broadcast_to(np.zeros((), n.dtype), n.shape)
+
+
+def _on_stand_ins(func):
+    def impl(*args, **kwargs):
+        return func(*[_stand_in(a) for a in args],
+                    **{k: _stand_in(v) for k, v in kwargs.items()})
+    return impl
+
+
+for _f in (np.result_type, np.can_cast, np.common_type, np.iscomplexobj, np.isrealobj):
+    implements(_f)(_on_stand_ins(_f))
+del _f
+
+
+@implements(np.min_scalar_type)
+def _min_scalar_type(a, /):
+    n = lazy_node(a)
+    if n is not None and n.shape == ():
+        # NumPy looks at the value of a 0-d array: one element is computed.
+        return Scalar(n, lambda v: np.min_scalar_type(np.asarray(v, n.dtype)))
+    return np.min_scalar_type(_stand_in(a))

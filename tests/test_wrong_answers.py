@@ -290,3 +290,55 @@ def test_metadata_functions_read_nothing(dtype, tmp_path):
     assert cw.stats()["chunks_read"] == 0 and cw.stats()["runs"] == 0
     # A 0-d array's minimal scalar type depends on its value, as in NumPy.
     assert np.min_scalar_type(x.sum()) == np.min_scalar_type(a.sum())
+
+
+# ------------------------------------------------ 6. stale handles
+
+PATHS = {
+    "compute": lambda a, e, p: e.compute(),
+    "asarray": lambda a, e, p: np.asarray(a),
+    "reduction": lambda a, e, p: float(a.sum()),
+    "slice": lambda a, e, p: a[2:5].compute(),
+    "store": lambda a, e, p: e.to_hdf5(p, "/b"),
+    "compute(out=)": lambda a, e, p: e.compute(out=np.empty(10)),
+    "cumsum": lambda a, e, p: np.cumsum(a).compute(),
+}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_replaced_dataset_is_refused(path, tmp_path):
+    p = tmp_path / "s.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("a", data=np.arange(10.0), chunks=(3,))
+    a = cw.open(p, "/a")
+    e = a * 2
+    (a + 1).to_hdf5(p, "/a", overwrite=True)
+    with pytest.raises(OSError, match="'/a' in '.*s.h5' was replaced"):
+        PATHS[path](a, e, p)
+    with h5py.File(p, "r") as f:
+        assert "b" not in f
+    # A fresh handle reads the new data.
+    same(cw.open(p, "/a"), np.arange(10.0) + 1)
+
+
+def test_replaced_file_is_refused(tmp_path):
+    p, q = tmp_path / "s.h5", tmp_path / "t.h5"
+    for path, k in ((p, 1.0), (q, 3.0)):
+        with h5py.File(path, "w") as f:
+            f.create_dataset("a", data=np.arange(10.0) * k, chunks=(3,))
+    a = cw.open(p, "/a")
+    q.replace(p)
+    with pytest.raises(OSError, match="was replaced"):
+        a.compute()
+
+
+def test_other_writes_to_the_file_keep_handles_valid(tmp_path):
+    p = tmp_path / "s.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("a", data=np.arange(10.0), chunks=(3,))
+    a = cw.open(p, "/a")
+    (a * 3).to_hdf5(p, "/c")
+    with h5py.File(p, "a") as f:
+        f.create_dataset("d", data=np.ones(4))
+    same(a, np.arange(10.0))
+    same(cw.open(p, "/c"), np.arange(10.0) * 3)

@@ -342,3 +342,33 @@ def test_other_writes_to_the_file_keep_handles_valid(tmp_path):
         f.create_dataset("d", data=np.ones(4))
     same(a, np.arange(10.0))
     same(cw.open(p, "/c"), np.arange(10.0) * 3)
+
+
+# ------------------------------------------- 7. fancy-index errors
+
+FANCY = [[1, 2], np.array([1, 2]), np.array([True] * 10), [True] * 10, np.array(True),
+         np.True_, True, 1.5, "a", (Ellipsis, np.array([1])), (np.array([0]),)]
+
+
+@pytest.mark.parametrize("key", FANCY, ids=[repr(k)[:20] for k in FANCY])
+def test_fancy_index_errors_are_uniform(key):
+    x = cw.asarray(np.arange(10))
+    with pytest.raises(IndexError, match="for fancy indexing materialise first"):
+        x[key]
+    with pytest.raises(IndexError, match="for fancy indexing materialise first"):
+        (x + 1)[key]
+    with pytest.raises(IndexError, match="for fancy indexing materialise first"):
+        x.sum(keepdims=True)[key]
+
+
+def test_lazy_arrays_as_fancy_indexes_are_refused_without_computing():
+    x = cw.asarray(np.arange(10))
+    cw.reset_stats()
+    for key in (x > 3, x[:2]):
+        with pytest.raises(IndexError, match="for fancy indexing materialise first"):
+            x[key]
+    assert cw.stats()["runs"] == 0
+    # Integer scalars of any kind stay basic indexes.
+    same(x[np.int64(3)], np.int64(3))
+    same(x[np.array(4)], np.int64(4))
+    same(x[x[5]], np.int64(5))

@@ -372,3 +372,103 @@ def test_lazy_arrays_as_fancy_indexes_are_refused_without_computing():
     same(x[np.int64(3)], np.int64(3))
     same(x[np.array(4)], np.int64(4))
     same(x[x[5]], np.int64(5))
+
+
+# ---------------------------------------------- 8. contract gaps
+
+def _bits(r, e):
+    r = r.compute() if isinstance(r, cw.Array) else r
+    assert r.dtype == e.dtype and r.shape == e.shape, (r.dtype, e.dtype, r.shape, e.shape)
+    assert r.tobytes() == e.tobytes()
+
+
+ENDS = [(0, 1), (0.1, 7.3), (-3, 5), (1e-310, 2e-310), (0, 0), (2.5, -1.25),
+        (np.float32(0.1), np.float32(2.7)), (np.float32(1), 3.3), (0, np.float32(1)),
+        (np.float16(1), np.float16(3)), (np.int8(3), 200), (-1e6, 1e6)]
+
+
+@pytest.mark.parametrize("start,stop", ENDS, ids=[repr(e) for e in ENDS])
+@pytest.mark.parametrize("dtype", [None, "f8", "f4", "i4", "i8", "u1", "i2"])
+def test_linspace_bit_exact(start, stop, dtype, no_fallback):
+    for num in (0, 1, 2, 7, 50, 1001):
+        for endpoint in (True, False):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                e = np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+                r = cw.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+                assert isinstance(r, cw.Array)
+                _bits(r, e)
+
+
+def test_linspace_arrays_retstep_axis_and_laziness(no_fallback):
+    a, b = np.array([0.0, 1, 2]), np.array([5.0, 3, -1])
+    for axis in (0, 1, -1):
+        _bits(cw.linspace(a, b, 9, axis=axis), np.linspace(a, b, 9, axis=axis))
+    r, step = cw.linspace(0, 1, 5, retstep=True)
+    e, estep = np.linspace(0, 1, 5, retstep=True)
+    _bits(r, e)
+    assert step == estep and type(step) is type(estep)
+    cw.reset_stats()
+    big = cw.linspace(0, 1, 10**8, chunks=10**6)
+    assert big.shape == (10**8,) and big.chunks == (10**6,) and cw.stats()["runs"] == 0
+    _bits(big[-3:], np.linspace(0, 1, 10**8)[-3:])
+    with pytest.raises(ValueError, match="must be non-negative"):
+        cw.linspace(0, 1, -1)
+
+
+@pytest.mark.parametrize("dtype", ["i1", "u1", "i2", "i4", "i8", "u8", "bool", "f2",
+                                   "f4", "f8"])
+def test_nanmean_is_lazy_with_numpys_dtype(dtype, no_fallback):
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 100, (6, 7)).astype(dtype)
+    if a.dtype.kind == "f":
+        a[1, 2] = np.nan
+    x = cw.asarray(a, chunks=(4, 3))
+    for axis in (None, 0, 1, (0, 1)):
+        for keepdims in (False, True):
+            e = np.asarray(np.nanmean(a, axis=axis, keepdims=keepdims))
+            same(np.nanmean(x, axis=axis, keepdims=keepdims), e)
+
+
+@pytest.mark.parametrize("shape", [(), (1, 5), (5, 1), (1, 1, 4), (1, 1), (6,)])
+def test_cumulative_flattened_is_lazy(shape, no_fallback):
+    a = np.arange(math_prod(shape)).reshape(shape) + 1
+    x = cw.asarray(a)
+    for f in (np.cumsum, np.cumprod):
+        same(f(x), f(a))
+        same(f(x, dtype="f4"), f(a, dtype="f4"))
+    same(x.cumsum(), a.cumsum())
+    same(np.cumsum(x.sum()), np.cumsum(a.sum()))
+
+
+def math_prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+@pytest.mark.parametrize("dtype", ["i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8"])
+def test_round_integers_negative_decimals(dtype, no_fallback):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(2)
+    # Results that stay in range: NumPy's out-of-range float-to-integer
+    # conversion is platform-defined.
+    hi = min(info.max, 2**53) // 2
+    lo = max(info.min, -(2**53)) // 2
+    a = rng.integers(lo, hi, 200, dtype=np.int64, endpoint=True).astype(dtype)
+    a[:6] = np.array([0, 5, 15, 25, 45, 55]).astype(dtype)
+    x = cw.asarray(a, chunks=64)
+    for d in (-1, -2, -3, -5, 0, 3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            e = np.round(a, d)
+            r = np.round(x, d).compute()
+        if d < 0:
+            ok = (np.abs(np.round(a.astype(float), d)) <= min(info.max, 2**53))
+            r, e = r[ok], e[ok]
+        same(r, e)
+    b = np.array([True, False])
+    same(np.round(cw.asarray(b)), np.round(b))
+    with pytest.raises(TypeError):
+        np.round(cw.asarray(b), 1)

@@ -24,7 +24,7 @@ from ._coerce import (Fallback, Scalar, Unsupported, cast, dtype_of, lazy_node, 
 from ._dtypes import SUPPORTED
 from ._nodes import Broadcast, Concat, Lazy, MatMul, Select, leaf
 from ._rewrite import index_node, transpose_node
-from .reductions import METHODS, argreduce, cumulative, reduce
+from .reductions import METHODS, argreduce, cumulative, mean, reduce
 from .ufuncs import apply_ufunc
 
 __all__ = ["FallbackWarning", "HANDLED", "implements", "transpose", "swapaxes",
@@ -168,10 +168,20 @@ def _round(a, decimals=0, out=None):
     if out is not None or not isinstance(a, Lazy):
         return Fallback("numpy.round", np.round, (a,), dict(decimals=decimals, out=out))
     decimals = int(decimals)
-    if a.dtype.kind in "biu":
+    if a.dtype.kind == "b":
+        # As NumPy: bool is no integer here; rint gives float16, and other
+        # decimals are NumPy's casting error (raised on an empty stand-in).
+        if decimals != 0:
+            np.round(np.zeros(0, bool), decimals)
+        return _u(np.rint, a)
+    if a.dtype.kind in "iu":
         if decimals >= 0:
             return node_of(a)
-        return Fallback("numpy.round", np.round, (a,), dict(decimals=decimals))
+        # NumPy's PyArray_Round for integers: divide by 10**-decimals into
+        # float64, rint, multiply back, convert to the integer dtype.
+        f = float(10.0 ** -decimals)
+        t = cast(_u(np.true_divide, a, f), np.float64)
+        return cast(_u(np.multiply, _u(np.rint, t), f), a.dtype)
     # NumPy's PyArray_Round for floats: scale, rint, unscale.
     if decimals == 0:
         return _u(np.rint, a)
@@ -356,15 +366,19 @@ implements(np.nanmax)(_nanminmax("nanmax", np.fmax))
 
 @implements(np.nanmean)
 def _nanmean(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
-    if out is not None or kw or not isinstance(a, Lazy) or a.dtype.kind != "f":
+    if out is not None or kw or not isinstance(a, Lazy) or a.dtype.kind not in "biuf":
         return Fallback("numpy.nanmean", np.nanmean, (a,),
                         dict(axis=axis, dtype=dtype, out=out, **kw))
     keep = False if keepdims is np._NoValue else keepdims
-    # NumPy's nanmean: sum of non-NaN values over their count.
+    if a.dtype.kind != "f":
+        # As NumPy: no NaN to skip, numpy.mean.
+        return mean(a, axis, dtype, keep)
+    # NumPy's nanmean: sum of non-NaN values over their count, divided
+    # into the sum's dtype (float32 stays float32).
     mask = _u(np.isnan, a)
     total = reduce(np.add, _where(mask, 0, a), axis, dtype, keep)
     count = reduce(np.add, _u(np.invert, mask), axis, np.intp, keep)
-    return _u(np.true_divide, total, count)
+    return cast(_u(np.true_divide, total, count), total.dtype)
 
 
 @implements(np.broadcast_to)

@@ -472,3 +472,23 @@ def test_round_integers_negative_decimals(dtype, no_fallback):
     same(np.round(cw.asarray(b)), np.round(b))
     with pytest.raises(TypeError):
         np.round(cw.asarray(b), 1)
+
+
+def test_numpy_warnings_inside_a_fallback_point_at_the_callers_line():
+    x = cw.asarray(np.arange(3.0))
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        r = np.fmod.outer(x, x)  # mark-fp
+    fp = [w for w in rec if issubclass(w.category, RuntimeWarning)
+          and not issubclass(w.category, cw.FallbackWarning)]
+    assert [str(w.message) for w in fp] == ["invalid value encountered in fmod.outer"]
+    assert fp[0].filename == __file__ and fp[0].lineno == _line_of("mark-fp")
+    with np.errstate(all="ignore"):
+        same(r, np.fmod.outer(np.arange(3.0), np.arange(3.0)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cw.FallbackWarning)
+        with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+            np.fmod.outer(x, x)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            np.fmod.outer(x, x)

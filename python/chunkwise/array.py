@@ -439,8 +439,32 @@ def _fallback(name, call, args, kwargs):
                   f"{len(arrays)} input{'s' if len(arrays) != 1 else ''} "
                   f"({need / 2**20:.1f} MiB) and calling NumPy",
                   FallbackWarning, stacklevel=_execute.user_stacklevel())
-    result = call(*_materialise(args), **_materialise(kwargs))
+    result = _numpy_call(name, call, _materialise(args), _materialise(kwargs))
     return _wrap_numpy(result)
+
+
+_FP_KEYS = (("divide", "divide by zero"), ("over", "overflow"), ("under", "underflow"),
+            ("invalid", "invalid value"))
+
+
+def _numpy_call(name, call, args, kwargs):
+    """``call(*args, **kwargs)``, with the floating-point conditions NumPy
+    would warn about reported at the user's line rather than here: NumPy
+    hands them to a callback (numpy.errstate is local to this thread and
+    context), and each one that is in "warn" mode is warned once after the
+    call, as NumPy words it."""
+    err = np.geterr()
+    warn = [k for k, _ in _FP_KEYS if err[k] == "warn"]
+    if not warn:
+        return call(*args, **kwargs)
+    seen = set()
+    with np.errstate(call=lambda kind, flag: seen.add(kind), **{k: "call" for k in warn}):
+        result = call(*args, **kwargs)
+    for key, text in _FP_KEYS:
+        if text in seen:
+            warnings.warn(f"{text} encountered in {name}", RuntimeWarning,
+                          stacklevel=_execute.user_stacklevel())
+    return result
 
 
 # --------------------------------------------------------------- operators

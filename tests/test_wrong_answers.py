@@ -492,3 +492,14 @@ def test_numpy_warnings_inside_a_fallback_point_at_the_callers_line():
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
             np.fmod.outer(x, x)
+
+
+def test_matmul_into_out(no_fallback):
+    a = np.arange(24).reshape(2, 3, 4)
+    b = np.arange(8).reshape(4, 2)
+    buf = np.empty((2, 3, 2), dtype=a.dtype)
+    r = np.matmul(cw.asarray(a), b, out=buf)
+    assert r is buf
+    same(buf, a @ b)
+    with pytest.raises(TypeError, match="out="):
+        np.matmul(cw.asarray(a), b, out=np.empty((2, 3, 2), "f4"))

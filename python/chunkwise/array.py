@@ -266,12 +266,21 @@ class Array(Lazy):
             # A generalized ufunc (matmul, vecdot, ...) works on core
             # dimensions: never elementwise.  matmul is lazy; the others
             # (and matmul with keywords) run in NumPy.
-            if ufunc is np.matmul and method == "__call__" and out is None \
-                    and not kwargs and len(inputs) == 2:
+            if ufunc is np.matmul and method == "__call__" and not kwargs \
+                    and len(inputs) == 2:
                 try:
-                    return Array(functions.matmul(*inputs))
+                    result = Array(functions.matmul(*inputs))
                 except Unsupported:
-                    pass
+                    result = None
+                if result is not None and out is None:
+                    return result
+                if result is not None:
+                    o = out[0]
+                    if o.shape != result.shape or o.dtype != result.dtype:
+                        raise TypeError(
+                            f"{name}: out= must be an ndarray of shape {result.shape} "
+                            f"and dtype {result.dtype}, not {o.shape} {o.dtype}")
+                    return result.compute(out=o)
             if out is not None:
                 raise TypeError(f"{name}: out= is not supported here")
             return _fallback(name, getattr(ufunc, method), inputs, kwargs)

@@ -1,12 +1,17 @@
 /*
- * matmul.c -- the matrix product of two 2-d sources, as a source.
+ * matmul.c -- the matrix product of two sources, as a source: stacks of
+ * matrices (numpy.matmul's batches) included.
  *
- * Reading a region [i0, i1) x [j0, j1) of the product accumulates, block by
- * block along the shared dimension, A[i0:i1, k0:k1] @ B[k0:k1, j0:j1] into
- * an accumulator tile; A and B blocks come from cw__read_region, so the
- * operands can be stored datasets, views or programs.  Per thread: one
- * block of A, one of B and the accumulator.  The inner loop runs over a row
- * of B (i-k-j order), contiguous, so the compiler vectorises it.
+ * The operands have one rank nd >= 2: A is (..., m, k), B is (..., k, n),
+ * and each leading (batch) axis has one extent or extent 1 in either, which
+ * broadcasts as in NumPy.  Reading a region of the product visits its batch
+ * elements one after the other; for each, [i0, i1) x [j0, j1) accumulates,
+ * block by block along the shared dimension, A[b, i0:i1, k0:k1] @
+ * B[b, k0:k1, j0:j1] into an accumulator tile; A and B blocks come from
+ * cw__read_region, so the operands can be stored datasets, views or
+ * programs.  Per thread: one block of A, one of B and the accumulator.  The
+ * inner loop runs over a row of B (i-k-j order), contiguous, so the
+ * compiler vectorises it.
  */
 #include <string.h>
 
@@ -83,17 +88,32 @@ kernel_of(cw_dtype_t acc)
     }
 }
 
-/* Read rows r0 + i*rs (i < nr), columns c0 + j*cs (j < nc) of a 2-d source
- * into a C-ordered buffer, converted to `to`. */
+/* Read rows r0 + i*rs (i < nr), columns c0 + j*cs (j < nc) of batch element
+ * `batch` (nd - 2 coordinates) of a source into a C-ordered buffer, converted
+ * to `to`. */
 static int
-read_block(cw_source_t *src, int64_t r0, int64_t rs, int64_t nr, int64_t c0, int64_t cs,
-           int64_t nc, cw_dtype_t to, void **buf, size_t *cap, void **tmp, size_t *tcap,
-           cw__io_scratch_t *io)
+read_block(cw_source_t *src, const int64_t *batch, int64_t r0, int64_t rs, int64_t nr,
+           int64_t c0, int64_t cs, int64_t nc, cw_dtype_t to, void **buf, size_t *cap,
+           void **tmp, size_t *tcap, cw__io_scratch_t *io)
 {
     int rc;
-    int64_t start[2] = {r0, c0}, step[2] = {rs, cs}, count[2] = {nr, nc};
+    int nd = src->ndim;
+    int64_t start[CW_MAXDIM], step[CW_MAXDIM], count[CW_MAXDIM], strides[CW_MAXDIM];
     size_t isz = src->itemsize, osz = cw_dtype_size(to);
-    int64_t strides[2] = {nc * (int64_t)isz, (int64_t)isz};
+    for (int d = 0; d < nd - 2; d++) {
+        start[d] = batch[d];
+        step[d] = 1;
+        count[d] = 1;
+        strides[d] = nr * nc * (int64_t)isz;
+    }
+    start[nd - 2] = r0;
+    start[nd - 1] = c0;
+    step[nd - 2] = rs;
+    step[nd - 1] = cs;
+    count[nd - 2] = nr;
+    count[nd - 1] = nc;
+    strides[nd - 2] = nc * (int64_t)isz;
+    strides[nd - 1] = (int64_t)isz;
     if (src->dtype == to) {
         CW_TRY(cw__reserve(buf, cap, (size_t)(nr * nc) * osz));
         return cw__read_region(src, start, step, count, *buf, strides, io);
@@ -106,13 +126,14 @@ fail:
     return rc;
 }
 
-/* Rows start[0] + i*step[0] and columns start[1] + j*step[1] of the
- * product: the product of those rows of A and those columns of B. */
+/* The product of one batch element: rows off[0] + i*step[0] and columns
+ * off[1] + j*step[1] of it are the product of those rows of A's and those
+ * columns of B's matrix (a_batch, b_batch: their batch coordinates). */
 static int
-mm_read(cw_source_t *src, const int64_t *off, const int64_t *step, const int64_t *count,
-        char *dst, const int64_t *strides, cw__io_scratch_t *io)
+mm_one(const mm_t *m, const int64_t *a_batch, const int64_t *b_batch,
+       const int64_t *off, const int64_t *step, const int64_t *count,
+       cw_dtype_t out_dtype, char *dst, const int64_t *strides, cw__io_scratch_t *io)
 {
-    mm_t *m = src->impl;
     int rc;
     /* Called by storage (the region read) with the io scratch of a worker;
      * the product's blocks are vm scratch, by nesting depth. */
@@ -121,7 +142,8 @@ mm_read(cw_source_t *src, const int64_t *off, const int64_t *step, const int64_t
     if (lvl >= CW__MAX_DEPTH) {
         return cw__error(CW_EINVAL, "products nested more than 4 deep");
     }
-    int64_t K = m->a->shape[1], M = count[0], N = count[1];
+    int nd = m->a->ndim;
+    int64_t K = m->a->shape[nd - 1], M = count[0], N = count[1];
     size_t asz = cw_dtype_size(m->acc);
     void **acc = &vm->mm[lvl][2];
     CW_TRY(cw__reserve(acc, &vm->mm_cap[lvl][2], (size_t)(M * N) * asz + 1));
@@ -131,10 +153,11 @@ mm_read(cw_source_t *src, const int64_t *off, const int64_t *step, const int64_t
     for (int64_t k0 = 0; k0 < K; k0 += m->tk) {
         int64_t nk = K - k0 < m->tk ? K - k0 : m->tk;
         /* Blocks needing a conversion are read through slot 3 first. */
-        rc = read_block(m->a, off[0], step[0], M, k0, 1, nk, m->acc, &vm->mm[lvl][0],
-                        &vm->mm_cap[lvl][0], &vm->mm[lvl][3], &vm->mm_cap[lvl][3], io);
+        rc = read_block(m->a, a_batch, off[0], step[0], M, k0, 1, nk, m->acc,
+                        &vm->mm[lvl][0], &vm->mm_cap[lvl][0], &vm->mm[lvl][3],
+                        &vm->mm_cap[lvl][3], io);
         if (rc == CW_OK) {
-            rc = read_block(m->b, k0, 1, nk, off[1], step[1], N, m->acc,
+            rc = read_block(m->b, b_batch, k0, 1, nk, off[1], step[1], N, m->acc,
                             &vm->mm[lvl][1], &vm->mm_cap[lvl][1], &vm->mm[lvl][3],
                             &vm->mm_cap[lvl][3], io);
         }
@@ -146,17 +169,55 @@ mm_read(cw_source_t *src, const int64_t *off, const int64_t *step, const int64_t
     }
     vm->depth = lvl;
     int64_t cs[2] = {N * (int64_t)asz, (int64_t)asz};
-    if (m->acc == src->dtype) {
+    if (m->acc == out_dtype) {
         cw__copy_strided(2, count, dst, strides, *acc, cs, asz);
     }
     else {
         /* float16: accumulated in float32, rounded once at the end. */
         for (int64_t i = 0; i < M; i++) {
-            cw__cast(m->acc, src->dtype, (const char *)*acc + i * cs[0], cs[1],
+            cw__cast(m->acc, out_dtype, (const char *)*acc + i * cs[0], cs[1],
                      dst + i * strides[0], strides[1], N);
         }
     }
     rc = CW_OK;
+fail:
+    return rc;
+}
+
+/* A region of the product: its batch elements in C order, each one matrix
+ * region (mm_one). */
+static int
+mm_read(cw_source_t *src, const int64_t *off, const int64_t *step, const int64_t *count,
+        char *dst, const int64_t *strides, cw__io_scratch_t *io)
+{
+    mm_t *m = src->impl;
+    int rc = CW_OK;
+    int nb = src->ndim - 2;
+    int64_t idx[CW_MAXDIM] = {0}, ab[CW_MAXDIM], bb[CW_MAXDIM];
+    for (int d = 0; d < nb; d++) {
+        if (count[d] == 0) {
+            return CW_OK;
+        }
+    }
+    for (;;) {
+        char *at = dst;
+        for (int d = 0; d < nb; d++) {
+            int64_t c = off[d] + idx[d] * step[d];
+            ab[d] = m->a->shape[d] == 1 ? 0 : c;
+            bb[d] = m->b->shape[d] == 1 ? 0 : c;
+            at += idx[d] * strides[d];
+        }
+        CW_TRY(mm_one(m, ab, bb, off + nb, step + nb, count + nb, src->dtype, at,
+                      strides + nb, io));
+        int d = nb - 1;
+        while (d >= 0 && ++idx[d] == count[d]) {
+            idx[d] = 0;
+            d--;
+        }
+        if (d < 0) {
+            break;
+        }
+    }
 fail:
     return rc;
 }
@@ -182,9 +243,9 @@ mm_scratch(const cw_source_t *src)
 {
     const mm_t *m = src->impl;
     size_t asz = cw_dtype_size(m->acc);
-    size_t blocks = (size_t)(src->chunks[0] * m->tk + m->tk * src->chunks[1] +
-                             src->chunks[0] * src->chunks[1]) *
-                    asz;
+    int nd = src->ndim;
+    int64_t cr = src->chunks[nd - 2], cc = src->chunks[nd - 1];
+    size_t blocks = (size_t)(cr * m->tk + m->tk * cc + cr * cc) * asz;
     size_t wa = cw__source_working_set(m->a), wb = cw__source_working_set(m->b);
     return blocks + (wa > wb ? wa : wb);
 }
@@ -209,11 +270,22 @@ cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile, cw_source_
 {
     int rc;
     *out = NULL;
-    if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0] ||
-        a->dtype != b->dtype) {
+    int nd = a->ndim;
+    bool ok = nd >= 2 && b->ndim == nd && a->shape[nd - 1] == b->shape[nd - 2] &&
+              a->dtype == b->dtype;
+    int64_t shape[CW_MAXDIM], chunks[CW_MAXDIM];
+    for (int d = 0; ok && d < nd - 2; d++) {
+        int64_t x = a->shape[d], y = b->shape[d];
+        ok = x == y || x == 1 || y == 1;
+        shape[d] = x == 1 ? y : x;
+        /* Batch axes are split as the operand that is not broadcast along
+         * them is chunked. */
+        chunks[d] = x == 1 ? b->chunks[d] : a->chunks[d];
+    }
+    if (!ok) {
         return cw__error(CW_EINVAL,
-                         "matmul needs (m, k) and (k, n) operands of "
-                         "one dtype");
+                         "matmul needs (..., m, k) and (..., k, n) operands of "
+                         "one rank and dtype, with broadcastable batch axes");
     }
     cw_dtype_t acc = a->dtype == CW_FLOAT16 ? CW_FLOAT32 : a->dtype;
     if (kernel_of(acc) == NULL) {
@@ -229,15 +301,18 @@ cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile, cw_source_
     m->a = a;
     m->b = b;
     m->acc = acc;
-    int64_t t0 = tile && tile[0] > 0 ? tile[0] : a->chunks[0];
-    int64_t t1 = tile && tile[1] > 0 ? tile[1] : b->chunks[1];
-    m->tk = tile && tile[2] > 0 ? tile[2] : a->chunks[1];
+    int64_t t0 = tile && tile[0] > 0 ? tile[0] : a->chunks[nd - 2];
+    int64_t t1 = tile && tile[1] > 0 ? tile[1] : b->chunks[nd - 1];
+    m->tk = tile && tile[2] > 0 ? tile[2] : a->chunks[nd - 1];
     if (m->tk < 1) {
         m->tk = 1;
     }
     src->impl = m;
-    int64_t shape[2] = {a->shape[0], b->shape[1]}, chunks[2] = {t0, t1};
-    rc = cw__source_init(src, &mm_ops, 2, shape, a->dtype, chunks, 0);
+    shape[nd - 2] = a->shape[nd - 2];
+    shape[nd - 1] = b->shape[nd - 1];
+    chunks[nd - 2] = t0;
+    chunks[nd - 1] = t1;
+    rc = cw__source_init(src, &mm_ops, nd, shape, a->dtype, chunks, 0);
     if (rc < 0) {
         cw_source_free(src);
         return rc;

@@ -207,14 +207,19 @@ CW_API int cw_source_concat(int n, cw_source_t *const *parts, int axis,
                             cw_source_t **out);
 
 /**
- * @brief The matrix product of two 2-d sources (numpy.matmul), as a source:
- *        a region of the product is computed when it is read, from blocks
+ * @brief The matrix product of two sources (numpy.matmul), as a source:
+ *        @p a is (..., m, k) and @p b (..., k, n), of one rank >= 2; each
+ *        batch axis has one extent in both or extent 1 in one of them
+ *        (broadcast).  A region of the product is computed when it is
+ *        read, batch element by batch element, from blocks
  *        of @p a's rows and @p b's columns along the shared dimension, so
  *        memory stays at a few blocks however large the operands.  Both
  *        sources have the result's dtype (bool: or of ands; integers wrap;
  *        float16 accumulates in float32).  Borrowed; they must outlive it.
- * @param tile  the product's chunk shape and the block along the shared
- *              dimension: {rows, cols, inner}; zeros pick the operands'.
+ * @param tile  the chunk extents of the product's last two axes and the
+ *              block along the shared dimension: {rows, cols, inner}; zeros
+ *              pick the operands'.  Batch axes are chunked as the operand
+ *              that is not broadcast along them.
  */
 CW_API int cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile,
                             cw_source_t **out);

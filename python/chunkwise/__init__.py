@@ -11,7 +11,7 @@ from . import _core, _execute
 from ._core import CorruptChunkError, MemoryBudgetError
 from .array import Array
 from .config import config, get_config
-from .creation import arange, asarray, empty, full, ones, open, zeros
+from .creation import arange, asarray, empty, full, linspace, ones, open, zeros
 from .creation import (empty_like, eye, full_like, geomspace, identity, indices, logspace,
                        meshgrid, ones_like, tri, zeros_like)
 from .functions import FallbackWarning
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Array", "CorruptChunkError", "FallbackWarning", "MemoryBudgetError", "arange",
     "asarray", "compute",
-    "config", "empty", "full", "get_config", "ones", "open", "zeros", "stats",
+    "config", "empty", "full", "get_config", "linspace", "ones", "open", "zeros", "stats",
     "reset_stats", "eye", "identity", "tri", "indices", "meshgrid", "zeros_like",
     "ones_like", "empty_like", "full_like", "logspace", "geomspace",
 ]

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _core
 from ._nodes import (DEFERRED, Accumulate, Arange, Broadcast, Cast, Concat, Const, Full, Hdf5, Leaf,
-                     MatMul, Memory, Op, ResultView, Select, leaf)
+                     MatMul, Memory, Op, ResultView, Select, leaf, postorder)
 from ._rewrite import index_node, transpose_node
 
 __all__ = ["program", "source", "chunks_of", "open_hdf5", "stand_in"]
@@ -50,16 +50,17 @@ def _open(spec):
     raise TypeError(f"not a source: {spec!r}")
 
 
-def source(spec, results=None, describe_only=False):
+def source(spec, results=None, describe_only=False, cuts=()):
     """The engine's source for ``spec``.  A plain one is made once and kept
     on the spec; a composite is built from its parts each time (their
     deferred results may differ from one computation to the next)."""
     if isinstance(spec, Concat):
-        parts = [program([p], results, describe_only)[0].as_source() for p in spec.parts]
+        parts = [program([p], results, describe_only, cuts=cuts)[0].as_source()
+                 for p in spec.parts]
         return _core.concat(parts, spec.axis)
     if isinstance(spec, MatMul):
-        sa = program([spec.a], results, describe_only)[0].as_source()
-        sb = program([spec.b], results, describe_only)[0].as_source()
+        sa = program([spec.a], results, describe_only, cuts=cuts)[0].as_source()
+        sb = program([spec.b], results, describe_only, cuts=cuts)[0].as_source()
         return _core.matmul(sa, sb, None)
     if spec.source is None:
         # Frozen node, mutable cache: the engine object is not part of the data.
@@ -68,8 +69,9 @@ def source(spec, results=None, describe_only=False):
 
 
 def stand_in(node, results, describe_only=False):
-    """What a program reads for a deferred node or a view of one: a Leaf
-    over its computed result, or over zeros when only describing."""
+    """What a program reads for a deferred node or a view of one (or a
+    value an earlier pass computed): a Leaf over its computed result, or
+    over zeros when only describing."""
     if isinstance(node, ResultView):
         base = stand_in(node.node, results, describe_only)
         for kind, arg in node.ops:
@@ -80,56 +82,93 @@ def stand_in(node, results, describe_only=False):
     return leaf(Memory(np.ascontiguousarray(results[id(node)])))
 
 
-def program(roots, results=None, describe_only=False, tile=None):
+def _inputs(node):
+    """What a program computes ``node`` from (the nodes it visits first)."""
+    if isinstance(node, (Op, Select)):
+        return node.inputs
+    if isinstance(node, (Cast, Broadcast)):
+        return (node.node,)
+    return ()
+
+
+def program(roots, results=None, describe_only=False, tile=None, cuts=()):
     """One finished C program computing every node of ``roots`` (one shape):
     the nodes they share, inputs included, are evaluated once per tile.
-    Returns the program and the value id of each root."""
+    A node other than a root that an earlier pass computed (in ``results``;
+    when describing, one of ``cuts``: see _plan.py) is read from that
+    result.  Returns the program and the value id of each root.
+
+    The graph is walked with an explicit stack, so its depth is not
+    limited by Python's recursion limit."""
     nd = len(roots[0].shape)
     ex = _core.expr_new(roots[0].shape)
-    memo = {}
+    memo = {}       # id(node) -> (node, value id)
+    subs = {}       # id(node) -> (node, what is compiled in its place)
+    root_ids = {id(r) for r in roots}
+
+    def replaced(node):
+        key = id(node)
+        hit = subs.get(key)
+        if hit is not None:
+            return hit[1]
+        real = node
+        if isinstance(node, DEFERRED + (ResultView,)):
+            real = stand_in(node, results, describe_only)
+        elif key not in root_ids and (
+                (describe_only and key in cuts)
+                or (results is not None and key in results)):
+            real = stand_in(node, results, describe_only)
+        subs[key] = (node, real)
+        return real
 
     def operands(node):
         ids = []
         for x, dt in zip(node.inputs, node.in_dtypes):
-            i = visit(x)
+            i = memo[id(x)][1]
             if x.dtype != dt:
                 i = ex.cast(i, dt)
             ids.append(i)
         return ids
 
-    def visit(node):
-        key = id(node)
-        if key in memo:
-            return memo[key][1]
-        seen = node
-        if isinstance(node, DEFERRED + (ResultView,)):
-            node = stand_in(node, results, describe_only)
+    def emit(node):
         if isinstance(node, Leaf):
             off = nd - len(node.shape)
             axes = [a + off if a >= 0 else -1 for a in node.view.axis_of_source()]
             v = node.view
-            src = source(node.spec, results, describe_only)
-            vid = ex.input(src, v.start, v.step, v.count, axes)
-        elif isinstance(node, Const):
-            vid = ex.scalar(node.value.dtype, node.value.tobytes())
-        elif isinstance(node, Cast):
-            vid = ex.cast(visit(node.node), node.dtype)
-        elif isinstance(node, Broadcast):
-            vid = visit(node.node)
-        elif isinstance(node, Select):
-            vid = ex.select(*operands(node))
-        elif isinstance(node, Op):
+            src = source(node.spec, results, describe_only, cuts)
+            return ex.input(src, v.start, v.step, v.count, axes)
+        if isinstance(node, Const):
+            return ex.scalar(node.value.dtype, node.value.tobytes())
+        if isinstance(node, Cast):
+            return ex.cast(memo[id(node.node)][1], node.dtype)
+        if isinstance(node, Broadcast):
+            return memo[id(node.node)][1]
+        if isinstance(node, Select):
+            return ex.select(*operands(node))
+        if isinstance(node, Op):
             ids = operands(node)
             if isinstance(node.loop, str):
-                vid = ex.builtin(node.loop, ids, node.dtype)
-            else:
-                vid = ex.ufunc(node.ufunc, node.loop, ids)
-        else:
-            raise TypeError(f"cannot compile {node!r}")
-        memo[key] = (seen, vid)  # keeps the node alive while its id is a key
-        return vid
+                return ex.builtin(node.loop, ids, node.dtype)
+            return ex.ufunc(node.ufunc, node.loop, ids)
+        raise TypeError(f"cannot compile {node!r}")
 
-    ids = [visit(r) for r in roots]
+    stack = list(reversed(roots))
+    while stack:
+        node = stack[-1]
+        key = id(node)
+        if key in memo:
+            stack.pop()
+            continue
+        real = replaced(node)
+        pending = [x for x in _inputs(real) if id(x) not in memo]
+        if pending:
+            stack.extend(reversed(pending))
+            continue
+        stack.pop()
+        # Keeps the node alive while its id is a key.
+        memo[key] = (node, emit(real))
+
+    ids = [memo[id(r)][1] for r in roots]
     ex.finish(ids[0], tile)
     return ex, ids
 
@@ -141,13 +180,24 @@ def chunks_of(node, memo=None) -> tuple:
     seen through the view, or for a computed node those of its first
     chunked input; a deferred result is one chunk."""
     memo = {} if memo is None else memo
-    key = id(node)
-    if key not in memo:
-        memo[key] = (node, _chunks(node, memo))
-    return memo[key][1]
+    if id(node) not in memo:
+        # Children first, iteratively (no recursion over deep graphs).
+        for n in postorder([node], lambda x: () if id(x) in memo else _chunk_inputs(x)):
+            if id(n) not in memo:
+                memo[id(n)] = (n, _chunks(n, memo))
+    return memo[id(node)][1]
+
+
+def _chunk_inputs(node):
+    if isinstance(node, (Cast, Accumulate)):
+        return (node.node,)
+    if isinstance(node, (Op, Select, Broadcast)):
+        return node.inputs
+    return ()
 
 
 def _chunks(node, memo):
+    """``node``'s chunks, those of its inputs being in ``memo``."""
     if isinstance(node, Leaf):
         v = node.view
         sc = source(node.spec, describe_only=True).chunks
@@ -159,7 +209,7 @@ def _chunks(node, memo):
                 out.append(min(n, -(-sc[sd] // abs(v.step[sd]))))
         return tuple(out)
     if isinstance(node, (Cast, Accumulate)):
-        return chunks_of(node.node, memo)
+        return memo[id(node.node)][1]
     if isinstance(node, (Op, Select, Broadcast)):
         # Per output axis, the chunk extent of the first input that is not
         # broadcast along it; the whole axis otherwise.
@@ -172,7 +222,7 @@ def _chunks(node, memo):
                     continue
                 i = k - (nd - len(x.shape))
                 if i >= 0 and x.shape[i] == n:
-                    c = chunks_of(x, memo)[i]
+                    c = memo[id(x)][1][i]
                     break
             out.append(n if c is None else c)
         return tuple(out)

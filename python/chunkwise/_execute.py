@@ -12,6 +12,7 @@ outputs as data; nothing else here (or anywhere else) calls ``_core`` to run.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import warnings
@@ -269,8 +270,19 @@ def run(p, cfg=None, outs=None) -> dict:
     cfg = current() if cfg is None else cfg
     outs = {} if outs is None else outs
     results = {}
+    for n in p.cut_nodes:
+        nbytes = math.prod(n.shape) * n.dtype.itemsize
+        if nbytes > cfg.memory_limit:
+            raise _core.MemoryBudgetError(
+                f"this expression is too long for one engine program and is "
+                f"computed in passes; an intermediate result of shape {n.shape} "
+                f"({nbytes / 2**20:.1f} MiB) would exceed memory_limit "
+                f"({cfg.memory_limit / 2**20:.1f} MiB): store part of it with "
+                "to_hdf5() first")
     for ps in p.passes:
         _run_pass(ps, cfg, results, outs)
+        for k in ps.release:
+            results.pop(k, None)
     return results
 
 

@@ -33,7 +33,7 @@ from .indexing import View
 
 __all__ = ["Lazy", "SourceSpec", "Hdf5", "Memory", "Full", "Arange", "Concat", "MatMul",
            "Leaf", "Const", "Op", "Select", "Broadcast", "Cast", "Reduce", "Accumulate",
-           "ArgReduce", "ResultView", "DEFERRED", "NODES", "children", "leaf"]
+           "ArgReduce", "ResultView", "DEFERRED", "NODES", "children", "leaf", "postorder"]
 
 # The engine object of a source, made on first use: not part of the data
 # (never pickled or copied).
@@ -177,14 +177,18 @@ class Concat(SourceSpec):
 
 @_node
 class MatMul(SourceSpec):
-    """The matrix product of two 2-d nodes of one dtype."""
+    """The matrix product of two nodes of one dtype and rank (>= 2): (...,
+    m, k) @ (..., k, n), the batch axes broadcast (extent 1 in one of
+    them)."""
     a: object
     b: object
     kind = "matmul"
 
     @property
     def shape(self):
-        return (self.a.shape[0], self.b.shape[1])
+        batch = tuple(max(x, y) if min(x, y) != 0 else 0
+                      for x, y in zip(self.a.shape[:-2], self.b.shape[:-2]))
+        return batch + (self.a.shape[-2], self.b.shape[-1])
 
     @property
     def dtype(self):
@@ -351,3 +355,26 @@ def children(node) -> tuple:
         if isinstance(spec, MatMul):
             return (spec.a, spec.b)
     return ()
+
+
+def postorder(roots, kids=children):
+    """Every node under ``roots`` (``kids(node)``: what it is computed
+    from), once each, children before the nodes computed from them.
+    Iterative: graphs of any depth (a loop of ten thousand ``y = y + 1``)
+    are walked without Python recursion."""
+    seen = set()
+    out = []
+    stack = [(r, False) for r in reversed(tuple(roots))]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            out.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for c in reversed(tuple(kids(node))):
+            if id(c) not in seen:
+                stack.append((c, False))
+    return out

@@ -40,6 +40,24 @@ def _fmt_bytes(n: int) -> str:
         n /= 1024
 
 
+_READ_ONLY = ("chunkwise arrays are read-only; compute() a NumPy array to modify, "
+              "or write a result with to_hdf5()")
+
+# NumPy functions that write into an argument, by the position and keyword
+# name of that argument.  On a chunkwise array they raise __setitem__'s
+# TypeError: a fallback would modify a temporary copy and lose the change.
+_IN_PLACE = {np.put: (0, "a"), np.place: (0, "arr"), np.putmask: (0, "a"),
+             np.fill_diagonal: (0, "a"), np.put_along_axis: (0, "arr"),
+             np.copyto: (0, "dst")}
+
+
+def _check_not_written(name, args, kwargs, where):
+    pos, key = where
+    target = args[pos] if len(args) > pos else kwargs.get(key)
+    if isinstance(target, Array):
+        raise TypeError(f"{name}: {_READ_ONLY}")
+
+
 def _blocks(n: int, c: int) -> tuple:
     """Block extents along an axis of ``n`` elements in chunks of ``c``."""
     if n == 0 or c <= 0:
@@ -131,8 +149,7 @@ class Array(Lazy):
         return Array(index_node(self._node, key))
 
     def __setitem__(self, key, value):
-        raise TypeError("chunkwise arrays are read-only; compute() a NumPy "
-                        "array to modify, or write a result with to_hdf5()")
+        raise TypeError(_READ_ONLY)
 
     def __iter__(self):
         if not self.shape:
@@ -241,6 +258,8 @@ class Array(Lazy):
                 if hasattr(x, "__array_ufunc__"):
                     return NotImplemented
         name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        if method == "at":
+            _check_not_written(f"numpy.{name}", inputs, {}, (0, "a"))
         if method == "__call__":
             result = _ufunc_call(ufunc, name, inputs, kwargs)
             if result is not NotImplemented:
@@ -272,13 +291,28 @@ class Array(Lazy):
                                                    kwargs.get("dtype")))
             except Unsupported:
                 pass
-        if ufunc is np.matmul and method == "__call__" and out is None and not kwargs:
-            try:
-                return Array(functions.matmul(*inputs))
-            except Unsupported:
-                pass
-        elif ufunc.signature is not None and method == "__call__":
-            return _fallback(name, ufunc, inputs, kwargs)
+        if ufunc.signature is not None:
+            # A generalized ufunc (matmul, vecdot, ...) works on core
+            # dimensions: never elementwise.  matmul is lazy; the others
+            # (and matmul with keywords) run in NumPy.
+            if ufunc is np.matmul and method == "__call__" and not kwargs \
+                    and len(inputs) == 2:
+                try:
+                    result = Array(functions.matmul(*inputs))
+                except Unsupported:
+                    result = None
+                if result is not None and out is None:
+                    return result
+                if result is not None:
+                    o = out[0]
+                    if o.shape != result.shape or o.dtype != result.dtype:
+                        raise TypeError(
+                            f"{name}: out= must be an ndarray of shape {result.shape} "
+                            f"and dtype {result.dtype}, not {o.shape} {o.dtype}")
+                    return result.compute(out=o)
+            if out is not None:
+                raise TypeError(f"{name}: out= is not supported here")
+            return _fallback(name, getattr(ufunc, method), inputs, kwargs)
         if method == "__call__":
             try:
                 node = apply_ufunc(ufunc, inputs)
@@ -302,6 +336,8 @@ class Array(Lazy):
         for t in types:
             if not (issubclass(t, Array) or issubclass(t, np.ndarray)):
                 return NotImplemented
+        if func in _IN_PLACE:
+            _check_not_written(f"numpy.{func.__name__}", args, kwargs, _IN_PLACE[func])
         impl = HANDLED.get(func)
         if impl is None:
             return _fallback(f"numpy.{func.__name__}", func, args, kwargs)
@@ -487,8 +523,32 @@ def _fallback(name, call, args, kwargs):
                   f"{len(arrays)} input{'s' if len(arrays) != 1 else ''} "
                   f"({need / 2**20:.1f} MiB) and calling NumPy",
                   FallbackWarning, stacklevel=_execute.user_stacklevel())
-    result = call(*_materialise(args), **_materialise(kwargs))
+    result = _numpy_call(name, call, _materialise(args), _materialise(kwargs))
     return _wrap_numpy(result)
+
+
+_FP_KEYS = (("divide", "divide by zero"), ("over", "overflow"), ("under", "underflow"),
+            ("invalid", "invalid value"))
+
+
+def _numpy_call(name, call, args, kwargs):
+    """``call(*args, **kwargs)``, with the floating-point conditions NumPy
+    would warn about reported at the user's line rather than here: NumPy
+    hands them to a callback (numpy.errstate is local to this thread and
+    context), and each one that is in "warn" mode is warned once after the
+    call, as NumPy words it."""
+    err = np.geterr()
+    warn = [k for k, _ in _FP_KEYS if err[k] == "warn"]
+    if not warn:
+        return call(*args, **kwargs)
+    seen = set()
+    with np.errstate(call=lambda kind, flag: seen.add(kind), **{k: "call" for k in warn}):
+        result = call(*args, **kwargs)
+    for key, text in _FP_KEYS:
+        if text in seen:
+            warnings.warn(f"{text} encountered in {name}", RuntimeWarning,
+                          stacklevel=_execute.user_stacklevel())
+    return result
 
 
 # --------------------------------------------------------------- operators

@@ -1,5 +1,5 @@
-"""Lazy constructors: open, asarray, zeros, ones, full, empty, arange, eye,
-identity, tri, indices, meshgrid and the ``*_like`` functions."""
+"""Lazy constructors: open, asarray, zeros, ones, full, empty, arange, linspace,
+eye, identity, tri, indices, meshgrid and the ``*_like`` functions."""
 from __future__ import annotations
 
 import math
@@ -17,7 +17,12 @@ from ._nodes import Arange, Full, leaf
 from .interop import from_dask, is_dask_collection
 from .array import Array, wrap
 
-__all__ = ["open", "asarray", "zeros", "ones", "full", "empty", "arange", "eye",
+try:  # NumPy 2: the converter numpy.linspace itself uses (weak Python scalars)
+    from numpy._core._multiarray_umath import _array_converter
+except ImportError:  # NumPy 1.x
+    _array_converter = None
+
+__all__ = ["open", "asarray", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
            "identity", "tri", "indices", "meshgrid", "zeros_like", "ones_like",
            "empty_like", "full_like", "logspace", "geomspace"]
 
@@ -130,6 +135,79 @@ def asarray(obj, chunks=None) -> Array:
     else:
         arr = np.asarray(obj)
     return wrap(array_leaf(arr, chunks))
+
+
+def _converted(start, stop):
+    """start and stop as numpy.linspace converts them, and its dtype."""
+    if _array_converter is None:
+        a, b = np.asarray(start), np.asarray(stop)
+        return a, b, np.result_type(start, stop, 1.0)
+    conv = _array_converter(start, stop)
+    a, b = conv.as_arrays()
+    return a, b, conv.result_type(ensure_inexact=True)
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0,
+             chunks=None):
+    """Lazy ``numpy.linspace``: same shape, dtype and values, bit for bit.
+
+    Element i is computed as NumPy computes it (``i * step + start``, or
+    ``i / div * delta + start`` when the step underflows to 0), the last
+    one is ``stop`` when ``endpoint``, integer dtypes are floored first;
+    ``start`` and ``stop`` may be arrays (the new axis is ``axis``)."""
+    num = operator.index(num)
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    div = (num - 1) if endpoint else num
+    a, b, dt = _converted(start, stop)
+    integer_dtype = dtype is not None and np.issubdtype(dtype, np.integer)
+    if dtype is None:
+        dtype = dt
+    out_dt = _check_dtype(dtype)
+    _check_dtype(dt)
+    # Python scalars stay Python scalars: weak in NumPy's promotion, as
+    # the arrays NumPy converts them to are.
+    s0 = start if type(start) in (int, float, bool) else a
+    s1 = stop if type(stop) in (int, float, bool) else b
+    delta = np.subtract(b, a, dtype=type(dt))
+    nd = np.ndim(delta)
+    chunk = None if chunks is None else _normalize_chunks(chunks, (num,))
+    y = arange(0, num, dtype=dt, chunks=chunk)
+    if nd:
+        y = y[(slice(None),) + (None,) * nd]
+
+    def inplace(r):            # y op= v keeps y's dtype
+        return r.astype(dt) if r.dtype != dt else r
+
+    if div > 0:
+        scalar = np.isscalar(delta)
+        step = delta / div
+        if (step == 0) if scalar else np.asanyarray(step == 0).any():
+            y = inplace(y / div)
+            y = inplace(y * delta) if scalar else y * delta
+        elif scalar:
+            y = inplace(y * step)
+        else:
+            y = y * step
+    else:
+        step = np.nan
+        y = y * delta
+    y = inplace(y + s0)
+    if endpoint and num > 1:
+        last = arange(num, dtype=np.int64, chunks=chunk) == num - 1
+        if nd:
+            last = last[(slice(None),) + (None,) * nd]
+        # y[-1, ...] = stop: stop converted to y's dtype.
+        end = np.asarray(b).astype(dt, casting="unsafe")
+        y = np.where(last, end, y)
+    if axis != 0:
+        y = np.moveaxis(y, 0, axis)
+    if integer_dtype:
+        y = np.floor(y)
+    y = y.astype(out_dt)
+    if retstep:
+        return y, step
+    return y
 
 
 # ------------------------------------------------- matrices and index grids

@@ -24,7 +24,7 @@ from ._coerce import (Fallback, Scalar, Unsupported, cast, dtype_of, lazy_node, 
 from ._dtypes import SUPPORTED
 from ._nodes import Broadcast, Concat, Full, Lazy, MatMul, Select, leaf
 from ._rewrite import index_node, transpose_node
-from .reductions import METHODS, argreduce, cumulative, reduce
+from .reductions import METHODS, argreduce, cumulative, mean, reduce
 from .ufuncs import apply_ufunc
 
 __all__ = ["FallbackWarning", "HANDLED", "implements", "transpose", "swapaxes",
@@ -168,10 +168,20 @@ def _round(a, decimals=0, out=None):
     if out is not None or not isinstance(a, Lazy):
         return Fallback("numpy.round", np.round, (a,), dict(decimals=decimals, out=out))
     decimals = int(decimals)
-    if a.dtype.kind in "biu":
+    if a.dtype.kind == "b":
+        # As NumPy: bool is no integer here; rint gives float16, and other
+        # decimals are NumPy's casting error (raised on an empty stand-in).
+        if decimals != 0:
+            np.round(np.zeros(0, bool), decimals)
+        return _u(np.rint, a)
+    if a.dtype.kind in "iu":
         if decimals >= 0:
             return node_of(a)
-        return Fallback("numpy.round", np.round, (a,), dict(decimals=decimals))
+        # NumPy's PyArray_Round for integers: divide by 10**-decimals into
+        # float64, rint, multiply back, convert to the integer dtype.
+        f = float(10.0 ** -decimals)
+        t = cast(_u(np.true_divide, a, f), np.float64)
+        return cast(_u(np.multiply, _u(np.rint, t), f), a.dtype)
     # NumPy's PyArray_Round for floats: scale, rint, unscale.
     if decimals == 0:
         return _u(np.rint, a)
@@ -356,15 +366,18 @@ implements(np.nanmax)(_nanminmax("nanmax", np.fmax))
 
 @implements(np.nanmean)
 def _nanmean(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
-    if out is not None or kw or not isinstance(a, Lazy) or a.dtype.kind != "f":
+    if out is not None or kw or not isinstance(a, Lazy) or a.dtype.kind not in "biufc":
         return Fallback("numpy.nanmean", np.nanmean, (a,),
                         dict(axis=axis, dtype=dtype, out=out, **kw))
     keep = False if keepdims is np._NoValue else keepdims
-    # NumPy's nanmean: sum of non-NaN values over their count.
+    if a.dtype.kind not in "fc":
+        # As NumPy: no NaN to skip, numpy.mean.
+        return mean(a, axis, dtype, keep)
+    # NumPy's nanmean: sum of non-NaN values over their count, divided
+    # into the sum's dtype (float32 stays float32).
     mask = _u(np.isnan, a)
     total = reduce(np.add, _where(mask, 0, a), axis, dtype, keep)
     count = reduce(np.add, _u(np.invert, mask), axis, np.intp, keep)
-    # NumPy divides into the sum's own dtype (float32 stays float32).
     return cast(_u(np.true_divide, total, count), total.dtype)
 
 
@@ -461,24 +474,34 @@ def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
 # ----------------------------------------------------------- matrix products
 
 def matmul(a, b):
-    """A lazy numpy.matmul for 1-d and 2-d operands: a source whose regions
-    are computed block by block along the shared dimension, so memory stays
-    at a few blocks per thread."""
+    """A lazy numpy.matmul: 1-d operands as NumPy's (a row, a column, the
+    extra axis dropped afterwards), stacks of matrices with their batch axes
+    broadcast.  The product is a source whose regions are computed batch
+    element by batch element, block by block along the shared dimension, so
+    memory stays at a few blocks per thread."""
     a, b = node_of(a), node_of(b)
     na, nb = len(a.shape), len(b.shape)
-    if na > 2 or nb > 2:
-        raise Unsupported("matmul of stacks of matrices")
     # NumPy's dtype and its errors on stand-ins that keep only the shared
-    # dimension (a few KiB, whatever the operands' size).
-    sa = (1, a.shape[1]) if na == 2 else a.shape
-    sb = (b.shape[0], 1) if nb == 2 else b.shape
+    # dimension and one element per batch axis (a few KiB, whatever the
+    # operands' size).
+    sa = a.shape if na < 2 else (1,) * (na - 2) + (1, a.shape[-1])
+    sb = b.shape if nb < 2 else (1,) * (nb - 2) + (b.shape[-2], 1)
     dt = np.matmul(np.zeros(sa, a.dtype), np.zeros(sb, b.dtype)).dtype
+    batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     if dt not in SUPPORTED:
         raise Unsupported(f"matmul to {dt}")
+    if len(batch) + 2 > 32:
+        raise Unsupported("matmul of more than 32 axes")
     a2 = index_node(a, (None, slice(None))) if na == 1 else a
     b2 = index_node(b, (slice(None), None)) if nb == 1 else b
+    nd = len(batch) + 2
+    if len(a2.shape) < nd:
+        a2 = index_node(a2, (None,) * (nd - len(a2.shape)) + (Ellipsis,))
+    if len(b2.shape) < nd:
+        b2 = index_node(b2, (None,) * (nd - len(b2.shape)) + (Ellipsis,))
     r = leaf(MatMul(cast(a2, dt), cast(b2, dt)))
-    return index_node(r, (0 if na == 1 else slice(None), 0 if nb == 1 else slice(None)))
+    return index_node(r, (Ellipsis, 0 if na == 1 else slice(None),
+                          0 if nb == 1 else slice(None)))
 
 
 @implements(np.dot)
@@ -515,10 +538,35 @@ def _tensordot(a, b, axes=2):
     return Fallback("numpy.tensordot", np.tensordot, (a, b), dict(axes=axes))
 
 
-# ------------------------------------------------------- dtypes, no computing
+# ------------------------------------------ dtype and shape questions
 
-@implements(np.result_type)
-def _result_type(*arrays_and_dtypes):
-    # A lazy array takes part by its dtype, as an ndarray does.
-    return np.result_type(*(dtype_of(x) if lazy_node(x) is not None else x
-                            for x in arrays_and_dtypes))
+def _stand_in(x):
+    """A lazy operand as a read-only NumPy view of one element with the
+    operand's shape and dtype (no memory, nothing read); anything else
+    unchanged.  NumPy's metadata functions answer on it exactly as on the
+    array."""
+    n = lazy_node(x)
+    if n is None:
+        return x
+    return np.broadcast_to(np.zeros((), n.dtype), n.shape)
+
+
+def _on_stand_ins(func):
+    def impl(*args, **kwargs):
+        return func(*[_stand_in(a) for a in args],
+                    **{k: _stand_in(v) for k, v in kwargs.items()})
+    return impl
+
+
+for _f in (np.result_type, np.can_cast, np.common_type, np.iscomplexobj, np.isrealobj):
+    implements(_f)(_on_stand_ins(_f))
+del _f
+
+
+@implements(np.min_scalar_type)
+def _min_scalar_type(a, /):
+    n = lazy_node(a)
+    if n is not None and n.shape == ():
+        # NumPy looks at the value of a 0-d array: one element is computed.
+        return Scalar(n, lambda v: np.min_scalar_type(np.asarray(v, n.dtype)))
+    return np.min_scalar_type(_stand_in(a))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 __all__ = ["View", "index_view"]
 
 
@@ -68,6 +70,16 @@ def _expand(key, ndim):
     return out
 
 
+def _not_basic(item) -> bool:
+    """Whether ``item`` (not a slice or None) is no integer index: a bool, a
+    sequence, an array other than a 0-d integer one (ndarray or lazy), or
+    anything without ``__index__``.  All of these get the same IndexError."""
+    if isinstance(item, (bool, np.bool_)) or not hasattr(item, "__index__"):
+        return True
+    dtype = getattr(item, "dtype", None)
+    return getattr(item, "ndim", 0) != 0 or (dtype is not None and dtype.kind == "b")
+
+
 def index_view(view: View, key) -> View:
     start, step, count = list(view.start), list(view.step), list(view.count)
     axes, shape = [], []
@@ -89,7 +101,7 @@ def index_view(view: View, key) -> View:
             axes.append(sd)
             shape.append(m)
         else:
-            if isinstance(item, bool) or not hasattr(item, "__index__"):
+            if _not_basic(item):
                 raise IndexError(
                     "only integers, slices (`:`), ellipsis (`...`) and "
                     f"numpy.newaxis (`None`) are valid indices, not {item!r}; "

@@ -22,6 +22,7 @@ import numpy as np
 from ._coerce import Unsupported, cast, node_of
 from ._dtypes import SUPPORTED
 from ._nodes import Accumulate, ArgReduce, Op, Reduce
+from ._rewrite import index_node
 from .ufuncs import apply_ufunc, loop_index
 
 __all__ = ["reduce", "mean", "var", "std", "accumulate", "cumulative", "argreduce",
@@ -147,7 +148,13 @@ def cumulative(ufunc, x, axis=None, dtype=None):
     x = node_of(x)
     if axis is None:
         if len(x.shape) != 1:
-            raise Unsupported("cumulative over a flattened array")
+            # Flattened: a view when at most one axis is longer than 1 (a
+            # 0-d array, a row or a column); otherwise NumPy runs it.
+            long = [k for k, n in enumerate(x.shape) if n != 1]
+            if len(long) > 1:
+                raise Unsupported("cumulative over a flattened array")
+            key = tuple(slice(None) if k in long else 0 for k in range(len(x.shape)))
+            x = index_node(x, key + ((None,) if not long else ()))
         axis = 0
     # NumPy's dtype for numpy.cumsum/cumprod, from a one-element probe.
     func = np.cumsum if ufunc is np.add else np.cumprod

@@ -60,6 +60,9 @@ def apply_ufunc(ufunc, operands):
     """An Op node for ``ufunc(*operands)`` (lazy arrays, nodes, ndarrays,
     scalars; ndarrays are wrapped without copying).  Raises Unsupported
     when NumPy must do it."""
+    if ufunc.signature is not None:
+        raise Unsupported(f"{ufunc.__name__} is a generalized ufunc "
+                          f"({ufunc.signature}), not elementwise")
     if ufunc.nout != 1 or ufunc.nin > 3:
         raise Unsupported(f"{ufunc.__name__} has {ufunc.nout} outputs")
     operands = [lazy_node(x) or x for x in operands]

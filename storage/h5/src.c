@@ -57,6 +57,14 @@ typedef struct h5src {
     cw__h5index_t index; /* kept across runs while the file is unchanged */
     bool index_tried;    /* `file_id` says for which file state */
     struct stat file_id;
+    /* Which dataset was opened: its object header's address and birth
+     * time, and the file's device and inode.  A dataset replaced under the
+     * same name (to_hdf5(..., overwrite=True), h5py deleting and creating
+     * it, the file written anew) differs in one of them. */
+    haddr_t obj_addr;
+    time_t obj_btime;
+    dev_t file_dev;
+    ino_t file_ino;
     hid_t file, dset, memtype;
 } h5src_t;
 
@@ -231,10 +239,38 @@ done:
 
 /* ----------------------------------------------------------------- run */
 
-/* Whether the open dataset (h->dset) still matches what `src` describes. */
+/* The identity of the open dataset `dset` of file `path` (see h5src_t). */
+static int
+identify(const char *path, hid_t dset, haddr_t *addr, time_t *btime, dev_t *dev,
+         ino_t *ino)
+{
+    H5O_info_t oi;
+    struct stat st;
+    if (H5Oget_info2(dset, &oi, H5O_INFO_BASIC | H5O_INFO_TIME) < 0 ||
+        stat(path, &st) != 0) {
+        return cw__error(CW_EIO, "cannot identify the dataset");
+    }
+    *addr = oi.addr;
+    *btime = oi.btime;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return CW_OK;
+}
+
+/* Whether the open dataset (h->dset) is the one opened first and still
+ * matches what `src` describes. */
 static bool
 unchanged(const cw_source_t *src, h5src_t *h)
 {
+    haddr_t addr = 0;
+    time_t btime = 0;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    if (identify(h->path, h->dset, &addr, &btime, &dev, &ino) < 0 ||
+        addr != h->obj_addr || btime != h->obj_btime || dev != h->file_dev ||
+        ino != h->file_ino) {
+        return false;
+    }
     cw_source_t now;
     h5src_t hnow;
     memset(&now, 0, sizeof(now));
@@ -277,8 +313,8 @@ h5_begin(cw_source_t *src)
      * the read paths rely on must still hold. */
     if (!unchanged(src, h)) {
         rc = cw__error(CW_EIO,
-                       "dataset '%s' in '%s' changed since it was opened; "
-                       "open it again",
+                       "dataset '%s' in '%s' was replaced or changed since it "
+                       "was opened; open it again with cw.open()",
                        h->name, h->path);
         goto undo;
     }
@@ -633,6 +669,10 @@ cw_source_open_hdf5(const char *path, const char *name, cw_source_t **out)
     rc = open_dataset(path, h->name, &file, &dset);
     if (rc == CW_OK) {
         rc = describe(src, h, dset);
+        if (rc == CW_OK) {
+            rc = identify(path, dset, &h->obj_addr, &h->obj_btime, &h->file_dev,
+                          &h->file_ino);
+        }
         if (rc < 0) {
             cw__error_prefix("'%s' in '%s': ", h->name, path);
         }

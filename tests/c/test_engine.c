@@ -239,9 +239,85 @@ test_expr(void)
     cw_source_free(my);
 }
 
+/* A stack of products, batch axes broadcast: A is (3, 1, 2, 4), B is
+ * (1, 2, 4, 3); the product (3, 2, 2, 3) against a direct sum, read whole
+ * and through a strided selection.  Mismatched batch axes are refused. */
+static void
+test_matmul_batched(void)
+{
+    enum { K = 4 };
+    int64_t as[4] = {3, 1, 2, K}, bs[4] = {1, 2, K, 3};
+    int64_t a[3 * 2 * K], b[2 * K * 3];
+    for (int i = 0; i < 3 * 2 * K; i++) {
+        a[i] = i % 7 - 3;
+    }
+    for (int i = 0; i < 2 * K * 3; i++) {
+        b[i] = i % 5 - 1;
+    }
+    int64_t ast[4] = {2 * K * 8, 2 * K * 8, K * 8, 8};
+    int64_t bst[4] = {2 * K * 3 * 8, K * 3 * 8, 3 * 8, 8};
+    int64_t ach[4] = {2, 1, 1, 3}, bch[4] = {1, 1, 3, 2};
+    cw_source_t *sa = NULL, *sb = NULL, *p = NULL;
+    ASSERT_OK(cw_source_from_memory(a, 4, as, ast, CW_INT64, ach, &sa));
+    ASSERT_OK(cw_source_from_memory(b, 4, bs, bst, CW_INT64, bch, &sb));
+    ASSERT_OK(cw_source_matmul(sa, sb, NULL, &p));
+    ASSERT_EQ(cw_source_ndim(p), 4);
+    int64_t out[3 * 2 * 2 * 3];
+    int64_t ost[4] = {2 * 2 * 3 * 8, 2 * 3 * 8, 3 * 8, 8};
+    cw_sel_t sel;
+    cw_sel_all(p, &sel);
+    ASSERT_OK(cw_read(p, &sel, out, ost, NULL));
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 2; j++) {
+            for (int r = 0; r < 2; r++) {
+                for (int c = 0; c < 3; c++) {
+                    int64_t want = 0;
+                    for (int k = 0; k < K; k++) {
+                        want += a[(i * 2 + r) * K + k] * b[(j * K + k) * 3 + c];
+                    }
+                    ASSERT_EQ(out[((i * 2 + j) * 2 + r) * 3 + c], want);
+                }
+            }
+        }
+    }
+    /* Batch elements 2 and 0 (step -2), one row, columns 2 and 0. */
+    cw_sel_t s2;
+    cw_sel_all(p, &s2);
+    s2.start[0] = 2;
+    s2.step[0] = -2;
+    s2.count[0] = 2;
+    s2.start[2] = 1;
+    s2.count[2] = 1;
+    s2.start[3] = 2;
+    s2.step[3] = -2;
+    s2.count[3] = 2;
+    int64_t part[2 * 2 * 1 * 2];
+    int64_t pst[4] = {2 * 2 * 8, 2 * 8, 2 * 8, 8};
+    ASSERT_OK(cw_read(p, &s2, part, pst, NULL));
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            for (int c = 0; c < 2; c++) {
+                ASSERT_EQ(part[(i * 2 + j) * 2 + c],
+                          out[(((2 - 2 * i) * 2 + j) * 2 + 1) * 3 + (2 - 2 * c)]);
+            }
+        }
+    }
+    cw_source_free(p);
+    int64_t cs[4] = {2, 2, K, 3};
+    cw_source_t *sc = NULL, *bad = NULL;
+    ASSERT_OK(cw_source_from_memory(b, 4, cs, bst, CW_INT64, NULL, &sc));
+    ASSERT_EQ(cw_source_matmul(sa, sc, NULL, &bad), CW_EINVAL);
+    ASSERT_TRUE(strstr(cw_errmsg(), "broadcastable batch axes") != NULL);
+    ASSERT_TRUE(bad == NULL);
+    cw_source_free(sc);
+    cw_source_free(sa);
+    cw_source_free(sb);
+}
+
 static const cw_test_t tests[] = {
     {"cancel_store", test_cancel_store, NULL},
     {"expr", test_expr, NULL},
+    {"matmul_batched", test_matmul_batched, NULL},
 };
 
 CW_TEST_MAIN(tests)

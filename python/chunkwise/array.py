@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from . import _execute, _plan, complexes, functions, interop, reductions, views  # views: registrations
+from . import _execute, _html, _plan, _twoouts, complexes, functions, interop, reductions, views  # views: registrations
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
@@ -625,10 +625,12 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
     if ufunc in (np.modf, np.frexp) and out is None and dtype is None and sig is None \
             and where is True and isinstance(inputs[0], Array):
         try:
-            two = _modf if ufunc is np.modf else _frexp
-            return tuple(Array(n) for n in two(inputs[0]))
+            two = _twoouts.modf if ufunc is np.modf else _twoouts.frexp
+            return tuple(Array(n) for n in two(inputs[0]._node))
         except Unsupported:
             pass
+    if ufunc.signature is not None and set(kwargs) <= {"out"}:
+        return NotImplemented  # matmul into out=: the plain path
     if ufunc.nout != 1 or ufunc.signature is not None:
         return _fallback(name, ufunc, inputs, kwargs)
     if isinstance(out, tuple):
@@ -660,39 +662,6 @@ def _ufunc_call(ufunc, name, inputs, kwargs):
         raise ValueError(f"{name}: non-broadcastable output operand with shape "
                          f"{out.shape} doesn't match the broadcast shape {result.shape}")
     return result.compute(out=out)
-
-
-def _modf(x):
-    """numpy.modf as two single-output compositions, exact: the integral
-    part is trunc(x); the fractional part x - trunc(x) (exact in floating
-    point) with the sign of x, and a signed zero for infinities."""
-    dt = np.modf.resolve_dtypes((x.dtype, None, None))[0]
-    v = functions.astype(x._node, dt)
-    finite = functions.HANDLED[np.where](apply_ufunc(np.isinf, [v]), 0, v)
-    frac = apply_ufunc(np.subtract, [finite, apply_ufunc(np.trunc, [finite])])
-    return apply_ufunc(np.copysign, [frac, v]), apply_ufunc(np.trunc, [v])
-
-
-def _frexp(x):
-    """numpy.frexp as exact single-output compositions: the exponent from
-    a float64 log2, corrected by one step either way so that the mantissa
-    ldexp(x, -e) (an exact scaling) lies in [0.5, 1); zeros, infinities and
-    NaN give themselves and exponent 0, as NumPy's."""
-    dt = np.frexp.resolve_dtypes((x.dtype, None, None))[0]
-    u = apply_ufunc
-    where = functions.HANDLED[np.where]
-    v = functions.astype(x._node, dt)
-    special = u(np.logical_or, [u(np.equal, [v, 0]), u(np.logical_not, [u(np.isfinite, [v])])])
-    safe = where(special, np.ones((), dt), v)
-    mag = functions.astype(u(np.absolute, [safe]), np.float64)
-    e = u(np.add, [functions.astype(u(np.floor, [u(np.log2, [mag])]), np.int32),
-                   np.int32(1)])
-    m = u(np.absolute, [u(np.ldexp, [safe, u(np.negative, [e])])])
-    e = u(np.subtract, [u(np.add, [e, u(np.greater_equal, [m, 1.0])]),
-                        u(np.less, [m, 0.5])])
-    e = functions.astype(e, np.int32)
-    mant = where(special, v, u(np.ldexp, [safe, u(np.negative, [e])]))
-    return functions.astype(mant, dt), where(special, np.int32(0), e)
 
 
 def _typed_ufunc(ufunc, inputs, dtype, sig, casting):
@@ -794,28 +763,6 @@ def _mT(self):
     return Array(views.matrix_transpose(self._node))
 
 
-def _chunk_svg(shape, chunks, size=120):
-    """A small picture of the chunk grid of the last two axes."""
-    dims = [max(n, 1) for n in shape[-2:]] or [1]
-    ch = [max(c, 1) for c in (chunks or dims)[-2:]] or [1]
-    if len(dims) == 1:
-        dims, ch = [1] + dims, [1] + ch
-    h, w = dims
-    scale = size / max(h, w)
-    ph, pw = max(h * scale, 8), max(w * scale, 8)
-    lines = []
-    for k in range(min(-(-h // ch[0]), 50) + 1):
-        y = min(k * ch[0] * ph / h, ph)
-        lines.append(f'<line x1="0" y1="{y:.1f}" x2="{pw:.1f}" y2="{y:.1f}" />')
-    for k in range(min(-(-w // ch[1]), 50) + 1):
-        x = min(k * ch[1] * pw / w, pw)
-        lines.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{ph:.1f}" />')
-    return (f'<svg width="{pw + 2:.0f}" height="{ph + 2:.0f}" '
-            f'style="stroke:rgb(0,0,0);stroke-width:1">'
-            f'<polygon points="0,0 {pw:.1f},0 {pw:.1f},{ph:.1f} 0,{ph:.1f}" '
-            f'style="fill:#8B4903A0;stroke-width:0"/>{"".join(lines)}</svg>')
-
-
 def _repr_html(self):
     node = self._node
     source = "lazy expression"
@@ -831,7 +778,7 @@ def _repr_html(self):
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                    for k, v in rows)
     return (f"<table><tr><td><table>{body}</table></td>"
-            f"<td>{_chunk_svg(self.shape, chunks)}</td></tr></table>")
+            f"<td>{_html.chunk_svg(self.shape, chunks)}</td></tr></table>")
 
 
 for _name, _f in [("copy", _copy), ("tolist", _tolist), ("item", _item), ("dot", _dot),

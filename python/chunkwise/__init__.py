@@ -13,13 +13,15 @@ from .array import Array
 from .config import config, get_config
 from .creation import arange, asarray, empty, full, ones, open, zeros
 from .functions import FallbackWarning
+from .group import Group, open_group
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Array", "CorruptChunkError", "FallbackWarning", "MemoryBudgetError", "arange",
     "asarray", "compute",
-    "config", "empty", "full", "get_config", "ones", "open", "zeros", "stats",
+    "config", "empty", "full", "get_config", "Group", "ones", "open", "open_group",
+    "zeros", "stats",
     "reset_stats",
 ]
 

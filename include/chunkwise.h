@@ -157,6 +157,13 @@ typedef struct cw_expr cw_expr_t;
  * @note Thread-safe; takes the process-wide HDF5 lock.
  */
 CW_API int cw_source_open_hdf5(const char *path, const char *name, cw_source_t **out);
+/**
+ * @brief As cw_source_open_hdf5; with @p swmr the file is opened with
+ *        H5F_ACC_SWMR_READ, so that a writer in SWMR mode may append to it
+ *        (the shape is the one at opening; reopen to see appended data).
+ */
+CW_API int cw_source_open_hdf5_swmr(const char *path, const char *name, bool swmr,
+                                    cw_source_t **out);
 
 /**
  * @brief Wrap a strided buffer in memory as a source (no copy).

@@ -22,7 +22,8 @@ attr_value(const cw_attr_t *a)
         PyObject **items = (PyObject **)PyArray_DATA(arr);
         for (size_t i = 0; i < a->nstrings; i++) {
             const char *s = a->strings[i] ? a->strings[i] : "";
-            PyObject *o = PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
+            PyObject *o =
+                PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
             if (o == NULL) {
                 Py_DECREF(arr);
                 return NULL;
@@ -61,8 +62,8 @@ attr_value(const cw_attr_t *a)
         if (!ok) {
             return NULL;
         }
-        arr = (PyArrayObject *)PyArray_NewFromDescr(&PyArray_Type, descr, a->ndim, shape,
-                                                    NULL, NULL, 0, NULL);
+        arr = (PyArrayObject *)PyArray_NewFromDescr(&PyArray_Type, descr, a->ndim,
+                                                    shape, NULL, NULL, 0, NULL);
         if (arr == NULL) {
             return NULL;
         }
@@ -200,7 +201,8 @@ py_dim_scales(PyObject *module, PyObject *args)
 PyMethodDef cwpy_h5meta_functions[] = {
     {"read_attrs", py_read_attrs, METH_VARARGS,
      "read_attrs(path, name) -> [(name, value, error, is_reference)]"},
-    {"list_group", py_list_group, METH_VARARGS, "list_group(path, name) -> [(name, kind)]"},
+    {"list_group", py_list_group, METH_VARARGS,
+     "list_group(path, name) -> [(name, kind)]"},
     {"dim_scales", py_dim_scales, METH_VARARGS,
      "dim_scales(path, name) -> [(scale path, NAME) or None]"},
     {NULL, NULL, 0, NULL},

@@ -563,6 +563,17 @@ def _coords(self) -> dict:
     return out
 
 
+def _refresh(self) -> "Array":
+    """A new Array over the current extent of the dataset this Array reads
+    whole (as h5py's ``Dataset.refresh()``, for files opened with
+    ``swmr=True``; Arrays are immutable, so this one keeps its shape)."""
+    spec = _hdf5_spec(self._node)
+    if spec is None or not self._node.view.is_whole(spec.shape):
+        raise TypeError("refresh() needs an Array opened whole from an HDF5 dataset")
+    return Array(open_hdf5(spec.path, spec.dataset, spec.swmr))
+
+
+Array.refresh = _refresh
 Array.attrs = property(_attrs)
 Array.dims = property(_dims)
 Array.coords = property(_coords)

@@ -79,8 +79,9 @@ static void
 class_name(hid_t type, char *desc, size_t len)
 {
     static const char *const names[] = {
-        "integer",  "float",  "time",     "string", "bitfield",        "opaque",
-        "compound", "reference", "enum", "variable-length sequence", "array"};
+        "integer", "float",    "time",      "string", "bitfield",
+        "opaque",  "compound", "reference", "enum",   "variable-length sequence",
+        "array"};
     H5T_class_t cls = H5Tget_class(type);
     snprintf(desc, len, "%s of %zu bytes",
              cls >= 0 && cls < (int)(sizeof(names) / sizeof(*names)) ? names[cls]
@@ -363,7 +364,8 @@ cw_attrs_read(const char *path, const char *name, cw_attr_t **out, size_t *n)
     }
     hsize_t pos = 0;
     if (H5Aiterate2(obj, idx, H5_ITER_INC, &pos, attr_visit, &l) < 0) {
-        rc = l.rc < 0 ? l.rc : cw__error(CW_EIO, "cannot list attributes of '%s'", name);
+        rc =
+            l.rc < 0 ? l.rc : cw__error(CW_EIO, "cannot list attributes of '%s'", name);
     }
     H5Oclose(obj);
     H5Fclose(file);
@@ -421,7 +423,9 @@ member_visit(hid_t group, const char *name, const H5L_info_t *info, void *data)
     if (H5Oexists_by_name(group, name, H5P_DEFAULT) > 0) {
         H5O_info_t oi;
         if (H5Oget_info_by_name(group, name, &oi, H5P_DEFAULT) >= 0) {
-            m->kind = oi.type == H5O_TYPE_DATASET ? 0 : oi.type == H5O_TYPE_GROUP ? 1 : 2;
+            m->kind = oi.type == H5O_TYPE_DATASET ? 0
+                      : oi.type == H5O_TYPE_GROUP ? 1
+                                                  : 2;
         }
     }
     return 0;

@@ -481,6 +481,9 @@ typedef struct cw_dsinfo {
     char filters[256];         /**< "blosc(lz4,shuffle,5)+..." or "" */
     int64_t nbytes;            /**< logical size */
     int64_t storage_size;      /**< bytes allocated in the file */
+    char decode[16];           /**< how its filters are decoded: "native",
+                                    "pipeline" (HDF5's, a registered or
+                                    plugin filter) or "unavailable" */
 } cw_dsinfo_t;
 
 /**

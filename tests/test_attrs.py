@@ -332,3 +332,18 @@ def test_cli_info_attrs_and_several_files(h5py_file, netcdf_file):
     plain = subprocess.run(run + [h5py_file], capture_output=True, text=True,
                            check=True).stdout
     assert "f8 = " not in plain and "/grp/sub/z" in plain
+
+
+def test_cli_info_flags_filters_it_cannot_decode(tmp_path):
+    path = str(tmp_path / "filters.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("fl", data=np.arange(10), chunks=(5,), fletcher32=True)
+        f.create_dataset("gz", data=np.arange(10), chunks=(5,), compression="gzip")
+        f.create_dataset("unk", shape=(10,), dtype="i4", chunks=(5,),
+                         compression=32099, allow_unknown_filter=True)
+    out = subprocess.run([sys.executable, "-m", "chunkwise", "info", path],
+                         capture_output=True, text=True, check=True).stdout
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "not decodable" not in lines["/gz"] and "pipeline" not in lines["/gz"]
+    assert "(decoded by HDF5's filter pipeline)" in lines["/fl"]
+    assert "(filters not decodable in this build)" in lines["/unk"]

@@ -44,6 +44,10 @@ def cmd_info(args) -> int:
             ratio = (f"{it['nbytes'] / it['storage_size']:.2f}x"
                      if it["storage_size"] else "-")
             flag = "" if it["supported"] else "  (unsupported)"
+            if it["decode"] == "unavailable":
+                flag += "  (filters not decodable in this build)"
+            elif it["decode"] == "pipeline":
+                flag += "  (decoded by HDF5's filter pipeline)"
             print(f"  {it['name']}  {it['dtype']}  shape {shape}  chunks {chunks}"
                   f"  filters {it['filters'] or 'none'}  stored "
                   f"{_fmt_bytes(it['storage_size'])}  ratio {ratio}{flag}")

@@ -660,3 +660,9 @@ fail:
     cw_source_free(src);
     return rc;
 }
+
+bool
+cw__h5_filter_native(H5Z_filter_t id)
+{
+    return filter_is_native(id);
+}

@@ -88,6 +88,9 @@ def h5py_file(tmp_path):
         cdt = np.dtype([("a", "<i4"), ("b", "<f8"), ("c", "?")])
         a["compound"] = np.array((1, 2.5, True), dtype=cdt)
         a["compounds"] = np.array([(1, 2.5, True), (-4, 0.5, False)], dtype=cdt)
+        a["c8"] = np.complex64(1 + 2j)
+        a["c16"] = np.array([1 - 1j, 0.5j])
+        a.create("c16be", 3 + 4j, dtype=">c16")
         a["opaque"] = np.void(b"\x01\x02\x03")
         a["vlen_int"] = np.array([np.arange(3), np.arange(2)],
                                  dtype=h5py.vlen_dtype("i4"))

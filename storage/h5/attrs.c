@@ -121,6 +121,35 @@ has_reference(hid_t type)
     return false;
 }
 
+/* Whether `type` is a compound {r, i} of two IEEE floats of 4 or 8 bytes,
+ * which h5py reads as complex. */
+static bool
+is_complex(hid_t type)
+{
+    if (H5Tget_nmembers(type) != 2) {
+        return false;
+    }
+    bool ok = true;
+    size_t size = 0;
+    for (unsigned i = 0; ok && i < 2; i++) {
+        char *mname = H5Tget_member_name(type, i);
+        hid_t m = H5Tget_member_type(type, i);
+        ok = mname != NULL && m >= 0 && strcmp(mname, i ? "i" : "r") == 0 &&
+             H5Tget_class(m) == H5T_FLOAT &&
+             (H5Tget_size(m) == 4 || H5Tget_size(m) == 8) &&
+             (i == 0 || H5Tget_size(m) == size) &&
+             H5Tget_member_offset(type, i) == i * H5Tget_size(m);
+        if (ok) {
+            size = H5Tget_size(m);
+        }
+        if (m >= 0) {
+            H5Tclose(m);
+        }
+        H5free_memory(mname);
+    }
+    return ok && H5Tget_size(type) == 2 * size;
+}
+
 /* ------------------------------------------------------------- one attribute */
 
 static int
@@ -190,7 +219,17 @@ read_one(hid_t attr, cw_attr_t *a)
         cw__free(raw);
         goto done;
     }
-    if (cls == H5T_COMPOUND) {
+    if (cls == H5T_COMPOUND && is_complex(type)) {
+        /* h5py's complex: a compound {r, i} of two floats. */
+        size_t half = H5Tget_size(type) / 2;
+        mem = H5Tcreate(H5T_COMPOUND, 2 * half);
+        hid_t f = half == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+        H5Tinsert(mem, "r", 0, f);
+        H5Tinsert(mem, "i", half, f);
+        snprintf(a->typestr, sizeof(a->typestr), "%s", half == 4 ? "<c8" : "<c16");
+        a->itemsize = 2 * half;
+    }
+    else if (cls == H5T_COMPOUND) {
         int nm = H5Tget_nmembers(type);
         a->fields = cw__calloc(nm > 0 ? (size_t)nm : 1, sizeof(*a->fields));
         if (a->fields == NULL) {

@@ -158,6 +158,13 @@ typedef struct cw_expr cw_expr_t;
  * @note Thread-safe; takes the process-wide HDF5 lock.
  */
 CW_API int cw_source_open_hdf5(const char *path, const char *name, cw_source_t **out);
+/**
+ * @brief As cw_source_open_hdf5; with @p swmr the file is opened with
+ *        H5F_ACC_SWMR_READ, so that a writer in SWMR mode may append to it
+ *        (the shape is the one at opening; reopen to see appended data).
+ */
+CW_API int cw_source_open_hdf5_swmr(const char *path, const char *name, bool swmr,
+                                    cw_source_t **out);
 
 /**
  * @brief Wrap a strided buffer in memory as a source (no copy).
@@ -481,6 +488,9 @@ typedef struct cw_dsinfo {
     char filters[256];         /**< "blosc(lz4,shuffle,5)+..." or "" */
     int64_t nbytes;            /**< logical size */
     int64_t storage_size;      /**< bytes allocated in the file */
+    char decode[16];           /**< how its filters are decoded: "native",
+                                    "pipeline" (HDF5's, a registered or
+                                    plugin filter) or "unavailable" */
 } cw_dsinfo_t;
 
 /**
@@ -491,6 +501,77 @@ typedef struct cw_dsinfo {
 CW_API int cw_file_list(const char *path, cw_dsinfo_t **out, size_t *n);
 /** @brief Release the array returned by cw_file_list; NULL is a no-op. */
 CW_API void cw_dsinfo_free(cw_dsinfo_t *items);
+
+/* ------------------------------------------------------------ metadata */
+
+/** What a cw_attr_t holds. */
+enum {
+    CW_ATTR_VALUE = 0,      /**< data: elements of typestr (or of fields) */
+    CW_ATTR_STRINGS = 1,    /**< strings: variable-length strings */
+    CW_ATTR_UNSUPPORTED = 2 /**< desc names the type */
+};
+
+/** One member of a compound attribute's type (native, packed layout). */
+typedef struct cw_attr_field {
+    char name[128];
+    char typestr[16]; /**< NumPy type string: "<i4", "|b1", "|S8" */
+    size_t offset;
+} cw_attr_field_t;
+
+/** One attribute of an HDF5 object, read into plain memory. */
+typedef struct cw_attr {
+    char name[256];
+    int kind;       /**< CW_ATTR_VALUE, CW_ATTR_STRINGS or CW_ATTR_UNSUPPORTED */
+    bool scalar;    /**< scalar dataspace (ndim 0) */
+    bool reference; /**< of object references (dimension-scale bookkeeping) */
+    bool utf8;      /**< strings: UTF-8 (else ASCII) */
+    int ndim;
+    int64_t shape[CW_MAXDIM];
+    char typestr[16]; /**< CW_ATTR_VALUE without fields */
+    size_t itemsize;
+    int nfields; /**< > 0: compound, see fields */
+    cw_attr_field_t *fields;
+    void *data; /**< CW_ATTR_VALUE: nbytes of elements */
+    size_t nbytes;
+    char **strings; /**< CW_ATTR_STRINGS: nstrings, NULL for null */
+    size_t nstrings;
+    char desc[128]; /**< CW_ATTR_UNSUPPORTED: the type */
+} cw_attr_t;
+
+/**
+ * @brief Read every attribute of object @p name (a dataset or a group) of
+ *        file @p path, in creation order when tracked, else name order.
+ * @param out  receives @p n attributes (free with cw_attrs_free).
+ */
+CW_API int cw_attrs_read(const char *path, const char *name, cw_attr_t **out,
+                         size_t *n);
+/** @brief Release what cw_attrs_read returned; NULL is a no-op. */
+CW_API void cw_attrs_free(cw_attr_t *attrs, size_t n);
+
+/** One member of a group (see cw_group_list). */
+typedef struct cw_member {
+    char name[256]; /**< link name inside the group */
+    int kind;       /**< 0 dataset, 1 group, 2 other (named type, dangling) */
+} cw_member_t;
+
+/** @brief List the members of group @p name of file @p path, name order. */
+CW_API int cw_group_list(const char *path, const char *name, cw_member_t **out,
+                         size_t *n);
+/** @brief Release what cw_group_list returned; NULL is a no-op. */
+CW_API void cw_members_free(cw_member_t *members);
+
+/** The dimension scale attached to one axis of a dataset. */
+typedef struct cw_dimscale {
+    char path[1024]; /**< the scale dataset's path; "" when none */
+    char name[256];  /**< its NAME attribute (ASCII/UTF-8), "" when none */
+} cw_dimscale_t;
+
+/**
+ * @brief Resolve the DIMENSION_LIST of dataset @p name: the first scale
+ *        attached to each of its @p ndim axes.
+ */
+CW_API int cw_dims_read(const char *path, const char *name, cw_dimscale_t *out,
+                        int *ndim);
 
 /* ---------------------------------------------------------------- stats */
 

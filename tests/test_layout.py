@@ -16,7 +16,7 @@ PKG = os.path.dirname(chunkwise.__file__)
 ORDER = ["_dtypes", "indexing", "config", "progress", "_nodes", "_coerce", "_rewrite",
          "ufuncs", "reductions", "functions", "views", "_twoouts", "_html", "_compile", "_plan",
          "_execute",
-         "complexes", "interop", "array", "creation", "__init__", "xarray_chunkmanager", "cli",
+         "complexes", "interop", "array", "hdf5meta", "creation", "group", "__init__", "xarray_chunkmanager", "cli",
          "__main__"]
 
 

@@ -92,10 +92,11 @@ py_list_datasets(PyObject *module, PyObject *args)
         PyObject *chunks =
             chunked ? cwpy_tuple_of(it->chunks, it->ndim) : Py_NewRef(Py_None);
         PyObject *d = Py_BuildValue(
-            "{s:s,s:N,s:N,s:s,s:s,s:O,s:s,s:L,s:L}", "name", it->name, "shape", shape,
-            "chunks", chunks, "layout", it->layout, "dtype", it->dtype, "supported",
-            it->supported ? Py_True : Py_False, "filters", it->filters, "nbytes",
-            (long long)it->nbytes, "storage_size", (long long)it->storage_size);
+            "{s:s,s:N,s:N,s:s,s:s,s:O,s:s,s:L,s:L,s:s}", "name", it->name, "shape",
+            shape, "chunks", chunks, "layout", it->layout, "dtype", it->dtype,
+            "supported", it->supported ? Py_True : Py_False, "filters", it->filters,
+            "nbytes", (long long)it->nbytes, "storage_size",
+            (long long)it->storage_size, "decode", it->decode);
         if (d == NULL) {
             Py_CLEAR(list);
             break;
@@ -239,7 +240,8 @@ core_exec(PyObject *module)
         return -1;
     }
     if (PyModule_AddFunctions(module, cwpy_source_functions) < 0 ||
-        PyModule_AddFunctions(module, cwpy_program_functions) < 0) {
+        PyModule_AddFunctions(module, cwpy_program_functions) < 0 ||
+        PyModule_AddFunctions(module, cwpy_h5meta_functions) < 0) {
         return -1;
     }
     /* The dtypes the engine computes in, from the library's one table. */

@@ -120,14 +120,15 @@ py_open_hdf5(PyObject *module, PyObject *args)
 {
     PyObject *pathobj = NULL;
     const char *name;
-    if (!PyArg_ParseTuple(args, "O&s:open_hdf5", PyUnicode_FSConverter, &pathobj,
-                          &name)) {
+    int swmr = 0;
+    if (!PyArg_ParseTuple(args, "O&s|p:open_hdf5", PyUnicode_FSConverter, &pathobj,
+                          &name, &swmr)) {
         return NULL;
     }
     cw_source_t *src = NULL;
     int rc;
     const char *path = PyBytes_AS_STRING(pathobj);
-    Py_BEGIN_ALLOW_THREADS rc = cw_source_open_hdf5(path, name, &src);
+    Py_BEGIN_ALLOW_THREADS rc = cw_source_open_hdf5_swmr(path, name, swmr != 0, &src);
     Py_END_ALLOW_THREADS Py_DECREF(pathobj);
     if (rc < 0) {
         return cwpy_raise(module, rc);
@@ -324,7 +325,8 @@ py_matmul(PyObject *module, PyObject *args)
 }
 
 PyMethodDef cwpy_source_functions[] = {
-    {"open_hdf5", py_open_hdf5, METH_VARARGS, "open_hdf5(path, name) -> Source"},
+    {"open_hdf5", py_open_hdf5, METH_VARARGS,
+     "open_hdf5(path, name, swmr=False) -> Source"},
     {"from_array", py_from_array, METH_VARARGS,
      "from_array(ndarray, chunks) -> Source"},
     {"full", py_full, METH_VARARGS,

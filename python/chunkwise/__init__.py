@@ -15,13 +15,15 @@ from .creation import arange, asarray, empty, full, linspace, ones, open, zeros
 from .creation import (empty_like, eye, full_like, geomspace, identity, indices, logspace,
                        meshgrid, ones_like, tri, zeros_like)
 from .functions import FallbackWarning
+from .group import Group, open_group
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Array", "CorruptChunkError", "FallbackWarning", "MemoryBudgetError", "arange",
     "asarray", "compute",
-    "config", "empty", "full", "get_config", "linspace", "ones", "open", "zeros", "stats",
+    "config", "empty", "full", "get_config", "Group", "linspace", "ones", "open",
+    "open_group", "zeros", "stats",
     "reset_stats", "eye", "identity", "tri", "indices", "meshgrid", "zeros_like",
     "ones_like", "empty_like", "full_like", "logspace", "geomspace",
 ]

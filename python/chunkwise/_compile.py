@@ -24,7 +24,7 @@ from ._rewrite import index_node, transpose_node
 __all__ = ["program", "source", "chunks_of", "open_hdf5", "stand_in"]
 
 
-def open_hdf5(path, name) -> Leaf:
+def open_hdf5(path, name, swmr=False) -> Leaf:
     """A Leaf over dataset ``name`` of HDF5 file ``path`` (opened now, so a
     missing file or dataset is reported here)."""
     path = os.fspath(path)
@@ -32,14 +32,15 @@ def open_hdf5(path, name) -> Leaf:
         path = os.fsdecode(path)
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, not {type(name).__name__}")
-    src = _core.open_hdf5(path, name)
+    src = _core.open_hdf5(path, name, bool(swmr))
     full = name if name.startswith("/") else "/" + name
-    return leaf(Hdf5(path, full, tuple(src.shape), src.dtype, tuple(src.chunks), src))
+    return leaf(Hdf5(path, full, tuple(src.shape), src.dtype, tuple(src.chunks), src,
+                     bool(swmr)))
 
 
 def _open(spec):
     if isinstance(spec, Hdf5):
-        return _core.open_hdf5(spec.path, spec.dataset)
+        return _core.open_hdf5(spec.path, spec.dataset, spec.swmr)
     if isinstance(spec, Memory):
         return _core.from_array(spec.array, spec.chunks)
     if isinstance(spec, Full):

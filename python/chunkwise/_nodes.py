@@ -91,6 +91,7 @@ class Hdf5(SourceSpec):
     dtype: np.dtype
     chunks: tuple
     source: object = _cache
+    swmr: bool = False      # opened with H5F_ACC_SWMR_READ
     kind = "hdf5"
 
     def _loaded(self):

@@ -16,6 +16,7 @@ import numpy as np
 import chunkwise as cw
 
 from . import _core
+from .array import _scale_label
 
 __all__ = ["main"]
 
@@ -43,10 +44,38 @@ def cmd_info(args) -> int:
             ratio = (f"{it['nbytes'] / it['storage_size']:.2f}x"
                      if it["storage_size"] else "-")
             flag = "" if it["supported"] else "  (unsupported)"
+            if it["decode"] == "unavailable":
+                flag += "  (filters not decodable in this build)"
+            elif it["decode"] == "pipeline":
+                flag += "  (decoded by HDF5's filter pipeline)"
             print(f"  {it['name']}  {it['dtype']}  shape {shape}  chunks {chunks}"
                   f"  filters {it['filters'] or 'none'}  stored "
                   f"{_fmt_bytes(it['storage_size'])}  ratio {ratio}{flag}")
+            if args.attrs:
+                _print_attrs(path, it["name"])
     return 0
+
+
+def _fmt_value(v) -> str:
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "backslashreplace")
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, np.ndarray):
+        return np.array2string(v, threshold=8, separator=", ").replace("\n", "")
+    return str(v)
+
+
+def _print_attrs(path, name):
+    """The dimension names and attributes of one dataset, one a line."""
+    dims = [None if d is None else _scale_label(*d) for d in _core.dim_scales(path, name)]
+    if any(d is not None for d in dims):
+        print(f"    dims ({', '.join(str(d) for d in dims)})")
+    for key, value, error, is_ref in _core.read_attrs(path, name):
+        if is_ref and key in ("DIMENSION_LIST", "REFERENCE_LIST"):
+            continue
+        text = f"<unsupported: {error}>" if error is not None else _fmt_value(value)
+        print(f"      {key} = {text}")
 
 
 # Names an expression may call: NumPy ufuncs, which chunkwise evaluates lazily.
@@ -150,6 +179,8 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     pi = sub.add_parser("info", help="list the datasets of HDF5 files")
     pi.add_argument("files", nargs="+")
+    pi.add_argument("--attrs", action="store_true",
+                    help="also show each dataset's dimensions and attributes")
     pi.set_defaults(func=cmd_info)
     pe = sub.add_parser(
         "eval", help="evaluate an expression over HDF5 datasets out of core",

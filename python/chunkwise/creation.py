@@ -27,13 +27,18 @@ __all__ = ["open", "asarray", "zeros", "ones", "full", "empty", "arange", "linsp
            "empty_like", "full_like", "logspace", "geomspace"]
 
 
-def open(path, name) -> Array:  # noqa: A001 - the API's name
+def open(path, name, swmr=False) -> Array:  # noqa: A001 - the API's name
     """Open dataset ``name`` of HDF5 file ``path`` lazily and read-only.
+
+    With ``swmr=True`` the file is opened for SWMR reading
+    (H5F_ACC_SWMR_READ), so that a writer in SWMR mode may keep appending;
+    the Array has the shape at opening, and ``refresh()`` returns one with
+    the current shape.
 
     Raises FileNotFoundError (no file), KeyError (no such dataset), TypeError
     (a group, or an unsupported dtype), OSError (not an HDF5 file).
     """
-    return wrap(open_hdf5(path, name))
+    return wrap(open_hdf5(path, name, swmr))
 
 
 def _source_leaf(spec) -> Array:

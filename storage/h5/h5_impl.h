@@ -3,7 +3,9 @@
  * function here expects the caller to hold cw__h5_lock.
  */
 #ifndef CW_BUILDING_STORAGE
-#error "h5_impl.h is internal to the storage layer"
+#error "h5_impl.h is internal to the storage layer"/* Whether chunkwise decodes filter `id` itself (else HDF5's pipeline must). */
+bool cw__h5_filter_native(H5Z_filter_t id);
+
 #endif
 #ifndef CW_H5_IMPL_H
 #define CW_H5_IMPL_H
@@ -23,5 +25,7 @@ hid_t cw__h5_native_complex(hid_t ftype);
 int cw__h5_path_exists(hid_t file, const char *name);
 /* Open an existing file with clear errors for missing/non-HDF5 files. */
 int cw__h5_open_file(const char *path, unsigned flags, hid_t *out);
+/* Whether chunkwise decodes filter `id` itself (else HDF5's pipeline must). */
+bool cw__h5_filter_native(H5Z_filter_t id);
 
 #endif

@@ -55,6 +55,24 @@ describe_filters(hid_t dcpl, char *out, size_t outlen)
     }
 }
 
+/* Whether this build decodes every filter of `dcpl` itself, through
+ * HDF5's pipeline, or cannot decode one of them. */
+static void
+it_decode(hid_t dcpl, char *out, size_t len)
+{
+    int nf = H5Pget_nfilters(dcpl);
+    bool native = true, avail = true;
+    for (int i = 0; i < nf; i++) {
+        unsigned flags, cd[8], config;
+        size_t ncd = 8;
+        H5Z_filter_t id =
+            H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, 0, NULL, &config);
+        native = native && cw__h5_filter_native(id);
+        avail = avail && id >= 0 && H5Zfilter_avail(id) > 0;
+    }
+    snprintf(out, len, "%s", native ? "native" : avail ? "pipeline" : "unavailable");
+}
+
 static herr_t
 visit(hid_t root, const char *name, const H5O_info_t *info, void *data)
 {
@@ -114,6 +132,7 @@ visit(hid_t root, const char *name, const H5O_info_t *info, void *data)
         }
     }
     describe_filters(dcpl, it->filters, sizeof(it->filters));
+    it_decode(dcpl, it->decode, sizeof(it->decode));
     it->storage_size = (int64_t)H5Dget_storage_size(dset);
     H5Pclose(dcpl);
     H5Sclose(space);

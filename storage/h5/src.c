@@ -66,6 +66,7 @@ typedef struct h5src {
     dev_t file_dev;
     ino_t file_ino;
     hid_t file, dset, memtype;
+    bool swmr; /* opened with H5F_ACC_SWMR_READ */
 } h5src_t;
 
 /* The file type with native byte order: what H5Dread converts to. */
@@ -84,11 +85,12 @@ native_memtype(hid_t ftype)
 
 /* Open file + dataset; on success *file and *dset are open. */
 static int
-open_dataset(const char *path, const char *name, hid_t *file, hid_t *dset)
+open_dataset(const char *path, const char *name, bool swmr, hid_t *file, hid_t *dset)
 {
     int rc;
     *dset = -1;
-    CW_TRY(cw__h5_open_file(path, H5F_ACC_RDONLY, file));
+    CW_TRY(
+        cw__h5_open_file(path, H5F_ACC_RDONLY | (swmr ? H5F_ACC_SWMR_READ : 0u), file));
     if (!cw__h5_path_exists(*file, name)) {
         rc = cw__error(CW_ENOKEY, "no dataset '%s' in '%s'", name, path);
         goto fail;
@@ -285,7 +287,11 @@ unchanged(const cw_source_t *src, h5src_t *h)
                 hnow.native == h->native && hnow.nfilters == h->nfilters &&
                 memcmp(hnow.fill, h->fill, sizeof(h->fill)) == 0;
     for (int d = 0; same && d < src->ndim; d++) {
-        same = now.shape[d] == src->shape[d] && now.chunks[d] == src->chunks[d];
+        /* A SWMR writer may only have appended: the extent opened is
+         * still there, with the same contents. */
+        same = (now.shape[d] == src->shape[d] ||
+                (h->swmr && now.shape[d] > src->shape[d])) &&
+               now.chunks[d] == src->chunks[d];
     }
     for (int i = 0; same && i < h->nfilters; i++) {
         const h5filter_t *x = &hnow.filters[i], *y = &h->filters[i];
@@ -305,7 +311,7 @@ h5_begin(cw_source_t *src)
         goto done;
     }
     h->file = h->dset = h->memtype = -1;
-    rc = open_dataset(h->path, h->name, &h->file, &h->dset);
+    rc = open_dataset(h->path, h->name, h->swmr, &h->file, &h->dset);
     if (rc < 0) {
         goto undo;
     }
@@ -639,6 +645,13 @@ dupstr(const char *s)
 int
 cw_source_open_hdf5(const char *path, const char *name, cw_source_t **out)
 {
+    return cw_source_open_hdf5_swmr(path, name, false, out);
+}
+
+int
+cw_source_open_hdf5_swmr(const char *path, const char *name, bool swmr,
+                         cw_source_t **out)
+{
     int rc;
     hid_t file = -1, dset = -1;
     *out = NULL;
@@ -652,6 +665,7 @@ cw_source_open_hdf5(const char *path, const char *name, cw_source_t **out)
     src->ops = &h5_ops;
     src->impl = h;
     h->file = h->dset = h->memtype = -1;
+    h->swmr = swmr;
     h->path = dupstr(path);
     /* Names are absolute inside the file. */
     if (h->path) {
@@ -666,7 +680,7 @@ cw_source_open_hdf5(const char *path, const char *name, cw_source_t **out)
         goto fail;
     }
     cw__h5_lock();
-    rc = open_dataset(path, h->name, &file, &dset);
+    rc = open_dataset(path, h->name, swmr, &file, &dset);
     if (rc == CW_OK) {
         rc = describe(src, h, dset);
         if (rc == CW_OK) {
@@ -688,4 +702,10 @@ cw_source_open_hdf5(const char *path, const char *name, cw_source_t **out)
 fail:
     cw_source_free(src);
     return rc;
+}
+
+bool
+cw__h5_filter_native(H5Z_filter_t id)
+{
+    return filter_is_native(id);
 }

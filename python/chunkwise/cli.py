@@ -16,7 +16,7 @@ import numpy as np
 import chunkwise as cw
 
 from . import _core
-from .array import _scale_label
+from .hdf5meta import _scale_label
 
 __all__ = ["main"]
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from . import _core
 from ._compile import open_hdf5
 from ._nodes import Hdf5, Leaf
-from .array import Array
+from .array import Array, wrap
 
 __all__ = ["Attributes"]
 
@@ -107,7 +107,7 @@ def _coords(self) -> dict:
     for s in _scales(self):
         if s is None or s[1].startswith("This is a netCDF dimension but not"):
             continue
-        out[_scale_label(*s)] = Array(open_hdf5(spec.path, s[0]))
+        out[_scale_label(*s)] = wrap(open_hdf5(spec.path, s[0]))
     return out
 
 
@@ -118,7 +118,7 @@ def _refresh(self) -> "Array":
     spec = _hdf5_spec(self._node)
     if spec is None or not self._node.view.is_whole(spec.shape):
         raise TypeError("refresh() needs an Array opened whole from an HDF5 dataset")
-    return Array(open_hdf5(spec.path, spec.dataset, spec.swmr))
+    return wrap(open_hdf5(spec.path, spec.dataset, spec.swmr))
 
 
 Array.refresh = _refresh

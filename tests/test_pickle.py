@@ -280,3 +280,17 @@ def test_multiprocessing_pools_move_arrays(h5, method):
         # chunkwise afresh and runs with its own defaults (64 MiB is not
         # one); a forked one is a copy of the forking thread, block included.
         assert (limit == 64 * 2**20) == (method == "fork")
+
+
+def test_graphs_of_any_depth_pickle_and_copy():
+    x = cw.asarray(np.arange(10.0), chunks=(3,))
+    y = x
+    for _ in range(10000):
+        y = y + 1
+    for z in (pickle.loads(pickle.dumps(y)), copy.deepcopy(y)):
+        np.testing.assert_array_equal(z.compute(), np.arange(10.0) + 10000)
+    # A node used twice is one node after loading.
+    s = x * 2
+    t = pickle.loads(pickle.dumps(s + s))
+    a, b = t._node.inputs
+    assert a is b

@@ -33,7 +33,8 @@ from .indexing import View
 
 __all__ = ["Lazy", "SourceSpec", "Hdf5", "Memory", "Full", "Arange", "Concat", "MatMul",
            "Leaf", "Const", "Op", "Select", "Broadcast", "Cast", "Reduce", "Accumulate",
-           "ArgReduce", "ResultView", "DEFERRED", "NODES", "children", "leaf", "postorder"]
+           "ArgReduce", "ResultView", "DEFERRED", "NODES", "children", "leaf", "postorder",
+           "flatten", "unflatten"]
 
 # The engine object of a source, made on first use: not part of the data
 # (never pickled or copied).
@@ -379,3 +380,63 @@ def postorder(roots, kids=children):
             if id(c) not in seen:
                 stack.append((c, False))
     return out
+
+
+# ------------------------------------------------------- flat pickling
+
+class _Ref(int):
+    """In a flattened graph: the node at this position of the table."""
+    __slots__ = ()
+
+    def __reduce__(self):
+        return _Ref, (int(self),)
+
+
+def _is_node(v) -> bool:
+    return type(v).__reduce__ is _reduce
+
+
+def _field_nodes(node):
+    for f in dataclasses.fields(node):
+        v = getattr(node, f.name)
+        for item in (v if isinstance(v, tuple) else (v,)):
+            if _is_node(item):
+                yield item
+
+
+def flatten(root) -> tuple:
+    """``root``'s graph as a table of (class, field values), children
+    first, a node held by a field written as its position (_Ref): pickling
+    the table needs no recursion, whatever the graph's depth."""
+    order = postorder([root], lambda n: tuple(_field_nodes(n)) if _is_node(n) else ())
+    pos = {id(n): i for i, n in enumerate(order)}
+
+    def ref(v):
+        if _is_node(v):
+            return _Ref(pos[id(v)])
+        if isinstance(v, tuple):
+            return tuple(ref(x) for x in v)
+        return v
+
+    table = []
+    for n in order:
+        values = tuple(None if f.metadata.get("cache") else ref(getattr(n, f.name))
+                       for f in dataclasses.fields(n))
+        table.append((type(n), values))
+    return tuple(table)
+
+
+def unflatten(table):
+    """The graph ``flatten`` wrote (its last entry is the root)."""
+    built = []
+
+    def deref(v):
+        if isinstance(v, _Ref):
+            return built[v]
+        if isinstance(v, tuple):
+            return tuple(deref(x) for x in v)
+        return v
+
+    for cls, values in table:
+        built.append(_rebuild(cls, tuple(deref(v) for v in values)))
+    return built[-1]

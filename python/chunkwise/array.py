@@ -24,7 +24,7 @@ from . import _execute, _html, _plan, _twoouts, complexes, functions, interop, r
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
-from ._nodes import Hdf5, Lazy, Leaf, NODES
+from ._nodes import Hdf5, Lazy, Leaf, NODES, flatten, unflatten
 from ._rewrite import index_node
 from .config import current
 from .functions import HANDLED, FallbackWarning
@@ -63,6 +63,10 @@ def _blocks(n: int, c: int) -> tuple:
     if n == 0 or c <= 0:
         return (n,)
     return (c,) * (n // c) + ((n % c,) if n % c else ())
+
+
+def _unpickle(table) -> "Array":
+    return Array(unflatten(table))
 
 
 def wrap(node) -> "Array":
@@ -429,8 +433,9 @@ class Array(Lazy):
     def __reduce__(self):
         """Pickled by reference: the graph (a file and dataset, not its data;
         an in-memory source's data; a generator's parameters), never the
-        engine objects.  A file source is reopened and checked on load."""
-        return (wrap, (self._node,))
+        engine objects.  A file source is reopened and checked on load.
+        The graph travels as a flat table, so any depth pickles."""
+        return (_unpickle, (flatten(self._node),))
 
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         """Export through DLPack (``numpy.from_dlpack``, ``torch.from_dlpack``):

@@ -40,23 +40,25 @@ __all__ = ["to_dask", "from_dask", "is_dask_collection", "dlpack", "DLPACK_CPU"]
 DLPACK_CPU = 1  # kDLCPU in dlpack.h
 
 
-def _outer_deferred(node, memo=None, out=None) -> list:
+def _outer_deferred(node) -> list:
     """The deferred nodes (reductions, cumulative sums, arg-reductions) of
-    ``node``'s graph that no other deferred node holds, in a fixed order."""
-    memo = set() if memo is None else memo
-    out = [] if out is None else out
-    if id(node) in memo:
-        return out
-    memo.add(id(node))
-    if isinstance(node, DEFERRED):
-        out.append(node)
-        return out
-    if dataclasses.is_dataclass(node):
-        for f in dataclasses.fields(node):
-            v = getattr(node, f.name)
-            for item in (v if isinstance(v, tuple) else (v,)):
-                if isinstance(item, NODES + (SourceSpec,)):
-                    _outer_deferred(item, memo, out)
+    ``node``'s graph that no other deferred node holds, in a fixed order
+    (depth first, fields in order).  Iterative: graphs of any depth."""
+    seen, out, stack = set(), [], [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if isinstance(n, DEFERRED):
+            out.append(n)
+            continue
+        if dataclasses.is_dataclass(n):
+            items = [item for f in dataclasses.fields(n)
+                     for item in (getattr(n, f.name) if isinstance(getattr(n, f.name), tuple)
+                                  else (getattr(n, f.name),))
+                     if isinstance(item, NODES + (SourceSpec,))]
+            stack.extend(reversed(items))
     return out
 
 

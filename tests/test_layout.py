@@ -14,7 +14,7 @@ PKG = os.path.dirname(chunkwise.__file__)
 
 # The import rule: a module imports only modules listed before it.
 ORDER = ["_dtypes", "indexing", "config", "progress", "_nodes", "_coerce", "_rewrite",
-         "ufuncs", "reductions", "functions", "_compile", "_plan", "_execute", "array",
+         "ufuncs", "reductions", "functions", "_compile", "_plan", "_execute", "selection", "array",
          "creation", "__init__", "cli", "__main__"]
 
 

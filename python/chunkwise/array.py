@@ -18,12 +18,11 @@ import warnings
 
 import numpy as np
 
-from . import _execute, _plan, functions, reductions
+from . import _execute, _plan, functions, reductions, selection
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
 from ._nodes import Hdf5, Lazy, Leaf, NODES
-from ._rewrite import index_node
 from .config import current
 from .functions import HANDLED, FallbackWarning
 from .ufuncs import apply_ufunc
@@ -111,7 +110,19 @@ class Array(Lazy):
 
     # ----------------------------------------------------------- indexing
     def __getitem__(self, key) -> "Array":
-        return Array(index_node(self._node, key))
+        return Array(selection.getitem(self._node, key))
+
+    def reshape(self, *shape, order="C") -> "Array":
+        """Lazy ``ndarray.reshape`` in C order (-1 infers one extent)."""
+        if len(shape) == 1 and not hasattr(shape[0], "__index__"):
+            shape = shape[0]
+        return self._new(selection.reshape(self._node, shape, order))
+
+    def ravel(self, order="C") -> "Array":
+        return self._new(selection.ravel(self._node, order))
+
+    def flatten(self, order="C") -> "Array":
+        return Array(selection.ravel(self._node, order))
 
     def __setitem__(self, key, value):
         raise TypeError("chunkwise arrays are read-only; compute() a NumPy "

@@ -51,8 +51,8 @@ cw__gather_elems(cw_source_t *in, int64_t n, const int64_t *flat, const int64_t 
     elem_t *el = cw__malloc((size_t)n * sizeof(*el));
     char *box = cw__malloc(in->chunk_nbytes ? in->chunk_nbytes : isz);
     if (el == NULL || box == NULL) {
-        rc = cw__error(CW_ENOMEM, "out of memory gathering %lld elements",
-                       (long long)n);
+        rc =
+            cw__error(CW_ENOMEM, "out of memory gathering %lld elements", (long long)n);
         goto fail;
     }
     int64_t c[CW_MAXDIM];
@@ -117,10 +117,10 @@ fail:
 /* ------------------------------------------------------------ gather */
 
 typedef struct gather {
-    cw_source_t *in;          /* borrowed */
-    int map[CW_MAXDIM];       /* per input dim: output axis, or -1 - table */
-    const int64_t **tab;      /* borrowed tables, C-contiguous over bshape */
-    int pos, m;               /* the tables' axes are output axes [pos, pos+m) */
+    cw_source_t *in;     /* borrowed */
+    int map[CW_MAXDIM];  /* per input dim: output axis, or -1 - table */
+    const int64_t **tab; /* borrowed tables, C-contiguous over bshape */
+    int pos, m;          /* the tables' axes are output axes [pos, pos+m) */
     int64_t bstride[CW_MAXDIM];
 } gather_t;
 
@@ -258,9 +258,9 @@ cw_source_gather(cw_source_t *in, int ndim, const int64_t *shape, const int *map
     }
     for (int d = 0; d < in->ndim; d++) {
         int a = map[d];
-        if (a >= 0 ? (a >= ndim || (a >= pos && a < pos + m) ||
-                      shape[a] != in->shape[d])
-                   : -1 - a >= ntab) {
+        if (a >= 0
+                ? (a >= ndim || (a >= pos && a < pos + m) || shape[a] != in->shape[d])
+                : -1 - a >= ntab) {
             return cw__error(CW_EINVAL, "gather: input dimension %d maps to nothing",
                              d);
         }
@@ -301,8 +301,22 @@ cw_source_gather(cw_source_t *in, int ndim, const int64_t *shape, const int *map
         g->bstride[i] = st;
         st *= shape[pos + i];
     }
-    CW_TRY(cw__source_init(src, &gather_ops, ndim, shape, in->dtype, NULL,
-                           in->chunk_nbytes));
+    /* Chunks: an axis showing an input dimension keeps its chunk extent,
+     * so a tile reads whole input chunks along it; the table axes take
+     * what is left of one input chunk's element count, last axis first. */
+    int64_t chunks[CW_MAXDIM], left = (int64_t)(in->chunk_nbytes / in->itemsize);
+    for (int d = 0; d < in->ndim; d++) {
+        if (map[d] >= 0) {
+            chunks[map[d]] = in->chunks[d];
+            left /= in->chunks[d] > 0 ? in->chunks[d] : 1;
+        }
+    }
+    for (int i = m - 1; i >= 0; i--) {
+        int64_t n = shape[pos + i], c = left > 1 ? left : 1;
+        chunks[pos + i] = n < c ? (n > 0 ? n : 1) : c;
+        left = c / chunks[pos + i];
+    }
+    CW_TRY(cw__source_init(src, &gather_ops, ndim, shape, in->dtype, chunks, 0));
     *out = src;
     return CW_OK;
 fail:

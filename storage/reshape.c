@@ -82,12 +82,15 @@ cw_source_reshape(cw_source_t *in, int ndim, const int64_t *shape, cw_source_t *
     }
     for (int k = 0; k < ndim; k++) {
         if (shape[k] < 0 || !cw__mul_ok(b, shape[k], &b)) {
-            return cw__error(CW_EINVAL, "reshape: bad extent %lld", (long long)shape[k]);
+            return cw__error(CW_EINVAL, "reshape: bad extent %lld",
+                             (long long)shape[k]);
         }
     }
     if (a != b) {
-        return cw__error(CW_EINVAL, "cannot reshape array of size %lld into a shape "
-                         "of size %lld", (long long)a, (long long)b);
+        return cw__error(CW_EINVAL,
+                         "cannot reshape array of size %lld into a shape "
+                         "of size %lld",
+                         (long long)a, (long long)b);
     }
     cw_source_t *src = cw__calloc(1, sizeof(*src));
     reshape_t *r = cw__calloc(1, sizeof(*r));

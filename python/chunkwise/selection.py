@@ -149,6 +149,10 @@ def _check_mask(mshape, dims, shape):
                 f"axis is {shape[d]} but size of corresponding boolean axis is {m}")
 
 
+_ONLY = ("only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and "
+         "integer or boolean arrays are valid indices")
+
+
 def getitem(node, key):
     """The node of ``x[key]`` for any NumPy index."""
     items = key if isinstance(key, tuple) else (key,)
@@ -166,8 +170,10 @@ def getitem(node, key):
             conv.append(k if k.dtype == bool else _computed(k, "index"))
         elif isinstance(k, (list, tuple, np.ndarray)):
             a = np.asarray(k)
-            if a.dtype == object or (a.size == 0 and a.dtype.kind == "f"):
-                a = a.astype(np.intp) if a.size == 0 else a
+            if a.size == 0 and not isinstance(k, np.ndarray):
+                a = a.astype(np.intp)
+            if a.dtype.kind not in "iub" and not isinstance(k, np.ndarray):
+                raise IndexError(_ONLY)
             conv.append(a)
         else:
             conv.append(k)
@@ -212,9 +218,7 @@ def getitem(node, key):
             a = np.asarray(k) if isinstance(k, np.ndarray) else k
             if not isinstance(a, np.ndarray):
                 if isinstance(a, bool) or not hasattr(a, "__index__"):
-                    raise IndexError(
-                        "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis "
-                        "(`None`) and integer or boolean arrays are valid indices")
+                    raise IndexError(_ONLY)
                 a = np.asarray(operator.index(a))
             elif a.dtype.kind not in "iu":
                 raise IndexError("arrays used as indices must be of integer (or boolean) "
@@ -232,7 +236,7 @@ def getitem(node, key):
     try:
         arrays = np.broadcast_arrays(*[a for _, a, _ in adv])
     except ValueError:
-        shapes = " ".join(_fmt(a.shape) for _, a, _ in adv)
+        shapes = "".join(_fmt(a.shape) + " " for _, a, _ in adv)
         raise IndexError("shape mismatch: indexing arrays could not be broadcast "
                          f"together with shapes {shapes}") from None
     bshape = arrays[0].shape if arrays else ()

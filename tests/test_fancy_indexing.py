@@ -186,3 +186,68 @@ def test_random_chains_equal_numpy(case):
         a, x = _apply(op, seed, a, x)
         assert x.shape == a.shape
     same(x, a)
+
+
+def _pair(g, w):
+    if isinstance(w, tuple):
+        assert isinstance(g, tuple) and len(g) == len(w)
+        for p, q in zip(g, w):
+            same(p, q)
+    else:
+        same(g, w)
+
+
+@pytest.mark.parametrize("shape,chunks", [((12,), (5,)), ((3, 4, 5), (2, 3, 2)),
+                                          ((2, 3, 4, 3), (1, 2, 3, 2))])
+def test_selection_functions_equal_numpy(tmp_path, shape, chunks):
+    a = (np.arange(np.prod(shape)).reshape(shape) * 7 % 11 - 3).astype(np.float32)
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f.create_dataset("a", data=a, chunks=chunks)
+    x = cw.open(tmp_path / "f.h5", "a")
+    _pair(np.nonzero(x), np.nonzero(a))
+    _pair(x.nonzero(), a.nonzero())
+    _pair(np.where(x > 2), np.where(a > 2))
+    same(np.where(x > 2, x, 0), np.where(a > 2, a, 0))
+    same(np.flatnonzero(x), np.flatnonzero(a))
+    same(np.argwhere(x > 1), np.argwhere(a > 1))
+    n = np.count_nonzero(x)
+    assert n == np.count_nonzero(a) and type(n) is int
+    for ax in range(len(shape)):
+        same(np.count_nonzero(x, axis=ax), np.count_nonzero(a, axis=ax))
+        same(np.count_nonzero(x, axis=ax, keepdims=True),
+             np.count_nonzero(a, axis=ax, keepdims=True))
+        m = shape[ax]
+        for mode in ["raise", "wrap", "clip"]:
+            idx = [m - 1, 0, -1] if mode == "raise" else [m + 2, -m - 1, 1]
+            same(np.take(x, idx, axis=ax, mode=mode), np.take(a, idx, axis=ax, mode=mode))
+        same(x.take([[0, m - 1]], axis=ax), a.take([[0, m - 1]], axis=ax))
+        order = np.argsort(a, axis=ax)
+        same(np.take_along_axis(x, order, axis=ax), np.take_along_axis(a, order, axis=ax))
+        cond = np.arange(m) % 2 == 0
+        same(np.compress(cond, x, axis=ax), np.compress(cond, a, axis=ax))
+        same(np.compress(cond[:1], x, axis=ax), np.compress(cond[:1], a, axis=ax))
+    same(np.take(x, [3, -2, 0]), np.take(a, [3, -2, 0]))
+    same(np.extract(x > 0, x), np.extract(a > 0, a))
+    same(np.extract(a > 0, x), np.extract(a > 0, a))
+    if len(shape) >= 2:
+        for off in [0, 1, -1, 2, -3, 9]:
+            same(np.diagonal(x, off), np.diagonal(a, off))
+            same(x.diagonal(off, -1, 0), a.diagonal(off, -1, 0))
+            same(np.trace(x, off), np.trace(a, off))
+            same(np.trace(x, off, dtype=np.float64), np.trace(a, off, dtype=np.float64))
+
+
+def test_selection_function_errors_follow_numpy():
+    a = np.arange(12.0).reshape(3, 4)
+    x = cw.asarray(a, chunks=(2, 3))
+    for call in [lambda m: np.take(m, [4], axis=1), lambda m: np.take(m, [12]),
+                 lambda m: np.compress([1, 1, 1, 1], m, axis=0)]:
+        with pytest.raises(IndexError) as want:
+            call(a)
+        with pytest.raises(IndexError) as got:
+            call(x)
+        assert str(got.value) == str(want.value)
+    with pytest.raises(ValueError, match="0d"):
+        np.nonzero(x[0, 0])
+    with pytest.raises(ValueError, match="cannot be the same"):
+        np.diagonal(x, 0, 1, 1)

@@ -124,6 +124,15 @@ class Array(Lazy):
     def flatten(self, order="C") -> "Array":
         return Array(selection.ravel(self._node, order))
 
+    def nonzero(self) -> tuple:
+        return tuple(Array(n) for n in selection.nonzero(self._node))
+
+    def diagonal(self, offset=0, axis1=0, axis2=1) -> "Array":
+        return Array(selection.diagonal(self._node, offset, axis1, axis2))
+
+    def take(self, indices, axis=None, mode="raise") -> "Array":
+        return Array(selection.take(self._node, indices, axis, mode))
+
     def __setitem__(self, key, value):
         raise TypeError("chunkwise arrays are read-only; compute() a NumPy "
                         "array to modify, or write a result with to_hdf5()")
@@ -292,6 +301,8 @@ class Array(Lazy):
             return self._new(result)
         if isinstance(result, Fallback):
             return _fallback(result.name, result.call, result.args, result.kwargs)
+        if isinstance(result, tuple) and all(isinstance(r, NODES) for r in result):
+            return tuple(Array(r) for r in result)
         if isinstance(result, Scalar):
             return result.convert(_execute.materialise(result.node).reshape(()).item())
         return result

@@ -21,16 +21,18 @@ import operator
 
 import numpy as np
 
-from ._coerce import lazy_node, node_of
+from numpy.lib.array_utils import normalize_axis_index
+
+from ._coerce import Scalar, array_leaf, lazy_node, node_of
 from ._core import MemoryBudgetError
 from ._execute import materialise
 from ._nodes import Cast, Gather, Lazy, Reshape, leaf
 from ._rewrite import index_node
 from .config import current
-from .functions import implements
+from .functions import HANDLED, implements, transpose
 from .reductions import reduce
 
-__all__ = ["reshape", "ravel", "getitem", "count_nonzero"]
+__all__ = ["reshape", "ravel", "getitem", "count_nonzero", "nonzero", "take", "diagonal"]
 
 
 # ----------------------------------------------------------------- reshape
@@ -120,9 +122,10 @@ def _computed(x, what):
     return materialise(node)
 
 
-def _mask_indices(item, dims, shape):
+def _mask_indices(item, dims, shape, as_mask=False):
     """The integer index arrays (np.nonzero) a boolean mask stands for,
-    sized by a counting pass when the mask is lazy."""
+    sized by a counting pass when the mask is lazy (``as_mask``: the
+    computed mask itself)."""
     node = lazy_node(item)
     k = len(dims)
     if node is not None:
@@ -137,6 +140,8 @@ def _mask_indices(item, dims, shape):
                 f"({limit / 2**20:.1f} MiB)")
         item = materialise(node)
     item = np.asarray(item)
+    if as_mask:
+        return item
     _check_mask(item.shape, dims, shape)
     return list(np.nonzero(item)) if item.ndim else [item]
 
@@ -269,3 +274,168 @@ def count_nonzero(x, axis=None, keepdims=False):
     node = node_of(x)
     b = node if node.dtype == bool else Cast(node, np.dtype(bool))
     return reduce(np.add, b, axis, np.intp, keepdims)
+
+
+@implements(np.count_nonzero)
+def _np_count_nonzero(a, axis=None, *, keepdims=False):
+    node = count_nonzero(a, axis, keepdims)
+    return Scalar(node, int) if axis is None and not keepdims else node
+
+
+def _mask_array(x):
+    """``x != 0`` computed as a bool ndarray, after a counting pass checked
+    that it and its indices fit memory_limit."""
+    node = lazy_node(x)
+    if node is None:
+        return np.asarray(x) != 0
+    return _mask_indices(node if node.dtype == bool else Cast(node, np.dtype(bool)),
+                         list(range(len(node.shape))), node.shape, as_mask=True)
+
+
+def nonzero(x):
+    """The index arrays of ``numpy.nonzero(x)``, computed (tuple of nodes)."""
+    m = _mask_array(x)
+    if m.ndim == 0:
+        raise ValueError("Calling nonzero on 0d arrays is not allowed. Use "
+                         "np.atleast_1d(scalar).nonzero() instead.")
+    return tuple(array_leaf(i) for i in np.nonzero(m))
+
+
+@implements(np.nonzero)
+def _np_nonzero(a):
+    return nonzero(a)
+
+
+_where3 = HANDLED.get(np.where)
+
+
+@implements(np.where)
+def _np_where(condition, x=None, y=None):
+    if x is None and y is None:
+        return nonzero(condition)
+    return _where3(condition, x, y)
+
+
+@implements(np.flatnonzero)
+def _np_flatnonzero(a):
+    return nonzero(ravel(a))[0]
+
+
+@implements(np.argwhere)
+def _np_argwhere(a):
+    return array_leaf(np.argwhere(_mask_array(a)))
+
+
+def _index_array(indices):
+    if isinstance(indices, Lazy):
+        return _computed(indices, "index")
+    return np.asarray(indices)
+
+
+def take(a, indices, axis=None, mode="raise"):
+    node = node_of(a)
+    if axis is None:
+        node, axis = ravel(node), 0
+    axis = normalize_axis_index(axis, len(node.shape))
+    idx = _index_array(indices)
+    if idx.dtype.kind not in "iu":
+        if idx.size == 0:
+            idx = idx.astype(np.intp)
+        else:
+            raise TypeError("Cannot cast array data from dtype('float64') to "
+                            "dtype('int64') according to the rule 'safe'"
+                            if idx.dtype.kind == "f" else f"indices of dtype {idx.dtype}")
+    n = node.shape[axis]
+    if mode == "wrap":
+        if n == 0 and idx.size:
+            raise IndexError("cannot do a non-empty take from an empty axes.")
+        idx = idx % n if n else idx
+    elif mode == "clip":
+        if n == 0 and idx.size:
+            raise IndexError("cannot do a non-empty take from an empty axes.")
+        idx = np.clip(idx, 0, n - 1)
+    elif mode != "raise":
+        raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
+    return getitem(node, (slice(None),) * axis + (idx.astype(np.int64),))
+
+
+@implements(np.take)
+def _np_take(a, indices, axis=None, out=None, mode="raise"):
+    if out is not None:
+        raise TypeError("numpy.take: out= is not supported on chunkwise arrays")
+    return take(a, indices, axis, mode)
+
+
+@implements(np.take_along_axis)
+def _np_take_along_axis(arr, indices, axis=-1):
+    node = node_of(arr)
+    idx = _index_array(indices)
+    if axis is None:
+        node, axis = ravel(node), 0
+        if idx.ndim != 1:
+            raise ValueError("when axis=None, `indices` must have a single dimension.")
+    nd = len(node.shape)
+    axis = normalize_axis_index(axis, nd)
+    if idx.ndim != nd:
+        raise ValueError("`indices` and `arr` must have the same number of dimensions")
+    if idx.dtype.kind not in "iu":
+        raise IndexError("`indices` must be an integer array")
+    key = []
+    for k in range(nd):
+        if k == axis:
+            key.append(idx)
+        else:
+            shp = [1] * nd
+            shp[k] = node.shape[k]
+            key.append(np.arange(node.shape[k]).reshape(shp))
+    return getitem(node, tuple(key))
+
+
+@implements(np.compress)
+def _np_compress(condition, a, axis=None, out=None):
+    if out is not None:
+        raise TypeError("numpy.compress: out= is not supported on chunkwise arrays")
+    c = np.asarray(_mask_array(condition) if isinstance(condition, Lazy) else condition)
+    if c.ndim != 1:
+        raise ValueError("condition must be a 1-d array")
+    return take(a, np.nonzero(c)[0], axis)
+
+
+@implements(np.extract)
+def _np_extract(condition, arr):
+    m = _mask_array(ravel(condition) if isinstance(condition, Lazy)
+                    else np.ravel(condition))
+    return take(ravel(arr), np.nonzero(m)[0])
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    node = node_of(a)
+    nd = len(node.shape)
+    if nd < 2:
+        raise ValueError("diag requires an array of at least two dimensions")
+    a1, a2 = normalize_axis_index(axis1, nd), normalize_axis_index(axis2, nd)
+    if a1 == a2:
+        raise ValueError("axis1 and axis2 cannot be the same")
+    perm = [k for k in range(nd) if k not in (a1, a2)] + [a1, a2]
+    t = transpose(node, tuple(perm))
+    n1, n2 = node.shape[a1], node.shape[a2]
+    offset = operator.index(offset)
+    if offset >= 0:
+        n = max(0, min(n1, n2 - offset))
+        i, j = np.arange(n), np.arange(n) + offset
+    else:
+        n = max(0, min(n1 + offset, n2))
+        i, j = np.arange(n) - offset, np.arange(n)
+    return getitem(t, (Ellipsis, i, j))
+
+
+@implements(np.diagonal)
+def _np_diagonal(a, offset=0, axis1=0, axis2=1):
+    return diagonal(a, offset, axis1, axis2)
+
+
+@implements(np.trace)
+def _np_trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    if out is not None:
+        raise TypeError("numpy.trace: out= is not supported on chunkwise arrays")
+    return reduce(np.add, diagonal(a, offset, axis1, axis2), -1, dtype)

@@ -251,3 +251,18 @@ def test_selection_function_errors_follow_numpy():
         np.nonzero(x[0, 0])
     with pytest.raises(ValueError, match="cannot be the same"):
         np.diagonal(x, 0, 1, 1)
+
+
+def test_delete_and_append_equal_numpy():
+    a = np.arange(60, dtype=np.int32).reshape(3, 4, 5)
+    x = cw.asarray(a, chunks=(2, 3, 2))
+    for obj, axis in [(1, 0), (-1, 2), ([0, 2], 1), (slice(1, None, 2), 2),
+                      (np.array([True, False, True, False]), 1), ([], 0), ([5, 59], None),
+                      (slice(None), 0)]:
+        same(np.delete(x, obj, axis), np.delete(a, obj, axis))
+    with pytest.raises(IndexError, match="out of bounds for axis 1 with size 4"):
+        np.delete(x, [4], 1)
+    same(np.append(x, x[:1], axis=0), np.append(a, a[:1], axis=0))
+    same(np.append(x, [1, 2]), np.append(a, [1, 2]))
+    same(np.append(x[0], np.ones((4, 1), np.int32), axis=1),
+         np.append(a[0], np.ones((4, 1), np.int32), axis=1))

@@ -439,3 +439,45 @@ def _np_trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     if out is not None:
         raise TypeError("numpy.trace: out= is not supported on chunkwise arrays")
     return reduce(np.add, diagonal(a, offset, axis1, axis2), -1, dtype)
+
+
+@implements(np.delete)
+def _np_delete(arr, obj, axis=None):
+    node = node_of(arr)
+    if axis is None:
+        node, axis = ravel(node), 0
+    axis = normalize_axis_index(axis, len(node.shape))
+    n = node.shape[axis]
+    if isinstance(obj, Lazy):
+        obj = _computed(obj, "index")
+    keep = np.ones(n, bool)
+    if isinstance(obj, slice):
+        keep[obj] = False
+    else:
+        o = np.asarray(obj)
+        if o.dtype == bool:
+            if o.shape != (n,):
+                raise ValueError(f"boolean array argument obj to delete must be one "
+                                 f"dimensional and match the axis length of {n}")
+            keep = ~o
+        else:
+            if o.size == 0:
+                o = o.astype(np.intp)
+            if o.dtype.kind not in "iu":
+                raise IndexError("arrays used as indices must be of integer (or boolean) "
+                                 "type")
+            bad = (o < -n) | (o >= n)
+            if bad.any():
+                raise IndexError(f"index {int(o[bad].flat[0])} is out of bounds for axis "
+                                 f"{axis} with size {n}")
+            keep[o] = False
+    return take(node, np.nonzero(keep)[0], axis)
+
+
+@implements(np.append)
+def _np_append(arr, values, axis=None):
+    concatenate = HANDLED[np.concatenate]
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], axis=0)
+    return concatenate([node_of(arr), node_of(values)], axis=axis)
+

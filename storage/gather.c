@@ -39,6 +39,46 @@ unravel(const cw_source_t *in, int64_t f, int64_t *c)
     }
 }
 
+/* Sort the elements by chunk, stable (request order within a chunk): a
+ * counting sort when the chunk numbers span a range of about n or less
+ * (a region touches few chunks), else qsort.  May replace *el. */
+static int
+sort_by_chunk(elem_t **elp, int64_t n)
+{
+    elem_t *el = *elp;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (int64_t i = 0; i < n; i++) {
+        lo = el[i].chunk < lo ? el[i].chunk : lo;
+        hi = el[i].chunk > hi ? el[i].chunk : hi;
+    }
+    if (hi - lo > 4 * n + 64) {
+        qsort(el, (size_t)n, sizeof(*el), elem_cmp);
+        return CW_OK;
+    }
+    int64_t range = hi - lo + 1;
+    int64_t *at = cw__calloc((size_t)range + 1, sizeof(*at));
+    elem_t *sorted = cw__malloc((size_t)n * sizeof(*sorted));
+    if (at == NULL || sorted == NULL) {
+        cw__free(at);
+        cw__free(sorted);
+        return cw__error(CW_ENOMEM, "out of memory sorting %lld elements",
+                         (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        at[el[i].chunk - lo + 1]++;
+    }
+    for (int64_t c = 0; c < range; c++) {
+        at[c + 1] += at[c];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        sorted[at[el[i].chunk - lo]++] = el[i];
+    }
+    cw__free(at);
+    cw__free(el);
+    *elp = sorted;
+    return CW_OK;
+}
+
 int
 cw__gather_elems(cw_source_t *in, int64_t n, const int64_t *flat, const int64_t *dstoff,
                  char *dst, cw__io_scratch_t *s)
@@ -65,7 +105,7 @@ cw__gather_elems(cw_source_t *in, int64_t n, const int64_t *flat, const int64_t 
         el[i].chunk = id;
         el[i].i = i;
     }
-    qsort(el, (size_t)n, sizeof(*el), elem_cmp);
+    CW_TRY(sort_by_chunk(&el, n));
     int64_t step[CW_MAXDIM], lo[CW_MAXDIM], hi[CW_MAXDIM], cnt[CW_MAXDIM],
         bstr[CW_MAXDIM];
     for (int k = 0; k < nd; k++) {

@@ -266,3 +266,13 @@ def test_delete_and_append_equal_numpy():
     same(np.append(x, [1, 2]), np.append(a, [1, 2]))
     same(np.append(x[0], np.ones((4, 1), np.int32), axis=1),
          np.append(a[0], np.ones((4, 1), np.int32), axis=1))
+
+
+def test_insert_equals_numpy():
+    a = np.arange(60, dtype=np.int32).reshape(3, 4, 5)
+    x = cw.asarray(a, chunks=(2, 3, 2))
+    for obj, values, axis in [(1, 99, 0), (2, [7, 8, 9, 10, 11], 1), ([0, 2], -1, 2),
+                              ([4, 0, 4], [[1], [2], [3]], 1), ([2], [[1, 2, 3, 4, 5]] * 2, 1), (slice(1, 3), 5, 2),
+                              (3, [1.9, -2.5], None), ([1, 1], [5, 6], 2),
+                              (-1, np.arange(20).reshape(4, 5), 0), ([], 0, 1)]:
+        same(np.insert(x, obj, values, axis), np.insert(a, obj, values, axis))

@@ -481,3 +481,39 @@ def _np_append(arr, values, axis=None):
         return concatenate([ravel(arr), ravel(values)], axis=0)
     return concatenate([node_of(arr), node_of(values)], axis=axis)
 
+
+
+@implements(np.insert)
+def _np_insert(arr, obj, values, axis=None):
+    node = node_of(arr)
+    if axis is None:
+        node, axis = ravel(node), 0
+    nd = len(node.shape)
+    axis = normalize_axis_index(axis, nd)
+    n = node.shape[axis]
+    if isinstance(obj, Lazy):
+        obj = _computed(obj, "index")
+    if isinstance(values, Lazy):
+        values = _computed(values, "value")
+    if not isinstance(obj, slice) and np.size(obj) == 1:
+        # One position, as NumPy's: values are a block (their first axis
+        # moved to ``axis`` when the position is a scalar).
+        v = np.array(values, dtype=node.dtype, ndmin=nd)
+        if np.ndim(obj) == 0:
+            v = np.moveaxis(v, 0, axis)
+        numnew = v.shape[axis]
+    else:
+        where = np.arange(n)[obj] if isinstance(obj, slice) else np.asarray(obj)
+        numnew = where.size
+        v = np.array(values, dtype=node.dtype)
+    # Where each element of the result comes from, as NumPy's own insert
+    # places markers: old element p stays p, inserted value j is -1 - j.
+    probe = np.insert(np.arange(n), obj, -1 - np.arange(numnew))
+    if numnew == 0:
+        return node
+    shape = list(node.shape)
+    shape[axis] = numnew
+    block = np.ascontiguousarray(np.broadcast_to(v, shape))
+    idx = np.where(probe >= 0, probe, n - 1 - probe)
+    both = HANDLED[np.concatenate]([node, array_leaf(block)], axis=axis)
+    return take(both, idx, axis)

@@ -276,3 +276,16 @@ def test_insert_equals_numpy():
                               (3, [1.9, -2.5], None), ([1, 1], [5, 6], 2),
                               (-1, np.arange(20).reshape(4, 5), 0), ([], 0, 1)]:
         same(np.insert(x, obj, values, axis), np.insert(a, obj, values, axis))
+
+
+def test_lazy_mask_never_materialises_the_array():
+    """x is larger than memory_limit; its mask and the few indices it
+    selects are not, so x[x > t] computes."""
+    n = 400_000
+    x = cw.arange(0, n, dtype="f8", chunks=10_000)             # 3.2 MB
+    a = np.arange(0, n, dtype="f8")
+    with cw.config(memory_limit=2 * 2**20):
+        same(x[x > n - 10], a[a > n - 10])
+        same(x[(x % 50_000) == 7], a[(a % 50_000) == 7])
+        with pytest.raises(cw.MemoryBudgetError, match="boolean mask selecting"):
+            x[x >= 0]

@@ -231,6 +231,34 @@ CW_API int cw_source_concat(int n, cw_source_t *const *parts, int axis,
 CW_API int cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile,
                             cw_source_t **out);
 
+/**
+ * @brief @p in seen with shape @p shape (same size), in C order
+ *        (numpy.reshape): element i in C order of the result is element i
+ *        of the input.  A region read reads only the input chunks holding
+ *        its elements.  @p in is borrowed and must outlive the result.
+ * @return CW_EINVAL when the sizes differ.
+ */
+CW_API int cw_source_reshape(cw_source_t *in, int ndim, const int64_t *shape,
+                             cw_source_t **out);
+
+/**
+ * @brief Integer-array indexing (numpy's advanced indexing) of @p in, as a
+ *        source of rank @p ndim and shape @p shape.
+ *
+ * Output axes [pos, pos + m) are the broadcast shape of the index tables;
+ * every other output axis shows one input dimension whole.  For each input
+ * dimension d, @p map[d] is the output axis showing it, or -1 - t when
+ * table t (C-contiguous int64 over the m table axes, values in
+ * [0, shape[d])) gives its index.  A region read groups its elements by
+ * input chunk and reads only chunks holding selected elements.  @p in and
+ * the tables are borrowed and must outlive the result.
+ * @return CW_EINDEX for a table value out of range, CW_EINVAL for a
+ *         malformed mapping.
+ */
+CW_API int cw_source_gather(cw_source_t *in, int ndim, const int64_t *shape,
+                            const int *map, int ntab, const int64_t *const *tables,
+                            int pos, int m, cw_source_t **out);
+
 /** @brief Release a source; NULL is a no-op. */
 CW_API void cw_source_free(cw_source_t *src);
 

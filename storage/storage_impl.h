@@ -185,6 +185,20 @@ int cw__read_region(cw_source_t *src, const int64_t *start, const int64_t *step,
  * source's own scratch). */
 size_t cw__source_working_set(const cw_source_t *src);
 
+/* ----------------------------------------------------------- gather.c */
+
+/* Write element flat[i] (C-order flat index) of `in` to dst + dstoff[i],
+ * for i < n, reading each chunk that holds one of them once, as the box
+ * that bounds its elements.  Worker threads. */
+int cw__gather_elems(cw_source_t *in, int64_t n, const int64_t *flat,
+                     const int64_t *dstoff, char *dst, cw__io_scratch_t *s);
+/* For a region of `src`: the C-order flat index of each element over
+ * src's shape and its byte offset in dst (owned arrays of *n entries,
+ * free with cw__free). */
+int cw__region_elems(const cw_source_t *src, const int64_t *start, const int64_t *step,
+                     const int64_t *count, const int64_t *strides, int64_t **flat,
+                     int64_t **off, int64_t *n);
+
 /* ------------------------------------------------------------- codecs */
 
 /* Decode a Blosc frame of `srclen` bytes into exactly `dstlen` bytes. */

@@ -148,7 +148,7 @@ def test_index_errors():
     with pytest.raises(IndexError, match="single ellipsis"):
         a[..., ...]
     with pytest.raises(IndexError, match="valid indices"):
-        a[[1, 2]]
+        a[[1.5, 2]]
     with pytest.raises(IndexError, match="valid indices"):
         a[1.0]
     with pytest.raises(TypeError, match="read-only"):

@@ -324,6 +324,94 @@ py_matmul(PyObject *module, PyObject *args)
     return res;
 }
 
+static PyObject *
+py_reshape(PyObject *module, PyObject *args)
+{
+    PyObject *inobj, *shapeobj;
+    if (!PyArg_ParseTuple(args, "OO:reshape", &inobj, &shapeobj)) {
+        return NULL;
+    }
+    cw_source_t *in, *src = NULL;
+    int64_t shape[CW_MAXDIM];
+    if (cwpy_get_source(module, inobj, &in) < 0) {
+        return NULL;
+    }
+    int nd = cwpy_int64_seq(shapeobj, shape, CW_MAXDIM, "shape");
+    if (nd < 0) {
+        return NULL;
+    }
+    int rc = cw_source_reshape(in, nd, shape, &src);
+    if (rc < 0) {
+        return cwpy_raise(module, rc);
+    }
+    return cwpy_wrap_source(module, src, inobj);
+}
+
+/* gather(Source, shape, map, [int64 C-contiguous ndarray], pos, m) */
+static PyObject *
+py_gather(PyObject *module, PyObject *args)
+{
+    PyObject *inobj, *shapeobj, *mapobj, *tabobj;
+    int pos, m;
+    if (!PyArg_ParseTuple(args, "OOOO!ii:gather", &inobj, &shapeobj, &mapobj,
+                          &PyList_Type, &tabobj, &pos, &m)) {
+        return NULL;
+    }
+    cw_source_t *in, *src = NULL;
+    int64_t shape[CW_MAXDIM], map64[CW_MAXDIM];
+    int map[CW_MAXDIM];
+    const int64_t *tables[CW_MAXDIM];
+    if (cwpy_get_source(module, inobj, &in) < 0) {
+        return NULL;
+    }
+    int nd = cwpy_int64_seq(shapeobj, shape, CW_MAXDIM, "shape");
+    if (nd < 0) {
+        return NULL;
+    }
+    if (cwpy_int64_seq(mapobj, map64, CW_MAXDIM, "map") != cw_source_ndim(in)) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "map rank does not match");
+        }
+        return NULL;
+    }
+    for (int d = 0; d < cw_source_ndim(in); d++) {
+        map[d] = (int)map64[d];
+    }
+    Py_ssize_t nt = PyList_GET_SIZE(tabobj);
+    if (nt > CW_MAXDIM) {
+        PyErr_SetString(PyExc_ValueError, "too many index tables");
+        return NULL;
+    }
+    int64_t nb = 1;
+    for (int i = 0; i < m && pos + i < nd; i++) {
+        nb *= shape[pos + i];
+    }
+    for (Py_ssize_t i = 0; i < nt; i++) {
+        PyObject *t = PyList_GET_ITEM(tabobj, i);
+        if (!PyArray_Check(t) || PyArray_TYPE((PyArrayObject *)t) != NPY_INT64 ||
+            !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)t) ||
+            PyArray_SIZE((PyArrayObject *)t) != nb) {
+            PyErr_SetString(PyExc_TypeError,
+                            "index tables must be C-contiguous int64 ndarrays of the "
+                            "broadcast shape");
+            return NULL;
+        }
+        tables[i] = PyArray_DATA((PyArrayObject *)t);
+    }
+    int rc = cw_source_gather(in, nd, shape, map, (int)nt, tables, pos, m, &src);
+    if (rc < 0) {
+        return cwpy_raise(module, rc);
+    }
+    PyObject *keep = Py_BuildValue("(OO)", inobj, tabobj);
+    if (keep == NULL) {
+        cw_source_free(src);
+        return NULL;
+    }
+    PyObject *res = cwpy_wrap_source(module, src, keep);
+    Py_DECREF(keep);
+    return res;
+}
+
 PyMethodDef cwpy_source_functions[] = {
     {"open_hdf5", py_open_hdf5, METH_VARARGS,
      "open_hdf5(path, name, swmr=False) -> Source"},
@@ -335,5 +423,8 @@ PyMethodDef cwpy_source_functions[] = {
      "arange(n, istart, istep, ffirst, fsecond, dtype, chunk) -> Source"},
     {"concat", py_concat, METH_VARARGS, "concat([Source], axis) -> Source"},
     {"matmul", py_matmul, METH_VARARGS, "matmul(Source, Source, tile) -> Source"},
+    {"reshape", py_reshape, METH_VARARGS, "reshape(Source, shape) -> Source"},
+    {"gather", py_gather, METH_VARARGS,
+     "gather(Source, shape, map, tables, pos, m) -> Source"},
     {NULL, NULL, 0, NULL},
 };

@@ -19,6 +19,7 @@ import numpy as np
 from . import _core
 from ._nodes import (DEFERRED, Accumulate, Arange, Broadcast, Cast, Concat, Const, Full, Hdf5, Leaf,
                      MatMul, Memory, Op, ResultView, Select, leaf, postorder)
+from ._nodes import Gather, Reshape
 from ._rewrite import index_node, transpose_node
 
 __all__ = ["program", "source", "chunks_of", "open_hdf5", "stand_in"]
@@ -63,6 +64,12 @@ def source(spec, results=None, describe_only=False, cuts=()):
         sa = program([spec.a], results, describe_only, cuts=cuts)[0].as_source()
         sb = program([spec.b], results, describe_only, cuts=cuts)[0].as_source()
         return _core.matmul(sa, sb, None)
+    if isinstance(spec, Reshape):
+        return _core.reshape(program([spec.node], results, describe_only)[0].as_source(),
+                             spec.shape)
+    if isinstance(spec, Gather):
+        return _core.gather(program([spec.node], results, describe_only)[0].as_source(),
+                            spec.shape, spec.map, list(spec.tables), spec.pos, spec.m)
     if spec.source is None:
         # Frozen node, mutable cache: the engine object is not part of the data.
         object.__setattr__(spec, "source", _open(spec))

@@ -34,7 +34,7 @@ from .indexing import View
 __all__ = ["Lazy", "SourceSpec", "Hdf5", "Memory", "Full", "Arange", "Concat", "MatMul",
            "Leaf", "Const", "Op", "Select", "Broadcast", "Cast", "Reduce", "Accumulate",
            "ArgReduce", "ResultView", "DEFERRED", "NODES", "children", "leaf", "postorder",
-           "flatten", "unflatten"]
+           "flatten", "unflatten", "Reshape", "Gather"]
 
 # The engine object of a source, made on first use: not part of the data
 # (never pickled or copied).
@@ -198,6 +198,37 @@ class MatMul(SourceSpec):
 
 
 @_node
+class Reshape(SourceSpec):
+    """A node seen with another shape of its size, in C order."""
+    node: object
+    shape: tuple
+    kind = "reshape"
+
+    @property
+    def dtype(self):
+        return self.node.dtype
+
+
+@_node
+class Gather(SourceSpec):
+    """Integer-array indexing of a node: output axes [pos, pos + m) are the
+    index tables' broadcast shape; ``map`` gives per input axis the output
+    axis showing it whole, or -1 - t for table t (int64, C-contiguous,
+    non-negative and in range)."""
+    node: object
+    shape: tuple
+    map: tuple
+    tables: tuple
+    pos: int
+    m: int
+    kind = "gather"
+
+    @property
+    def dtype(self):
+        return self.node.dtype
+
+
+@_node
 class Leaf:
     spec: SourceSpec
     view: View
@@ -356,6 +387,8 @@ def children(node) -> tuple:
             return spec.parts
         if isinstance(spec, MatMul):
             return (spec.a, spec.b)
+        if isinstance(spec, (Reshape, Gather)):
+            return (spec.node,)
     return ()
 
 

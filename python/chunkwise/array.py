@@ -13,19 +13,18 @@ nodes, and the NumPy protocols below wrap them.
 """
 from __future__ import annotations
 
-import html
 import math
-import operator
 import warnings
 
 import numpy as np
 
-from . import _execute, _html, _plan, _twoouts, complexes, functions, interop, reductions, views  # views: registrations
+# views and selection register NumPy functions when imported.
+from . import (_execute, _plan, _twoouts, complexes, functions, interop, reductions,  # noqa
+               selection, views)
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
 from ._nodes import Hdf5, Lazy, Leaf, NODES, flatten, unflatten
-from ._rewrite import index_node
 from .config import current
 from .functions import HANDLED, FallbackWarning
 from .ufuncs import _WEAK, apply_ufunc
@@ -150,7 +149,28 @@ class Array(Lazy):
 
     # ----------------------------------------------------------- indexing
     def __getitem__(self, key) -> "Array":
-        return Array(index_node(self._node, key))
+        return Array(selection.getitem(self._node, key))
+
+    def reshape(self, *shape, order="C") -> "Array":
+        """Lazy ``ndarray.reshape`` in C order (-1 infers one extent)."""
+        if len(shape) == 1 and not hasattr(shape[0], "__index__"):
+            shape = shape[0]
+        return self._new(selection.reshape(self._node, shape, order))
+
+    def ravel(self, order="C") -> "Array":
+        return self._new(selection.ravel(self._node, order))
+
+    def flatten(self, order="C") -> "Array":
+        return Array(selection.ravel(self._node, order))
+
+    def nonzero(self) -> tuple:
+        return tuple(Array(n) for n in selection.nonzero(self._node))
+
+    def diagonal(self, offset=0, axis1=0, axis2=1) -> "Array":
+        return Array(selection.diagonal(self._node, offset, axis1, axis2))
+
+    def take(self, indices, axis=None, mode="raise") -> "Array":
+        return Array(selection.take(self._node, indices, axis, mode))
 
     def __setitem__(self, key, value):
         raise TypeError(_READ_ONLY)
@@ -353,6 +373,8 @@ class Array(Lazy):
             return type(result)(Array(r) for r in result)
         if isinstance(result, Fallback):
             return _fallback(result.name, result.call, result.args, result.kwargs)
+        if isinstance(result, tuple) and all(isinstance(r, NODES) for r in result):
+            return tuple(Array(r) for r in result)
         if isinstance(result, Scalar):
             return result.convert(_execute.materialise(result.node).reshape(()).item())
         return result
@@ -698,98 +720,3 @@ def _typed_ufunc(ufunc, inputs, dtype, sig, casting):
                         else np.asarray(x, dtype=dt))
     node = apply_ufunc(ufunc, conv)
     return functions.astype(node, resolved[-1])
-
-
-def _copy(self, order="K"):
-    """A new Array of the same values (arrays are read-only: nothing is
-    copied until computed)."""
-    return Array(self._node)
-
-
-def _tolist(self):
-    return self.compute().tolist()
-
-
-def _item(self, *args):
-    """A Python scalar: of a size-1 array, or the element at a flat index
-    or an index tuple (only that element is read)."""
-    if not args:
-        if self.size != 1:
-            raise ValueError("can only convert an array of size 1 to a Python scalar")
-        return self.compute().reshape(()).item()
-    if len(args) == 1 and isinstance(args[0], tuple):
-        args = args[0]
-    if len(args) == 1:
-        i = operator.index(args[0])
-        if not -self.size <= i < self.size:
-            raise IndexError("index out of bounds")
-        args = np.unravel_index(i % self.size, self.shape)
-    elif len(args) != self.ndim:
-        raise ValueError("incorrect number of indices for array")
-    return self[tuple(int(a) for a in args)].compute().item()
-
-
-def _dot(self, b, out=None):
-    return np.dot(self, b) if out is None else np.dot(self, b, out=out)
-
-
-def _repeat(self, repeats, axis=None):
-    return np.repeat(self, repeats, axis=axis)
-
-
-def _format(self, spec):
-    if self.ndim == 0:
-        return format(self.compute()[()], spec)
-    return object.__format__(self, spec)
-
-
-def _round_(self, ndigits=None):
-    """round(x) of a 0-d array rounds its scalar, as round(np.float64)."""
-    if self.ndim != 0:
-        raise TypeError("round() of a chunkwise Array needs a 0-d array; "
-                        "use np.round(x, decimals) for arrays")
-    v = self.compute()[()]
-    return round(v) if ndigits is None else round(v, ndigits)
-
-
-def _divmod(self, other):
-    return np.divmod(self, other)
-
-
-def _rdivmod(self, other):
-    return np.divmod(other, self)
-
-
-def _contains(self, value):
-    return bool((self == value).any())
-
-
-def _mT(self):
-    return Array(views.matrix_transpose(self._node))
-
-
-def _repr_html(self):
-    node = self._node
-    source = "lazy expression"
-    if isinstance(node, Leaf):
-        source = node.spec.kind
-        if isinstance(node.spec, Hdf5):
-            source = f"hdf5 {node.spec.path}:{node.spec.dataset}"
-    chunks = self.chunksize
-    nchunks = math.prod(-(-n // max(c, 1)) for n, c in zip(self.shape, chunks or ()))
-    rows = [("Shape", self.shape), ("Dtype", self.dtype), ("Chunks", chunks),
-            ("Number of chunks", nchunks), ("Bytes", _fmt_bytes(self.nbytes)),
-            ("Source", source)]
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-                   for k, v in rows)
-    return (f"<table><tr><td><table>{body}</table></td>"
-            f"<td>{_html.chunk_svg(self.shape, chunks)}</td></tr></table>")
-
-
-for _name, _f in [("copy", _copy), ("tolist", _tolist), ("item", _item), ("dot", _dot),
-                  ("repeat", _repeat), ("__format__", _format), ("__round__", _round_),
-                  ("__divmod__", _divmod), ("__rdivmod__", _rdivmod),
-                  ("__contains__", _contains), ("_repr_html_", _repr_html)]:
-    setattr(Array, _name, _f)
-Array.mT = property(_mT)
-del _name, _f

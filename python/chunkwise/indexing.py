@@ -103,9 +103,8 @@ def index_view(view: View, key) -> View:
         else:
             if _not_basic(item):
                 raise IndexError(
-                    "only integers, slices (`:`), ellipsis (`...`) and "
-                    f"numpy.newaxis (`None`) are valid indices, not {item!r}; "
-                    "for fancy indexing materialise first: np.asarray(x)[...]")
+                    "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis "
+                    "(`None`) and integer or boolean arrays are valid indices")
             i = operator.index(item)
             if not -n <= i < n:
                 raise IndexError(

@@ -294,12 +294,74 @@ test_corrupt_chunk(void)
     free(a);
 }
 
+/* A reshape and a gather of a memory source in chunks that split every
+ * axis, read whole and with negative steps; their argument checks. */
+static void
+test_reshape_and_gather(void)
+{
+    int32_t a[24];
+    for (int i = 0; i < 24; i++) {
+        a[i] = 3 * i - 7;
+    }
+    int64_t sh[2] = {6, 4}, st[2] = {16, 4}, ch[2] = {4, 3};
+    cw_source_t *mem = NULL, *r = NULL, *g = NULL, *bad = NULL;
+    ASSERT_OK(cw_source_from_memory(a, 2, sh, st, CW_INT32, ch, &mem));
+    int64_t rs[3] = {2, 3, 4};
+    ASSERT_OK(cw_source_reshape(mem, 3, rs, &r));
+    cw_config_t cfg = {.threads = 2, .memory_limit = 1 << 20};
+    int32_t out[24];
+    int64_t ost[3] = {48, 16, 4};
+    cw_sel_t sel;
+    cw_sel_all(r, &sel);
+    ASSERT_OK(cw_read(r, &sel, out, ost, &cfg));
+    for (int i = 0; i < 24; i++) {
+        ASSERT_EQ(out[i], a[i]);
+    }
+    /* r[::-1, 2, ::-2]: elements (1 - i, 2, 3 - 2k). */
+    sel.start[0] = 1, sel.step[0] = -1, sel.count[0] = 2;
+    sel.start[1] = 2, sel.step[1] = 1, sel.count[1] = 1;
+    sel.start[2] = 3, sel.step[2] = -2, sel.count[2] = 2;
+    int64_t sst[3] = {8, 0, 4};
+    ASSERT_OK(cw_read(r, &sel, out, sst, &cfg));
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 2; k++) {
+            ASSERT_EQ(out[i * 2 + k], a[(1 - i) * 12 + 2 * 4 + 3 - 2 * k]);
+        }
+    }
+    int64_t wrong[1] = {25};
+    ASSERT_EQ(cw_source_reshape(mem, 1, wrong, &bad), CW_EINVAL);
+    ASSERT_TRUE(bad == NULL);
+    /* a[[5, 0, 2]] as a gather: table axis 0, input axis 1 shown whole. */
+    int64_t t0[3] = {5, 0, 2}, gs[2] = {3, 4};
+    const int64_t *tabs[1] = {t0};
+    int map[2] = {-1, 1};
+    ASSERT_OK(cw_source_gather(mem, 2, gs, map, 1, tabs, 0, 1, &g));
+    cw_sel_all(g, &sel);
+    ASSERT_OK(cw_read(g, &sel, out, st, &cfg));
+    for (int i = 0; i < 3; i++) {
+        for (int k = 0; k < 4; k++) {
+            ASSERT_EQ(out[i * 4 + k], a[t0[i] * 4 + k]);
+        }
+    }
+    int64_t t1[3] = {5, 6, 2};
+    tabs[0] = t1;
+    ASSERT_EQ(cw_source_gather(mem, 2, gs, map, 1, tabs, 0, 1, &bad), CW_EINDEX);
+    ASSERT_TRUE(bad == NULL);
+    int badmap[2] = {-1, 0};
+    tabs[0] = t0;
+    ASSERT_EQ(cw_source_gather(mem, 2, gs, badmap, 1, tabs, 0, 1, &bad), CW_EINVAL);
+    cw_source_free(g);
+    cw_source_free(r);
+    cw_source_free(mem);
+}
+
 static const cw_test_t tests[] = {
     {"memory_source_selections", test_memory_source_selections, NULL},
     {"generators", test_generators, NULL},
     {"hdf5_roundtrip", test_hdf5_roundtrip, NULL},
     {"errors", test_errors, "hdf5_roundtrip"},
     {"corrupt_chunk", test_corrupt_chunk, NULL},
+    {"reshape_and_gather", test_reshape_and_gather, NULL},
 };
 
 CW_TEST_MAIN(tests)

@@ -443,10 +443,11 @@ def test_nanmean_is_lazy_with_numpys_dtype(dtype, no_fallback):
             same(np.nanmean(x, axis=axis, keepdims=keepdims), e)
 
 
-@pytest.mark.parametrize("shape", [(), (1, 5), (5, 1), (1, 1, 4), (1, 1), (6,)])
+@pytest.mark.parametrize("shape", [(), (1, 5), (5, 1), (1, 1, 4), (1, 1), (6,), (2, 3, 4),
+                                   (3, 4)])
 def test_cumulative_flattened_is_lazy(shape, no_fallback):
     a = np.arange(math_prod(shape)).reshape(shape) + 1
-    x = cw.asarray(a)
+    x = cw.asarray(a, chunks=tuple(max(1, n // 2) for n in shape) or None)
     for f in (np.cumsum, np.cumprod):
         same(f(x), f(a))
         same(f(x, dtype="f4"), f(a, dtype="f4"))

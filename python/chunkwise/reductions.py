@@ -14,14 +14,14 @@ computed (see _plan.py); it is small.
 from __future__ import annotations
 
 import functools
-
+import math
 import operator
 
 import numpy as np
 
 from ._coerce import Unsupported, cast, node_of
 from ._dtypes import SUPPORTED
-from ._nodes import Accumulate, ArgReduce, Op, Reduce
+from ._nodes import Accumulate, ArgReduce, Op, Reduce, Reshape, leaf
 from ._rewrite import index_node
 from .ufuncs import apply_ufunc, loop_index
 
@@ -149,12 +149,14 @@ def cumulative(ufunc, x, axis=None, dtype=None):
     if axis is None:
         if len(x.shape) != 1:
             # Flattened: a view when at most one axis is longer than 1 (a
-            # 0-d array, a row or a column); otherwise NumPy runs it.
+            # 0-d array, a row or a column); otherwise a lazy C-order
+            # reshape source.
             long = [k for k, n in enumerate(x.shape) if n != 1]
             if len(long) > 1:
-                raise Unsupported("cumulative over a flattened array")
-            key = tuple(slice(None) if k in long else 0 for k in range(len(x.shape)))
-            x = index_node(x, key + ((None,) if not long else ()))
+                x = leaf(Reshape(x, (math.prod(x.shape),)))
+            else:
+                key = tuple(slice(None) if k in long else 0 for k in range(len(x.shape)))
+                x = index_node(x, key + ((None,) if not long else ()))
         axis = 0
     # NumPy's dtype for numpy.cumsum/cumprod, from a one-element probe.
     func = np.cumsum if ufunc is np.add else np.cumprod

@@ -7,7 +7,7 @@
 """
 import numpy as np
 
-from . import _core, _execute, methods  # noqa: methods sets ndarray's methods on Array
+from . import _core, _execute, methods, special  # noqa: they register on Array / NumPy
 from ._core import CorruptChunkError, MemoryBudgetError
 from .array import Array
 from .config import config, get_config

@@ -526,3 +526,16 @@ def test_frexp_two_outputs_exact(dt):
             g = g.compute()
             np.testing.assert_array_equal(g, r, strict=True)
             np.testing.assert_array_equal(np.signbit(g), np.signbit(r))
+
+
+@pytest.mark.parametrize("shift", [0, 1, 5, -7, 30, (1, 2)])
+def test_flattening_roll_and_repeat_of_nd_arrays_are_lazy(shift):
+    a = np.arange(24).reshape(2, 3, 4)
+    x = cw.asarray(a, chunks=(1, 2, 3))
+    with cw.config(fallback="error"):
+        got = np.roll(x, shift)
+        assert isinstance(got, cw.Array)
+        np.testing.assert_array_equal(got.compute(), np.roll(a, shift))
+        if np.ndim(shift) == 0 and shift >= 0:
+            np.testing.assert_array_equal(np.repeat(x, shift % 4).compute(),
+                                          np.repeat(a, shift % 4))

@@ -12,10 +12,11 @@ stand-in that holds no data).
 Functions are registered with ``functions.implements``; array.py imports
 this module so that the registrations happen.  They return nodes, or tuples
 and lists of nodes (array.py wraps them), or ``Fallback`` requests for the
-cases with no lazy form (a flattening ``np.roll(x, s)`` of an n-d array).
+cases with no lazy form (``np.repeat`` with per-element counts).
 """
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -24,7 +25,7 @@ from numpy.lib._arraypad_impl import _as_pairs  # NumPy's own pad-width parsing
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ._coerce import Fallback, cast, dtype_of, node_of, shape_of
-from ._nodes import Arange, Broadcast, Concat, Full, Lazy, leaf
+from ._nodes import Arange, Broadcast, Concat, Full, Lazy, Reshape, leaf
 from ._rewrite import index_node
 from .functions import _concatenate, _u, _where, implements, transpose
 from ._dtypes import check as _check_dtype
@@ -126,8 +127,9 @@ def _roll(a, shift, axis=None):
         if nd == 0:
             return x
         if nd != 1:
-            # A roll of the flattened array needs a reshape.
-            return Fallback("numpy.roll", np.roll, (a, shift), {})
+            # A roll of the flattened array, seen with the array's shape.
+            flat = leaf(Reshape(x, (math.prod(x.shape),)))
+            return leaf(Reshape(_roll(flat, shift, 0), tuple(x.shape)))
         axis = 0
     axes = normalize_axis_tuple(axis, nd, allow_duplicate=True)
     pairs = np.broadcast(shift, axes)
@@ -373,8 +375,10 @@ def repeat(a, repeats, axis=None):
     x = node_of(a)
     if axis is None and not x.shape:
         x = index_node(x, (None,))
-    if np.ndim(repeats) != 0 or (axis is None and len(x.shape) != 1):
-        # Per-element counts need a gather; a flattening repeat a reshape.
+    if axis is None and len(x.shape) != 1:
+        x = leaf(Reshape(x, (math.prod(x.shape),)))  # C order, as NumPy flattens
+    if np.ndim(repeats) != 0:
+        # Per-element counts need a gather.
         return Fallback("numpy.repeat", np.repeat, (a, repeats), dict(axis=axis))
     r = operator.index(repeats)
     if r < 0:

@@ -325,15 +325,8 @@ class Array(Lazy):
                     result = Array(functions.matmul(*inputs))
                 except Unsupported:
                     result = None
-                if result is not None and out is None:
-                    return result
                 if result is not None:
-                    o = out[0]
-                    if o.shape != result.shape or o.dtype != result.dtype:
-                        raise TypeError(
-                            f"{name}: out= must be an ndarray of shape {result.shape} "
-                            f"and dtype {result.dtype}, not {o.shape} {o.dtype}")
-                    return result.compute(out=o)
+                    return _into(name, result, out)
             if out is not None:
                 raise TypeError(f"{name}: out= is not supported here")
             return _fallback(name, getattr(ufunc, method), inputs, kwargs)
@@ -343,15 +336,7 @@ class Array(Lazy):
             except Unsupported:
                 node = None
             if node is not None:
-                result = Array(node)
-                if out is not None:
-                    o = out[0]
-                    if o.shape != result.shape or o.dtype != result.dtype:
-                        raise TypeError(
-                            f"{name}: out= must be an ndarray of shape {result.shape} "
-                            f"and dtype {result.dtype}, not {o.shape} {o.dtype}")
-                    return result.compute(out=o)
-                return result
+                return _into(name, Array(node), out)
         if out is not None:
             raise TypeError(f"{name}: out= is not supported here")
         return _fallback(name, getattr(ufunc, method), inputs, kwargs)
@@ -494,6 +479,18 @@ class Array(Lazy):
         return np.conjugate(self)
 
     conjugate = conj
+
+
+def _into(name, result, out):
+    """``result``, or computed into ``out[0]`` (an ndarray of its shape and
+    dtype) when a ufunc was given ``out=``."""
+    if out is None:
+        return result
+    o = out[0]
+    if o.shape != result.shape or o.dtype != result.dtype:
+        raise TypeError(f"{name}: out= must be an ndarray of shape {result.shape} "
+                        f"and dtype {result.dtype}, not {o.shape} {o.dtype}")
+    return result.compute(out=o)
 
 
 # ---------------------------------------------------------------- fallback

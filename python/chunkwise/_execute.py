@@ -54,7 +54,7 @@ class StoreTarget:
     path: str
     name: str
     chunks: tuple         # 0 per dim: the engine picks
-    codec: str            # "none", "deflate" or "blosc"
+    codec: str            # "none", "deflate", "zstd", "lz4" or "blosc"
     blosc_codec: str
     level: int
     shuffle: bool
@@ -70,12 +70,15 @@ def _parse_compression(compression):
     c = compression.lower()
     if c in ("gzip", "deflate"):
         return "deflate", "lz4"
+    if c in ("zstd", "lz4"):
+        return c, "lz4"
     if c.startswith("blosc-") and c[6:] in _BLOSC_CODECS:
         return "blosc", c[6:]
     if c == "blosc":
         return "blosc", "lz4"
     names = ", ".join(f"'blosc-{x}'" for x in _BLOSC_CODECS)
-    raise ValueError(f"unknown compression {compression!r}: use {names}, 'gzip' or None")
+    raise ValueError(f"unknown compression {compression!r}: use {names}, 'gzip', "
+                     "'zstd', 'lz4' or None")
 
 
 def store_target(path, name, shape, chunks, compression, level, overwrite,

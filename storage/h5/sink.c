@@ -176,6 +176,20 @@ create_dataset(h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
                 e = H5Pset_deflate(dcpl, (unsigned)opts->level);
             }
         }
+        else if (e >= 0 &&
+                 (opts->codec == CW_CODEC_ZSTD || opts->codec == CW_CODEC_LZ4)) {
+            /* hdf5plugin's cd_values: Zstd (level), LZ4 (block size, 0 for
+             * its default; chunkwise writes one block per chunk). */
+            bool z = opts->codec == CW_CODEC_ZSTD;
+            unsigned cd[1] = {z ? (unsigned)opts->level : 0u};
+            if (opts->shuffle) {
+                e = H5Pset_shuffle(dcpl);
+            }
+            if (e >= 0) {
+                e = H5Pset_filter(dcpl, z ? CW__FILTER_ZSTD : CW__FILTER_LZ4,
+                                  H5Z_FLAG_OPTIONAL, 1, cd);
+            }
+        }
         if (e < 0) {
             rc = cw__error(CW_EIO, "cannot set the chunk layout or filters");
             cw__h5_error_detail();

@@ -262,6 +262,14 @@ size_t cw__lz4_encode_bound(size_t n);
 int cw__lz4_encode(const void *src, size_t srclen, void *dst, size_t dstcap,
                    size_t *outlen);
 
+/* Decode one bzip2 stream (HDF5 filter 307) into exactly dstlen bytes. */
+int cw__bzip2_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
+/* Encode with cw__bzip2_block(level); *outlen 0 when not smaller. */
+int cw__bzip2_encode(int level, const void *src, size_t srclen, void *dst,
+                     size_t dstcap, size_t *outlen);
+/* bzip2's block size (in 100 kB) for a level: 1-9 as given, else 9. */
+int cw__bzip2_block(int level);
+
 /* Elements [e0, e1) of byte planes of nelem elements, interleaved. */
 void cw__unshuffle_range(const void *planes, size_t nelem, size_t typesize, size_t e0,
                          size_t e1, void *dst);
@@ -277,6 +285,7 @@ void cw__byteswap(void *buf, size_t n, size_t itemsize);
 enum {
     CW__FILTER_DEFLATE = 1,
     CW__FILTER_SHUFFLE = 2,
+    CW__FILTER_BZIP2 = 307,
     CW__FILTER_BLOSC = 32001,
     CW__FILTER_LZ4 = 32004,
     CW__FILTER_ZSTD = 32015

@@ -25,8 +25,10 @@ WRITERS = {
              hdf5plugin.Zstd(clevel=22)],
     "lz4": [hdf5plugin.LZ4(nbytes=0), hdf5plugin.LZ4(nbytes=64),
             hdf5plugin.LZ4(nbytes=6)],
+    "bzip2": [hdf5plugin.BZip2(blocksize=1), hdf5plugin.BZip2(blocksize=5),
+              hdf5plugin.BZip2(blocksize=9)],
 }
-FILTER_ID = {"zstd": 32015, "lz4": 32004}
+FILTER_ID = {"zstd": 32015, "lz4": 32004, "bzip2": 307}
 
 
 def write_h5py(path, x, chunks, filt, shuffle=False):
@@ -160,6 +162,19 @@ def test_corrupt_chunk_every_byte_position(tmp_path, codec):
             fh.write(orig)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("level", [1, 5, 9])
+@pytest.mark.parametrize("dtype", ["<f4", ">f8", ">i2"])
+def test_pytables_bzip2_read_natively(tmp_path, dtype, level):
+    import tables
+    path = tmp_path / "t.h5"
+    x = sample(dtype, (30, 21), seed=9)
+    with tables.open_file(path, "w") as f:
+        f.create_carray("/", "x", obj=x, chunkshape=(7, 5),
+                        filters=tables.Filters(level, complib="bzip2", shuffle=True))
+    read_native(path, "/x", x)
+
+
 def test_unknown_compression_lists_the_new_codecs(tmp_path):
-    with pytest.raises(ValueError, match="'zstd', 'lz4'"):
+    with pytest.raises(ValueError, match="'zstd', 'lz4', 'bzip2'"):
         cw.asarray(np.zeros(3)).to_hdf5(tmp_path / "u.h5", "x", compression="zzz")

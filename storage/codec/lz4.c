@@ -67,7 +67,8 @@ cw__lz4_decode(const void *src, size_t srclen, void *dst, size_t dstlen)
             memcpy(out + done, p + pos, len);
         }
         else {
-            if (len > (size_t)LZ4_MAX_INPUT_SIZE || clen > (uint64_t)LZ4_MAX_INPUT_SIZE) {
+            if (len > (size_t)LZ4_MAX_INPUT_SIZE ||
+                clen > (uint64_t)LZ4_MAX_INPUT_SIZE) {
                 return cw__error(CW_ECORRUPT, "LZ4 block too large");
             }
             int k = LZ4_decompress_safe((const char *)p + pos, (char *)out + done,

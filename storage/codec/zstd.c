@@ -18,9 +18,9 @@ cw__zstd_decode(cw__io_scratch_t *s, const void *src, size_t srclen, void *dst,
     unsigned long long content = ZSTD_getFrameContentSize(src, srclen);
     if (content == ZSTD_CONTENTSIZE_ERROR ||
         (content != ZSTD_CONTENTSIZE_UNKNOWN && content != dstlen)) {
-        return cw__error(CW_ECORRUPT, "invalid zstd frame (%s)",
-                         content == ZSTD_CONTENTSIZE_ERROR ? "bad header"
-                                                           : "wrong decoded size");
+        return cw__error(
+            CW_ECORRUPT, "invalid zstd frame (%s)",
+            content == ZSTD_CONTENTSIZE_ERROR ? "bad header" : "wrong decoded size");
     }
     size_t k = ZSTD_decompressDCtx(s->zstd_d, dst, dstlen, src, srclen);
     if (ZSTD_isError(k) || k != dstlen) {

@@ -177,17 +177,23 @@ create_dataset(h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
             }
         }
         else if (e >= 0 &&
-                 (opts->codec == CW_CODEC_ZSTD || opts->codec == CW_CODEC_LZ4)) {
+                 (opts->codec == CW_CODEC_ZSTD || opts->codec == CW_CODEC_LZ4 ||
+                  opts->codec == CW_CODEC_BZIP2)) {
             /* hdf5plugin's cd_values: Zstd (level), LZ4 (block size, 0 for
-             * its default; chunkwise writes one block per chunk). */
-            bool z = opts->codec == CW_CODEC_ZSTD;
-            unsigned cd[1] = {z ? (unsigned)opts->level : 0u};
+             * its default; chunkwise writes one block per chunk), BZip2
+             * (block size in 100 kB). */
+            unsigned id = opts->codec == CW_CODEC_ZSTD  ? CW__FILTER_ZSTD
+                          : opts->codec == CW_CODEC_LZ4 ? CW__FILTER_LZ4
+                                                        : CW__FILTER_BZIP2;
+            unsigned cd[1] = {opts->codec == CW_CODEC_ZSTD ? (unsigned)opts->level
+                              : opts->codec == CW_CODEC_LZ4
+                                  ? 0u
+                                  : (unsigned)cw__bzip2_block(opts->level)};
             if (opts->shuffle) {
                 e = H5Pset_shuffle(dcpl);
             }
             if (e >= 0) {
-                e = H5Pset_filter(dcpl, z ? CW__FILTER_ZSTD : CW__FILTER_LZ4,
-                                  H5Z_FLAG_OPTIONAL, 1, cd);
+                e = H5Pset_filter(dcpl, id, H5Z_FLAG_OPTIONAL, 1, cd);
             }
         }
         if (e < 0) {

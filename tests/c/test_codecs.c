@@ -3,10 +3,12 @@
  *
  * Shuffle, unshuffle and byte swaps; c-blosc frames decoded block by
  * block and encoded block by block; the Blosc codec against c-blosc;
- * whole-chunk zstd frames and LZ4 filter chunks against libzstd and liblz4,
+ * whole-chunk zstd frames, LZ4 filter chunks and bzip2 streams against
+ * libzstd, liblz4 and libbz2,
  * truncated and corrupt ones refused.
  */
 #include <blosc.h>
+#include <bzlib.h>
 #include <lz4.h>
 #include <zstd.h>
 
@@ -294,6 +296,47 @@ test_lz4_codec(void)
     free(enc);
 }
 
+static void
+test_bzip2_codec(void)
+{
+    unsigned n = 50000;
+    unsigned char *a = malloc(n), *b = malloc(n), *enc = malloc(n + n / 50 + 700);
+    for (unsigned i = 0; i < n; i++) {
+        a[i] = (unsigned char)(i < n / 2 ? i % 13 : rng());
+    }
+    for (int level = 1; level <= 9; level += 4) {
+        unsigned len = n + n / 50 + 700;
+        ASSERT_EQ(
+            BZ2_bzBuffToBuffCompress((char *)enc, &len, (char *)a, n, level, 0, 0),
+            BZ_OK);
+        memset(b, 0, n);
+        ASSERT_OK(cw__bzip2_decode(enc, len, b, n));
+        ASSERT_TRUE(memcmp(a, b, n) == 0);
+        ASSERT_EQ(cw__bzip2_decode(enc, len, b, n - 1), CW_ECORRUPT);
+        ASSERT_EQ(cw__bzip2_decode(enc, len, b, n + 1), CW_ECORRUPT);
+        for (unsigned cut = 0; cut < len; cut += 1 + cut / 2) {
+            ASSERT_EQ(cw__bzip2_decode(enc, cut, b, n), CW_ECORRUPT);
+        }
+        size_t mine = 0;
+        ASSERT_OK(cw__bzip2_encode(level, a, n / 2, enc, n, &mine));
+        ASSERT_TRUE(mine > 0 && mine < n / 2);
+        unsigned out = n;
+        ASSERT_EQ(BZ2_bzBuffToBuffDecompress((char *)b, &out, (char *)enc,
+                                             (unsigned)mine, 0, 0),
+                  BZ_OK);
+        ASSERT_EQ(out, n / 2);
+        ASSERT_TRUE(memcmp(a, b, n / 2) == 0);
+    }
+    memset(enc, 0x5a, 64);
+    ASSERT_EQ(cw__bzip2_decode(enc, 64, b, n), CW_ECORRUPT);
+    size_t mine = 1;
+    ASSERT_OK(cw__bzip2_encode(9, a + n / 2, 20, enc, n, &mine));
+    ASSERT_EQ(mine, 0); /* 20 bytes do not shrink */
+    free(a);
+    free(b);
+    free(enc);
+}
+
 static const cw_test_t tests[] = {
     {"shuffle_roundtrip", test_shuffle_roundtrip, NULL},
     {"shuffle_reference", test_shuffle_reference, NULL},
@@ -301,6 +344,7 @@ static const cw_test_t tests[] = {
     {"blosc_codec", test_blosc_codec, NULL},
     {"zstd_codec", test_zstd_codec, NULL},
     {"lz4_codec", test_lz4_codec, NULL},
+    {"bzip2_codec", test_bzip2_codec, NULL},
 };
 
 CW_TEST_MAIN(tests)

@@ -270,6 +270,12 @@ int cw__bzip2_encode(int level, const void *src, size_t srclen, void *dst,
 /* bzip2's block size (in 100 kB) for a level: 1-9 as given, else 9. */
 int cw__bzip2_block(int level);
 
+/* Decode an LZF chunk (HDF5 filter 32000) into exactly dstlen bytes. */
+int cw__lzf_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
+/* Encode; *outlen 0 when not smaller than the input. */
+int cw__lzf_encode(const void *src, size_t srclen, void *dst, size_t dstcap,
+                   size_t *outlen);
+
 /* Elements [e0, e1) of byte planes of nelem elements, interleaved. */
 void cw__unshuffle_range(const void *planes, size_t nelem, size_t typesize, size_t e0,
                          size_t e1, void *dst);
@@ -286,6 +292,7 @@ enum {
     CW__FILTER_DEFLATE = 1,
     CW__FILTER_SHUFFLE = 2,
     CW__FILTER_BZIP2 = 307,
+    CW__FILTER_LZF = 32000,
     CW__FILTER_BLOSC = 32001,
     CW__FILTER_LZ4 = 32004,
     CW__FILTER_ZSTD = 32015

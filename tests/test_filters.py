@@ -27,8 +27,10 @@ WRITERS = {
             hdf5plugin.LZ4(nbytes=6)],
     "bzip2": [hdf5plugin.BZip2(blocksize=1), hdf5plugin.BZip2(blocksize=5),
               hdf5plugin.BZip2(blocksize=9)],
+    # h5py's own filter, without options; the second one with shuffle.
+    "lzf": [dict(compression="lzf"), dict(compression="lzf")],
 }
-FILTER_ID = {"zstd": 32015, "lz4": 32004, "bzip2": 307}
+FILTER_ID = {"zstd": 32015, "lz4": 32004, "bzip2": 307, "lzf": 32000}
 
 
 def write_h5py(path, x, chunks, filt, shuffle=False):
@@ -176,5 +178,5 @@ def test_pytables_bzip2_read_natively(tmp_path, dtype, level):
 
 
 def test_unknown_compression_lists_the_new_codecs(tmp_path):
-    with pytest.raises(ValueError, match="'zstd', 'lz4', 'bzip2'"):
+    with pytest.raises(ValueError, match="'zstd', 'lz4', 'bzip2', 'lzf'"):
         cw.asarray(np.zeros(3)).to_hdf5(tmp_path / "u.h5", "x", compression="zzz")

@@ -375,10 +375,10 @@ class Array(Lazy):
             ``"gzip"`` (HDF5's deflate filter), ``"zstd"`` (filter 32015, as
             hdf5plugin.Zstd writes it), ``"lz4"`` (filter 32004, as
             hdf5plugin.LZ4 writes it), ``"bzip2"`` (filter 307, PyTables and
-            hdf5plugin.BZip2) or None.
+            hdf5plugin.BZip2), ``"lzf"`` (filter 32000, h5py's) or None.
         level : int
             Compression level, 0-9 (zstd: its own levels, 0 meaning zstd's
-            default; bzip2: block size, 0 meaning 9; lz4 has none).
+            default; bzip2: block size, 0 meaning 9; lz4 and lzf have none).
         overwrite : bool
             Replace an existing dataset of that name (else FileExistsError).
         shuffle : bool or "bit"

@@ -19,11 +19,11 @@ cw__bzip2_decode(const void *src, size_t srclen, void *dst, size_t dstlen)
                                        (unsigned int)srclen, 0, 0);
     if (r != BZ_OK || out != dstlen) {
         return cw__error(CW_ECORRUPT, "invalid bzip2 stream (%s)",
-                         r == BZ_OK                ? "short output"
-                         : r == BZ_OUTBUFF_FULL    ? "output too long"
-                         : r == BZ_UNEXPECTED_EOF  ? "truncated"
-                         : r == BZ_MEM_ERROR       ? "out of memory"
-                                                   : "bad data");
+                         r == BZ_OK               ? "short output"
+                         : r == BZ_OUTBUFF_FULL   ? "output too long"
+                         : r == BZ_UNEXPECTED_EOF ? "truncated"
+                         : r == BZ_MEM_ERROR      ? "out of memory"
+                                                  : "bad data");
     }
     return CW_OK;
 }
@@ -38,8 +38,9 @@ cw__bzip2_encode(int level, const void *src, size_t srclen, void *dst, size_t ds
     }
     size_t cap = dstcap < srclen ? dstcap : srclen;
     unsigned int out = (unsigned int)(cap > UINT_MAX ? UINT_MAX : cap);
-    int r = BZ2_bzBuffToBuffCompress(dst, &out, (char *)(uintptr_t)src,
-                                     (unsigned int)srclen, cw__bzip2_block(level), 0, 0);
+    int r =
+        BZ2_bzBuffToBuffCompress(dst, &out, (char *)(uintptr_t)src,
+                                 (unsigned int)srclen, cw__bzip2_block(level), 0, 0);
     if (r == BZ_MEM_ERROR) {
         return cw__error(CW_ENOMEM, "out of memory for a bzip2 encoder");
     }

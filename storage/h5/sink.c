@@ -196,6 +196,17 @@ create_dataset(h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
                 e = H5Pset_filter(dcpl, id, H5Z_FLAG_OPTIONAL, 1, cd);
             }
         }
+        else if (e >= 0 && opts->codec == CW_CODEC_LZF) {
+            /* h5py's cd_values: filter version 4, LZF version 3.6, chunk
+             * bytes. */
+            unsigned cd[3] = {4u, 0x0105u, (unsigned)chunk_bytes};
+            if (opts->shuffle) {
+                e = H5Pset_shuffle(dcpl);
+            }
+            if (e >= 0) {
+                e = H5Pset_filter(dcpl, CW__FILTER_LZF, H5Z_FLAG_OPTIONAL, 3, cd);
+            }
+        }
         if (e < 0) {
             rc = cw__error(CW_EIO, "cannot set the chunk layout or filters");
             cw__h5_error_detail();

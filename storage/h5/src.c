@@ -113,7 +113,7 @@ filter_is_native(H5Z_filter_t id)
 {
     return id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE ||
            id == BLOSC_FILTER_ID || id == CW__FILTER_ZSTD || id == CW__FILTER_LZ4 ||
-           id == CW__FILTER_BZIP2;
+           id == CW__FILTER_BZIP2 || id == CW__FILTER_LZF;
 }
 
 /* Read shape, type, layout and filters; fills src geometry and h. */

@@ -3,13 +3,14 @@
  *
  * Shuffle, unshuffle and byte swaps; c-blosc frames decoded block by
  * block and encoded block by block; the Blosc codec against c-blosc;
- * whole-chunk zstd frames, LZ4 filter chunks and bzip2 streams against
- * libzstd, liblz4 and libbz2,
+ * whole-chunk zstd frames, LZ4 filter chunks, bzip2 streams and LZF
+ * chunks against libzstd, liblz4, libbz2 and liblzf,
  * truncated and corrupt ones refused.
  */
 #include <blosc.h>
 #include <bzlib.h>
 #include <lz4.h>
+#include <lzf.h>
 #include <zstd.h>
 
 #include "runner.h"
@@ -337,6 +338,41 @@ test_bzip2_codec(void)
     free(enc);
 }
 
+static void
+test_lzf_codec(void)
+{
+    unsigned n = 40000;
+    unsigned char *a = malloc(n), *b = malloc(n), *enc = malloc(n + 64);
+    for (unsigned i = 0; i < n; i++) {
+        a[i] = (unsigned char)(i < n / 2 ? i % 17 : rng() >> 7);
+    }
+    unsigned len = lzf_compress(a, n, enc, n + 64);
+    ASSERT_TRUE(len > 0 && len < n);
+    memset(b, 0, n);
+    ASSERT_OK(cw__lzf_decode(enc, len, b, n));
+    ASSERT_TRUE(memcmp(a, b, n) == 0);
+    ASSERT_EQ(cw__lzf_decode(enc, len, b, n - 1), CW_ECORRUPT);
+    ASSERT_EQ(cw__lzf_decode(enc, len, b, n + 1), CW_ECORRUPT);
+    for (unsigned cut = 0; cut < len; cut += 1 + cut / 2) {
+        ASSERT_EQ(cw__lzf_decode(enc, cut, b, n), CW_ECORRUPT);
+    }
+    /* Garbage: an error (or, where it happens to be valid LZF, exactly n
+     * bytes), never a write past n. */
+    memset(enc, 0xe0, 64);
+    ASSERT_EQ(cw__lzf_decode(enc, 64, b, n), CW_ECORRUPT);
+    size_t mine = 0;
+    ASSERT_OK(cw__lzf_encode(a, n / 2, enc, n, &mine));
+    ASSERT_TRUE(mine > 0 && mine < n / 2);
+    ASSERT_EQ(lzf_decompress(enc, (unsigned)mine, b, n), n / 2);
+    ASSERT_TRUE(memcmp(a, b, n / 2) == 0);
+    mine = 1;
+    ASSERT_OK(cw__lzf_encode(a, 3, enc, n, &mine));
+    ASSERT_EQ(mine, 0); /* 3 bytes do not shrink */
+    free(a);
+    free(b);
+    free(enc);
+}
+
 static const cw_test_t tests[] = {
     {"shuffle_roundtrip", test_shuffle_roundtrip, NULL},
     {"shuffle_reference", test_shuffle_reference, NULL},
@@ -345,6 +381,7 @@ static const cw_test_t tests[] = {
     {"zstd_codec", test_zstd_codec, NULL},
     {"lz4_codec", test_lz4_codec, NULL},
     {"bzip2_codec", test_bzip2_codec, NULL},
+    {"lzf_codec", test_lzf_codec, NULL},
 };
 
 CW_TEST_MAIN(tests)

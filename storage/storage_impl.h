@@ -262,6 +262,34 @@ int cw__deflate_encode(cw__io_scratch_t *s, int level, const void *src, size_t s
 /* Release the scratch's deflate coders. */
 void cw__deflate_scratch_free(cw__io_scratch_t *s);
 
+/* Decode one zstd frame (HDF5 filter 32015) into exactly dstlen bytes. */
+int cw__zstd_decode(cw__io_scratch_t *s, const void *src, size_t srclen, void *dst,
+                    size_t dstlen);
+/* Encode at `level`; *outlen 0 when not smaller than the input. */
+int cw__zstd_encode(cw__io_scratch_t *s, int level, const void *src, size_t srclen,
+                    void *dst, size_t dstcap, size_t *outlen);
+/* Decode an LZ4 filter chunk (HDF5 filter 32004) into exactly dstlen bytes. */
+int cw__lz4_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
+/* Capacity cw__lz4_encode needs for n bytes (0: too large to encode). */
+size_t cw__lz4_encode_bound(size_t n);
+/* Encode as one block; *outlen 0 when not smaller than the input. */
+int cw__lz4_encode(const void *src, size_t srclen, void *dst, size_t dstcap,
+                   size_t *outlen);
+
+/* Decode one bzip2 stream (HDF5 filter 307) into exactly dstlen bytes. */
+int cw__bzip2_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
+/* Encode with cw__bzip2_block(level); *outlen 0 when not smaller. */
+int cw__bzip2_encode(int level, const void *src, size_t srclen, void *dst,
+                     size_t dstcap, size_t *outlen);
+/* bzip2's block size (in 100 kB) for a level: 1-9 as given, else 9. */
+int cw__bzip2_block(int level);
+
+/* Decode an LZF chunk (HDF5 filter 32000) into exactly dstlen bytes. */
+int cw__lzf_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
+/* Encode; *outlen 0 when not smaller than the input. */
+int cw__lzf_encode(const void *src, size_t srclen, void *dst, size_t dstcap,
+                   size_t *outlen);
+
 /* Elements [e0, e1) of byte planes of nelem elements, interleaved. */
 void cw__unshuffle_range(const void *planes, size_t nelem, size_t typesize, size_t e0,
                          size_t e1, void *dst);
@@ -274,7 +302,15 @@ void cw__byteswap(void *buf, size_t n, size_t itemsize);
 /* ---------------------------------------------------- codec/pipeline.c */
 
 /* HDF5 filter ids: numbers of the file format. */
-enum { CW__FILTER_DEFLATE = 1, CW__FILTER_SHUFFLE = 2, CW__FILTER_BLOSC = 32001 };
+enum {
+    CW__FILTER_DEFLATE = 1,
+    CW__FILTER_SHUFFLE = 2,
+    CW__FILTER_BZIP2 = 307,
+    CW__FILTER_LZF = 32000,
+    CW__FILTER_BLOSC = 32001,
+    CW__FILTER_LZ4 = 32004,
+    CW__FILTER_ZSTD = 32015
+};
 #define CW__MAX_FILTERS 16
 
 /* One filter of a dataset's pipeline, as the native path decodes it. */

@@ -203,7 +203,7 @@ def test_h5py_native_filter_combinations(tmp_path, case, dtype):
 
 def _pipeline_cases():
     return {
-        "lz4": dict(**hdf5plugin.LZ4()),
+        "lz4+fletcher32": dict(fletcher32=True, **hdf5plugin.LZ4()),
         "fletcher32": dict(fletcher32=True),
         "fletcher32+shuffle+gzip": dict(fletcher32=True, shuffle=True,
                                         compression="gzip"),
@@ -248,12 +248,13 @@ def test_h5py_pipeline_filters(tmp_path, case, dtype):
     assert s["chunks_read"] == 0
 
 
-@pytest.mark.parametrize("case", ["fletcher32", "bzip2", "fletcher32+blosc"])
+@pytest.mark.parametrize("case", ["fletcher32", "bzip2+fletcher32", "fletcher32+blosc"])
 def test_pytables_pipeline_filters(tmp_path, case):
     path = tmp_path / "t.h5"
     x = sample("<f4", (30, 21), seed=9)
     filt = {"fletcher32": tables.Filters(fletcher32=True),
-            "bzip2": tables.Filters(5, complib="bzip2", shuffle=True),
+            "bzip2+fletcher32": tables.Filters(5, complib="bzip2", shuffle=True,
+                                               fletcher32=True),
             "fletcher32+blosc": tables.Filters(5, complib="blosc:lz4",
                                                fletcher32=True)}[case]
     with tables.open_file(path, "w") as f:

@@ -180,15 +180,31 @@ def test_links_names_userblock_and_virtual(tmp_path):
 
 
 def test_unavailable_filter_raises_oserror(tmp_path):
-    """h5py's LZF filter lives inside h5py; chunkwise's libhdf5 has no
-    plugin for it: opening fails at once with an OSError naming the filter
-    (not a CorruptChunkError later, which would suggest a damaged file)."""
+    """A filter no library here decodes and chunkwise's libhdf5 has no
+    plugin for (an optional filter id nobody registered): opening fails at
+    once with an OSError naming the filter (not a CorruptChunkError later,
+    which would suggest a damaged file)."""
+    path = tmp_path / "unknown.h5"
+    x = np.arange(100.0)
+    with h5py.File(path, "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((10,))
+        dcpl.set_filter(32099, h5py.h5z.FLAG_OPTIONAL, (1,))
+        tid = h5py.h5t.py_create(x.dtype)
+        sid = h5py.h5s.create_simple(x.shape)
+        h5py.h5d.create(f.id, b"x", tid, sid, dcpl=dcpl)
+    with pytest.raises(OSError, match=r"filter 32099.*no plugin"):
+        cw.open(path, "x")
+
+
+def test_h5py_lzf_reads_natively(tmp_path):
+    """h5py's LZF filter lives inside h5py, out of libhdf5's reach:
+    chunkwise decodes it itself."""
     path = tmp_path / "lzf.h5"
     with h5py.File(path, "w") as f:
         f.create_dataset("x", data=np.arange(100.0), chunks=(10,),
                          compression="lzf")
-    with pytest.raises(OSError, match=r"filter 32000 \(lzf\).*no plugin"):
-        cw.open(path, "x")
+    np.testing.assert_array_equal(cw.open(path, "x").compute(), np.arange(100.0))
 
 
 # ================================================= unallocated chunks

@@ -140,6 +140,18 @@ set_codec(const char *codec, const char *blosc_codec, int level, int shuffle,
     else if (strcmp(codec, "deflate") == 0) {
         o->codec = CW_CODEC_DEFLATE;
     }
+    else if (strcmp(codec, "zstd") == 0) {
+        o->codec = CW_CODEC_ZSTD;
+    }
+    else if (strcmp(codec, "lz4") == 0) {
+        o->codec = CW_CODEC_LZ4;
+    }
+    else if (strcmp(codec, "bzip2") == 0) {
+        o->codec = CW_CODEC_BZIP2;
+    }
+    else if (strcmp(codec, "lzf") == 0) {
+        o->codec = CW_CODEC_LZF;
+    }
     else if (strcmp(codec, "none") == 0) {
         o->codec = CW_CODEC_NONE;
     }

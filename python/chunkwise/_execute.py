@@ -55,7 +55,7 @@ class StoreTarget:
     path: str
     name: str
     chunks: tuple         # 0 per dim: the engine picks
-    codec: str            # "none", "deflate" or "blosc"
+    codec: str            # "none", "deflate", "zstd", "lz4", "bzip2", "lzf", "blosc"
     blosc_codec: str
     level: int
     shuffle: bool
@@ -71,12 +71,15 @@ def _parse_compression(compression):
     c = compression.lower()
     if c in ("gzip", "deflate"):
         return "deflate", "lz4"
+    if c in ("zstd", "lz4", "bzip2", "lzf"):
+        return c, "lz4"
     if c.startswith("blosc-") and c[6:] in _BLOSC_CODECS:
         return "blosc", c[6:]
     if c == "blosc":
         return "blosc", "lz4"
     names = ", ".join(f"'blosc-{x}'" for x in _BLOSC_CODECS)
-    raise ValueError(f"unknown compression {compression!r}: use {names}, 'gzip' or None")
+    raise ValueError(f"unknown compression {compression!r}: use {names}, 'gzip', "
+                     "'zstd', 'lz4', 'bzip2', 'lzf' or None")
 
 
 def store_target(path, name, shape, chunks, compression, level, overwrite,

@@ -419,13 +419,18 @@ class Array(Lazy):
         compression : str or None
             ``"blosc-<codec>"`` with codec one of blosclz, lz4, lz4hc, zlib,
             zstd (HDF5 filter 32001, as hdf5plugin and PyTables write it),
-            ``"gzip"`` (HDF5's deflate filter) or None.
+            ``"gzip"`` (HDF5's deflate filter), ``"zstd"`` (filter 32015, as
+            hdf5plugin.Zstd writes it), ``"lz4"`` (filter 32004, as
+            hdf5plugin.LZ4 writes it), ``"bzip2"`` (filter 307, PyTables and
+            hdf5plugin.BZip2), ``"lzf"`` (filter 32000, h5py's) or None.
         level : int
-            Compression level, 0-9.
+            Compression level, 0-9 (zstd: its own levels, 0 meaning zstd's
+            default; bzip2: block size, 0 meaning 9; lz4 and lzf have none).
         overwrite : bool
             Replace an existing dataset of that name (else FileExistsError).
         shuffle : bool or "bit"
-            Byte shuffle (Blosc's, or HDF5's shuffle filter before gzip);
+            Byte shuffle (Blosc's, or HDF5's shuffle filter before gzip,
+            zstd or lz4);
             ``"bit"`` selects Blosc's bit shuffle.
 
         Returns a lazy Array over the stored dataset.  Memory in flight stays

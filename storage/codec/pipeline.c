@@ -45,6 +45,18 @@ cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
             case CW__FILTER_DEFLATE:
                 CW_TRY(cw__deflate_decode(s, in, inlen, out, n));
                 break;
+            case CW__FILTER_ZSTD:
+                CW_TRY(cw__zstd_decode(s, in, inlen, out, n));
+                break;
+            case CW__FILTER_LZ4:
+                CW_TRY(cw__lz4_decode(in, inlen, out, n));
+                break;
+            case CW__FILTER_BZIP2:
+                CW_TRY(cw__bzip2_decode(in, inlen, out, n));
+                break;
+            case CW__FILTER_LZF:
+                CW_TRY(cw__lzf_decode(in, inlen, out, n));
+                break;
             case CW__FILTER_SHUFFLE:
                 if (inlen != n) {
                     return cw__error(CW_ECORRUPT,
@@ -73,7 +85,12 @@ cw__pipeline_encode_bytes(const cw_store_opts_t *o, size_t n)
         case CW_CODEC_BLOSC:
             return n;
         case CW_CODEC_DEFLATE:
+        case CW_CODEC_ZSTD:
+        case CW_CODEC_BZIP2:
+        case CW_CODEC_LZF:
             return n + (o->shuffle ? n : 0);
+        case CW_CODEC_LZ4:
+            return cw__lz4_encode_bound(n) + (o->shuffle ? n : 0);
         default:
             return 0;
     }
@@ -104,21 +121,38 @@ cw__pipeline_encode(const cw_store_opts_t *o, size_t itemsize, const void *chunk
             *mask = 1; /* filter 0 (Blosc) skipped: stored raw */
         }
     }
-    else if (o->codec == CW_CODEC_DEFLATE) {
-        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, n));
+    else if (o->codec == CW_CODEC_DEFLATE || o->codec == CW_CODEC_ZSTD ||
+             o->codec == CW_CODEC_LZ4 || o->codec == CW_CODEC_BZIP2 ||
+             o->codec == CW_CODEC_LZF) {
+        size_t cap = o->codec == CW_CODEC_LZ4 ? cw__lz4_encode_bound(n) : n;
+        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, cap > 0 ? cap : 1));
         const void *in = chunk;
         if (o->shuffle) {
             CW_TRY(cw__reserve(&s->tmp, &s->tmp_cap, n));
             cw__shuffle(chunk, s->tmp, n, itemsize);
             in = s->tmp;
         }
-        CW_TRY(cw__deflate_encode(s, o->level, in, n, s->enc, n, &enclen));
+        if (o->codec == CW_CODEC_DEFLATE) {
+            CW_TRY(cw__deflate_encode(s, o->level, in, n, s->enc, n, &enclen));
+        }
+        else if (o->codec == CW_CODEC_ZSTD) {
+            CW_TRY(cw__zstd_encode(s, o->level, in, n, s->enc, n, &enclen));
+        }
+        else if (o->codec == CW_CODEC_BZIP2) {
+            CW_TRY(cw__bzip2_encode(o->level, in, n, s->enc, n, &enclen));
+        }
+        else if (o->codec == CW_CODEC_LZF) {
+            CW_TRY(cw__lzf_encode(in, n, s->enc, n, &enclen));
+        }
+        else if (cap > 0) {
+            CW_TRY(cw__lz4_encode(in, n, s->enc, cap, &enclen));
+        }
         if (enclen > 0) {
             *data = s->enc;
             *len = enclen;
         }
         else {
-            /* Deflate skipped; store unshuffled data with shuffle skipped
+            /* Compressor skipped; store unshuffled data with shuffle skipped
              * too, so every reader sees plain bytes. */
             *mask = o->shuffle ? 3u : 1u;
         }

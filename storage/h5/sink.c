@@ -176,6 +176,37 @@ create_dataset(h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
                 e = H5Pset_deflate(dcpl, (unsigned)opts->level);
             }
         }
+        else if (e >= 0 &&
+                 (opts->codec == CW_CODEC_ZSTD || opts->codec == CW_CODEC_LZ4 ||
+                  opts->codec == CW_CODEC_BZIP2)) {
+            /* hdf5plugin's cd_values: Zstd (level), LZ4 (block size, 0 for
+             * its default; chunkwise writes one block per chunk), BZip2
+             * (block size in 100 kB). */
+            unsigned id = opts->codec == CW_CODEC_ZSTD  ? CW__FILTER_ZSTD
+                          : opts->codec == CW_CODEC_LZ4 ? CW__FILTER_LZ4
+                                                        : CW__FILTER_BZIP2;
+            unsigned cd[1] = {opts->codec == CW_CODEC_ZSTD ? (unsigned)opts->level
+                              : opts->codec == CW_CODEC_LZ4
+                                  ? 0u
+                                  : (unsigned)cw__bzip2_block(opts->level)};
+            if (opts->shuffle) {
+                e = H5Pset_shuffle(dcpl);
+            }
+            if (e >= 0) {
+                e = H5Pset_filter(dcpl, id, H5Z_FLAG_OPTIONAL, 1, cd);
+            }
+        }
+        else if (e >= 0 && opts->codec == CW_CODEC_LZF) {
+            /* h5py's cd_values: filter version 4, LZF version 3.6, chunk
+             * bytes. */
+            unsigned cd[3] = {4u, 0x0105u, (unsigned)chunk_bytes};
+            if (opts->shuffle) {
+                e = H5Pset_shuffle(dcpl);
+            }
+            if (e >= 0) {
+                e = H5Pset_filter(dcpl, CW__FILTER_LZF, H5Z_FLAG_OPTIONAL, 3, cd);
+            }
+        }
         if (e < 0) {
             rc = cw__error(CW_EIO, "cannot set the chunk layout or filters");
             cw__h5_error_detail();

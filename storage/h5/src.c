@@ -122,7 +122,8 @@ static bool
 filter_is_native(H5Z_filter_t id)
 {
     return id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE ||
-           id == BLOSC_FILTER_ID;
+           id == BLOSC_FILTER_ID || id == CW__FILTER_ZSTD || id == CW__FILTER_LZ4 ||
+           id == CW__FILTER_BZIP2 || id == CW__FILTER_LZF;
 }
 
 /* Read shape, type, layout and filters; fills src geometry and h. */
@@ -206,7 +207,7 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
             goto done;
         }
         native = native && filter_is_native(f->id);
-        ncompressors += f->id == H5Z_FILTER_DEFLATE || f->id == BLOSC_FILTER_ID;
+        ncompressors += f->id != H5Z_FILTER_SHUFFLE;
     }
     h->native = native && ncompressors <= 1;
 

@@ -2,9 +2,16 @@
  * test_codecs.c -- C tests of the chunkwise library, without Python.
  *
  * Shuffle, unshuffle and byte swaps; c-blosc frames decoded block by
- * block and encoded block by block; the Blosc codec against c-blosc.
+ * block and encoded block by block; the Blosc codec against c-blosc;
+ * whole-chunk zstd frames, LZ4 filter chunks, bzip2 streams and LZF
+ * chunks against libzstd, liblz4, libbz2 and liblzf,
+ * truncated and corrupt ones refused.
  */
 #include <blosc.h>
+#include <bzlib.h>
+#include <lz4.h>
+#include <lzf.h>
+#include <zstd.h>
 
 #include "runner.h"
 #include "storage_impl.h"
@@ -171,11 +178,210 @@ test_blosc_codec(void)
     free(enc);
 }
 
+/* Frames libzstd writes decode; our frames decode with libzstd; bad ones
+ * (every truncation, wrong sizes, garbage) are errors. */
+static void
+test_zstd_codec(void)
+{
+    size_t n = 20000;
+    uint16_t *a = malloc(n * 2), *b = malloc(n * 2);
+    size_t cap = ZSTD_compressBound(n * 2);
+    unsigned char *enc = malloc(cap);
+    cw__io_scratch_t s = {0};
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (uint16_t)(i % 37 + (rng() % 4));
+    }
+    for (int level = 1; level <= 19; level += 6) {
+        size_t len = ZSTD_compress(enc, cap, a, n * 2, level);
+        ASSERT_TRUE(!ZSTD_isError(len));
+        memset(b, 0, n * 2);
+        ASSERT_OK(cw__zstd_decode(&s, enc, len, b, n * 2));
+        ASSERT_TRUE(memcmp(a, b, n * 2) == 0);
+        ASSERT_EQ(cw__zstd_decode(&s, enc, len, b, n * 2 - 2), CW_ECORRUPT);
+        ASSERT_EQ(cw__zstd_decode(&s, enc, len, b, n * 2 + 2), CW_ECORRUPT);
+        for (size_t cut = 0; cut < len; cut += 1 + cut / 3) {
+            ASSERT_EQ(cw__zstd_decode(&s, enc, cut, b, n * 2), CW_ECORRUPT);
+        }
+        size_t mine = 0;
+        ASSERT_OK(cw__zstd_encode(&s, level, a, n * 2, enc, n * 2, &mine));
+        ASSERT_TRUE(mine > 0 && mine < n * 2);
+        ASSERT_EQ(ZSTD_decompress(b, n * 2, enc, mine), n * 2);
+        ASSERT_TRUE(memcmp(a, b, n * 2) == 0);
+    }
+    memset(enc, 0x5a, 64);
+    ASSERT_EQ(cw__zstd_decode(&s, enc, 64, b, n * 2), CW_ECORRUPT);
+    /* Incompressible data: not encoded (stored raw by the caller). */
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (uint16_t)rng();
+    }
+    size_t mine = 1;
+    ASSERT_OK(cw__zstd_encode(&s, 3, a, n * 2, enc, n * 2, &mine));
+    ASSERT_EQ(mine, 0);
+    cw__bframe_scratch_free(&s);
+    free(a);
+    free(b);
+    free(enc);
+}
+
+static void
+put_be(unsigned char *p, uint64_t v, int k)
+{
+    for (int i = k - 1; i >= 0; i--, v >>= 8) {
+        p[i] = (unsigned char)(v & 0xff);
+    }
+}
+
+/* An LZ4 filter chunk as hdf5plugin writes it: blocks of bsize bytes
+ * (the last shorter), each LZ4-compressed or stored raw. */
+static size_t
+lz4_chunk(const unsigned char *a, size_t n, size_t bsize, unsigned char *out)
+{
+    put_be(out, n, 8);
+    put_be(out + 8, bsize, 4);
+    size_t pos = 12;
+    for (size_t off = 0; off < n; off += bsize) {
+        size_t len = n - off < bsize ? n - off : bsize;
+        int k = LZ4_compress_default((const char *)a + off, (char *)out + pos + 4,
+                                     (int)len, LZ4_compressBound((int)len));
+        if (k <= 0 || (size_t)k >= len) {
+            memcpy(out + pos + 4, a + off, len);
+            k = (int)len;
+        }
+        put_be(out + pos, (uint64_t)k, 4);
+        pos += 4 + (size_t)k;
+    }
+    return pos;
+}
+
+static void
+test_lz4_codec(void)
+{
+    size_t n = 30001;
+    unsigned char *a = malloc(n), *b = malloc(n);
+    unsigned char *enc = malloc(2 * n + 4096);
+    for (size_t i = 0; i < n; i++) {
+        /* Compressible first half, random second half: raw blocks. */
+        a[i] = (unsigned char)(i < n / 2 ? i % 11 : rng());
+    }
+    static const size_t bsizes[] = {7, 1000, 4096, 30001, 1 << 20};
+    for (int k = 0; k < 5; k++) {
+        size_t len = lz4_chunk(a, n, bsizes[k] < n ? bsizes[k] : n, enc);
+        memset(b, 0, n);
+        ASSERT_OK(cw__lz4_decode(enc, len, b, n));
+        ASSERT_TRUE(memcmp(a, b, n) == 0);
+        ASSERT_EQ(cw__lz4_decode(enc, len, b, n - 1), CW_ECORRUPT);
+        for (size_t cut = 0; cut < len; cut += 1 + cut / 2) {
+            ASSERT_EQ(cw__lz4_decode(enc, cut, b, n), CW_ECORRUPT);
+        }
+        ASSERT_EQ(cw__lz4_decode(enc, len + 1, b, n), CW_ECORRUPT);
+    }
+    /* A block size of 0, and a block length past the end. */
+    size_t len = lz4_chunk(a, n, 1000, enc);
+    put_be(enc + 8, 0, 4);
+    ASSERT_EQ(cw__lz4_decode(enc, len, b, n), CW_ECORRUPT);
+    put_be(enc + 8, 1000, 4);
+    put_be(enc + 12, 0xffffffffu, 4);
+    ASSERT_EQ(cw__lz4_decode(enc, len, b, n), CW_ECORRUPT);
+    /* Our chunks are one block, decoded by liblz4 itself. */
+    size_t cap = cw__lz4_encode_bound(n), mine = 0;
+    ASSERT_TRUE(cap > 0 && cap <= 2 * n + 4096);
+    ASSERT_OK(cw__lz4_encode(a, n / 2, enc, cap, &mine));
+    ASSERT_TRUE(mine > 16 && mine < n / 2);
+    ASSERT_OK(cw__lz4_decode(enc, mine, b, n / 2));
+    ASSERT_TRUE(memcmp(a, b, n / 2) == 0);
+    ASSERT_EQ(
+        LZ4_decompress_safe((const char *)enc + 16, (char *)b, (int)mine - 16, (int)n),
+        (int)(n / 2));
+    free(a);
+    free(b);
+    free(enc);
+}
+
+static void
+test_bzip2_codec(void)
+{
+    unsigned n = 50000;
+    unsigned char *a = malloc(n), *b = malloc(n), *enc = malloc(n + n / 50 + 700);
+    for (unsigned i = 0; i < n; i++) {
+        a[i] = (unsigned char)(i < n / 2 ? i % 13 : rng());
+    }
+    for (int level = 1; level <= 9; level += 4) {
+        unsigned len = n + n / 50 + 700;
+        ASSERT_EQ(
+            BZ2_bzBuffToBuffCompress((char *)enc, &len, (char *)a, n, level, 0, 0),
+            BZ_OK);
+        memset(b, 0, n);
+        ASSERT_OK(cw__bzip2_decode(enc, len, b, n));
+        ASSERT_TRUE(memcmp(a, b, n) == 0);
+        ASSERT_EQ(cw__bzip2_decode(enc, len, b, n - 1), CW_ECORRUPT);
+        ASSERT_EQ(cw__bzip2_decode(enc, len, b, n + 1), CW_ECORRUPT);
+        for (unsigned cut = 0; cut < len; cut += 1 + cut / 2) {
+            ASSERT_EQ(cw__bzip2_decode(enc, cut, b, n), CW_ECORRUPT);
+        }
+        size_t mine = 0;
+        ASSERT_OK(cw__bzip2_encode(level, a, n / 2, enc, n, &mine));
+        ASSERT_TRUE(mine > 0 && mine < n / 2);
+        unsigned out = n;
+        ASSERT_EQ(BZ2_bzBuffToBuffDecompress((char *)b, &out, (char *)enc,
+                                             (unsigned)mine, 0, 0),
+                  BZ_OK);
+        ASSERT_EQ(out, n / 2);
+        ASSERT_TRUE(memcmp(a, b, n / 2) == 0);
+    }
+    memset(enc, 0x5a, 64);
+    ASSERT_EQ(cw__bzip2_decode(enc, 64, b, n), CW_ECORRUPT);
+    size_t mine = 1;
+    ASSERT_OK(cw__bzip2_encode(9, a + n / 2, 20, enc, n, &mine));
+    ASSERT_EQ(mine, 0); /* 20 bytes do not shrink */
+    free(a);
+    free(b);
+    free(enc);
+}
+
+static void
+test_lzf_codec(void)
+{
+    unsigned n = 40000;
+    unsigned char *a = malloc(n), *b = malloc(n), *enc = malloc(n + 64);
+    for (unsigned i = 0; i < n; i++) {
+        a[i] = (unsigned char)(i < n / 2 ? i % 17 : rng() >> 7);
+    }
+    unsigned len = lzf_compress(a, n, enc, n + 64);
+    ASSERT_TRUE(len > 0 && len < n);
+    memset(b, 0, n);
+    ASSERT_OK(cw__lzf_decode(enc, len, b, n));
+    ASSERT_TRUE(memcmp(a, b, n) == 0);
+    ASSERT_EQ(cw__lzf_decode(enc, len, b, n - 1), CW_ECORRUPT);
+    ASSERT_EQ(cw__lzf_decode(enc, len, b, n + 1), CW_ECORRUPT);
+    for (unsigned cut = 0; cut < len; cut += 1 + cut / 2) {
+        ASSERT_EQ(cw__lzf_decode(enc, cut, b, n), CW_ECORRUPT);
+    }
+    /* Garbage: an error (or, where it happens to be valid LZF, exactly n
+     * bytes), never a write past n. */
+    memset(enc, 0xe0, 64);
+    ASSERT_EQ(cw__lzf_decode(enc, 64, b, n), CW_ECORRUPT);
+    size_t mine = 0;
+    ASSERT_OK(cw__lzf_encode(a, n / 2, enc, n, &mine));
+    ASSERT_TRUE(mine > 0 && mine < n / 2);
+    ASSERT_EQ(lzf_decompress(enc, (unsigned)mine, b, n), n / 2);
+    ASSERT_TRUE(memcmp(a, b, n / 2) == 0);
+    mine = 1;
+    ASSERT_OK(cw__lzf_encode(a, 3, enc, n, &mine));
+    ASSERT_EQ(mine, 0); /* 3 bytes do not shrink */
+    free(a);
+    free(b);
+    free(enc);
+}
+
 static const cw_test_t tests[] = {
     {"shuffle_roundtrip", test_shuffle_roundtrip, NULL},
     {"shuffle_reference", test_shuffle_reference, NULL},
     {"blosc_blocks", test_blosc_blocks, NULL},
     {"blosc_codec", test_blosc_codec, NULL},
+    {"zstd_codec", test_zstd_codec, NULL},
+    {"lz4_codec", test_lz4_codec, NULL},
+    {"bzip2_codec", test_bzip2_codec, NULL},
+    {"lzf_codec", test_lzf_codec, NULL},
 };
 
 CW_TEST_MAIN(tests)

@@ -1,0 +1,182 @@
+"""HDF5 compression filters that chunkwise decodes itself, in worker threads
+without HDF5's lock: files written by h5py + hdf5plugin read bit-exactly on
+the native path, chunkwise's own writes read back by h5py + hdf5plugin, and
+corrupt chunks refused with the chunk named.
+"""
+from __future__ import annotations
+
+import h5py
+import hdf5plugin
+import numpy as np
+import pytest
+
+import chunkwise as cw
+
+from interop_helpers import assert_same, sample
+
+DTYPES = ["<i2", ">i2", "<f4", ">f4", "<f8", ">f8"]
+SHAPE = (23, 17)
+CHUNKS = [(5, 4), (7, 17), (23, 17)]   # edge chunks in both dims, one dim, none
+
+# Filter options as hdf5plugin writes them, per codec: several levels (or
+# block sizes, for LZ4: a small one splits chunks into many blocks).
+WRITERS = {
+    "zstd": [hdf5plugin.Zstd(clevel=1), hdf5plugin.Zstd(clevel=9),
+             hdf5plugin.Zstd(clevel=22)],
+    "lz4": [hdf5plugin.LZ4(nbytes=0), hdf5plugin.LZ4(nbytes=64),
+            hdf5plugin.LZ4(nbytes=6)],
+    "bzip2": [hdf5plugin.BZip2(blocksize=1), hdf5plugin.BZip2(blocksize=5),
+              hdf5plugin.BZip2(blocksize=9)],
+    # h5py's own filter, without options; the second one with shuffle.
+    "lzf": [dict(compression="lzf"), dict(compression="lzf")],
+}
+FILTER_ID = {"zstd": 32015, "lz4": 32004, "bzip2": 307, "lzf": 32000}
+
+
+def write_h5py(path, x, chunks, filt, shuffle=False):
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=x, dtype=x.dtype, chunks=chunks, shuffle=shuffle,
+                         **filt)
+
+
+def filter_ids(d):
+    pl = d.id.get_create_plist()
+    return [pl.get_filter(i)[0] for i in range(pl.get_nfilters())]
+
+
+def read_native(path, name, expected):
+    cw.reset_stats()
+    a = cw.open(path, name)
+    assert a.dtype == expected.dtype.newbyteorder("=")
+    assert a.shape == expected.shape
+    assert_same(a.compute(), expected)
+    s = cw.stats()
+    assert s["chunks_pipeline"] == 0
+    assert s["chunks_lockfree"] > 0
+    return a
+
+
+@pytest.mark.parametrize("chunks", CHUNKS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("codec", list(WRITERS))
+def test_hdf5plugin_files_read_natively(tmp_path, codec, dtype, chunks):
+    for k, filt in enumerate(WRITERS[codec]):
+        for compressible in (True, False):
+            path = tmp_path / f"{k}{compressible}.h5"
+            x = sample(dtype, SHAPE, seed=k, compressible=compressible)
+            write_h5py(path, x, chunks, filt, shuffle=k == 1)
+            with h5py.File(path, "r") as f:
+                assert filter_ids(f["x"]) == ([2] if k == 1 else []) + [FILTER_ID[codec]]
+                np.testing.assert_array_equal(f["x"][()], x)
+            read_native(path, "x", x)
+
+
+@pytest.mark.parametrize("level", [0, 1, 5, 9])
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("codec", list(WRITERS))
+def test_chunkwise_writes_read_by_h5py(tmp_path, codec, dtype, shuffle, level):
+    for compressible in (True, False):
+        path = tmp_path / f"w{compressible}.h5"
+        x = sample(dtype, SHAPE, seed=3, compressible=compressible)
+        out = cw.asarray(x, chunks=(5, 4)).to_hdf5(path, "x", compression=codec,
+                                                   level=level, shuffle=shuffle)
+        with h5py.File(path, "r") as f:
+            d = f["x"]
+            assert d.chunks == (5, 4)
+            assert filter_ids(d) == ([2] if shuffle else []) + [FILTER_ID[codec]]
+            got = d[()]
+        assert got.dtype.newbyteorder("=") == np.dtype(dtype).newbyteorder("=")
+        np.testing.assert_array_equal(got, x)
+        assert_same(out.compute(), x)
+        read_native(path, "x", h5py_read_all(path))
+
+
+def h5py_read_all(path):
+    with h5py.File(path, "r") as f:
+        return f["x"][()]
+
+
+def test_compressible_chunks_are_compressed(tmp_path):
+    x = np.zeros((64, 64), "<f8")
+    for codec in WRITERS:
+        path = tmp_path / f"{codec}.h5"
+        cw.asarray(x, chunks=(32, 32)).to_hdf5(path, "x", compression=codec)
+        with h5py.File(path, "r") as f:
+            d = f["x"]
+            for i in range(d.id.get_num_chunks()):
+                info = d.id.get_chunk_info(i)
+                assert info.filter_mask == 0
+                assert info.size < 32 * 32 * 8 // 10
+            np.testing.assert_array_equal(d[()], x)
+
+
+def corrupt_chunk(path, index, data):
+    with h5py.File(path, "r") as f:
+        info = f["x"].id.get_chunk_info(index)
+        coord = info.chunk_offset
+        size = info.size
+    with open(path, "r+b") as fh:
+        fh.seek(info.byte_offset)
+        fh.write(data[:size])
+    return coord, size
+
+
+@pytest.mark.parametrize("how", ["garbage", "zeros", "truncate-header"])
+@pytest.mark.parametrize("codec", list(WRITERS))
+def test_corrupt_chunk_names_the_chunk(tmp_path, codec, how):
+    path = tmp_path / "c.h5"
+    x = sample("<f4", (40, 30), seed=5)
+    write_h5py(path, x, (10, 15), WRITERS[codec][0])
+    data = {"garbage": b"\x5a" * 48, "zeros": b"\0" * 48,
+            "truncate-header": b"\xff" * 12}[how]
+    coord, _ = corrupt_chunk(path, 5, data)
+    a = cw.open(path, "x")
+    chunk = tuple(c // k for c, k in zip(coord, a.chunksize))
+    with pytest.raises(cw.CorruptChunkError,
+                       match=rf"chunk \({chunk[0]}, {chunk[1]}\) of '/x'"):
+        a.compute()
+    # Everything outside the bad chunk still reads.
+    assert_same(a[:coord[0]].compute(), x[:coord[0]])
+
+
+@pytest.mark.parametrize("codec", list(WRITERS))
+def test_corrupt_chunk_every_byte_position(tmp_path, codec):
+    """Flipping any one byte of a stored chunk either still decodes (to
+    whatever the codec makes of it, as the filter would) or raises
+    CorruptChunkError; never a crash."""
+    path = tmp_path / "c.h5"
+    x = sample("<i2", (16, 16), seed=6)
+    write_h5py(path, x, (16, 16), WRITERS[codec][1])
+    with h5py.File(path, "r") as f:
+        info = f["x"].id.get_chunk_info(0)
+    orig = open(path, "rb").read()
+    for pos in range(0, info.size, max(1, info.size // 40)):
+        with open(path, "r+b") as fh:
+            fh.seek(info.byte_offset + pos)
+            fh.write(bytes([orig[info.byte_offset + pos] ^ 0xff]))
+        try:
+            got = cw.open(path, "x").compute()
+            assert got.shape == x.shape
+        except cw.CorruptChunkError as e:
+            assert "chunk (0, 0) of '/x'" in str(e)
+        with open(path, "r+b") as fh:
+            fh.write(orig)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("level", [1, 5, 9])
+@pytest.mark.parametrize("dtype", ["<f4", ">f8", ">i2"])
+def test_pytables_bzip2_read_natively(tmp_path, dtype, level):
+    import tables
+    path = tmp_path / "t.h5"
+    x = sample(dtype, (30, 21), seed=9)
+    with tables.open_file(path, "w") as f:
+        f.create_carray("/", "x", obj=x, chunkshape=(7, 5),
+                        filters=tables.Filters(level, complib="bzip2", shuffle=True))
+    read_native(path, "/x", x)
+
+
+def test_unknown_compression_lists_the_new_codecs(tmp_path):
+    with pytest.raises(ValueError, match="'zstd', 'lz4', 'bzip2', 'lzf'"):
+        cw.asarray(np.zeros(3)).to_hdf5(tmp_path / "u.h5", "x", compression="zzz")

@@ -180,3 +180,28 @@ def test_pytables_bzip2_read_natively(tmp_path, dtype, level):
 def test_unknown_compression_lists_the_new_codecs(tmp_path):
     with pytest.raises(ValueError, match="'zstd', 'lz4', 'bzip2', 'lzf'"):
         cw.asarray(np.zeros(3)).to_hdf5(tmp_path / "u.h5", "x", compression="zzz")
+
+
+def _dataset_with_filter(path, filter_id):
+    with h5py.File(path, "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((4,))
+        dcpl.set_filter(filter_id, h5py.h5z.FLAG_OPTIONAL, ())
+        space = h5py.h5s.create_simple((8,))
+        h5py.h5d.create(f.id, b"x", h5py.h5t.NATIVE_FLOAT, space, dcpl=dcpl)
+
+
+def test_a_filter_without_plugin_is_named_with_its_package(tmp_path):
+    p = str(tmp_path / "sz.h5")
+    _dataset_with_filter(p, 32017)  # SZ: registered, not decoded natively
+    try:
+        cw.open(p, "x")
+    except OSError as e:
+        msg = str(e)
+        assert "filter 32017 (sz)" in msg and "provided by hdf5plugin" in msg, msg
+    else:
+        pytest.skip("this machine's HDF5 has an SZ plugin")
+    q = str(tmp_path / "unknown.h5")
+    _dataset_with_filter(q, 32099)
+    with pytest.raises(OSError, match=r"filter 32099.*no plugin \(HDF5_PLUGIN_PATH"):
+        cw.open(q, "x")

@@ -126,6 +126,36 @@ filter_is_native(H5Z_filter_t id)
            id == CW__FILTER_BZIP2 || id == CW__FILTER_LZF;
 }
 
+/* Registered HDF5 filters: name and a package that provides a plugin. */
+static const char *
+filter_provider(H5Z_filter_t id, const char **name)
+{
+    static const struct {
+        int id;
+        const char *name, *package;
+    } known[] = {
+        {307, "bzip2", "hdf5plugin (pip) or hdf5-filter-plugin (Debian)"},
+        {32000, "lzf", "h5py or hdf5plugin (pip)"},
+        {32001, "blosc", "hdf5plugin (pip)"},
+        {32004, "lz4", "hdf5plugin (pip) or hdf5-filter-plugin (Debian)"},
+        {32008, "bitshuffle", "hdf5plugin (pip)"},
+        {32013, "zfp", "hdf5plugin (pip)"},
+        {32015, "zstd", "hdf5plugin (pip)"},
+        {32017, "sz", "hdf5plugin (pip)"},
+        {32018, "fcidecomp", "hdf5plugin (pip)"},
+        {32024, "sz3", "hdf5plugin (pip)"},
+        {32026, "blosc2", "hdf5plugin (pip)"},
+    };
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (known[i].id == (int)id) {
+            *name = known[i].name;
+            return known[i].package;
+        }
+    }
+    *name = "";
+    return NULL;
+}
+
 /* Read shape, type, layout and filters; fills src geometry and h. */
 static int
 describe(cw_source_t *src, h5src_t *h, hid_t dset)
@@ -198,12 +228,17 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
                                   : src->itemsize;
         /* Refuse now, not chunk by chunk, a filter nobody can decode. */
         if (!filter_is_native(f->id) && H5Zfilter_avail(f->id) <= 0) {
-            rc =
-                cw__error(CW_EIO,
-                          "the dataset uses HDF5 filter %d%s%s%s, for "
-                          "which chunkwise's HDF5 has no plugin (HDF5_PLUGIN_PATH "
-                          "lists where plugins are looked for)",
-                          (int)f->id, fname[0] ? " (" : "", fname, fname[0] ? ")" : "");
+            const char *known = "";
+            const char *pkg = filter_provider(f->id, &known);
+            if (fname[0] == '\0' && known[0] != '\0') {
+                snprintf(fname, sizeof(fname), "%s", known);
+            }
+            rc = cw__error(CW_EIO,
+                           "the dataset uses HDF5 filter %d%s%s%s, for "
+                           "which chunkwise's HDF5 has no plugin%s%s "
+                           "(HDF5_PLUGIN_PATH lists where plugins are looked for)",
+                           (int)f->id, fname[0] ? " (" : "", fname, fname[0] ? ")" : "",
+                           pkg ? "; it is provided by " : "", pkg ? pkg : "");
             goto done;
         }
         native = native && filter_is_native(f->id);

@@ -220,6 +220,8 @@ def test_ctrl_c_cancels_store_and_leaves_nothing(tmp_path):
     rc = p.wait(timeout=30)
     elapsed = time.monotonic() - t0
     assert p.stdout.read().strip() == "interrupted" and rc == 3
-    assert elapsed < 2.0, elapsed
+    # The whole store takes minutes; a cancelled one stops within a few
+    # seconds even on a loaded machine or under the sanitizer build.
+    assert elapsed < 10.0, elapsed
     assert not out.exists()
     assert [f for f in os.listdir(tmp_path) if "chunkwise-tmp" in f] == []

@@ -20,7 +20,8 @@ cw__lzf_decode(const void *src, size_t srclen, void *dst, size_t dstlen)
                    ? CW_OK
                    : cw__error(CW_ECORRUPT, "empty LZF chunk for %zu bytes", dstlen);
     }
-    unsigned int k = lzf_decompress(src, (unsigned int)srclen, dst, (unsigned int)dstlen);
+    unsigned int k =
+        lzf_decompress(src, (unsigned int)srclen, dst, (unsigned int)dstlen);
     if (k != dstlen) {
         return cw__error(CW_ECORRUPT, "invalid LZF data (%s)",
                          k == 0 ? "bad data or output too long" : "short output");

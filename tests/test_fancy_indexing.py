@@ -289,3 +289,19 @@ def test_lazy_mask_never_materialises_the_array():
         same(x[(x % 50_000) == 7], a[(a % 50_000) == 7])
         with pytest.raises(cw.MemoryBudgetError, match="boolean mask selecting"):
             x[x >= 0]
+
+
+@pytest.mark.parametrize("reps,axis", [([1, 0, 2], 0), ([2, 1, 0, 3], 1), ([2], 0),
+                                       (np.arange(12) % 3, None), (3, None)])
+def test_repeat_with_per_element_counts_is_a_lazy_take(reps, axis):
+    a = np.arange(12.0).reshape(3, 4)
+    x = cw.asarray(a, chunks=(2, 3))
+    with cw.config(fallback="error"):
+        got = np.repeat(x, reps, axis=axis)
+        assert isinstance(got, cw.Array)
+        np.testing.assert_array_equal(got.compute(), np.repeat(a, reps, axis=axis))
+        long = cw.asarray(np.arange(10000.0), chunks=(999,))
+        np.testing.assert_array_equal(np.repeat(long, 2).compute(),
+                                      np.repeat(np.arange(10000.0), 2))
+    with pytest.raises(ValueError, match="negative"):
+        np.repeat(x, [-1, 1, 1], axis=0)

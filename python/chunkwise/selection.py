@@ -517,3 +517,27 @@ def _np_insert(arr, obj, values, axis=None):
     idx = np.where(probe >= 0, probe, n - 1 - probe)
     both = HANDLED[np.concatenate]([node, array_leaf(block)], axis=axis)
     return take(both, idx, axis)
+
+
+_scalar_repeat = HANDLED[np.repeat]  # views.py: one count, concatenated parts
+_REPEAT_PARTS = 4096                 # beyond this many parts, a take
+
+
+@implements(np.repeat)
+def _np_repeat(a, repeats, axis=None):
+    """numpy.repeat: one count along a short axis as views.py's
+    concatenation of broadcast parts; per-element counts, or a long axis,
+    as a take of the repeated positions (NumPy's own numpy.repeat of the
+    positions checks the counts and raises its errors)."""
+    node = node_of(a)
+    if np.ndim(repeats) == 0:
+        n = math.prod(node.shape) if axis is None else \
+            node.shape[normalize_axis_index(axis, len(node.shape))]
+        if n <= _REPEAT_PARTS:
+            return _scalar_repeat(a, repeats, axis)
+    if axis is None:
+        node, axis = ravel(node), 0
+    axis = normalize_axis_index(axis, len(node.shape))
+    counts = _index_array(repeats)
+    positions = np.repeat(np.arange(node.shape[axis]), counts)
+    return take(node, positions, axis)

@@ -12,7 +12,8 @@ stand-in that holds no data).
 Functions are registered with ``functions.implements``; array.py imports
 this module so that the registrations happen.  They return nodes, or tuples
 and lists of nodes (array.py wraps them), or ``Fallback`` requests for the
-cases with no lazy form (``np.repeat`` with per-element counts).
+cases with no lazy form here (``np.repeat`` with per-element counts, which
+selection.py builds on the gather source).
 """
 from __future__ import annotations
 

@@ -254,6 +254,20 @@ py_arange(PyObject *module, PyObject *args)
     return cwpy_wrap_source(module, src, NULL);
 }
 
+/* `src` wrapped for Python, holding `keep` (new reference, or NULL after
+ * a failed allocation: then `src` is freed) for as long as it lives. */
+static PyObject *
+wrap_keeping(PyObject *module, cw_source_t *src, PyObject *keep)
+{
+    if (keep == NULL) {
+        cw_source_free(src);
+        return NULL;
+    }
+    PyObject *res = cwpy_wrap_source(module, src, keep);
+    Py_DECREF(keep);
+    return res;
+}
+
 static PyObject *
 py_concat(PyObject *module, PyObject *args)
 {
@@ -285,13 +299,7 @@ py_concat(PyObject *module, PyObject *args)
     }
     /* The list keeps the parts alive as long as the composite. */
     PyObject *keep = PyList_GetSlice(partsobj, 0, n);
-    if (keep == NULL) {
-        cw_source_free(src);
-        return NULL;
-    }
-    PyObject *res = cwpy_wrap_source(module, src, keep);
-    Py_DECREF(keep);
-    return res;
+    return wrap_keeping(module, src, keep);
 }
 
 static PyObject *
@@ -315,13 +323,7 @@ py_matmul(PyObject *module, PyObject *args)
         return cwpy_raise(module, rc);
     }
     PyObject *keep = PyTuple_Pack(2, aobj, bobj);
-    if (keep == NULL) {
-        cw_source_free(src);
-        return NULL;
-    }
-    PyObject *res = cwpy_wrap_source(module, src, keep);
-    Py_DECREF(keep);
-    return res;
+    return wrap_keeping(module, src, keep);
 }
 
 static PyObject *
@@ -403,13 +405,7 @@ py_gather(PyObject *module, PyObject *args)
         return cwpy_raise(module, rc);
     }
     PyObject *keep = Py_BuildValue("(OO)", inobj, tabobj);
-    if (keep == NULL) {
-        cw_source_free(src);
-        return NULL;
-    }
-    PyObject *res = cwpy_wrap_source(module, src, keep);
-    Py_DECREF(keep);
-    return res;
+    return wrap_keeping(module, src, keep);
 }
 
 PyMethodDef cwpy_source_functions[] = {

@@ -88,3 +88,37 @@ def test_open_errors_on_h5py_files(tmp_path):
     bad.write_bytes(b"not an hdf5 file" * 200)
     with pytest.raises(OSError):
         cw.open(bad, "x")
+
+
+def test_file_held_open_for_writing_by_this_process(tmp_path):
+    path = str(tmp_path / "held.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=np.arange(10.0))
+        f.flush()
+        for action in (lambda: cw.open(path, "x"),
+                       lambda: cw.asarray(np.ones(3)).to_hdf5(path, "y")):
+            with pytest.raises(OSError, match=r"locked: this process \(\d+, .*\) holds it open "
+                                              r"for writing.*HDF5_USE_FILE_LOCKING"):
+                action()
+    np.testing.assert_array_equal(cw.open(path, "x").compute(), np.arange(10.0))
+
+
+def test_file_held_open_for_writing_by_another_process(tmp_path):
+    import subprocess  # only this test starts a writer process
+    import sys
+
+    path = str(tmp_path / "held.h5")
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, h5py, numpy as np\n"
+         f"f = h5py.File({path!r}, 'w'); f.create_dataset('x', data=np.arange(4.0)); f.flush()\n"
+         "print('ready', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        with pytest.raises(OSError, match=rf"locked: process {writer.pid} \(python\S*\) holds "
+                                          r"it open for writing.*HDF5_USE_FILE_LOCKING=FALSE"):
+            cw.open(path, "x")
+    finally:
+        writer.communicate("\n", timeout=30)
+    np.testing.assert_array_equal(cw.open(path, "x").compute(), np.arange(4.0))

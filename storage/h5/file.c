@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "h5_impl.h"
 #include "storage_impl.h"
@@ -222,6 +224,54 @@ cw__h5_path_exists(hid_t file, const char *name)
     return H5Oexists_by_name(file, name, H5P_DEFAULT) > 0;
 }
 
+/* Who holds a lock on the file st describes, from /proc/locks (Linux):
+ * "process 12 (python), which has it open for writing" in buf, or
+ * "another process" when /proc/locks does not say. */
+static void
+lock_holder(const struct stat *st, char *buf, size_t n)
+{
+    snprintf(buf, n, "another process");
+    FILE *locks = fopen("/proc/locks", "r");
+    if (locks == NULL) {
+        return;
+    }
+    char line[256];
+    while (fgets(line, sizeof(line), locks) != NULL) {
+        int pid = 0;
+        unsigned maj = 0, min = 0;
+        unsigned long ino = 0;
+        char mode[16];
+        if (strstr(line, "->") != NULL /* a waiter, not a holder */
+            || sscanf(line, "%*d: %*s %*s %15s %d %x:%x:%lu", mode, &pid, &maj, &min,
+                      &ino) != 5 ||
+            ino != (unsigned long)st->st_ino || maj != major(st->st_dev) ||
+            min != minor(st->st_dev)) {
+            continue;
+        }
+        char comm[64] = "?", cpath[64];
+        snprintf(cpath, sizeof(cpath), "/proc/%d/comm", pid);
+        FILE *c = fopen(cpath, "r");
+        if (c != NULL) {
+            if (fgets(comm, sizeof(comm), c) != NULL) {
+                comm[strcspn(comm, "\n")] = '\0';
+            }
+            fclose(c);
+        }
+        const char *how = strcmp(mode, "WRITE") == 0 ? "for writing" : "for reading";
+        if (pid == (int)getpid()) {
+            snprintf(buf, n,
+                     "this process (%d, %s) holds it open %s through another HDF5 "
+                     "library (h5py's, PyTables')",
+                     pid, comm, how);
+        }
+        else {
+            snprintf(buf, n, "process %d (%s) holds it open %s", pid, comm, how);
+        }
+        break;
+    }
+    fclose(locks);
+}
+
 int
 cw__h5_open_file(const char *path, unsigned flags, hid_t *out)
 {
@@ -247,6 +297,16 @@ cw__h5_open_file(const char *path, unsigned flags, hid_t *out)
     if (f < 0) {
         cw__error(CW_EIO, "cannot open '%s'%s", path,
                   flags == H5F_ACC_RDWR ? " for writing" : "");
+        if (cw__h5_error_mentions("unable to lock file")) {
+            char holder[192];
+            lock_holder(&st, holder, sizeof(holder));
+            cw__error(
+                CW_EIO,
+                "cannot open '%s'%s: the file is locked: %s; close it there, or, only "
+                "if nothing writes it any more, set HDF5_USE_FILE_LOCKING=FALSE",
+                path, flags == H5F_ACC_RDWR ? " for writing" : "", holder);
+            return CW_EIO;
+        }
         cw__h5_error_detail();
         return CW_EIO;
     }

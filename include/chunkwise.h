@@ -605,6 +605,21 @@ typedef struct cw_dimscale {
 CW_API int cw_dims_read(const char *path, const char *name, cw_dimscale_t *out,
                         int *ndim);
 
+/* -------------------------------------------------------------- plugins */
+
+/**
+ * @brief Append folder @p dir to HDF5's filter-plugin search path, unless it
+ *        is there already; folders of that path that do not exist are
+ *        dropped (HDF5 1.10 ends its search at the first it cannot open).
+ * @param added  receives 1 when it was appended, 0 when it was there.
+ */
+CW_API int cw_plugin_path_add(const char *dir, int *added);
+/**
+ * @brief HDF5's filter-plugin search path: @p n folders written into @p buf
+ *        (@p len bytes), each ended by a NUL, in search order.
+ */
+CW_API int cw_plugin_paths(char *buf, size_t len, unsigned *n);
+
 /* ---------------------------------------------------------------- stats */
 
 /** Process-wide counters, for tests and diagnostics. */

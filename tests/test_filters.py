@@ -5,6 +5,8 @@ corrupt chunks refused with the chunk named.
 """
 from __future__ import annotations
 
+import os
+
 import h5py
 import hdf5plugin
 import numpy as np
@@ -191,17 +193,79 @@ def _dataset_with_filter(path, filter_id):
         h5py.h5d.create(f.id, b"x", h5py.h5t.NATIVE_FLOAT, space, dcpl=dcpl)
 
 
+def _run(code, env=None):
+    """Run code in a fresh interpreter (HDF5's plugin path is per process);
+    returns its stdout."""
+    import subprocess  # plugin search paths are process state: a fresh one per case
+    import sys
+    full = dict(os.environ, **(env or {}))
+    for k, v in list(full.items()):
+        if v is None:
+            del full[k]
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=full, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
 def test_a_filter_without_plugin_is_named_with_its_package(tmp_path):
     p = str(tmp_path / "sz.h5")
-    _dataset_with_filter(p, 32017)  # SZ: registered, not decoded natively
-    try:
-        cw.open(p, "x")
-    except OSError as e:
-        msg = str(e)
-        assert "filter 32017 (" in msg and "provided by hdf5plugin" in msg, msg
-    else:
-        pytest.skip("this machine's HDF5 has an SZ plugin")
+    _dataset_with_filter(p, 32017)  # SZ: hdf5plugin's, not decoded natively
+    env = {k: v for k, v in os.environ.items() if k != "HDF5_PLUGIN_PATH"}
+    out = _run("import sys; sys.modules['hdf5plugin'] = None\n"   # as if not installed
+               "import chunkwise as cw\n"
+               "try:\n"
+               f"    cw.open({p!r}, 'x')\n"
+               "except OSError as e:\n"
+               "    print(e)\n", env=dict(env, HDF5_PLUGIN_PATH=None))
+    assert "filter 32017 (" in out and "provided by hdf5plugin" in out, out
+    assert "plugins were looked for in: " in out, out
     q = str(tmp_path / "unknown.h5")
     _dataset_with_filter(q, 32099)
-    with pytest.raises(OSError, match=r"filter 32099.*no plugin \(HDF5_PLUGIN_PATH"):
+    with pytest.raises(OSError, match=r"filter 32099.*no plugin \(plugins were looked for in: "):
         cw.open(q, "x")
+
+
+# A plugin filter (ZFP, reversible: exact) and a natively decoded one (LZ4).
+_PLUGIN_READ = """
+import numpy as np
+{first}
+import chunkwise as cw
+{second}
+x = np.arange(600, dtype="f8").reshape(20, 30) / 7
+for name in ("zfp", "lz4"):
+    assert np.array_equal(cw.open({path!r}, name).compute(), x), name
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("first,second", [
+    ("import netCDF4", "import hdf5plugin"),
+    ("import hdf5plugin", "import netCDF4"),
+    ("import netCDF4, hdf5plugin", ""),
+    ("", "import netCDF4, hdf5plugin"),
+    ("", ""),
+])
+@pytest.mark.parametrize("plugin_path", [None, "/nonexistent/plugins", "netCDF4"])
+def test_plugin_filters_open_whatever_other_packages_set(tmp_path, first, second,
+                                                         plugin_path):
+    """netCDF4 points HDF5_PLUGIN_PATH at its own folder when it is unset; a
+    stale folder in it used to end HDF5's search: neither matters."""
+    path = str(tmp_path / "plugins.h5")
+    x = np.arange(600, dtype="f8").reshape(20, 30) / 7
+    with h5py.File(path, "w") as f:
+        f.create_dataset("zfp", data=x, chunks=(10, 10), **hdf5plugin.Zfp(reversible=True))
+        f.create_dataset("lz4", data=x, chunks=(10, 10), **hdf5plugin.LZ4())
+    if plugin_path == "netCDF4":
+        import netCDF4  # only to find its plugin folder
+        plugin_path = os.path.join(os.path.dirname(netCDF4.__file__), "plugins")
+    code = _PLUGIN_READ.format(first=first, second=second, path=path)
+    assert _run(code, env={"HDF5_PLUGIN_PATH": plugin_path}).strip() == "ok"
+
+
+def test_plugin_folders_are_on_hdf5s_search_path():
+    from chunkwise import _core  # the extension's own view of HDF5's search path
+    from chunkwise.hdf5meta import plugin_folders
+    folders = plugin_folders()
+    assert os.path.join(os.path.dirname(hdf5plugin.__file__), "plugins") in folders
+    assert set(folders) <= set(_core.plugin_paths())

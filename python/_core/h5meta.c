@@ -198,7 +198,59 @@ py_dim_scales(PyObject *module, PyObject *args)
     return list;
 }
 
+/* plugin_path_add(folder) -> bool: whether it was appended */
+static PyObject *
+py_plugin_path_add(PyObject *module, PyObject *args)
+{
+    PyObject *pathobj = NULL;
+    if (!PyArg_ParseTuple(args, "O&:plugin_path_add", PyUnicode_FSConverter,
+                          &pathobj)) {
+        return NULL;
+    }
+    int added = 0;
+    int rc = cw_plugin_path_add(PyBytes_AS_STRING(pathobj), &added);
+    Py_DECREF(pathobj);
+    if (rc < 0) {
+        return cwpy_raise(module, rc);
+    }
+    return PyBool_FromLong(added);
+}
+
+/* plugin_paths() -> [folder]: HDF5's plugin search path, in order */
+static PyObject *
+py_plugin_paths(PyObject *module, PyObject *Py_UNUSED(args))
+{
+    size_t len = 1 << 16;
+    char *buf = PyMem_Malloc(len);
+    if (buf == NULL) {
+        return PyErr_NoMemory();
+    }
+    unsigned n = 0;
+    int rc = cw_plugin_paths(buf, len, &n);
+    if (rc < 0) {
+        PyMem_Free(buf);
+        return cwpy_raise(module, rc);
+    }
+    PyObject *list = PyList_New(n);
+    const char *p = buf;
+    for (unsigned i = 0; list && i < n; i++) {
+        PyObject *s = PyUnicode_DecodeFSDefault(p);
+        if (s == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, s);
+        p += strlen(p) + 1;
+    }
+    PyMem_Free(buf);
+    return list;
+}
+
 PyMethodDef cwpy_h5meta_functions[] = {
+    {"plugin_path_add", py_plugin_path_add, METH_VARARGS,
+     "plugin_path_add(folder) -> bool: appended to HDF5's plugin search path"},
+    {"plugin_paths", py_plugin_paths, METH_NOARGS,
+     "plugin_paths() -> [folder]: HDF5's plugin search path"},
     {"read_attrs", py_read_attrs, METH_VARARGS,
      "read_attrs(path, name) -> [(name, value, error, is_reference)]"},
     {"list_group", py_list_group, METH_VARARGS,

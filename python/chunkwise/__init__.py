@@ -16,6 +16,9 @@ from .creation import (empty_like, eye, full_like, geomspace, identity, indices,
                        meshgrid, ones_like, tri, zeros_like)
 from .functions import FallbackWarning
 from .group import Group, open_group
+from .hdf5meta import register_plugin_folders
+
+register_plugin_folders()
 
 __version__ = "0.1.0"
 

@@ -7,6 +7,9 @@ views the whole dataset.  The properties are set on Array here.
 """
 from __future__ import annotations
 
+import glob
+import importlib.util
+import os
 from collections.abc import Mapping
 
 from . import _core
@@ -14,7 +17,33 @@ from ._compile import open_hdf5
 from ._nodes import Hdf5, Leaf
 from .array import Array, wrap
 
-__all__ = ["Attributes"]
+__all__ = ["Attributes", "plugin_folders", "register_plugin_folders"]
+
+# Where Linux distributions and HDF5's own installs keep filter plugins.
+_SYSTEM_PLUGIN_GLOBS = ("/usr/lib/*/hdf5/serial/plugins", "/usr/lib64/hdf5/plugin",
+                        "/usr/lib/hdf5/plugins", "/usr/local/hdf5/lib/plugin")
+
+
+def plugin_folders():
+    """The filter-plugin folders chunkwise adds to HDF5's search path: the
+    system's, then hdf5plugin's (found without importing it, which would
+    import h5py)."""
+    found = [d for g in _SYSTEM_PLUGIN_GLOBS for d in sorted(glob.glob(g))]
+    try:
+        spec = importlib.util.find_spec("hdf5plugin")
+    except (ImportError, ValueError):
+        spec = None
+    for loc in (spec.submodule_search_locations or []) if spec else []:
+        found.append(os.path.join(loc, "plugins"))
+    return [d for d in found if os.path.isdir(d)]
+
+
+def register_plugin_folders():
+    """Append plugin_folders() to HDF5's plugin search path (after what
+    HDF5_PLUGIN_PATH or HDF5's default gave it), so that which filters open
+    does not depend on the environment variable other packages set."""
+    for d in plugin_folders():
+        _core.plugin_path_add(d)
 
 
 class Attributes(Mapping):

@@ -5,6 +5,8 @@
 #ifndef CW_BUILDING_STORAGE
 #error "h5_impl.h is internal to the storage layer"/* Whether chunkwise decodes filter `id` itself (else HDF5's pipeline must). */
 bool cw__h5_filter_native(H5Z_filter_t id);
+/* HDF5's plugin search path as "folder, folder" in buf (len bytes). */
+void cw__h5_plugin_path_text(char *buf, size_t len);
 
 #endif
 #ifndef CW_H5_IMPL_H
@@ -27,5 +29,7 @@ int cw__h5_path_exists(hid_t file, const char *name);
 int cw__h5_open_file(const char *path, unsigned flags, hid_t *out);
 /* Whether chunkwise decodes filter `id` itself (else HDF5's pipeline must). */
 bool cw__h5_filter_native(H5Z_filter_t id);
+/* HDF5's plugin search path as "folder, folder" in buf (len bytes). */
+void cw__h5_plugin_path_text(char *buf, size_t len);
 
 #endif

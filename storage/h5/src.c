@@ -233,12 +233,15 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
             if (fname[0] == '\0' && known[0] != '\0') {
                 snprintf(fname, sizeof(fname), "%s", known);
             }
+            char folders[1024];
+            cw__h5_plugin_path_text(folders, sizeof(folders));
             rc = cw__error(CW_EIO,
                            "the dataset uses HDF5 filter %d%s%s%s, for "
                            "which chunkwise's HDF5 has no plugin%s%s "
-                           "(HDF5_PLUGIN_PATH lists where plugins are looked for)",
+                           "(plugins were looked for in: %s)",
                            (int)f->id, fname[0] ? " (" : "", fname, fname[0] ? ")" : "",
-                           pkg ? "; it is provided by " : "", pkg ? pkg : "");
+                           pkg ? "; it is provided by " : "", pkg ? pkg : "",
+                           folders[0] ? folders : "no folder");
             goto done;
         }
         native = native && filter_is_native(f->id);

@@ -293,6 +293,9 @@ cw__h5_open_file(const char *path, unsigned flags, hid_t *out)
         }
         return cw__error(CW_EIO, "'%s' is not an HDF5 file", path);
     }
+    /* HDF5 opens no file read-only and for writing at once, and shares an
+     * open file's cached metadata with new opens. */
+    cw__h5_release_kept(&st, !(flags & H5F_ACC_RDWR));
     hid_t f = H5Fopen(path, flags, H5P_DEFAULT);
     if (f < 0) {
         cw__error(CW_EIO, "cannot open '%s'%s", path,

@@ -3,17 +3,14 @@
  * function here expects the caller to hold cw__h5_lock.
  */
 #ifndef CW_BUILDING_STORAGE
-#error "h5_impl.h is internal to the storage layer"/* Whether chunkwise decodes filter `id` itself (else HDF5's pipeline must). */
-bool cw__h5_filter_native(H5Z_filter_t id);
-/* HDF5's plugin search path as "folder, folder" in buf (len bytes). */
-void cw__h5_plugin_path_text(char *buf, size_t len);
-
+#error "h5_impl.h is internal to the storage layer"
 #endif
 #ifndef CW_H5_IMPL_H
 #define CW_H5_IMPL_H
 
 #include <hdf5.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "chunkwise.h"
 
@@ -31,5 +28,10 @@ int cw__h5_open_file(const char *path, unsigned flags, hid_t *out);
 bool cw__h5_filter_native(H5Z_filter_t id);
 /* HDF5's plugin search path as "folder, folder" in buf (len bytes). */
 void cw__h5_plugin_path_text(char *buf, size_t len);
+/* Close the handles sources keep open between runs on the file `st`
+ * describes (stat of it now): all of them (before it is opened for
+ * writing), or, with stale_only, all when one was opened before the file
+ * last changed (before it is opened again). */
+void cw__h5_release_kept(const struct stat *st, bool stale_only);
 
 #endif

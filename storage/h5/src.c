@@ -13,17 +13,28 @@
  *    and HDF5 converts to the native type.  Contiguous and compact
  *    datasets are split into chunks of about 4 MiB for scheduling.
  *
- * The file is opened read-only at the start of each run (begin) and closed
- * at its end, so no handle is held between runs: the same file can be
- * written by cw_store in between, or during a run that opened the output
- * for writing first (HDF5 then shares that handle).
+ * The file is opened read-only at the start of the first run (begin). At
+ * the end of a run the handles are kept open, so that the next run (a
+ * one-element read) does not pay HDF5's file and dataset opens, with the
+ * file's lock released: between runs nothing is locked, and other
+ * processes (or h5py in this one) may open the file for writing. The next
+ * begin reuses the kept handles when the file is the same file, unchanged
+ * (device, inode, size, mtime, ctime) and the shared lock can be taken
+ * again; otherwise it closes them and opens anew, as the first run did.
+ * cw_store opening the file for writing closes kept handles first
+ * (cw__h5_release_kept). Handles a run shared with a writer (the output
+ * opened for writing first: HDF5 then shares that handle), SWMR handles
+ * and handles of other file drivers are closed at the end of the run.
  *
  * Locks: every libhdf5 call here runs under cw__h5_lock.
  */
 #include <errno.h>
 #include <hdf5.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "h5_impl.h"
@@ -52,8 +63,11 @@ typedef struct h5src {
     unsigned char fill[8];          /* fill value, native order */
     /* Per run, guarded by the HDF5 lock. */
     int runs;
-    bool empty;          /* no chunk allocated at all: all fill */
-    bool indexed;        /* `index` holds every chunk's address */
+    bool empty; /* no chunk allocated at all: all fill */
+    /* `index` holds every chunk's address. Set under the lock, read by
+     * workers without it (it may be set during a run: see maybe_index). */
+    _Atomic bool indexed;
+    int64_t lookups;     /* chunks looked up in HDF5's index this file state */
     cw__h5index_t index; /* kept across runs while the file is unchanged */
     bool index_tried;    /* `file_id` says for which file state */
     struct stat file_id;
@@ -67,7 +81,13 @@ typedef struct h5src {
     ino_t file_ino;
     hid_t file, dset, memtype;
     bool swmr; /* opened with H5F_ACC_SWMR_READ */
+    /* Between runs: handles kept open (file unlocked), on kept_list. */
+    bool kept;
+    struct stat opened_st; /* the file when `file` was opened */
+    struct h5src *kept_next;
 } h5src_t;
+
+static h5src_t *kept_list; /* guarded by the HDF5 lock */
 
 /* The file type with native byte order: what H5Dread converts to. */
 static hid_t
@@ -340,6 +360,181 @@ unchanged(const cw_source_t *src, h5src_t *h)
     return same;
 }
 
+/* ------------------------------------------------------ kept handles */
+
+static bool
+same_file_state(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+           a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The POSIX descriptor under `file` (sec2 driver), or -1. */
+static int
+file_fd(hid_t file)
+{
+    int *fd = NULL;
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, (void **)&fd) < 0 || fd == NULL) {
+        return -1;
+    }
+    return *fd;
+}
+
+/* Whether HDF5 locks files (HDF5_USE_FILE_LOCKING not FALSE). */
+static bool
+hdf5_locks(void)
+{
+    const char *v = getenv("HDF5_USE_FILE_LOCKING");
+    return v == NULL || (strcmp(v, "FALSE") != 0 && strcmp(v, "0") != 0);
+}
+
+static void
+close_handles(h5src_t *h)
+{
+    if (h->memtype >= 0) {
+        H5Tclose(h->memtype);
+    }
+    if (h->dset >= 0) {
+        H5Dclose(h->dset);
+    }
+    if (h->file >= 0) {
+        H5Fclose(h->file);
+    }
+    h->file = h->dset = h->memtype = -1;
+}
+
+static void
+kept_remove(h5src_t *h)
+{
+    for (h5src_t **p = &kept_list; *p != NULL; p = &(*p)->kept_next) {
+        if (*p == h) {
+            *p = h->kept_next;
+            break;
+        }
+    }
+    h->kept_next = NULL;
+    h->kept = false;
+}
+
+void
+cw__h5_release_kept(const struct stat *st, bool stale_only)
+{
+    if (stale_only) {
+        /* HDF5 shares one open file among its handles, with the metadata
+         * it cached: a handle opened before the file changed must not
+         * serve a new open. One stale handle closes them all. */
+        bool stale = false;
+        for (h5src_t *h = kept_list; h != NULL && !stale; h = h->kept_next) {
+            stale = h->opened_st.st_dev == st->st_dev && h->opened_st.st_ino == st->st_ino &&
+                    !same_file_state(&h->opened_st, st);
+        }
+        if (!stale) {
+            return;
+        }
+    }
+    h5src_t **p = &kept_list;
+    while (*p != NULL) {
+        h5src_t *h = *p;
+        if (h->opened_st.st_dev == st->st_dev && h->opened_st.st_ino == st->st_ino) {
+            *p = h->kept_next;
+            h->kept_next = NULL;
+            h->kept = false;
+            close_handles(h);
+        }
+        else {
+            p = &h->kept_next;
+        }
+    }
+}
+
+/* Take up the kept handles for a run: true when the file is unchanged and
+ * its shared lock could be taken again; else they are closed. */
+static bool
+resume_kept(h5src_t *h)
+{
+    kept_remove(h);
+    struct stat st;
+    int fd = file_fd(h->file);
+    bool same = stat(h->path, &st) == 0 && same_file_state(&st, &h->opened_st);
+    if (fd >= 0 && same) {
+        if (!hdf5_locks() || flock(fd, LOCK_SH | LOCK_NB) == 0 || errno == ENOSYS ||
+            errno == ENOLCK) {
+            return true;
+        }
+    }
+    close_handles(h);
+    if (!same) {
+        cw__h5_release_kept(&h->opened_st, false); /* the others are stale too */
+    }
+    return false;
+}
+
+/* At the end of the last run: keep the handles (unlocked) or close them. */
+static void
+keep_or_close(h5src_t *h)
+{
+    unsigned intent = 0;
+    int fd = file_fd(h->file);
+    if (!h->swmr && fd >= 0 && H5Fget_intent(h->file, &intent) >= 0 &&
+        intent == H5F_ACC_RDONLY) {
+        if (hdf5_locks()) {
+            flock(fd, LOCK_UN);
+        }
+        h->kept = true;
+        h->kept_next = kept_list;
+        kept_list = h;
+        return;
+    }
+    close_handles(h);
+}
+
+/* ----------------------------------------------------------- begin/end */
+
+/* Datasets of at most INDEX_EAGER chunks have their index parsed at the
+ * first run; others once INDEX_AFTER chunks were looked up through HDF5. */
+#define INDEX_EAGER 4096
+#define INDEX_AFTER 64
+
+static int64_t
+total_chunks(const cw_source_t *src)
+{
+    int64_t n = 1;
+    for (int d = 0; d < src->ndim; d++) {
+        n *= src->nchunks[d];
+    }
+    return n;
+}
+
+/* Whether nothing of the dataset is stored (it reads as its fill value).
+ * H5Dget_storage_size walks a chunked dataset's whole index: asked only of
+ * datasets of few chunks (others are looked up chunk by chunk anyway). */
+static bool
+no_chunk_stored(const cw_source_t *src, hid_t dset)
+{
+    return total_chunks(src) <= INDEX_EAGER && H5Dget_storage_size(dset) == 0;
+}
+
+/* Called under the lock by a worker about to look a chunk up through
+ * HDF5: parse the whole index once enough lookups were made. True when
+ * the index is now there (the worker then reads without the lock). */
+static bool
+maybe_index(cw_source_t *src, h5src_t *h)
+{
+    if (h->indexed || !h->index_tried || h->empty || ++h->lookups != INDEX_AFTER) {
+        return h->indexed;
+    }
+    cw__h5index_t index;
+    if (cw__h5index_load(h->path, h->file, h->dset, src, &index) != CW_OK) {
+        return false;
+    }
+    h->index = index;
+    h->indexed = true; /* after `index` is complete: readers load this first */
+    return true;
+}
+
 static int
 h5_begin(cw_source_t *src)
 {
@@ -349,7 +544,13 @@ h5_begin(cw_source_t *src)
     if (h->runs++ > 0) {
         goto done;
     }
+    if (h->kept && resume_kept(h)) {
+        goto resumed;
+    }
     h->file = h->dset = h->memtype = -1;
+    if (stat(h->path, &h->opened_st) != 0) {
+        memset(&h->opened_st, 0, sizeof(h->opened_st));
+    }
     rc = open_dataset(h->path, h->name, h->swmr, &h->file, &h->dset);
     if (rc < 0) {
         goto undo;
@@ -373,38 +574,34 @@ h5_begin(cw_source_t *src)
         rc = cw__error(CW_EIO, "cannot read the type of '%s'", h->name);
         goto undo;
     }
-    h->empty = H5Dget_storage_size(h->dset) == 0;
+    h->empty = no_chunk_stored(src, h->dset);
     /* With the chunk addresses, workers read stored bytes with pread and
      * never take the lock.  The parsed index is kept while the file is the
      * same file, unmodified (device, inode, size, mtime), so a small read
      * of a dataset with many chunks does not re-read its whole index. */
-    struct stat st;
-    bool same_file = h->index_tried && stat(h->path, &st) == 0 &&
-                     st.st_dev == h->file_id.st_dev && st.st_ino == h->file_id.st_ino &&
-                     st.st_size == h->file_id.st_size &&
-                     st.st_mtim.tv_sec == h->file_id.st_mtim.tv_sec &&
-                     st.st_mtim.tv_nsec == h->file_id.st_mtim.tv_nsec;
-    if (!same_file) {
-        if (h->indexed) {
-            cw__h5index_destroy(&h->index);
-        }
-        h->index_tried = stat(h->path, &h->file_id) == 0;
+    goto index;
+resumed:
+    if (h->index_tried && same_file_state(&h->opened_st, &h->file_id)) {
+        goto done;
+    }
+index:
+    /* A dataset of few chunks has its index parsed now; one of many, once
+     * a run has looked up INDEX_AFTER chunks (maybe_index), so that a
+     * small read does not parse an index of 100 000 chunks first. */
+    if (h->indexed) {
+        cw__h5index_destroy(&h->index);
+        h->indexed = false;
+    }
+    h->file_id = h->opened_st;
+    h->index_tried = h->opened_st.st_ino != 0;
+    h->lookups = 0;
+    if (h->index_tried && h->native && !h->empty && total_chunks(src) <= INDEX_EAGER) {
         h->indexed =
-            h->index_tried && h->native && !h->empty &&
             cw__h5index_load(h->path, h->file, h->dset, src, &h->index) == CW_OK;
     }
     goto done;
 undo:
-    if (h->memtype >= 0) {
-        H5Tclose(h->memtype);
-    }
-    if (h->dset >= 0) {
-        H5Dclose(h->dset);
-    }
-    if (h->file >= 0) {
-        H5Fclose(h->file);
-    }
-    h->file = h->dset = h->memtype = -1;
+    close_handles(h);
     h->runs--;
 done:
     cw__h5_unlock();
@@ -417,10 +614,7 @@ h5_end(cw_source_t *src)
     h5src_t *h = src->impl;
     cw__h5_lock();
     if (--h->runs == 0) {
-        H5Tclose(h->memtype);
-        H5Dclose(h->dset);
-        H5Fclose(h->file);
-        h->file = h->dset = h->memtype = -1;
+        keep_or_close(h);
     }
     cw__h5_unlock();
 }
@@ -517,6 +711,10 @@ h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__io_scratch_t
     }
     else {
         cw__h5_lock();
+        if (maybe_index(src, h)) {
+            cw__h5_unlock();
+            return h5_read_chunk(src, cidx, buf, s);
+        }
         if (h->empty) {
             nbytes = 0;
         }
@@ -651,6 +849,12 @@ h5_destroy(cw_source_t *src)
 {
     h5src_t *h = src->impl;
     if (h) {
+        cw__h5_lock();
+        if (h->kept) {
+            kept_remove(h);
+            close_handles(h);
+        }
+        cw__h5_unlock();
         if (h->indexed) {
             cw__h5index_destroy(&h->index);
         }
@@ -719,6 +923,10 @@ cw_source_open_hdf5_swmr(const char *path, const char *name, bool swmr,
         goto fail;
     }
     cw__h5_lock();
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        memset(&st, 0, sizeof(st));
+    }
     rc = open_dataset(path, h->name, swmr, &file, &dset);
     if (rc == CW_OK) {
         rc = describe(src, h, dset);
@@ -726,11 +934,31 @@ cw_source_open_hdf5_swmr(const char *path, const char *name, bool swmr,
             rc = identify(path, dset, &h->obj_addr, &h->obj_btime, &h->file_dev,
                           &h->file_ino);
         }
+        hid_t ftype = rc == CW_OK ? H5Dget_type(dset) : -1;
+        if (ftype >= 0) {
+            h->memtype = native_memtype(ftype);
+            H5Tclose(ftype);
+        }
+        if (rc == CW_OK && h->memtype < 0) {
+            rc = cw__error(CW_EIO, "cannot read the type");
+        }
         if (rc < 0) {
             cw__error_prefix("'%s' in '%s': ", h->name, path);
+            if (h->memtype >= 0) {
+                H5Tclose(h->memtype);
+                h->memtype = -1;
+            }
+            H5Dclose(dset);
+            H5Fclose(file);
         }
-        H5Dclose(dset);
-        H5Fclose(file);
+        else {
+            /* The first run takes these handles up (see the header). */
+            h->file = file;
+            h->dset = dset;
+            h->opened_st = st;
+            h->empty = no_chunk_stored(src, dset);
+            keep_or_close(h);
+        }
     }
     cw__h5_unlock();
     if (rc < 0) {

@@ -16,8 +16,8 @@ import dataclasses
 import math
 
 from ._compile import program
-from ._nodes import (DEFERRED, Accumulate, ArgReduce, Broadcast, Cast, Leaf, Op, Reduce, Select,
-                     children, postorder)
+from ._nodes import (DEFERRED, Accumulate, ArgReduce, Broadcast, Cast, Hdf5, Leaf, Memory, Op,
+                     Reduce, Select, children, postorder)
 
 __all__ = ["Pass", "Plan", "plan", "explain"]
 
@@ -144,8 +144,9 @@ def plan(roots, store=None, target=None) -> Plan:
     recursion limit."""
     roots = tuple(roots)
     if store is None and len(roots) == 1 and isinstance(roots[0], Leaf) and \
-            math.prod(roots[0].shape) != 0:
-        # A read (x[i].compute()): one pass, without walking a graph.
+            isinstance(roots[0].spec, (Hdf5, Memory)) and math.prod(roots[0].shape) != 0:
+        # A read of a file or an array (x[i].compute()): one pass, without
+        # walking a graph.
         return Plan(roots, (Pass("read", tuple(roots[0].shape), roots),))
 
     wanted = [r for r in roots if math.prod(r.shape) != 0]

@@ -99,7 +99,17 @@ parse_output(PyObject *t, run_args *ra, int k)
     if (PyTuple_Check(t) && PyTuple_GET_SIZE(t) >= 2 &&
         PyUnicode_Check(PyTuple_GET_ITEM(t, 0))) {
         kind = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 0));
-        id = _PyLong_AsInt(PyTuple_GET_ITEM(t, 1));
+        long v = PyLong_AsLong(PyTuple_GET_ITEM(t, 1));
+        if (v == -1 && PyErr_Occurred()) {
+            id = -1;
+        }
+        else if (v < 0 || v > INT_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "output id out of range");
+            id = -1;
+        }
+        else {
+            id = (int)v;
+        }
     }
     if (kind == NULL || (id == -1 && PyErr_Occurred())) {
         if (!PyErr_Occurred()) {

@@ -433,3 +433,36 @@ def test_indexing_a_reduction_stays_lazy(tmp_path):
         close(got, w)
     with pytest.raises(IndexError):
         h.sum(axis=0)[10]
+
+
+@pytest.mark.parametrize("dt", ["f8", "f4", "f2", "c16", "c8", "i4", "u1", "?"])
+@pytest.mark.parametrize("where", ["memory", "hdf5"])
+def test_nanvar_nanstd_lazy_as_numpy(tmp_path, dt, where):
+    """NaNs left out, NumPy's dtypes (float32 stays float32), slices with
+    no degree of freedom (all NaN, or ddof >= count) NaN."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((13, 17)) * 10
+    x = (x > 0) if dt == "?" else x.astype(dt)
+    if x.dtype.kind in "fc":
+        x[rng.random(x.shape) < 0.2] = np.nan
+        x[3, :] = np.nan
+    if where == "memory":
+        a = cw.asarray(x, chunks=(4, 5))
+    else:
+        path = tmp_path / "v.h5"
+        with h5py.File(path, "w") as f:
+            f.create_dataset("x", data=x, chunks=(4, 5), compression="gzip")
+        a = cw.open(path, "x")
+    rtol = 4e-3 if dt == "f2" else 2e-6 if dt in ("f4", "c8") else 1e-12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)   # NumPy's dof <= 0 warning
+        for func in (np.nanvar, np.nanstd):
+            for axis, ddof, keepdims in [(None, 0, False), (0, 1, False), (1, 13, True),
+                                         ((0, 1), 0, True), (0, 13, False), (1, 0, False)]:
+                e = func(x, axis=axis, ddof=ddof, keepdims=keepdims)
+                r = func(a, axis=axis, ddof=ddof, keepdims=keepdims)
+                assert isinstance(r, cw.Array)
+                r = np.asarray(r)
+                assert r.dtype == e.dtype and r.shape == np.shape(e)
+                np.testing.assert_allclose(r, e, rtol=rtol, atol=0, equal_nan=True)

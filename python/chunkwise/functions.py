@@ -22,7 +22,7 @@ from . import _dtypes
 from ._coerce import (Fallback, Scalar, Unsupported, cast, dtype_of, lazy_node, node_of,
                       operand, shape_of)
 from ._dtypes import SUPPORTED
-from ._nodes import Broadcast, Concat, Full, Lazy, MatMul, Select, leaf
+from ._nodes import Broadcast, Concat, Full, Lazy, MatMul, Op, Select, leaf
 from ._rewrite import index_node, transpose_node
 from .reductions import METHODS, argreduce, cumulative, mean, reduce
 from .ufuncs import apply_ufunc
@@ -379,6 +379,50 @@ def _nanmean(a, axis=None, dtype=None, out=None, keepdims=np._NoValue, **kw):
     total = reduce(np.add, _where(mask, 0, a), axis, dtype, keep)
     count = reduce(np.add, _u(np.invert, mask), axis, np.intp, keep)
     return cast(_u(np.true_divide, total, count), total.dtype)
+
+
+def _nanvar(a, axis, dtype, ddof, keep):
+    """numpy.nanvar, step by step as NumPy's _nanvar computes it: NaNs
+    replaced by 0 and left out of the counts, the deviations squared in the
+    input's dtype, slices with no degree of freedom NaN."""
+    if a.dtype.kind not in "fc":
+        return METHODS["var"](a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keep)
+    mask = _u(np.isnan, a)
+    arr = _where(mask, 0, a)
+    valid = _u(np.invert, mask)
+    cnt = reduce(np.add, valid, axis, np.intp, True)
+    total = reduce(np.add, arr, axis, dtype, True)
+    avg = cast(_u(np.true_divide, total, cnt), total.dtype)
+    d = _where(mask, 0, cast(_u(np.subtract, arr, avg), a.dtype))
+    if d.dtype.kind == "c":
+        c = _u(np.multiply, d, _u(np.conjugate, d))
+        sqr = Op(None, "real", (c.dtype,), (c,), c.shape, c.dtype.type(0).real.dtype)
+    else:
+        sqr = cast(_u(np.multiply, d, d), a.dtype)
+    v = reduce(np.add, sqr, axis, dtype, keep)
+    dof = _u(np.subtract, reduce(np.add, valid, axis, np.intp, keep), ddof)
+    v = cast(_u(np.true_divide, v, dof), v.dtype)
+    return _where(_u(np.less_equal, dof, 0), np.nan, v)
+
+
+def _nanvarstd(name):
+    def impl(a, axis=None, dtype=None, out=None, ddof=0, keepdims=np._NoValue, **kw):
+        kw = {k: v for k, v in kw.items() if v is not np._NoValue}
+        if out is not None or kw or not isinstance(a, Lazy) or a.dtype.kind not in "biufc":
+            args = dict(axis=axis, dtype=dtype, out=out, ddof=ddof, **kw)
+            if keepdims is not np._NoValue:
+                args["keepdims"] = keepdims
+            return Fallback(f"numpy.{name}", getattr(np, name), (a,), args)
+        keep = False if keepdims is np._NoValue else keepdims
+        v = _nanvar(a, axis, dtype, ddof, keep)
+        if name == "nanstd":
+            v = cast(_u(np.sqrt, v), v.dtype)
+        return v
+    return impl
+
+
+implements(np.nanvar)(_nanvarstd("nanvar"))
+implements(np.nanstd)(_nanvarstd("nanstd"))
 
 
 @implements(np.broadcast_to)

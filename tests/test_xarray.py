@@ -65,6 +65,9 @@ def test_dataarray_over_chunkwise_stays_lazy_and_matches_numpy():
         ((d * 2 + 1).sum("x"), (a * 2 + 1).sum(axis=1)), (d.isel(y=slice(2, 7)), a[2:7]),
         (n.sum(), i.sum()), (n.mean("y"), i.mean(axis=0)), (n.max(), i.max()),
         (d.T, a.T), (np.sqrt(d), np.sqrt(a)),
+        # skipna (the default for floats): xarray's nanvar/nanstd, lazy too
+        (d.std("y"), np.nanstd(a, axis=0)), (d.var(), np.nanvar(a)),
+        (d.std("x", ddof=1), np.nanstd(a, axis=1, ddof=1)),
     ]
     for r, e in cases:
         assert isinstance(r.data, cw.Array), r

@@ -26,6 +26,31 @@ def test_info_lists_datasets(tmp_path):
     assert r.returncode == 1 and "no such file" in r.stderr
 
 
+def test_info_lists_several_files_past_one_it_cannot_read(tmp_path):
+    good, newer = tmp_path / "good.h5", tmp_path / "newer.h5"
+    with h5py.File(good, "w") as f:
+        f.create_dataset("x", data=np.zeros(8, "i2"), chunks=(4,), compression="lzf")
+        f.create_dataset("z", data=np.zeros((4, 4)), chunks=(2, 2),
+                         **hdf5plugin.Zfp(reversible=True))
+    with h5py.File(newer, "w", libver="latest") as f:   # HDF5 2.0's format (h5py 3.16)
+        f.create_dataset("g", data=np.zeros(8), chunks=(4,), compression="gzip")
+        f.create_dataset("b", data=np.zeros(8, bool), chunks=(4,))
+    r = cli("info", str(tmp_path / "missing.h5"), str(newer), str(good))
+    assert r.returncode == 1
+    assert "/x  int16  shape 8  chunks 4  filters lzf" in r.stdout, r.stdout
+    assert "/z  float64" in r.stdout and "(decoded by HDF5's filter pipeline)" in r.stdout
+    assert "no such file" in r.stderr
+    if h5py.version.hdf5_version_tuple >= (2, 0) and cw_hdf5()[:2] < (1, 12):
+        assert "newer than HDF5" in r.stderr, r.stderr
+
+
+def cw_hdf5():
+    import re  # only this helper parses the version line
+    import chunkwise as cw
+    return tuple(int(v) for v in re.search(r"HDF5 (\d+)\.(\d+)\.(\d+)",
+                                           cw._core.version_info()).groups())
+
+
 def test_eval_streams_an_expression(tmp_path):
     src = tmp_path / "in.h5"
     a = np.random.default_rng(0).standard_normal((300, 40)).astype("f4")

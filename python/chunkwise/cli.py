@@ -30,12 +30,16 @@ def _fmt_bytes(n: float) -> str:
 
 
 def cmd_info(args) -> int:
+    """List each file's datasets; a file that cannot be listed is reported
+    and the others are still listed (exit status 1 then)."""
+    status = 0
     for path in args.files:
         try:
             items = _core.list_datasets(path)
         except OSError as e:
             print(f"chunkwise info: {e}", file=sys.stderr)
-            return 1
+            status = 1
+            continue
         print(f"{path}: {len(items)} dataset{'s' if len(items) != 1 else ''}")
         for it in items:
             shape = "x".join(map(str, it["shape"])) or "scalar"
@@ -53,7 +57,7 @@ def cmd_info(args) -> int:
                   f"{_fmt_bytes(it['storage_size'])}  ratio {ratio}{flag}")
             if args.attrs:
                 _print_attrs(path, it["name"])
-    return 0
+    return status
 
 
 def _fmt_value(v) -> str:

@@ -47,6 +47,18 @@ describe_filters(hid_t dcpl, char *out, size_t outlen)
         else if (id == H5Z_FILTER_FLETCHER32) {
             snprintf(one, sizeof(one), "fletcher32");
         }
+        else if (id == CW__FILTER_ZSTD) {
+            snprintf(one, sizeof(one), "zstd(level %u)", ncd ? cd[0] : 3);
+        }
+        else if (id == CW__FILTER_LZ4) {
+            snprintf(one, sizeof(one), "lz4");
+        }
+        else if (id == CW__FILTER_BZIP2) {
+            snprintf(one, sizeof(one), "bzip2(block %u)", ncd ? cd[0] : 9);
+        }
+        else if (id == CW__FILTER_LZF) {
+            snprintf(one, sizeof(one), "lzf");
+        }
         else {
             snprintf(one, sizeof(one), "filter %d%s%s%s", (int)id, fname[0] ? " (" : "",
                      fname, fname[0] ? ")" : "");
@@ -152,7 +164,13 @@ cw_file_list(const char *path, cw_dsinfo_t **out, size_t *n)
     cw__h5_lock();
     CW_TRY(cw__h5_open_file(path, H5F_ACC_RDONLY, &file));
     if (H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, visit, &l) < 0) {
-        rc = l.rc < 0 ? l.rc : cw__error(CW_EIO, "cannot list '%s'", path);
+        if (l.rc < 0) {
+            rc = l.rc;
+        }
+        else {
+            rc = cw__error(CW_EIO, "cannot list '%s'", path);
+            cw__h5_error_detail();
+        }
         goto fail;
     }
     H5Fclose(file);

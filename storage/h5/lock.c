@@ -13,6 +13,7 @@
  * own pipeline can read and write Blosc datasets in this process.
  */
 #include <blosc.h>
+#include <errno.h>
 #include <hdf5.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -93,6 +94,10 @@ cw__h5_lock(void)
 {
     pthread_mutex_lock(&h5_mutex);
     if (!h5_ready) {
+        /* HDF5's exit handler closes the files left open; one whose close
+         * failed (a store aborted on a full disk) crashes it. The handles
+         * chunkwise keeps at exit are read-only: nothing to flush. */
+        H5dont_atexit();
         H5open();
         H5Zregister(&blosc_class);
         h5_ready = 1;
@@ -146,7 +151,20 @@ cw__h5_error_detail(void)
         return;
     }
     char msg[1024];
-    if (strstr(detail, "version") != NULL) {
+    const char *en = strstr(detail, "errno = ");
+    if (en != NULL) {
+        /* A system call failed ("file write failed: time = ..., errno = 28,
+         * ..."): its first words and the error, as the system says it. */
+        int code = atoi(en + 8);
+        size_t head = strcspn(detail, ":");
+        snprintf(msg, sizeof(msg), "%s (HDF5: %.*s: %s%s)", cw_errmsg(), (int)head,
+                 detail, strerror(code),
+                 code == ENOSPC ? "; the disk is full"
+                 : code == EFBIG
+                     ? "; the process's file size limit (ulimit -f) is reached"
+                     : "");
+    }
+    else if (strstr(detail, "version") != NULL) {
         /* Typically a file written by a newer HDF5 with its latest format. */
         unsigned maj = 0, min = 0, rel = 0;
         H5get_libversion(&maj, &min, &rel);

@@ -9,16 +9,22 @@
  *    renamed over the final path on commit.
  * abort removes the temporary dataset or file.  (HDF5 does not
  * return the space of a deleted dataset to the file system; h5repack does.)
+ * A store whose process was killed leaves its temporary behind; the next
+ * store into the same file (or to the same new-file path) deletes those
+ * whose process is gone.
  *
  * Chunks arrive decoded, whole or as bytes in order; the worker thread
  * encodes them (codec/pipeline.c, or a Blosc frame built block by block)
  * and writes the stored bytes with H5Dwrite_chunk under the HDF5 lock,
  * which is held only for the write itself.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -297,6 +303,88 @@ cw__sink_new_hdf5(const char *path, const char *name, const cw_store_opts_t *opt
 
 static void h5sink_abort(cw__sink_t *sink);
 
+/* ------------------------------------------- leftovers of killed stores */
+
+/* The pid in a temporary name "<prefix><pid>-<n>" (nothing after), or 0. */
+static long
+tmp_owner(const char *name, const char *prefix)
+{
+    size_t lp = strlen(prefix);
+    if (strncmp(name, prefix, lp) != 0) {
+        return 0;
+    }
+    char *end;
+    long pid = strtol(name + lp, &end, 10);
+    if (pid <= 0 || *end != '-') {
+        return 0;
+    }
+    char *end2;
+    strtoul(end + 1, &end2, 10);
+    return end2 != end + 1 && *end2 == '\0' ? pid : 0;
+}
+
+/* Whether process pid is gone (so its temporaries are leftovers). */
+static bool
+owner_gone(long pid)
+{
+    return pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+typedef struct {
+    char names[16][128];
+    int n;
+} leftovers_t;
+
+static herr_t
+collect_leftover(hid_t group, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)group;
+    (void)info;
+    leftovers_t *l = data;
+    long pid = tmp_owner(name, ".chunkwise-tmp-");
+    if (pid > 0 && owner_gone(pid) && l->n < 16 && strlen(name) < sizeof(l->names[0])) {
+        snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", name);
+    }
+    return 0;
+}
+
+/* Delete the temporary datasets of stores into `file` whose process was
+ * killed (SIGKILL, power loss) before it could commit or abort. A dataset
+ * set aside for replacement ("...-old") is kept: it may be the only copy.
+ * Called locked, with `file` open for writing. */
+static void
+remove_leftover_datasets(hid_t file)
+{
+    leftovers_t l;
+    l.n = 0;
+    H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_leftover, &l);
+    for (int i = 0; i < l.n; i++) {
+        H5Ldelete(file, l.names[i], H5P_DEFAULT);
+    }
+}
+
+/* Remove <dir>/.<base>.chunkwise-tmp-<pid>-<n> files of killed stores. */
+static void
+remove_leftover_files(const char *dir, const char *base)
+{
+    char prefix[4200];
+    snprintf(prefix, sizeof(prefix), ".%s.chunkwise-tmp-", base);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid = tmp_owner(e->d_name, prefix);
+        if (pid > 0 && owner_gone(pid)) {
+            char full[8400];
+            snprintf(full, sizeof(full), "%s/%s", dir, e->d_name);
+            unlink(full);
+        }
+    }
+    closedir(d);
+}
+
 static int
 h5sink_open(cw__sink_t *sink)
 {
@@ -311,6 +399,7 @@ h5sink_open(cw__sink_t *sink)
     cw__h5_lock();
     if (stat(path, &st) == 0) {
         CW_TRY(cw__h5_open_file(path, H5F_ACC_RDWR, &k->file));
+        remove_leftover_datasets(k->file);
         if (cw__h5_path_exists(k->file, k->name)) {
             H5O_info_t info;
             if (H5Oget_info_by_name(k->file, k->name, &info, H5P_DEFAULT) < 0 ||
@@ -345,6 +434,7 @@ h5sink_open(cw__sink_t *sink)
                            "cannot create '%s': %s", path, strerror(errno));
             goto fail;
         }
+        remove_leftover_files(dir, base);
         snprintf(k->tmppath, sizeof(k->tmppath), "%s/.%s.chunkwise-tmp-%ld-%u", dir,
                  base, (long)getpid(), n);
         k->file = H5Fcreate(k->tmppath, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);

@@ -69,7 +69,6 @@ def test_sigkill_at_random_points_of_a_store(tmp_path, existing):
     rng = random.Random(1234 + existing)
     out = tmp_path / "out.h5"
     keep = np.arange(100.0)
-    outcomes = []
     for run in range(6):
         if existing and not out.exists():
             with h5py.File(out, "w") as f:
@@ -78,7 +77,7 @@ def test_sigkill_at_random_points_of_a_store(tmp_path, existing):
         time.sleep(rng.uniform(0.0, 1.5))
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=60)
-        outcomes.append(_check_complete_or_absent(out, "/r"))
+        _check_complete_or_absent(out, "/r")
         if existing:
             with h5py.File(out, "r") as f:       # the rest of the file is intact
                 np.testing.assert_array_equal(f["keep"][...], keep)
@@ -89,7 +88,6 @@ def test_sigkill_at_random_points_of_a_store(tmp_path, existing):
     if existing:
         with h5py.File(out, "r") as f:
             np.testing.assert_array_equal(f["keep"][...], keep)
-    assert not all(outcomes) or True   # outcomes vary with timing; each was checked
 
 
 def test_sigint_at_random_points_leaves_no_temporary(tmp_path):

@@ -428,7 +428,8 @@ cw__h5_release_kept(const struct stat *st, bool stale_only)
          * serve a new open. One stale handle closes them all. */
         bool stale = false;
         for (h5src_t *h = kept_list; h != NULL && !stale; h = h->kept_next) {
-            stale = h->opened_st.st_dev == st->st_dev && h->opened_st.st_ino == st->st_ino &&
+            stale = h->opened_st.st_dev == st->st_dev &&
+                    h->opened_st.st_ino == st->st_ino &&
                     !same_file_state(&h->opened_st, st);
         }
         if (!stale) {

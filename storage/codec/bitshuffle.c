@@ -327,7 +327,8 @@ cw__bitshuffle_decode(cw__io_scratch_t *s, const cw__filter_t *f, const void *sr
     size_t pos = 0;
     bool packed = f->comp == CW__BSHUF_LZ4 || f->comp == CW__BSHUF_ZSTD;
     if (f->comp != 0 && !packed) {
-        return cw__error(CW_EIO, "bitshuffle chunk with unknown compressor %u", f->comp);
+        return cw__error(CW_EIO, "bitshuffle chunk with unknown compressor %u",
+                         f->comp);
     }
     if (packed) {
         if (srclen < 12) {
@@ -394,12 +395,11 @@ cw__bitshuffle_decode(cw__io_scratch_t *s, const cw__filter_t *f, const void *sr
                 }
                 size_t k = ZSTD_decompressDCtx(s->zstd_d, tmp, len, p + pos, clen);
                 if (ZSTD_isError(k) || k != len) {
-                    return cw__error(CW_ECORRUPT,
-                                     "invalid zstd frame in a bitshuffle chunk "
-                                     "at byte %zu (%s)",
-                                     pos,
-                                     ZSTD_isError(k) ? ZSTD_getErrorName(k)
-                                                     : "short output");
+                    return cw__error(
+                        CW_ECORRUPT,
+                        "invalid zstd frame in a bitshuffle chunk "
+                        "at byte %zu (%s)",
+                        pos, ZSTD_isError(k) ? ZSTD_getErrorName(k) : "short output");
                 }
             }
             rows = tmp;
@@ -486,8 +486,9 @@ cw__bitshuffle_encode(cw__io_scratch_t *s, unsigned comp, int level, size_t es,
         }
         size_t room = cap - pos - 4, k;
         if (comp == CW__BSHUF_LZ4) {
-            int r = LZ4_compress_default((const char *)tmp, (char *)p + pos + 4, (int)len,
-                                         room > INT_MAX ? INT_MAX : (int)room);
+            int r =
+                LZ4_compress_default((const char *)tmp, (char *)p + pos + 4, (int)len,
+                                     room > INT_MAX ? INT_MAX : (int)room);
             if (r <= 0) {
                 return CW_OK;
             }

@@ -74,8 +74,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < FUZZ_PARAMS) {
         return 0;
     }
-    cw__filter_t f = {CW__FILTER_BITSHUFFLE, elem_sizes[data[0] % 6], (data[2] % 4) * 8u,
-                      comps[data[1] % 3]};
+    cw__filter_t f = {CW__FILTER_BITSHUFFLE, elem_sizes[data[0] % 6],
+                      (data[2] % 4) * 8u, comps[data[1] % 3]};
     const uint8_t *chunk = data + FUZZ_PARAMS;
     size = size - FUZZ_PARAMS;
     cw__io_scratch_t s;
@@ -173,7 +173,8 @@ make_seeds(void)
             for (int k = 0; k < 5 && nseeds < MAX_SEEDS; k++) {
                 size_t es = elem_sizes[e], n = counts[k] * es;
                 for (size_t i = 0; i < n; i++) {
-                    plain[i] = (i + (size_t)k) % 5 == 0 ? (uint8_t)rng() : (uint8_t)(i / 40);
+                    plain[i] =
+                        (i + (size_t)k) % 5 == 0 ? (uint8_t)rng() : (uint8_t)(i / 40);
                 }
                 size_t cap = cw__bitshuffle_encode_bound(comps[c], es, n), len = 0;
                 uint8_t *buf = malloc(FUZZ_PARAMS + cap);
@@ -198,9 +199,9 @@ make_seeds(void)
     free(plain);
 }
 
-static const uint32_t interesting[] = {0,     1,     7,          8,          9,
-                                       16,    255,   256,        2048,       8192,
-                                       65535, 65536, 0x7fffffff, 0x80000000, 0xffffffff};
+static const uint32_t interesting[] = {
+    0,    1,    7,     8,     9,          16,         255,       256,
+    2048, 8192, 65535, 65536, 0x7fffffff, 0x80000000, 0xffffffff};
 
 static uint32_t
 rd32be(const uint8_t *p)
@@ -353,9 +354,10 @@ main(int argc, char **argv)
     for (int i = 0; i < nseeds; i++) {
         free(seeds[i].data);
     }
-    printf("fuzz_bitshuffle: %d files, %d seed chunks, %ld mutated inputs (seed %llu): "
-           "no crash\n",
-           nfiles, nseeds, iterations, seed);
+    printf(
+        "fuzz_bitshuffle: %d files, %d seed chunks, %ld mutated inputs (seed %llu): "
+        "no crash\n",
+        nfiles, nseeds, iterations, seed);
     return bad ? 1 : 0;
 }
 

@@ -285,3 +285,18 @@ def test_corrupt_chunk_every_byte_position(tmp_path, cname):
             assert "chunk (0, 0) of '/x'" in str(e)
         with open(path, "r+b") as fh:
             fh.write(orig)
+
+
+def test_info_names_the_bitshuffle_filter(tmp_path):
+    path = tmp_path / "i.h5"
+    x = np.zeros((40, 30), "<u2")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("lz4", data=x, chunks=(10, 30),
+                         **hdf5plugin.Bitshuffle(nelems=64, cname="lz4"))
+        f.create_dataset("zstd", data=x, chunks=(10, 30),
+                         **hdf5plugin.Bitshuffle(cname="zstd", clevel=7))
+    r = subprocess.run([sys.executable, "-m", "chunkwise", "info", str(path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "filters bitshuffle-lz4(block 64)" in r.stdout
+    assert "filters bitshuffle-zstd(block 0, level 7)" in r.stdout

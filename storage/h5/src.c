@@ -671,8 +671,17 @@ static size_t
 h5_scratch_bytes(const cw_source_t *src)
 {
     const h5src_t *h = src->impl;
-    /* Stored bytes (at most about a chunk) plus one pipeline stage. */
-    return h->native ? 2 * src->chunk_nbytes + 4096 : 0;
+    /* Stored bytes (at most about a chunk) plus one pipeline stage, and a
+     * Bitshuffle block's two buffers. */
+    size_t extra = 0;
+    for (int i = 0; i < h->nfilters; i++) {
+        if (h->pipe[i].id == CW__FILTER_BITSHUFFLE) {
+            size_t es = h->pipe[i].typesize;
+            size_t b = cw__bitshuffle_block_elems(es, h->pipe[i].block) * es;
+            extra = 2 * (b < src->chunk_nbytes ? b : src->chunk_nbytes);
+        }
+    }
+    return h->native ? 2 * src->chunk_nbytes + 4096 + extra : 0;
 }
 
 static void

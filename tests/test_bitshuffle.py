@@ -143,6 +143,24 @@ def test_large_writes_are_bit_exact_in_h5py(tmp_path, compression):
     read_native(path, x)
 
 
+@pytest.mark.parametrize("compression", ["bitshuffle", "bitshuffle-lz4",
+                                         "bitshuffle-zstd"])
+def test_expression_results_streamed_into_bitshuffle(tmp_path, compression):
+    """A computed result (from a Bitshuffle input) written chunk by chunk
+    in worker threads within a small memory limit, new chunk shape."""
+    x = sample("<i4", (200, 300), seed=7)
+    src = tmp_path / "in.h5"
+    write_h5py(src, x, (50, 64), hdf5plugin.Bitshuffle(cname="lz4"))
+    a = cw.open(src, "x")
+    path = tmp_path / "out.h5"
+    with cw.config(threads=2, memory_limit=2_000_000):
+        (a // 3 + 1).astype("<i8").to_hdf5(path, "y", chunks=(64, 64),
+                                            compression=compression, level=2)
+    with h5py.File(path, "r") as f:
+        assert f["y"].chunks == (64, 64)
+        np.testing.assert_array_equal(f["y"][()], (x // 3 + 1).astype("<i8"))
+
+
 def test_compressible_chunks_are_compressed(tmp_path):
     x = np.zeros((64, 64), "<f8")
     for compression in ("bitshuffle-lz4", "bitshuffle-zstd"):

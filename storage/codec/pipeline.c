@@ -97,9 +97,9 @@ cw__pipeline_encode_bytes(const cw_store_opts_t *o, size_t n)
         case CW_CODEC_BITSHUFFLE:
         case CW_CODEC_BITSHUFFLE_LZ4:
         case CW_CODEC_BITSHUFFLE_ZSTD:
-            /* The encoded chunk and two blocks of 8 kB. */
-            return cw__bitshuffle_encode_bound(cw__bitshuffle_comp(o->codec), 1, n) +
-                   2 * 8192;
+            /* The encoded chunk (at most n bytes kept) and a block's rows
+             * and byte planes (8 kB each). */
+            return n + 2 * 8192;
         default:
             return 0;
     }
@@ -133,12 +133,11 @@ cw__pipeline_encode(const cw_store_opts_t *o, size_t itemsize, const void *chunk
     else if (o->codec == CW_CODEC_BITSHUFFLE || o->codec == CW_CODEC_BITSHUFFLE_LZ4 ||
              o->codec == CW_CODEC_BITSHUFFLE_ZSTD) {
         unsigned comp = cw__bitshuffle_comp(o->codec);
-        size_t cap = cw__bitshuffle_encode_bound(comp, itemsize, n);
-        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, cap > 0 ? cap : 1));
-        CW_TRY(cw__bitshuffle_encode(s, comp, o->level, itemsize, chunk, n, s->enc, cap,
+        /* Bit-shuffled data are stored as they come (n bytes); compressed
+         * chunks only when smaller, so encoding stops at n bytes. */
+        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, n > 0 ? n : 1));
+        CW_TRY(cw__bitshuffle_encode(s, comp, o->level, itemsize, chunk, n, s->enc, n,
                                      &enclen));
-        /* Bit-shuffled data are stored as they come; compressed chunks
-         * only when smaller. */
         if (enclen > 0 && (comp == CW__BSHUF_NONE || enclen < n)) {
             *data = s->enc;
             *len = enclen;

@@ -12,7 +12,7 @@ fills one preallocated array: ``Dataset.read_direct(buf)`` for h5py and
 ``Array.compute(out=buf)`` for chunkwise; the files are in the page cache
 (read once before timing), so the figures are decoding speed.  Each timing
 is the median of ``--repeat`` runs; MB/s counts decoded bytes (1 MB = 1e6
-bytes).
+bytes).  The load average is printed with the figures.
 
     python bench/bench_bitshuffle.py [--frames 100] [--repeat 5] [--dir D]
 """
@@ -69,7 +69,8 @@ def main():
     nbytes = args.frames * SHAPE[0] * SHAPE[1] * 4
     print(f"{args.frames} frames of {SHAPE[0]}x{SHAPE[1]} uint32 "
           f"({nbytes / 1e6:.0f} MB decoded), median of {args.repeat}, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+          "(figures from a busy machine are not comparable)")
     print(f"{'codec':6s} {'ratio':>6s} {'h5py':>10s} {'cw 1 thr':>10s} "
           f"{'cw 2 thr':>10s}  (MB/s)")
     for cname in CNAMES:

@@ -136,7 +136,7 @@ filter_decodable(const h5filter_t *f)
         return filter_is_native(f->id);
     }
     /* Element size, block size and compressor as bitshuffle's set_local
-     * writes them; other layouts go to HDF5's plugin. */
+     * writes them; other layouts go to HDF5's pipeline (h5/lock.c). */
     unsigned comp = f->ncd > 4 ? f->cd[4] : 0;
     return f->ncd >= 3 && f->cd[2] > 0 && (f->ncd < 4 || f->cd[3] % 8 == 0) &&
            (comp == CW__BSHUF_NONE || comp == CW__BSHUF_LZ4 || comp == CW__BSHUF_ZSTD);
@@ -268,6 +268,7 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
         ncompressors += f->id != H5Z_FILTER_SHUFFLE;
     }
     h->native = native && ncompressors <= 1;
+
     /* Fill value, converted to the native type. */
     memset(h->fill, 0, sizeof(h->fill));
     H5D_fill_value_t fstat = H5D_FILL_VALUE_UNDEFINED;
@@ -290,7 +291,6 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
             h->max_stored = b > h->max_stored ? b : h->max_stored;
         }
     }
-
 done:
     if (mtype >= 0) {
         H5Tclose(mtype);

@@ -22,7 +22,8 @@ from interop_helpers import sample
 
 DTYPES = ["|u1", "<i2", ">i2", "<f4", ">f4", "<i8", ">f8", "<c8", ">c16"]
 SHAPE = (23, 17)
-CHUNKS = [(5, 4), (7, 17), (23, 17)]   # edge chunks in both dims, one dim, none
+CHUNKS = [(5, 4), (7, 17), (23, 17), (2, 3)]  # edge chunks in both dims, one
+# dim, none; chunks of fewer than 8 elements (no block, all left over)
 CNAMES = {"none": 0, "lz4": 2, "zstd": 3}
 # hdf5plugin's options: the default block size, explicit small ones (many
 # blocks and a partial one per chunk), Zstd levels.

@@ -162,6 +162,7 @@ cw__io_scratch_destroy(cw__io_scratch_t *s)
     cw__free(s->enc);
     cw__free(s->bpend);
     cw__free(s->bshuf);
+    cw__free(s->bitshuf);
     cw__bframe_scratch_free(s);
     cw__deflate_scratch_free(s);
     cw__io_scratch_init(s);

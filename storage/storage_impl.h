@@ -44,6 +44,8 @@ typedef struct cw__io_scratch {
     size_t bshuf_cap;
     void *enc; /* one encoded chunk */
     size_t enc_cap;
+    void *bitshuf; /* a Bitshuffle block's rows and byte planes */
+    size_t bitshuf_cap;
 } cw__io_scratch_t;
 
 /*
@@ -290,6 +292,32 @@ int cw__lzf_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
 int cw__lzf_encode(const void *src, size_t srclen, void *dst, size_t dstcap,
                    size_t *outlen);
 
+/* Bitshuffle (HDF5 filter 32008): the block size in elements a filter
+ * with cd_values[3] == block uses for elements of elem_size bytes. */
+size_t cw__bitshuffle_block_elems(size_t elem_size, size_t block);
+/* Decode a chunk of the filter f (typesize, block, comp) into exactly
+ * dstlen bytes. */
+struct cw__filter;
+int cw__bitshuffle_decode(cw__io_scratch_t *s, const struct cw__filter *f,
+                          const void *src, size_t srclen, void *dst, size_t dstlen);
+/* The most bytes a valid chunk of n decoded bytes can take in the file. */
+uint64_t cw__bitshuffle_stored_bound(const struct cw__filter *f, size_t n);
+/* Capacity cw__bitshuffle_encode needs for n bytes. */
+size_t cw__bitshuffle_encode_bound(unsigned comp, size_t es, size_t n);
+/* Encode n bytes of elements of es bytes with compressor comp (CW__BSHUF_*)
+ * at `level` (Zstd), in blocks of the default size; *outlen 0 when it does
+ * not fit in cap. */
+int cw__bitshuffle_encode(cw__io_scratch_t *s, unsigned comp, int level, size_t es,
+                          const void *src, size_t n, void *dst, size_t cap,
+                          size_t *outlen);
+/* The Bitshuffle compressor (CW__BSHUF_*) of a CW_CODEC_BITSHUFFLE* codec. */
+unsigned cw__bitshuffle_comp(cw_codec_t codec);
+/* One block of nelem elements (a multiple of 8) of es bytes, both ways;
+ * `planes` holds nelem * es bytes when es > 1. */
+void cw__bitunshuffle(const void *src, void *dst, size_t nelem, size_t es,
+                      void *planes);
+void cw__bitshuffle(const void *src, void *dst, size_t nelem, size_t es, void *planes);
+
 /* Elements [e0, e1) of byte planes of nelem elements, interleaved. */
 void cw__unshuffle_range(const void *planes, size_t nelem, size_t typesize, size_t e0,
                          size_t e1, void *dst);
@@ -309,14 +337,19 @@ enum {
     CW__FILTER_LZF = 32000,
     CW__FILTER_BLOSC = 32001,
     CW__FILTER_LZ4 = 32004,
+    CW__FILTER_BITSHUFFLE = 32008,
     CW__FILTER_ZSTD = 32015
 };
+/* The Bitshuffle filter's compressors (its cd_values[4]). */
+enum { CW__BSHUF_NONE = 0, CW__BSHUF_LZ4 = 2, CW__BSHUF_ZSTD = 3 };
 #define CW__MAX_FILTERS 16
 
 /* One filter of a dataset's pipeline, as the native path decodes it. */
 typedef struct cw__filter {
     unsigned id;     /* CW__FILTER_* */
-    size_t typesize; /* the shuffle filter's element size */
+    size_t typesize; /* the shuffle or Bitshuffle filter's element size */
+    size_t block;    /* Bitshuffle: block size in elements, 0 the default */
+    unsigned comp;   /* Bitshuffle: CW__BSHUF_* */
 } cw__filter_t;
 
 /* Undo the filters of `filters` (in the order they were applied on write)

@@ -152,6 +152,15 @@ set_codec(const char *codec, const char *blosc_codec, int level, int shuffle,
     else if (strcmp(codec, "lzf") == 0) {
         o->codec = CW_CODEC_LZF;
     }
+    else if (strcmp(codec, "bitshuffle") == 0) {
+        o->codec = CW_CODEC_BITSHUFFLE;
+    }
+    else if (strcmp(codec, "bitshuffle-lz4") == 0) {
+        o->codec = CW_CODEC_BITSHUFFLE_LZ4;
+    }
+    else if (strcmp(codec, "bitshuffle-zstd") == 0) {
+        o->codec = CW_CODEC_BITSHUFFLE_ZSTD;
+    }
     else if (strcmp(codec, "none") == 0) {
         o->codec = CW_CODEC_NONE;
     }

@@ -55,7 +55,8 @@ class StoreTarget:
     path: str
     name: str
     chunks: tuple         # 0 per dim: the engine picks
-    codec: str            # "none", "deflate", "zstd", "lz4", "bzip2", "lzf", "blosc"
+    codec: str            # "none", "deflate", "zstd", "lz4", "bzip2", "lzf", "blosc",
+                          # "bitshuffle", "bitshuffle-lz4", "bitshuffle-zstd"
     blosc_codec: str
     level: int
     shuffle: bool
@@ -71,7 +72,8 @@ def _parse_compression(compression):
     c = compression.lower()
     if c in ("gzip", "deflate"):
         return "deflate", "lz4"
-    if c in ("zstd", "lz4", "bzip2", "lzf"):
+    if c in ("zstd", "lz4", "bzip2", "lzf", "bitshuffle", "bitshuffle-lz4",
+             "bitshuffle-zstd"):
         return c, "lz4"
     if c.startswith("blosc-") and c[6:] in _BLOSC_CODECS:
         return "blosc", c[6:]
@@ -79,7 +81,8 @@ def _parse_compression(compression):
         return "blosc", "lz4"
     names = ", ".join(f"'blosc-{x}'" for x in _BLOSC_CODECS)
     raise ValueError(f"unknown compression {compression!r}: use {names}, 'gzip', "
-                     "'zstd', 'lz4', 'bzip2', 'lzf' or None")
+                     "'zstd', 'lz4', 'bzip2', 'lzf', 'bitshuffle', 'bitshuffle-lz4', "
+                     "'bitshuffle-zstd' or None")
 
 
 def store_target(path, name, shape, chunks, compression, level, overwrite,
@@ -97,7 +100,13 @@ def store_target(path, name, shape, chunks, compression, level, overwrite,
         raise ValueError(f"level must be in 0..9, got {level}")
     if shuffle not in (True, False, "bit", "byte"):
         raise ValueError(f"shuffle must be True, False, 'byte' or 'bit', not {shuffle!r}")
-    if shuffle == "bit" and codec != "blosc":
+    if codec.startswith("bitshuffle"):
+        # The Bitshuffle filter is the bit shuffle; no byte shuffle filter.
+        if shuffle not in (True, "bit"):
+            raise ValueError(f"compression={compression!r} always shuffles bits: "
+                             f"shuffle must be True or 'bit', not {shuffle!r}")
+        shuffle = False
+    elif shuffle == "bit" and codec != "blosc":
         raise ValueError("bit shuffle is only available with Blosc")
     out_chunks = normalize_chunks(chunks, shape)
     if out_chunks is None:

@@ -422,16 +422,21 @@ class Array(Lazy):
             ``"gzip"`` (HDF5's deflate filter), ``"zstd"`` (filter 32015, as
             hdf5plugin.Zstd writes it), ``"lz4"`` (filter 32004, as
             hdf5plugin.LZ4 writes it), ``"bzip2"`` (filter 307, PyTables and
-            hdf5plugin.BZip2), ``"lzf"`` (filter 32000, h5py's) or None.
+            hdf5plugin.BZip2), ``"lzf"`` (filter 32000, h5py's),
+            ``"bitshuffle"``, ``"bitshuffle-lz4"``, ``"bitshuffle-zstd"``
+            (filter 32008, as hdf5plugin.Bitshuffle writes it with cname
+            none, lz4 or zstd) or None.
         level : int
-            Compression level, 0-9 (zstd: its own levels, 0 meaning zstd's
-            default; bzip2: block size, 0 meaning 9; lz4 and lzf have none).
+            Compression level, 0-9 (zstd and bitshuffle-zstd: zstd's own
+            levels, 0 meaning zstd's default; bzip2: block size, 0 meaning
+            9; lz4, lzf, bitshuffle and bitshuffle-lz4 have none).
         overwrite : bool
             Replace an existing dataset of that name (else FileExistsError).
         shuffle : bool or "bit"
             Byte shuffle (Blosc's, or HDF5's shuffle filter before gzip,
             zstd or lz4);
-            ``"bit"`` selects Blosc's bit shuffle.
+            ``"bit"`` selects Blosc's bit shuffle.  The bitshuffle codecs
+            take True or ``"bit"`` and add no byte shuffle.
 
         Returns a lazy Array over the stored dataset.  Memory in flight stays
         within ``cw.config(memory_limit=...)``; nothing appears under

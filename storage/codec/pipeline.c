@@ -57,6 +57,9 @@ cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
             case CW__FILTER_LZF:
                 CW_TRY(cw__lzf_decode(in, inlen, out, n));
                 break;
+            case CW__FILTER_BITSHUFFLE:
+                CW_TRY(cw__bitshuffle_decode(s, f, in, inlen, out, n));
+                break;
             case CW__FILTER_SHUFFLE:
                 if (inlen != n) {
                     return cw__error(CW_ECORRUPT,
@@ -91,6 +94,12 @@ cw__pipeline_encode_bytes(const cw_store_opts_t *o, size_t n)
             return n + (o->shuffle ? n : 0);
         case CW_CODEC_LZ4:
             return cw__lz4_encode_bound(n) + (o->shuffle ? n : 0);
+        case CW_CODEC_BITSHUFFLE:
+        case CW_CODEC_BITSHUFFLE_LZ4:
+        case CW_CODEC_BITSHUFFLE_ZSTD:
+            /* The encoded chunk (at most n bytes kept) and a block's rows
+             * and byte planes (8 kB each). */
+            return n + 2 * 8192;
         default:
             return 0;
     }
@@ -119,6 +128,22 @@ cw__pipeline_encode(const cw_store_opts_t *o, size_t itemsize, const void *chunk
         }
         else {
             *mask = 1; /* filter 0 (Blosc) skipped: stored raw */
+        }
+    }
+    else if (o->codec == CW_CODEC_BITSHUFFLE || o->codec == CW_CODEC_BITSHUFFLE_LZ4 ||
+             o->codec == CW_CODEC_BITSHUFFLE_ZSTD) {
+        unsigned comp = cw__bitshuffle_comp(o->codec);
+        /* Bit-shuffled data are stored as they come (n bytes); compressed
+         * chunks only when smaller, so encoding stops at n bytes. */
+        CW_TRY(cw__reserve(&s->enc, &s->enc_cap, n > 0 ? n : 1));
+        CW_TRY(cw__bitshuffle_encode(s, comp, o->level, itemsize, chunk, n, s->enc, n,
+                                     &enclen));
+        if (enclen > 0 && (comp == CW__BSHUF_NONE || enclen < n)) {
+            *data = s->enc;
+            *len = enclen;
+        }
+        else {
+            *mask = 1; /* filter 0 (Bitshuffle) skipped: stored raw */
         }
     }
     else if (o->codec == CW_CODEC_DEFLATE || o->codec == CW_CODEC_ZSTD ||

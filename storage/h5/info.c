@@ -44,6 +44,20 @@ describe_filters(hid_t dcpl, char *out, size_t outlen)
         else if (id == H5Z_FILTER_SHUFFLE) {
             snprintf(one, sizeof(one), "shuffle");
         }
+        else if (id == CW__FILTER_BITSHUFFLE && ncd >= 3) {
+            unsigned comp = ncd > 4 ? cd[4] : 0, block = ncd > 3 ? cd[3] : 0;
+            const char *codec = comp == CW__BSHUF_LZ4    ? "-lz4"
+                                : comp == CW__BSHUF_ZSTD ? "-zstd"
+                                : comp == 0              ? ""
+                                                         : "-?";
+            if (comp == CW__BSHUF_ZSTD && ncd > 5) {
+                snprintf(one, sizeof(one), "bitshuffle%s(block %u, level %u)", codec,
+                         block, cd[5]);
+            }
+            else {
+                snprintf(one, sizeof(one), "bitshuffle%s(block %u)", codec, block);
+            }
+        }
         else if (id == H5Z_FILTER_FLETCHER32) {
             snprintf(one, sizeof(one), "fletcher32");
         }

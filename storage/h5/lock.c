@@ -10,7 +10,12 @@
  * Set-up (once, under the lock): silence HDF5's automatic error printing
  * on each thread that calls it (the error stack is per thread in
  * threadsafe builds) and register the Blosc filter (32001) so that HDF5's
- * own pipeline can read and write Blosc datasets in this process.
+ * own pipeline can read and write Blosc datasets in this process, and the
+ * Bitshuffle filter (32008, chunkwise's codec/bitshuffle.c), so that
+ * HDF5's pipeline decodes it where the native path does not (a pipeline
+ * of several compressors) and never loads a plugin for it: bitshuffle's
+ * plugin rewrites cd_values at dataset creation, and a plugin built for
+ * another HDF5 than this one fails there.
  */
 #include <blosc.h>
 #include <errno.h>
@@ -89,6 +94,73 @@ static const H5Z_class2_t blosc_class = {
     (H5Z_func_t)blosc_h5_filter,
 };
 
+/*
+ * Bitshuffle for HDF5's pipeline: cd_values as bitshuffle's set_local
+ * leaves them (codec/bitshuffle.c).  Encoding writes default-sized blocks
+ * only, so a dataset asking for another block size gets its chunks
+ * unfiltered (the filter is optional).
+ */
+static size_t
+bitshuffle_h5_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[],
+                     size_t nbytes, size_t *buf_size, void **buf)
+{
+    if (cd_nelmts < 3 || cd_values[2] == 0) {
+        return 0;
+    }
+    cw__filter_t f = {CW__FILTER_BITSHUFFLE, cd_values[2],
+                      cd_nelmts > 3 ? cd_values[3] : 0,
+                      cd_nelmts > 4 ? cd_values[4] : 0};
+    int level = cd_nelmts > 5 ? (int)cd_values[5] : 0;
+    size_t outsize = nbytes, n = 0;
+    const unsigned char *in = *buf;
+    if ((flags & H5Z_FLAG_REVERSE) && f.comp != CW__BSHUF_NONE) {
+        if (nbytes < 12) {
+            return 0;
+        }
+        outsize = 0;
+        for (int i = 0; i < 8; i++) {
+            outsize = (outsize << 8) | in[i];
+        }
+    }
+    else if (!(flags & H5Z_FLAG_REVERSE)) {
+        if (f.block != 0 && f.block != cw__bitshuffle_block_elems(f.typesize, 0)) {
+            return 0;
+        }
+        outsize = cw__bitshuffle_encode_bound(f.comp, f.typesize, nbytes);
+    }
+    void *out = malloc(outsize ? outsize : 1);
+    if (out == NULL) {
+        return 0;
+    }
+    cw__io_scratch_t s;
+    cw__io_scratch_init(&s);
+    int rc = (flags & H5Z_FLAG_REVERSE)
+                 ? cw__bitshuffle_decode(&s, &f, in, nbytes, out, outsize)
+                 : cw__bitshuffle_encode(&s, f.comp, level, f.typesize, in, nbytes, out,
+                                         outsize, &n);
+    cw__io_scratch_destroy(&s);
+    if (rc != CW_OK || (!(flags & H5Z_FLAG_REVERSE) && n == 0)) {
+        free(out);
+        return 0;
+    }
+    n = (flags & H5Z_FLAG_REVERSE) ? outsize : n;
+    free(*buf);
+    *buf = out;
+    *buf_size = outsize ? outsize : 1;
+    return n;
+}
+
+static const H5Z_class2_t bitshuffle_class = {
+    H5Z_CLASS_T_VERS,
+    CW__FILTER_BITSHUFFLE,
+    1,
+    1,
+    "bitshuffle (chunkwise)",
+    NULL,
+    NULL,
+    (H5Z_func_t)bitshuffle_h5_filter,
+};
+
 void
 cw__h5_lock(void)
 {
@@ -100,6 +172,7 @@ cw__h5_lock(void)
         H5dont_atexit();
         H5open();
         H5Zregister(&blosc_class);
+        H5Zregister(&bitshuffle_class);
         h5_ready = 1;
     }
     if (!h5_thread_ready) {

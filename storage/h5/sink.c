@@ -135,6 +135,20 @@ check_parents(hid_t file, const char *name, const char *path)
     return CW_OK;
 }
 
+/* The Bitshuffle filter with bitshuffle's cd_values: version (0.4, as
+ * hdf5plugin writes it), element size, block size (0: its default, the one
+ * chunkwise encodes with), compressor, Zstd level.  This HDF5 has
+ * chunkwise's own filter registered for it (h5/lock.c), without the
+ * set_local callback of bitshuffle's plugin that would insert the first
+ * three again. */
+static herr_t
+set_bitshuffle(hid_t dcpl, const cw_store_opts_t *opts, size_t itemsize)
+{
+    unsigned comp = cw__bitshuffle_comp(opts->codec);
+    unsigned cd[6] = {0u, 4u, (unsigned)itemsize, 0u, comp, (unsigned)opts->level};
+    return H5Pset_filter(dcpl, CW__FILTER_BITSHUFFLE, H5Z_FLAG_OPTIONAL, 6, cd);
+}
+
 static int
 create_dataset(h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
                const char *dname)
@@ -212,6 +226,11 @@ create_dataset(h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
             if (e >= 0) {
                 e = H5Pset_filter(dcpl, CW__FILTER_LZF, H5Z_FLAG_OPTIONAL, 3, cd);
             }
+        }
+        else if (e >= 0 && (opts->codec == CW_CODEC_BITSHUFFLE ||
+                            opts->codec == CW_CODEC_BITSHUFFLE_LZ4 ||
+                            opts->codec == CW_CODEC_BITSHUFFLE_ZSTD)) {
+            e = set_bitshuffle(dcpl, opts, itemsize);
         }
         if (e < 0) {
             rc = cw__error(CW_EIO, "cannot set the chunk layout or filters");

@@ -60,6 +60,7 @@ typedef struct h5src {
     int nfilters;
     h5filter_t filters[MAX_FILTERS];
     cw__filter_t pipe[MAX_FILTERS]; /* what the native path decodes */
+    uint64_t max_stored;            /* stored chunks above this are corrupt */
     unsigned char fill[8];          /* fill value, native order */
     /* Per run, guarded by the HDF5 lock. */
     int runs;
@@ -143,7 +144,22 @@ filter_is_native(H5Z_filter_t id)
 {
     return id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE ||
            id == BLOSC_FILTER_ID || id == CW__FILTER_ZSTD || id == CW__FILTER_LZ4 ||
-           id == CW__FILTER_BZIP2 || id == CW__FILTER_LZF;
+           id == CW__FILTER_BZIP2 || id == CW__FILTER_LZF ||
+           id == CW__FILTER_BITSHUFFLE;
+}
+
+/* Whether the native path decodes this filter with these cd_values. */
+static bool
+filter_decodable(const h5filter_t *f)
+{
+    if (f->id != CW__FILTER_BITSHUFFLE) {
+        return filter_is_native(f->id);
+    }
+    /* Element size, block size and compressor as bitshuffle's set_local
+     * writes them; other layouts go to HDF5's pipeline (h5/lock.c). */
+    unsigned comp = f->ncd > 4 ? f->cd[4] : 0;
+    return f->ncd >= 3 && f->cd[2] > 0 && (f->ncd < 4 || f->cd[3] % 8 == 0) &&
+           (comp == CW__BSHUF_NONE || comp == CW__BSHUF_LZ4 || comp == CW__BSHUF_ZSTD);
 }
 
 /* Registered HDF5 filters: name and a package that provides a plugin. */
@@ -243,11 +259,18 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
             f->ncd = 8;
         }
         h->pipe[i].id = (unsigned)f->id;
+        h->pipe[i].block = 0;
+        h->pipe[i].comp = 0;
         h->pipe[i].typesize = f->id == H5Z_FILTER_SHUFFLE && f->ncd > 0 && f->cd[0] > 0
                                   ? f->cd[0]
                                   : src->itemsize;
+        if (f->id == CW__FILTER_BITSHUFFLE && f->ncd >= 3) {
+            h->pipe[i].typesize = f->cd[2];
+            h->pipe[i].block = f->ncd > 3 ? f->cd[3] : 0;
+            h->pipe[i].comp = f->ncd > 4 ? f->cd[4] : 0;
+        }
         /* Refuse now, not chunk by chunk, a filter nobody can decode. */
-        if (!filter_is_native(f->id) && H5Zfilter_avail(f->id) <= 0) {
+        if (!filter_decodable(f) && H5Zfilter_avail(f->id) <= 0) {
             const char *known = "";
             const char *pkg = filter_provider(f->id, &known);
             if (fname[0] == '\0' && known[0] != '\0') {
@@ -264,7 +287,7 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
                            folders[0] ? folders : "no folder");
             goto done;
         }
-        native = native && filter_is_native(f->id);
+        native = native && filter_decodable(f);
         ncompressors += f->id != H5Z_FILTER_SHUFFLE;
     }
     h->native = native && ncompressors <= 1;
@@ -282,6 +305,15 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
     /* Contiguous and compact data are split into ~4 MiB pieces. */
     rc = cw__source_init(src, src->ops, ndim, shape, dtype,
                          h->layout == H5D_CHUNKED ? chunks : NULL, 4 << 20);
+    /* Codecs grow incompressible chunks a little; Bitshuffle's small blocks
+     * (each with its own length and codec framing) can grow them more. */
+    h->max_stored = 2 * (uint64_t)src->chunk_nbytes + 4096;
+    for (int i = 0; i < nf; i++) {
+        if (h->pipe[i].id == CW__FILTER_BITSHUFFLE) {
+            uint64_t b = cw__bitshuffle_stored_bound(&h->pipe[i], src->chunk_nbytes);
+            h->max_stored = b > h->max_stored ? b : h->max_stored;
+        }
+    }
 done:
     if (mtype >= 0) {
         H5Tclose(mtype);
@@ -697,7 +729,7 @@ h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__io_scratch_t
         nbytes = e->size;
         mask = e->mask;
         direct = e->size == src->chunk_nbytes && (mask & all) == all;
-        if (!direct && e->size > 2 * src->chunk_nbytes + 4096) {
+        if (!direct && e->size > h->max_stored) {
             rc = cw__error(CW_ECORRUPT, "implausible stored size %u", e->size);
             goto done;
         }
@@ -734,7 +766,7 @@ h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__io_scratch_t
             cw__fill_pattern(buf, src->chunk_nbytes, h->fill, src->itemsize);
             return CW_OK;
         }
-        if (nbytes > ((hsize_t)1 << 40) || nbytes > 2 * src->chunk_nbytes + 4096) {
+        if (nbytes > ((hsize_t)1 << 40) || nbytes > h->max_stored) {
             cw__h5_unlock();
             rc = cw__error(CW_ECORRUPT, "implausible stored size %llu",
                            (unsigned long long)nbytes);
@@ -841,8 +873,17 @@ static size_t
 h5_scratch_bytes(const cw_source_t *src)
 {
     const h5src_t *h = src->impl;
-    /* Stored bytes (at most about a chunk) plus one pipeline stage. */
-    return h->native ? 2 * src->chunk_nbytes + 4096 : 0;
+    /* Stored bytes (at most about a chunk) plus one pipeline stage, and a
+     * Bitshuffle block's two buffers. */
+    size_t extra = 0;
+    for (int i = 0; i < h->nfilters; i++) {
+        if (h->pipe[i].id == CW__FILTER_BITSHUFFLE) {
+            size_t es = h->pipe[i].typesize;
+            size_t b = cw__bitshuffle_block_elems(es, h->pipe[i].block) * es;
+            extra = 2 * (b < src->chunk_nbytes ? b : src->chunk_nbytes);
+        }
+    }
+    return h->native ? 2 * src->chunk_nbytes + 4096 + extra : 0;
 }
 
 static void

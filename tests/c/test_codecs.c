@@ -4,8 +4,9 @@
  * Shuffle, unshuffle and byte swaps; c-blosc frames decoded block by
  * block and encoded block by block; the Blosc codec against c-blosc;
  * whole-chunk zstd frames, LZ4 filter chunks, bzip2 streams and LZF
- * chunks against libzstd, liblz4, libbz2 and liblzf,
- * truncated and corrupt ones refused.
+ * chunks against libzstd, liblz4, libbz2 and liblzf, Bitshuffle chunks
+ * against the bit layout's definition (with liblz4 and libzstd for the
+ * compressed blocks), truncated and corrupt ones refused.
  */
 #include <blosc.h>
 #include <bzlib.h>
@@ -373,6 +374,208 @@ test_lzf_codec(void)
     free(enc);
 }
 
+/* Bitshuffle's layout by its definition, one bit at a time: row 8j+b of a
+ * block of m elements holds bit b of byte j of element e at bit e%8 of
+ * byte e/8. */
+static void
+ref_bitshuffle_block(const uint8_t *in, uint8_t *out, size_t m, size_t es)
+{
+    memset(out, 0, m * es);
+    for (size_t e = 0; e < m; e++) {
+        for (size_t j = 0; j < es; j++) {
+            for (size_t b = 0; b < 8; b++) {
+                unsigned bit = (in[e * es + j] >> b) & 1u;
+                out[(j * 8 + b) * (m / 8) + e / 8] |= (uint8_t)(bit << (e % 8));
+            }
+        }
+    }
+}
+
+/* A whole chunk without a compressor: blocks of `block` elements, a last
+ * block of a multiple of 8, the rest as it is. */
+static void
+ref_bitshuffle_chunk(const uint8_t *in, uint8_t *out, size_t n, size_t es, size_t block)
+{
+    size_t nelem = n / es, done = 0;
+    while (nelem - done >= 8) {
+        size_t m = nelem - done >= block ? block : (nelem - done) / 8 * 8;
+        ref_bitshuffle_block(in + done * es, out + done * es, m, es);
+        done += m;
+    }
+    memcpy(out + done * es, in + done * es, n - done * es);
+}
+
+static void
+test_bitshuffle_reference(void)
+{
+    enum { N = 16 * 1032 };
+    static uint8_t a[N], b[N], c[N], ref[N], planes[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (uint8_t)rng();
+    }
+    static const size_t sizes[] = {1, 2, 3, 4, 8, 16};
+    static const size_t counts[] = {8, 16, 120, 128, 136, 256, 264, 512, 520, 1032};
+    for (size_t si = 0; si < 6; si++) {
+        for (size_t ci = 0; ci < 10; ci++) {
+            size_t es = sizes[si], m = counts[ci];
+            ref_bitshuffle_block(a, ref, m, es);
+            cw__bitshuffle(a, b, m, es, planes);
+            ASSERT_TRUE(memcmp(b, ref, m * es) == 0);
+            cw__bitunshuffle(ref, c, m, es, planes);
+            ASSERT_TRUE(memcmp(c, a, m * es) == 0);
+        }
+    }
+    /* The default block size: 8192 bytes, a multiple of 8, at least 128. */
+    ASSERT_EQ(cw__bitshuffle_block_elems(1, 0), 8192);
+    ASSERT_EQ(cw__bitshuffle_block_elems(4, 0), 2048);
+    ASSERT_EQ(cw__bitshuffle_block_elems(3, 0), 2728);
+    ASSERT_EQ(cw__bitshuffle_block_elems(16, 0), 512);
+    ASSERT_EQ(cw__bitshuffle_block_elems(128, 0), 128);
+    ASSERT_EQ(cw__bitshuffle_block_elems(4, 64), 64);
+}
+
+static size_t
+be_get(const uint8_t *p, int n)
+{
+    size_t v = 0;
+    for (int i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+static void
+be_put(uint8_t *p, size_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static void
+test_bitshuffle_codec(void)
+{
+    size_t cap = 200000;
+    uint8_t *a = malloc(cap), *b = malloc(cap), *ref = malloc(cap),
+            *enc = malloc(2 * cap);
+    for (size_t i = 0; i < cap; i++) {
+        a[i] = (uint8_t)(i % 3 == 0 ? rng() : i / 100);
+    }
+    cw__io_scratch_t s;
+    cw__io_scratch_init(&s);
+    static const size_t sizes[] = {1, 2, 4, 8, 16, 3};
+    static const unsigned comps[] = {CW__BSHUF_NONE, CW__BSHUF_LZ4, CW__BSHUF_ZSTD};
+    for (size_t si = 0; si < 6; si++) {
+        size_t es = sizes[si];
+        /* Fewer than 8 elements, one partial block, several blocks with a
+         * partial one and leftovers. */
+        size_t nelems[] = {5, 77, 8192 / es * 3 + 13 * 8 + 5};
+        for (int ni = 0; ni < 3; ni++) {
+            size_t n = nelems[ni] * es;
+            size_t block = cw__bitshuffle_block_elems(es, 0);
+            ref_bitshuffle_chunk(a, ref, n, es, block);
+            for (int ci = 0; ci < 3; ci++) {
+                unsigned comp = comps[ci];
+                cw__filter_t f = {CW__FILTER_BITSHUFFLE, es, 0, comp};
+                size_t bound = cw__bitshuffle_encode_bound(comp, es, n), len = 0;
+                ASSERT_TRUE(bound <= 2 * cap);
+                ASSERT_OK(
+                    cw__bitshuffle_encode(&s, comp, 3, es, a, n, enc, bound, &len));
+                ASSERT_TRUE(len > 0);
+                if (comp == CW__BSHUF_NONE) {
+                    ASSERT_EQ(len, n);
+                    ASSERT_TRUE(memcmp(enc, ref, n) == 0);
+                }
+                else {
+                    /* The framing, block by block, against liblz4 / libzstd. */
+                    ASSERT_EQ(be_get(enc, 8), n);
+                    ASSERT_EQ(be_get(enc + 8, 4), block * es);
+                    size_t pos = 12, done = 0;
+                    while (nelems[ni] - done >= 8) {
+                        size_t m = nelems[ni] - done >= block
+                                       ? block
+                                       : (nelems[ni] - done) / 8 * 8;
+                        size_t clen = be_get(enc + pos, 4);
+                        size_t k =
+                            comp == CW__BSHUF_LZ4
+                                ? (size_t)LZ4_decompress_safe(
+                                      (const char *)enc + pos + 4, (char *)b, (int)clen,
+                                      (int)(m * es))
+                                : ZSTD_decompress(b, m * es, enc + pos + 4, clen);
+                        ASSERT_EQ(k, m * es);
+                        ASSERT_TRUE(memcmp(b, ref + done * es, m * es) == 0);
+                        pos += 4 + clen;
+                        done += m;
+                    }
+                    ASSERT_EQ(pos + (nelems[ni] - done) * es, len);
+                }
+                memset(b, 0xee, n);
+                ASSERT_OK(cw__bitshuffle_decode(&s, &f, enc, len, b, n));
+                ASSERT_TRUE(memcmp(a, b, n) == 0);
+                /* Wrong decoded sizes, truncations, trailing bytes. */
+                ASSERT_EQ(cw__bitshuffle_decode(&s, &f, enc, len, b, n - es),
+                          CW_ECORRUPT);
+                ASSERT_EQ(cw__bitshuffle_decode(&s, &f, enc, len, b, n + es),
+                          CW_ECORRUPT);
+                for (size_t cut = 0; cut < len; cut += 1 + cut / 3) {
+                    ASSERT_EQ(cw__bitshuffle_decode(&s, &f, enc, cut, b, n),
+                              CW_ECORRUPT);
+                }
+                enc[len] = 0;
+                ASSERT_EQ(cw__bitshuffle_decode(&s, &f, enc, len + 1, b, n),
+                          CW_ECORRUPT);
+                if (comp != CW__BSHUF_NONE && nelems[ni] >= 8) {
+                    /* A block length past the end; a block size that is not
+                     * a multiple of 8 elements, or 0; a wrong total. */
+                    uint8_t save[16];
+                    memcpy(save, enc, 16);
+                    be_put(enc + 12, len, 4);
+                    ASSERT_EQ(cw__bitshuffle_decode(&s, &f, enc, len, b, n),
+                              CW_ECORRUPT);
+                    memcpy(enc, save, 16);
+                    be_put(enc + 12, be_get(save + 12, 4) - 1, 4);
+                    ASSERT_EQ(cw__bitshuffle_decode(&s, &f, enc, len, b, n),
+                              CW_ECORRUPT);
+                    memcpy(enc, save, 16);
+                    be_put(enc + 8, block * es + es, 4);
+                    ASSERT_EQ(cw__bitshuffle_decode(&s, &f, enc, len, b, n),
+                              CW_ECORRUPT);
+                    be_put(enc + 8, 0, 4);
+                    ASSERT_EQ(cw__bitshuffle_decode(&s, &f, enc, len, b, n),
+                              CW_ECORRUPT);
+                    memcpy(enc, save, 16);
+                    be_put(enc, n + 1, 8);
+                    ASSERT_EQ(cw__bitshuffle_decode(&s, &f, enc, len, b, n),
+                              CW_ECORRUPT);
+                    memcpy(enc, save, 16);
+                }
+            }
+            /* An explicit block size without a compressor. */
+            cw__filter_t f = {CW__FILTER_BITSHUFFLE, es, 16, CW__BSHUF_NONE};
+            ref_bitshuffle_chunk(a, ref, n, es, 16);
+            ASSERT_OK(cw__bitshuffle_decode(&s, &f, ref, n, b, n));
+            ASSERT_TRUE(memcmp(a, b, n) == 0);
+            f.block = 12; /* not a multiple of 8 */
+            ASSERT_EQ(cw__bitshuffle_decode(&s, &f, ref, n, b, n), CW_ECORRUPT);
+        }
+    }
+    /* A chunk that is not whole elements; an unknown compressor. */
+    cw__filter_t f = {CW__FILTER_BITSHUFFLE, 4, 0, CW__BSHUF_NONE};
+    ASSERT_EQ(cw__bitshuffle_decode(&s, &f, a, 10, b, 10), CW_ECORRUPT);
+    f.comp = 7;
+    ASSERT_TRUE(cw__bitshuffle_decode(&s, &f, a, 16, b, 16) != CW_OK);
+    /* An encoder with too little room stores nothing. */
+    size_t len = 1;
+    ASSERT_OK(cw__bitshuffle_encode(&s, CW__BSHUF_LZ4, 0, 4, a, 4096, enc, 100, &len));
+    ASSERT_EQ(len, 0);
+    cw__io_scratch_destroy(&s);
+    free(a);
+    free(b);
+    free(ref);
+    free(enc);
+}
+
 static const cw_test_t tests[] = {
     {"shuffle_roundtrip", test_shuffle_roundtrip, NULL},
     {"shuffle_reference", test_shuffle_reference, NULL},
@@ -382,6 +585,8 @@ static const cw_test_t tests[] = {
     {"lz4_codec", test_lz4_codec, NULL},
     {"bzip2_codec", test_bzip2_codec, NULL},
     {"lzf_codec", test_lzf_codec, NULL},
+    {"bitshuffle_reference", test_bitshuffle_reference, NULL},
+    {"bitshuffle_codec", test_bitshuffle_codec, NULL},
 };
 
 CW_TEST_MAIN(tests)

@@ -356,7 +356,12 @@ def test_where_out_of_range_python_int():
     c = np.array([True, False, True])
     for x, s in [(np.array([1, 2, 3], dtype="i1"), 300),
                  (np.array([1, 2, 3], dtype="u1"), -1)]:
-        expected = np.where(c, x, s)
+        try:
+            expected = np.where(c, x, s)
+        except OverflowError:   # NumPy >= 2.5: out of range of x's dtype
+            with pytest.raises(OverflowError):
+                np.where(cw.asarray(c), cw.asarray(x), s)
+            continue
         got = np.where(cw.asarray(c), cw.asarray(x), s)
         assert isinstance(got, cw.Array) and got.dtype == expected.dtype
         assert np.array_equal(np.asarray(got), expected)

@@ -4,6 +4,8 @@ incompressible chunks stored raw.
 """
 from __future__ import annotations
 
+import re
+
 import h5py
 import hdf5plugin
 import numpy as np
@@ -214,6 +216,12 @@ def _pipeline_cases():
     }
 
 
+def _cw_hdf5():
+    """The version of the HDF5 chunkwise runs on."""
+    m = re.search(r"HDF5 (\d+)\.(\d+)\.(\d+)", cw._core.version_info())
+    return tuple(int(v) for v in m.groups())
+
+
 PIPELINE_PARAMS = [(case, dtype) for case in _pipeline_cases()
                    for dtype in ("<i4", ">i2", "<f8")
                    if not (case == "scaleoffset-int" and dtype == "<f8")]
@@ -224,6 +232,10 @@ def test_h5py_pipeline_filters(tmp_path, case, dtype):
     """Filters chunkwise does not decode itself go through HDF5's pipeline
     (Debian's libhdf5 finds the LZ4 plugin in its default plugin path)."""
     kw = _pipeline_cases()[case]
+    if case == "scaleoffset-int" and (1, 12) <= _cw_hdf5() < (2, 0) and \
+            h5py.version.hdf5_version_tuple >= (2, 0):
+        pytest.xfail("HDF5 1.12-1.14 cannot decode the scale-offset chunks HDF5 2.0 "
+                     "writes (h5dump 1.14.5 fails on them too)")
     path = tmp_path / "p.h5"
     x = sample(dtype, (30, 21), seed=8)
     with h5py.File(path, "w") as f:

@@ -133,9 +133,13 @@ def _where(condition, x=None, y=None):
     if x is None or y is None:
         raise ValueError("either both or neither of x and y should be given")
 
-    def dt(v):
-        return v if type(v) in (int, float, bool) else dtype_of(v)
-    dtype = np.result_type(dt(x), dt(y))
+    def stand_in(v):
+        # Python scalars as they are (their value matters: NumPy 2.5 refuses
+        # one out of range of the other operand's dtype), others as one
+        # element of their dtype.
+        return v if type(v) in (int, float, bool, complex) else np.zeros(1, dtype_of(v))
+    # NumPy's result dtype, and its errors.
+    dtype = np.where(np.ones(1, bool), stand_in(x), stand_in(y)).dtype
     if dtype not in SUPPORTED:
         return Fallback("numpy.where", np.where, (condition, x, y), {})
     shape = np.broadcast_shapes(shape_of(condition), shape_of(x), shape_of(y))

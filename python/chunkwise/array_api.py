@@ -15,7 +15,7 @@ leaves in-place updates optional for libraries without mutation), and the
 in-place operators (``x += 1``) rebind the name to a new Array.  Shapes are
 always known: data-dependent shapes (boolean indexing, ``nonzero``,
 ``unique_*``) are computed when the function is called.  The linalg and fft
-extensions are not provided.
+extensions are ``linalg`` and ``fft`` (array_api_ext.py).
 """
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from collections import namedtuple
 import numpy as np
 
 from . import creation
+from .array_api_ext import fft, linalg  # noqa: F401 - the extensions
+from .array_api_ext import matmul, matrix_transpose, tensordot, vecdot  # noqa: F401
 from .array import Array
 
 __all__ = []  # the namespace is the module itself; nothing for ``import *``
@@ -232,21 +234,24 @@ def _dt_of(x):
 
 
 def can_cast(from_, to, /):
-    f, t = _dt_of(from_), _dtype(to)
-    if f.kind in "ui" and t.kind in "fc" or f.kind in "fc" and t.kind in "ui" \
-            or f.kind == "c" and t.kind == "f":
-        return False
-    if f.kind == "b" and t.kind != "b" or f.kind != "b" and t.kind == "b":
-        return f.kind == "b" and t.kind == "b"
-    return builtins.bool(np.can_cast(f, t, "safe"))
+    """NumPy's safe casting (which holds every cast of the standard's table)."""
+    return builtins.bool(np.can_cast(_dt_of(from_), _dtype(to), "safe"))
+
+
+finfo_object = namedtuple("finfo_object", ["bits", "eps", "max", "min", "smallest_normal",
+                                           "dtype"])
+iinfo_object = namedtuple("iinfo_object", ["bits", "max", "min", "dtype"])
 
 
 def finfo(type, /):  # noqa: A002 - the standard's name
-    return np.finfo(_dt_of(type))
+    f = np.finfo(_dt_of(type))
+    return finfo_object(f.bits, float(f.eps), float(f.max), float(f.min),
+                        float(f.smallest_normal), f.dtype)
 
 
 def iinfo(type, /):  # noqa: A002 - the standard's name
-    return np.iinfo(_dt_of(type))
+    i = np.iinfo(_dt_of(type))
+    return iinfo_object(i.bits, int(i.max), int(i.min), i.dtype)
 
 
 def isdtype(dtype, kind):
@@ -254,31 +259,15 @@ def isdtype(dtype, kind):
 
 
 def result_type(*arrays_and_dtypes):
+    """The standard's promotion table (NumPy's, with Python scalars taking
+    the dtype of the arrays)."""
     if not arrays_and_dtypes:
-        raise ValueError("at least one array or dtype is required")
-    dts = [x for x in arrays_and_dtypes if not isinstance(x, (builtins.bool, int, float,
-                                                               complex))]
-    scalars = [x for x in arrays_and_dtypes if isinstance(x, (builtins.bool, int, float,
-                                                               complex))]
-    if not dts:
         raise ValueError("result_type needs at least one array or dtype")
-    out = _dt_of(dts[0])
-    for d in dts[1:]:
-        d = _dt_of(d)
-        if (out.kind == "b") != (d.kind == "b"):
-            raise TypeError(f"no promotion between {out} and {d} in the standard")
-        out = np.result_type(out, d)
-    for s in scalars:
-        if isinstance(s, builtins.bool) and out.kind != "b" or \
-                not isinstance(s, builtins.bool) and out.kind == "b" or \
-                isinstance(s, float) and out.kind in "ui" or \
-                isinstance(s, complex) and out.kind in "uif":
-            if isinstance(s, float) and out.kind in "ui" or \
-                    isinstance(s, complex) and out.kind in "f":
-                out = np.result_type(out, s)
-                continue
-            raise TypeError(f"no promotion between {out} and {type(s).__name__}")
-    return out
+    args = [x if isinstance(x, (builtins.bool, int, float, complex)) else _dt_of(x)
+            for x in arrays_and_dtypes]
+    if builtins.all(isinstance(x, (builtins.bool, int, float, complex)) for x in args):
+        raise ValueError("result_type needs at least one array or dtype")
+    return np.result_type(*args)
 
 
 # ------------------------------------------------------------ elementwise
@@ -377,28 +366,6 @@ def take_along_axis(x, indices, /, *, axis=-1):
     return np.take_along_axis(x, indices, axis)
 
 
-# --------------------------------------------------------- linear algebra
-def matmul(x1, x2, /):
-    return np.matmul(x1, x2)
-
-
-def matrix_transpose(x, /):
-    if x.ndim < 2:
-        raise ValueError("matrix_transpose needs an array of at least 2 dimensions")
-    return x.mT
-
-
-def tensordot(x1, x2, /, *, axes=2):
-    return np.tensordot(x1, x2, axes=axes)
-
-
-def vecdot(x1, x2, /, *, axis=-1):
-    shape = np.broadcast_shapes(x1.shape, x2.shape)
-    if not -len(shape) <= axis < len(shape) or x1.shape[axis] != x2.shape[axis]:
-        raise ValueError("vecdot: the arrays must have the same extent along axis")
-    return np.sum(np.conjugate(x1) * x2, axis=axis)
-
-
 # ----------------------------------------------------------- manipulation
 def broadcast_arrays(*arrays):
     return list(np.broadcast_arrays(*arrays))
@@ -417,7 +384,7 @@ def concat(arrays, /, *, axis=0):
     return np.concatenate([a if a.dtype == dt else a.astype(dt) for a in arrays], axis=axis)
 
 
-def expand_dims(x, /, *, axis=0):
+def expand_dims(x, /, axis=0):
     if not -x.ndim - 1 <= axis <= x.ndim:
         raise IndexError(f"axis {axis} is out of bounds for the result of "
                          f"{x.ndim + 1} dimensions")

@@ -279,6 +279,8 @@ def test_statistics_and_utility():
     _eq(xp.all(x > -10, axis=1), np.all(F > -10, axis=1))
     _eq(xp.any(x > 1), np.any(F > 1))
     _eq(xp.diff(i, axis=0, n=2), np.diff(I32, axis=0, n=2))
+    _eq(xp.diff(i > 0, axis=1), np.diff(I32 > 0, axis=1))
+    _eq(xp.diff(i, n=0), I32)
     _eq(xp.diff(i, prepend=i[:, :1], append=i[:, -1:]),
         np.diff(I32, prepend=I32[:, :1], append=I32[:, -1:]))
 
@@ -290,5 +292,67 @@ def test_functions_stay_lazy():
         warnings.simplefilter("error", cw.FallbackWarning)
         for y in (xp.clip(x, min=0), xp.hypot(x, 1.0), xp.sum(x, axis=0), xp.flip(x),
                   xp.concat([x, x]), xp.matmul(x, x.mT), xp.cumulative_sum(x, axis=0),
-                  xp.where(x > 0, x, 0.0), xp.var(x, correction=1), xp.vecdot(x, x)):
+                  xp.where(x > 0, x, 0.0), xp.var(x, correction=1), xp.vecdot(x, x),
+                  xp.diff(x, n=2, prepend=x), xp.diff(x > 0, axis=0), xp.count_nonzero(x),
+                  xp.linalg.outer(x[0], x[1]), xp.fft.fftshift(x), xp.expm1(x),
+                  xp.floor_divide(x, 2.0), xp.reciprocal(x), xp.std(x, axis=0)):
             assert isinstance(y, cw.Array)
+
+
+def test_standard_special_values():
+    a = _c(np.array([-np.inf, np.inf, 1.0, -1.0, 7.0]))
+    b = _c(np.array([3.0, -2.0, -np.inf, np.inf, 2.0]))
+    got = xp.floor_divide(a, b).compute()
+    np.testing.assert_array_equal(got, [-np.inf, -np.inf, -0.0, -0.0, 3.0])
+    assert list(np.signbit(got)) == [True, True, True, True, False]
+    _eq(xp.floor_divide(_c(I32), 7), I32 // 7)
+    z = np.array([complex(np.inf, 0), complex(-np.inf, np.inf), complex(1, 2)])
+    got = xp.expm1(_c(z)).compute()
+    assert got[0] == complex(np.inf, 0) and got[1] == -1
+    assert got[2] == np.expm1(z[2])
+
+
+def test_linalg_and_fft_extensions():
+    m = RNG.standard_normal((4, 4))
+    spd = m @ m.T + 4 * np.eye(4)
+    x = _c(spd)
+    with pytest.warns(cw.FallbackWarning):
+        np.testing.assert_allclose(xp.linalg.cholesky(x).compute(), np.linalg.cholesky(spd))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cw.FallbackWarning)
+        w = xp.linalg.eigh(x)
+        np.testing.assert_allclose(w.eigenvalues.compute(), np.linalg.eigvalsh(spd))
+        np.testing.assert_allclose(xp.linalg.inv(x).compute(), np.linalg.inv(spd))
+        np.testing.assert_allclose(xp.linalg.det(x).compute(), np.linalg.det(spd))
+        s = xp.linalg.svd(_c(m), full_matrices=False)
+        np.testing.assert_allclose(s.S.compute(), np.linalg.svd(m, compute_uv=False))
+        np.testing.assert_allclose(xp.linalg.vector_norm(_c(m), axis=0).compute(),
+                                   np.linalg.norm(m, axis=0))
+        np.testing.assert_allclose(xp.linalg.solve(x, _c(m)).compute(),
+                                   np.linalg.solve(spd, m))
+        f = xp.fft.rfft(xp.asarray(F, dtype=xp.float32), axis=0)
+        assert f.dtype == xp.complex64
+        np.testing.assert_allclose(f.compute(), np.fft.rfft(F.astype(np.float32), axis=0),
+                                   rtol=1e-5, atol=1e-5)
+    _eq(xp.linalg.diagonal(_c(F), offset=1), np.diagonal(F, 1, -2, -1))
+    _eq(xp.linalg.trace(_c(I32[:5])), np.trace(I32[:5]).astype(np.int64))
+    _eq(xp.linalg.outer(_c(F[0]), _c(F[1])), np.outer(F[0], F[1]))
+    _eq(xp.fft.fftshift(_c(F)), np.fft.fftshift(F))
+    _eq(xp.fft.ifftshift(_c(F), axes=1), np.fft.ifftshift(F, axes=1))
+    _eq(xp.fft.fftfreq(8, d=0.5), np.fft.fftfreq(8, 0.5))
+
+
+def test_many_chunks():
+    """The lazy paths over arrays of several chunks give NumPy's values."""
+    x = cw.asarray(F, chunks=(2, 2))
+    i = cw.asarray(I32, chunks=(4, 3))
+    np.testing.assert_allclose(xp.sum(x, axis=0).compute(), F.sum(axis=0), rtol=1e-13)
+    _eq(xp.cumulative_sum(i, axis=0, include_initial=True),
+        np.cumulative_sum(I32, axis=0, include_initial=True))
+    _eq(xp.max(i, axis=1, keepdims=True), I32.max(axis=1, keepdims=True))
+    _eq(xp.clip(x, min=-0.2, max=0.3), np.clip(F, -0.2, 0.3))
+    _eq(xp.flip(xp.roll(x, 3, axis=0), axis=1), np.flip(np.roll(F, 3, axis=0), axis=1))
+    _eq(xp.concat([x, i], axis=0), np.concatenate([F, I32]))
+    _eq(xp.where(x > 0, i, -1), np.where(F > 0, I32, -1))
+    _eq(x[x > 0.5], F[F > 0.5])
+    _eq(xp.argmax(x, axis=0), np.argmax(F, axis=0))

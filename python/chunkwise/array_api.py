@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 import sys
 from collections import namedtuple
 
@@ -29,7 +30,7 @@ import numpy as np
 from . import creation
 from .array_api_ext import fft, linalg  # noqa: F401 - the extensions
 from .array_api_ext import matmul, matrix_transpose, tensordot, vecdot  # noqa: F401
-from .array import Array
+from .array import Array, _fallback
 
 __all__ = []  # the namespace is the module itself; nothing for ``import *``
 
@@ -67,6 +68,12 @@ def _dtype(dtype):
 
 def _arr(x) -> Array:
     return x if isinstance(x, Array) else creation.asarray(np.asarray(x))
+
+
+def _eager(name, call, *args, **kwargs):
+    """``call`` on the computed inputs (a FallbackWarning, within
+    memory_limit), its results wrapped as Arrays."""
+    return _fallback(f"array_api.{name}", call, args, kwargs)
 
 
 def _axes(axis):
@@ -476,10 +483,10 @@ def nonzero(x, /):
 
 
 def searchsorted(x1, x2, /, *, side="left", sorter=None):
-    """Computed eagerly (NumPy's searchsorted on the computed inputs)."""
-    s = None if sorter is None else np.asarray(sorter)
-    return creation.asarray(np.searchsorted(np.asarray(x1), np.asarray(x2), side=side,
-                                            sorter=s))
+    """Computed when called (NumPy's searchsorted on the computed inputs)."""
+    if x1.ndim != 1:
+        raise ValueError("searchsorted needs a one-dimensional x1")
+    return _eager("searchsorted", np.searchsorted, x1, x2, side=side, sorter=sorter)
 
 
 def where(condition, x1, x2, /):
@@ -493,46 +500,49 @@ UniqueCountsResult = namedtuple("UniqueCountsResult", ["values", "counts"])
 UniqueInverseResult = namedtuple("UniqueInverseResult", ["values", "inverse_indices"])
 
 
-def _wrapped(t, r):
-    return t(*(creation.asarray(np.asarray(v)) for v in r))
-
-
 def unique_all(x, /):
-    """Computed eagerly: the values are read and NumPy finds the unique ones
-    (NaNs are distinct, as the standard says)."""
-    return _wrapped(UniqueAllResult, np.unique_all(np.asarray(x)))
+    """Computed when called: NumPy finds the unique values of the computed
+    input (NaNs are distinct, as the standard says)."""
+    return UniqueAllResult(*_eager("unique_all", np.unique_all, x))
 
 
 def unique_counts(x, /):
-    return _wrapped(UniqueCountsResult, np.unique_counts(np.asarray(x)))
+    return UniqueCountsResult(*_eager("unique_counts", np.unique_counts, x))
 
 
 def unique_inverse(x, /):
-    return _wrapped(UniqueInverseResult, np.unique_inverse(np.asarray(x)))
+    return UniqueInverseResult(*_eager("unique_inverse", np.unique_inverse, x))
 
 
 def unique_values(x, /):
-    return creation.asarray(np.unique_values(np.asarray(x)))
+    return _eager("unique_values", np.unique_values, x)
 
 
 # ---------------------------------------------------------------- sorting
+def _sort(a, axis, descending):
+    a = np.sort(a, axis=axis, kind="stable")
+    return np.ascontiguousarray(np.flip(a, axis=axis)) if descending else a
+
+
+def _argsort(a, axis, descending):
+    if not descending:
+        return np.argsort(a, axis=axis, kind="stable")
+    # Stable descending: the last of equal elements of the flipped array
+    # first, counted from the end.
+    n = a.shape[axis] if a.ndim else 1
+    r = np.flip(np.argsort(np.flip(a, axis=axis), axis=axis, kind="stable"), axis=axis)
+    return np.ascontiguousarray(n - 1 - r)
+
+
 def sort(x, /, *, axis=-1, descending=False, stable=True):
-    """Computed eagerly along ``axis`` (NumPy's stable sort)."""
-    a = np.sort(np.asarray(x), axis=axis, kind="stable")
-    if descending:
-        a = np.flip(a, axis=axis)
-    return creation.asarray(np.ascontiguousarray(a))
+    """Computed when called along ``axis`` (NumPy's stable sort)."""
+    return _eager("sort", _sort, x, axis, descending)
 
 
 def argsort(x, /, *, axis=-1, descending=False, stable=True):
-    """Computed eagerly along ``axis``; a descending sort keeps equal
+    """Computed when called along ``axis``; a descending sort keeps equal
     elements in their order."""
-    a = np.asarray(x)
-    if not descending:
-        return creation.asarray(np.argsort(a, axis=axis, kind="stable"))
-    n = a.shape[axis] if a.ndim else 1
-    r = np.flip(np.argsort(np.flip(a, axis=axis), axis=axis, kind="stable"), axis=axis)
-    return creation.asarray(np.ascontiguousarray(n - 1 - r))
+    return _eager("argsort", _argsort, x, axis, descending)
 
 
 # ------------------------------------------------------------ statistical
@@ -609,10 +619,24 @@ def any(x, /, *, axis=None, keepdims=False):  # noqa: A001 - the standard's name
 
 
 def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
+    """Lazy: n differences of neighbours along ``axis`` (``!=`` for bool,
+    as NumPy's diff)."""
+    if x.ndim == 0:
+        raise ValueError("diff needs an array of at least one dimension")
+    if not -x.ndim <= axis < x.ndim:
+        raise IndexError(f"axis {axis} is out of bounds for an array of {x.ndim} "
+                         "dimensions")
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError(f"order must be non-negative but got {n}")
     parts = [p for p in (prepend, x, append) if p is not None]
     if len(parts) > 1:
         x = concat(parts, axis=axis)
-    return np.diff(x, n=n, axis=axis)
+    lead = (slice(None),) * (axis % x.ndim)
+    for _ in range(n):
+        hi, lo = x[lead + (slice(1, None),)], x[lead + (slice(None, -1),)]
+        x = np.not_equal(hi, lo) if x.dtype == bool else np.subtract(hi, lo)
+    return x
 
 
 # -------------------------------------------------------------- inspection

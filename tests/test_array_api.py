@@ -356,3 +356,20 @@ def test_many_chunks():
     _eq(xp.where(x > 0, i, -1), np.where(F > 0, I32, -1))
     _eq(x[x > 0.5], F[F > 0.5])
     _eq(xp.argmax(x, axis=0), np.argmax(F, axis=0))
+
+
+def test_numpy_names_beyond_the_standard():
+    """What libraries such as xarray take from a NumPy-like namespace: NumPy's
+    own functions on chunkwise arrays, and NumPy's keyword names."""
+    x = _c(F)
+    _eq(xp.pad(x, 1), np.pad(F, 1))
+    _eq(xp.transpose(x), F.T)
+    np.testing.assert_allclose(xp.std(x, axis=0, ddof=1).compute(), F.std(axis=0, ddof=1),
+                               rtol=1e-12)
+    with pytest.raises(TypeError):
+        xp.var(x, correction=1, ddof=1)
+    assert xp.result_type(1.0, 2) == np.float64
+    with pytest.raises(AttributeError):
+        xp.no_such_function
+    with pytest.raises(AttributeError):
+        xp._private

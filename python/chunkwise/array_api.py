@@ -98,6 +98,17 @@ Array.device = property(lambda self: "cpu")
 Array.to_device = _to_device
 
 
+def __getattr__(name):
+    """NumPy's functions beyond the standard (``pad``, ``einsum``,
+    ``transpose``...), as on NumPy arrays: they dispatch to chunkwise's lazy
+    implementation, or compute (cw.FallbackWarning).  Libraries that take
+    this namespace for a NumPy-like one (xarray) find what they use."""
+    value = getattr(np, name, None) if not name.startswith("_") else None
+    if value is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return value
+
+
 # ------------------------------------------------------------- creation
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
     _device(device)
@@ -272,9 +283,7 @@ def result_type(*arrays_and_dtypes):
         raise ValueError("result_type needs at least one array or dtype")
     args = [x if isinstance(x, (builtins.bool, int, float, complex)) else _dt_of(x)
             for x in arrays_and_dtypes]
-    if builtins.all(isinstance(x, (builtins.bool, int, float, complex)) for x in args):
-        raise ValueError("result_type needs at least one array or dtype")
-    return np.result_type(*args)
+    return np.result_type(*args)  # Python scalars alone: NumPy's answer (an extension)
 
 
 # ------------------------------------------------------------ elementwise
@@ -580,8 +589,9 @@ def min(x, /, *, axis=None, keepdims=False):  # noqa: A001 - the standard's name
     return _arr(np.min(x, axis=_axes(axis), keepdims=keepdims))
 
 
-def mean(x, /, *, axis=None, keepdims=False):
-    return _arr(np.mean(x, axis=_axes(axis), keepdims=keepdims))
+def mean(x, /, *, axis=None, keepdims=False, dtype=None):
+    # dtype=: NumPy's, an extension (xarray passes it).
+    return _arr(np.mean(x, axis=_axes(axis), keepdims=keepdims, dtype=_dtype(dtype)))
 
 
 def _sum_dtype(x, dtype):
@@ -601,12 +611,23 @@ def sum(x, /, *, axis=None, dtype=None, keepdims=False):  # noqa: A001
                        keepdims=keepdims))
 
 
-def std(x, /, *, axis=None, correction=0.0, keepdims=False):
-    return _arr(np.std(x, axis=_axes(axis), ddof=correction, keepdims=keepdims))
+def _correction(correction, ddof):
+    # ddof=: NumPy's name for correction, an extension (xarray passes it).
+    if ddof is not None:
+        if correction:
+            raise TypeError("give correction or ddof, not both")
+        return ddof
+    return correction
 
 
-def var(x, /, *, axis=None, correction=0.0, keepdims=False):
-    return _arr(np.var(x, axis=_axes(axis), ddof=correction, keepdims=keepdims))
+def std(x, /, *, axis=None, correction=0.0, keepdims=False, ddof=None, dtype=None):
+    return _arr(np.std(x, axis=_axes(axis), ddof=_correction(correction, ddof),
+                       keepdims=keepdims, dtype=_dtype(dtype)))
+
+
+def var(x, /, *, axis=None, correction=0.0, keepdims=False, ddof=None, dtype=None):
+    return _arr(np.var(x, axis=_axes(axis), ddof=_correction(correction, ddof),
+                       keepdims=keepdims, dtype=_dtype(dtype)))
 
 
 # ---------------------------------------------------------------- utility

@@ -76,6 +76,8 @@ def test_creation_matches_numpy():
     _eq(xp.full((2,), True), np.full((2,), True))
     _eq(xp.full((2,), 1.5, dtype=xp.float32), np.full((2,), 1.5, np.float32))
     _eq(xp.eye(3, 4, k=1), np.eye(3, 4, k=1))
+    for k in (-2**63, -3, 4, 2**63 - 1):
+        _eq(xp.eye(3, 4, k=k), np.eye(3, 4, k=k))
     _eq(xp.linspace(0, 1, num=7), np.linspace(0, 1, 7))
     _eq(xp.linspace(0, 1, num=7, endpoint=False), np.linspace(0, 1, 7, endpoint=False))
     _eq(xp.tril(_c(F), k=-1), np.tril(F, -1))

@@ -175,6 +175,8 @@ def empty_like(x, /, *, dtype=None, device=None):
 
 def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
     _device(device)
+    cols = n_rows if n_cols is None else n_cols
+    k = builtins.max(builtins.min(operator.index(k), cols), -n_rows)  # any k beyond: zeros
     return creation.eye(n_rows, n_cols, k=k, dtype=_dtype(dtype) or float64)
 
 

@@ -291,7 +291,7 @@ def result_type(*arrays_and_dtypes):
 # ------------------------------------------------------------ elementwise
 def _unary(uf, name):
     def f(x, /):
-        return uf(x)
+        return uf(_arr(x))
     f.__name__ = f.__qualname__ = name
     return f
 

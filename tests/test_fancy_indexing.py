@@ -71,6 +71,10 @@ def test_boolean_masks_equal_numpy(nd):
         same(x[m0, ..., 1], a[m0, ..., 1])
         same(x[:, m1, None], a[:, m1, None])
     same(x[x > 1000], a[a > 1000])                 # selects nothing
+    for empty in ((0,) + shape[1:], shape[:-1] + (0,), (0,)):
+        m = np.zeros(empty, bool)                  # an empty mask of any extents
+        same(x[m], a[m])
+        same(x[cw.asarray(m)], a[m])
     same(x[True], a[True])
     same(x[False], a[False])
     same((x * 2)[x < 0] + 1, (a * 2)[a < 0] + 1)

@@ -7,7 +7,7 @@
 """
 import numpy as np
 
-from . import _core, _execute, methods, special  # noqa: they register on Array / NumPy
+from . import _core, _execute, array_api, methods, special  # noqa: they register on Array
 from ._core import CorruptChunkError, MemoryBudgetError
 from .array import Array
 from .config import config, get_config

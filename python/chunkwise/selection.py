@@ -147,6 +147,8 @@ def _mask_indices(item, dims, shape, as_mask=False):
 
 
 def _check_mask(mshape, dims, shape):
+    if math.prod(mshape) == 0 and len(mshape):
+        return  # an empty mask selects nothing, whatever the extents (as NumPy)
     for j, (m, d) in enumerate(zip(mshape, dims)):
         if m != shape[d]:
             raise IndexError(

@@ -72,8 +72,9 @@ def _select(condlist, choicelist, default=0):
         raise ValueError("list of cases must be same length as list of conditions")
     if len(condlist) == 0:
         raise ValueError("select with an empty condition list is not possible")
-    choices = [c if isinstance(c, Array) else np.asarray(c) for c in choicelist]
-    choices.append(default if isinstance(default, Array) else np.asarray(default))
+    # Python scalars stay weak for the result's dtype, as NumPy keeps them.
+    choices = [c if isinstance(c, Array) or type(c) in (int, float, complex)
+               else np.asarray(c) for c in list(choicelist) + [default]]
     try:
         dtype = np.result_type(*choices)
     except TypeError as e:
@@ -110,7 +111,8 @@ def _choose(a, choices, out=None, mode="raise"):
         idx = np.clip(a, 0, n - 1)
     else:
         raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
-    conv = [c if isinstance(c, Array) else np.asarray(c) for c in choices]
+    conv = [c if isinstance(c, Array) or type(c) in (int, float, complex) else np.asarray(c)
+            for c in choices]     # Python scalars stay weak, as NumPy keeps them
     dtype = np.result_type(*conv)
     shape = np.broadcast_shapes(a.shape, *(np.shape(c) for c in conv))
     result = None
@@ -158,7 +160,7 @@ class _NotLazy(Exception):
     """This piecewise call has no lazy form (it falls back to NumPy)."""
 
 
-def _conditions(condlist, x):
+def _conditions(condlist, x, nfunc):
     """NumPy's condition list: a single condition promoted to a list of
     one (as numpy.piecewise does), each converted to bool."""
     one = isinstance(condlist, Array) and condlist.ndim <= 1 and x.ndim != 0
@@ -166,9 +168,12 @@ def _conditions(condlist, x):
             not isinstance(condlist, Array) and not isinstance(
                 condlist[0], (list, np.ndarray, Array)) and x.ndim != 0):
         condlist = [condlist]
-    conds = []
-    for c in condlist:
-        c = c.astype(bool) if isinstance(c, Array) else asarray(np.asarray(c, dtype=bool))
+    conds = [c.astype(bool) if isinstance(c, Array) else asarray(np.asarray(c, dtype=bool))
+             for c in condlist]
+    if len(conds) not in (nfunc, nfunc - 1):
+        raise ValueError(f"with {len(conds)} condition(s), either {len(conds)} or "
+                         f"{len(conds) + 1} functions are expected")
+    for c in conds:
         if c.shape not in (x.shape, ()):
             if c.ndim != x.ndim:
                 raise IndexError(f"too many indices for array: array is {x.ndim}-dimensional,"
@@ -178,7 +183,6 @@ def _conditions(condlist, x):
             raise IndexError(
                 f"boolean index did not match indexed array along axis {ax}; size of axis "
                 f"is {x.shape[ax]} but size of corresponding boolean axis is {c.shape[ax]}")
-        conds.append(c)
     return conds
 
 
@@ -194,17 +198,12 @@ def _piecewise(x, condlist, funclist, *args, **kw):
     a view, one that computes) falls back to NumPy's own piecewise."""
     fallback = Fallback("numpy.piecewise", np.piecewise, (x, condlist, funclist) + args, kw)
     x = x if isinstance(x, Array) else asarray(np.asarray(x))
-    conds = _conditions(condlist, x)
-    n, n2 = len(conds), len(funclist)
-    if n == n2 - 1:            # the "otherwise" piece: no condition holds
+    conds = _conditions(condlist, x, len(funclist))
+    if len(conds) == len(funclist) - 1:     # "otherwise": where no condition holds
         hit = conds[0]
         for c in conds[1:]:
             hit = hit | c
         conds.append(~hit)
-        n += 1
-    elif n != n2:
-        raise ValueError(f"with {n} condition(s), either {n} or {n + 1} functions are "
-                         "expected")
     y = np.zeros_like(x)
     try:
         for cond, func in zip(conds, funclist):

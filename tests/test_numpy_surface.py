@@ -627,3 +627,47 @@ def test_flattening_roll_and_repeat_of_nd_arrays_are_lazy(shift):
         if np.ndim(shift) == 0 and shift >= 0:
             np.testing.assert_array_equal(np.repeat(x, shift % 4).compute(),
                                           np.repeat(a, shift % 4))
+
+
+# ------------------------------------------------------------ piecewise
+
+def test_piecewise_falls_back_for_functions_that_are_not_elementwise():
+    """A piece that reduces, views or computes would see all of x rather
+    than x[cond]: it falls back to NumPy's piecewise, with its values."""
+    a = np.arange(12.0).reshape(3, 4) - 5
+    x = cw.asarray(a, chunks=2)
+    for f in [lambda t: t - t.mean(), lambda t: t[::-1], lambda t: np.cumsum(t),
+              lambda t: np.asarray(t) * 2, lambda t: t[t > 0].sum()]:
+        ref = np.piecewise(a, [a < 0], [f, 1.5])
+        with pytest.warns(cw.FallbackWarning, match="piecewise"):
+            got = np.piecewise(x, [x < 0], [f, 1.5])
+        np.testing.assert_array_equal(got.compute(), ref, strict=True)
+    with cw.config(fallback="error"), pytest.raises(TypeError, match="piecewise"):
+        np.piecewise(x, [x < 0], [lambda t: t - t.mean(), 1])
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: m.piecewise(x, [x > 3], [1, 2, 3]),            # too many functions
+    lambda m, x: m.piecewise(x.astype("u1"), [x > 3], [-1]),    # out of range for u1
+    lambda m, x: m.piecewise(x, [x[:2] > 3], [1]),              # mask of another size
+    lambda m, x: m.piecewise(x, x > 3, [1, 2]),                 # 2-d: rows as conditions
+])
+def test_piecewise_errors_as_numpy(call):
+    a = np.arange(12.0).reshape(3, 4)
+    with pytest.raises(Exception) as ref:
+        call(np, a)
+    with cw.config(fallback="error"), pytest.raises(type(ref.value)):
+        call(np, cw.asarray(a))
+
+
+def test_piecewise_last_condition_wins_and_ndarray_inputs():
+    a = np.linspace(-2, 2, 9)
+    x = cw.asarray(a, chunks=4)
+    conds = [a < 1, a > -1]
+    ref = np.piecewise(a, conds, [lambda t: t * 10, lambda t: t + 100])
+    with cw.config(fallback="error"):
+        got = np.piecewise(a, [x < 1, x > -1], [lambda t: t * 10, lambda t: t + 100])
+        np.testing.assert_array_equal(got.compute(), ref, strict=True)
+        got = np.piecewise(x, conds, [np.sin, np.cos])
+    np.testing.assert_array_equal(got.compute(), np.piecewise(a, conds, [np.sin, np.cos]),
+                                  strict=True)

@@ -26,7 +26,7 @@ from numpy.lib.array_utils import normalize_axis_index
 from ._coerce import Scalar, array_leaf, lazy_node, node_of
 from ._core import MemoryBudgetError
 from ._execute import materialise
-from ._nodes import Cast, Gather, Lazy, Reshape, leaf
+from ._nodes import Cast, Full, Gather, Lazy, Reshape, leaf
 from ._rewrite import index_node
 from .config import current
 from .functions import HANDLED, implements, transpose
@@ -122,26 +122,55 @@ def _computed(x, what):
     return materialise(node)
 
 
-def _mask_indices(item, dims, shape, as_mask=False):
+def _lazy_nonzero(node):
+    """``numpy.nonzero`` of a lazy bool node (at least 1-d), as ndarrays.
+
+    A counting pass sizes the result first: its index arrays must fit
+    memory_limit.  A mask that fits memory_limit too is computed whole; a
+    larger one is seen flattened, in blocks of ``b`` elements (padded with
+    False): one pass counts each block, and only the blocks holding
+    selected elements are computed, as many at a time as fit a quarter of
+    memory_limit, so the mask is never held whole and only the chunks of
+    its inputs under those blocks are read again."""
+    limit = current().memory_limit
+    size, k = math.prod(node.shape), len(node.shape)
+    count = int(materialise(count_nonzero(node)))
+    need = count * 8 * (k + 1)
+    if need > limit:
+        raise MemoryBudgetError(
+            f"a boolean mask selecting {count} elements needs {need / 2**20:.1f} MiB of "
+            f"indices, more than memory_limit ({limit / 2**20:.1f} MiB)")
+    if count == 0:
+        return tuple(np.zeros(0, np.intp) for _ in range(k))
+    if need + size <= limit:
+        return np.nonzero(materialise(node))
+    b = max(min(1 << 16, max(1 << 10, limit // 64)), -(-size * 32 // limit))
+    nb = -(-size // b)
+    flat = ravel(node)
+    if nb * b > size:
+        pad = leaf(Full((nb * b - size,), np.dtype(bool), b"\x00"))
+        flat = HANDLED[np.concatenate]([flat, pad], axis=0)
+    blocks = reshape(flat, (nb, b))
+    hit = np.flatnonzero(materialise(count_nonzero(blocks, axis=1)))
+    group = max(1, (limit // 4) // b)
+    found = []
+    for start in range(0, len(hit), group):      # passes within memory_limit
+        rows = hit[start:start + group]
+        r, off = np.nonzero(materialise(getitem(blocks, (rows,))))
+        found.append(rows[r] * b + off)
+    return np.unravel_index(np.concatenate(found), node.shape)
+
+
+def _mask_indices(item, dims, shape):
     """The integer index arrays (np.nonzero) a boolean mask stands for,
-    sized by a counting pass when the mask is lazy (``as_mask``: the
-    computed mask itself)."""
+    found in bounded memory when the mask is lazy (_lazy_nonzero)."""
     node = lazy_node(item)
-    k = len(dims)
     if node is not None:
         _check_mask(node.shape, dims, shape)
-        count = int(materialise(count_nonzero(node)))
-        need = count * 8 * k + math.prod(node.shape)
-        limit = current().memory_limit
-        if need > limit:
-            raise MemoryBudgetError(
-                f"a boolean mask selecting {count} elements needs "
-                f"{need / 2**20:.1f} MiB of indices, more than memory_limit "
-                f"({limit / 2**20:.1f} MiB)")
+        if node.shape:
+            return list(_lazy_nonzero(node))
         item = materialise(node)
     item = np.asarray(item)
-    if as_mask:
-        return item
     _check_mask(item.shape, dims, shape)
     return list(np.nonzero(item)) if item.ndim else [item]
 
@@ -284,23 +313,25 @@ def _np_count_nonzero(a, axis=None, *, keepdims=False):
     return Scalar(node, int) if axis is None and not keepdims else node
 
 
-def _mask_array(x):
-    """``x != 0`` computed as a bool ndarray, after a counting pass checked
-    that it and its indices fit memory_limit."""
+def _nonzero_arrays(x):
+    """``numpy.nonzero(x)`` as ndarrays; a lazy ``x`` in bounded memory."""
     node = lazy_node(x)
     if node is None:
-        return np.asarray(x) != 0
-    return _mask_indices(node if node.dtype == bool else Cast(node, np.dtype(bool)),
-                         list(range(len(node.shape))), node.shape, as_mask=True)
+        a = np.asarray(x)
+    else:
+        b = node if node.dtype == bool else Cast(node, np.dtype(bool))
+        if b.shape:
+            return _lazy_nonzero(b)
+        a = materialise(b)
+    if a.ndim == 0:
+        raise ValueError("Calling nonzero on 0d arrays is not allowed. Use "
+                         "np.atleast_1d(scalar).nonzero() instead.")
+    return np.nonzero(a)
 
 
 def nonzero(x):
     """The index arrays of ``numpy.nonzero(x)``, computed (tuple of nodes)."""
-    m = _mask_array(x)
-    if m.ndim == 0:
-        raise ValueError("Calling nonzero on 0d arrays is not allowed. Use "
-                         "np.atleast_1d(scalar).nonzero() instead.")
-    return tuple(array_leaf(i) for i in np.nonzero(m))
+    return tuple(array_leaf(i) for i in _nonzero_arrays(x))
 
 
 @implements(np.nonzero)
@@ -325,7 +356,10 @@ def _np_flatnonzero(a):
 
 @implements(np.argwhere)
 def _np_argwhere(a):
-    return array_leaf(np.argwhere(_mask_array(a)))
+    if len(np.shape(a) if lazy_node(a) is None else lazy_node(a).shape) == 0:
+        b = lazy_node(a)
+        return array_leaf(np.argwhere(materialise(b) if b is not None else np.asarray(a)))
+    return array_leaf(np.stack(_nonzero_arrays(a), axis=1).astype(np.intp, copy=False))
 
 
 def _index_array(indices):
@@ -397,7 +431,11 @@ def _np_take_along_axis(arr, indices, axis=-1):
 def _np_compress(condition, a, axis=None, out=None):
     if out is not None:
         raise TypeError("numpy.compress: out= is not supported on chunkwise arrays")
-    c = np.asarray(_mask_array(condition) if isinstance(condition, Lazy) else condition)
+    if isinstance(condition, Lazy):
+        if condition.ndim != 1:
+            raise ValueError("condition must be a 1-d array")
+        return take(a, _nonzero_arrays(condition)[0], axis)
+    c = np.asarray(condition)
     if c.ndim != 1:
         raise ValueError("condition must be a 1-d array")
     return take(a, np.nonzero(c)[0], axis)
@@ -405,9 +443,8 @@ def _np_compress(condition, a, axis=None, out=None):
 
 @implements(np.extract)
 def _np_extract(condition, arr):
-    m = _mask_array(ravel(condition) if isinstance(condition, Lazy)
-                    else np.ravel(condition))
-    return take(ravel(arr), np.nonzero(m)[0])
+    c = ravel(condition) if isinstance(condition, Lazy) else np.ravel(condition)
+    return take(ravel(arr), _nonzero_arrays(c)[0])
 
 
 def diagonal(a, offset=0, axis1=0, axis2=1):

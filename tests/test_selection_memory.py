@@ -1,0 +1,160 @@
+"""Fancy indexing, boolean masks, reshape and ravel hold their memory
+budget out of core: on an HDF5 input 16x larger than memory_limit, peak
+RSS in a fresh subprocess (VmHWM, reset to the resident size at the
+baseline) stays within baseline + memory_limit + a small fixed overhead, and the values are NumPy's (the input is an arange, so
+every element is known); a selection reads only the chunks holding
+selected elements."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+
+import chunkwise as cw
+
+LIMIT = 8 * 2**20           # memory_limit
+SIDE = 4096                 # SIDE x SIDE float64: 128 MiB, 16x LIMIT
+CHUNK = 128                 # 128 KiB chunks
+OVERHEAD = 16 * 2**20       # allowance for HDF5 metadata, allocator slack
+
+
+def run(script: str) -> dict:
+    code = textwrap.dedent("""
+        import json
+        import numpy as np
+        import chunkwise as cw
+        def _status(key):
+            with open("/proc/self/status") as f:
+                return next(int(l.split()[1]) * 1024 for l in f if l.startswith(key))
+        def rss():
+            # The baseline: resident now, with the peak reset to it (Linux:
+            # "5" in clear_refs), so that earlier transients do not count.
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return _status("VmRSS:")
+        def peak():
+            return _status("VmHWM:")
+        cw.config(threads=2, memory_limit=%d)
+    """ % LIMIT) + textwrap.dedent(script)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """arange(SIDE * SIDE) as a (SIDE, SIDE) float64 dataset in CHUNK^2 chunks."""
+    path = tmp_path_factory.mktemp("selmem") / "big.h5"
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("x", (SIDE, SIDE), "f8", chunks=(CHUNK, CHUNK))
+        for i in range(0, SIDE, CHUNK):
+            d[i:i + CHUNK] = np.arange(i * SIDE, (i + CHUNK) * SIDE, dtype="f8").reshape(
+                CHUNK, SIDE)
+    return str(path)
+
+
+def _within_budget(r):
+    print(f"\npeak - base: {(r['peak'] - r['base']) / 2**20:.1f} MiB")
+    assert r["ok"], r
+    assert r["peak"] - r["base"] <= LIMIT + OVERHEAD, r
+
+
+def test_fancy_index_axis0_scattered(big, tmp_path):
+    r = run(f"""
+        x = cw.open({big!r}, "/x")
+        assert x.nbytes >= 16 * {LIMIT}
+        idx = np.random.default_rng(1).integers(-{SIDE}, {SIDE}, 3000)
+        base = rss()
+        y = x[idx].to_hdf5({str(tmp_path / "f.h5")!r}, "/y", chunks=(64, {CHUNK}))
+        p = peak()
+        rows = (idx % {SIDE})[::97]
+        want = rows[:, None] * {SIDE} + np.arange({SIDE})
+        ok = y.shape == (3000, {SIDE}) and bool(np.array_equal(y[::97].compute(), want))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """)
+    _within_budget(r)
+
+
+def test_ndarray_mask(big):
+    r = run(f"""
+        x = cw.open({big!r}, "/x")
+        m = np.random.default_rng(2).integers(0, 100, ({SIDE}, {SIDE}), dtype="u1") < 1
+        want = np.flatnonzero(m).astype("f8")
+        base = rss()
+        got = x[m].compute()
+        p = peak()
+        print(json.dumps({{"base": base, "peak": p, "ok": bool(np.array_equal(got, want))}}))
+    """)
+    _within_budget(r)
+
+
+def test_lazy_mask_larger_than_memory_limit(big):
+    r = run(f"""
+        x = cw.open({big!r}, "/x")
+        m = (x % 97) == 3                  # a 16 MiB lazy mask, twice memory_limit
+        base = rss()
+        got = x[m].compute()
+        p = peak()
+        want = np.arange(3, {SIDE * SIDE}, 97, dtype="f8")
+        print(json.dumps({{"base": base, "peak": p, "ok": bool(np.array_equal(got, want))}}))
+    """)
+    _within_budget(r)
+
+
+@pytest.mark.parametrize("chunks", [
+    (16, 4, 512),
+    # A region of a reshape lists the flat index and offset of each of its
+    # elements (about 32 bytes an element with the gather's own tables),
+    # which the engine's memory estimate does not count yet: with 1 MiB
+    # output chunks and two threads the peak is ~30 MiB over the baseline.
+    pytest.param((64, 4, 512), marks=pytest.mark.xfail(
+        strict=True, reason="reshape index tables per region are not budgeted")),
+])
+def test_reshape_stored(big, tmp_path, chunks):
+    r = run(f"""
+        x = cw.open({big!r}, "/x")
+        base = rss()
+        y = x.reshape(1024, 4, {SIDE}).to_hdf5({str(tmp_path / "r.h5")!r}, "/y",
+                                              chunks={chunks!r})
+        p = peak()
+        ok = bool(np.array_equal(y[517, 2, 1234:1300].compute(),
+                                 (517 * 4 + 2) * {SIDE} + np.arange(1234, 1300.0)))
+        ok = ok and bool(np.array_equal(y[-1, -1, -5:].compute(),
+                                        np.arange({SIDE * SIDE} - 5.0, {SIDE * SIDE})))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """)
+    _within_budget(r)
+
+
+def test_ravel_stored(big, tmp_path):
+    r = run(f"""
+        x = cw.open({big!r}, "/x")
+        base = rss()
+        y = np.ravel(x).to_hdf5({str(tmp_path / "v.h5")!r}, "/y", chunks=(2**16,))
+        p = peak()
+        k = np.random.default_rng(3).integers(0, {SIDE * SIDE}, 500)
+        ok = y.shape == ({SIDE * SIDE},) and bool(np.array_equal(y[k].compute(), k * 1.0))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """)
+    _within_budget(r)
+
+
+def test_lazy_mask_reads_only_the_chunks_it_selects(tmp_path):
+    """Once the mask is counted and its indices found, reading ``x[m]``
+    reads only the chunks holding selected elements."""
+    path = tmp_path / "s.h5"
+    a = np.arange(1024 * 600, dtype="f8").reshape(1024, 600)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=a, chunks=(32, 60))
+    x = cw.open(path, "x")
+    sel = (a > 100000) & (a < 101000) | (a % 100000 == 7)
+    with cw.config(memory_limit=512 * 1024):    # the mask is counted in blocks
+        y = x[(x > 100000) & (x < 101000) | (x % 100000 == 7)]
+        cw.reset_stats()
+        np.testing.assert_array_equal(y.compute(), a[sel], strict=True)
+    holding = {(i // 32, j // 60) for i, j in zip(*np.nonzero(sel))}
+    assert cw.stats()["chunks_read"] == len(holding) < (1024 // 32) * (600 // 60)

@@ -88,6 +88,7 @@ store_target(PyObject *t, run_args *ra, int k)
  *   ("accumulate", id, ufunc, loop, axis, out | target)
  *   ("argreduce", id, is_max, axis, out)
  *   ("store", id, target)
+ *   ("bincount", id, weights_id or -1, out)
  * Borrowed strings stay valid while the tuple lives (the caller's list). */
 static int
 parse_output(PyObject *t, run_args *ra, int k)
@@ -153,6 +154,26 @@ parse_output(PyObject *t, run_args *ra, int k)
             PyErr_SetString(PyExc_ValueError, "argreduce writes int64 indices");
             return -1;
         }
+        return 0;
+    }
+    if (strcmp(kind, "bincount") == 0) {
+        /* ("bincount", id, weights id or -1, out): out's length is nbins. */
+        int wid = -1;
+        o->kind = CW_OUT_BINCOUNT;
+        if (!PyArg_ParseTuple(t, "siiO:bincount", &kind, &id, &wid, &a) ||
+            out_array(a, true, &o->dst, ra->strides[k]) < 0) {
+            return -1;
+        }
+        int tn = PyArray_TYPE((PyArrayObject *)a);
+        if (PyArray_NDIM((PyArrayObject *)a) != 1 ||
+            (tn != NPY_INT64 && tn != NPY_FLOAT64)) {
+            PyErr_SetString(PyExc_ValueError,
+                            "bincount writes a 1-d int64 or float64 array");
+            return -1;
+        }
+        o->nbins = PyArray_DIM((PyArrayObject *)a, 0);
+        o->weighted = wid >= 0;
+        o->weights = wid;
         return 0;
     }
     if (strcmp(kind, "store") == 0) {

@@ -22,14 +22,14 @@ import numpy as np
 from . import _core
 from ._coerce import normalize_chunks
 from ._compile import open_hdf5, program, stand_in
-from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Reduce
+from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Reduce, children, postorder
 from ._plan import plan
 from .config import current
 from .indexing import View
 from .progress import reporter
 
 __all__ = ["StoreTarget", "store_target", "run", "materialise", "compute", "store",
-           "report_fp", "user_stacklevel"]
+           "bincount", "report_fp", "user_stacklevel"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -335,3 +335,25 @@ def store(node, target: StoreTarget) -> Leaf:
     """Stream ``node`` into a new HDF5 dataset; returns a Leaf over it."""
     run(plan((), store=node, target=target))
     return open_hdf5(target.path, target.name)
+
+
+def bincount(index, weights, nbins, dtype) -> np.ndarray:
+    """Count the int64 bin indices of node ``index`` in [0, nbins) (others
+    are left out), or sum the weights of node ``weights`` (int64 or
+    float64, ``dtype``) per bin: one engine pass over the program of both.
+    Results the nodes need first (a reduction inside them) are computed
+    before it."""
+    cfg = current()
+    roots = [index] if weights is None else [index, weights]
+    deferred = [n for n in postorder(roots, lambda n: () if isinstance(n, DEFERRED)
+                                     else children(n))
+                if isinstance(n, DEFERRED)]
+    results = run(plan(deferred), cfg) if deferred else {}
+    out = np.zeros(nbins, dtype)
+    if nbins == 0 or math.prod(index.shape) == 0:
+        return out
+    ex, ids = program(roots, results)
+    wid = ids[1] if weights is not None else -1
+    _run(cfg, ex, [("bincount", ids[0], wid, out)], "bincount", "chunkwise bincount")
+    return out
+

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 
 import numpy as np
 from numpy._core.multiarray import _monotonicity
@@ -34,7 +35,7 @@ from numpy.lib import _histograms_impl as _nph
 
 from ._coerce import Fallback, lazy_node, node_of
 from ._dtypes import SUPPORTED
-from ._execute import bincount as _count, compute, materialise
+from ._execute import bincount as _count, compute, materialise, user_stacklevel
 from ._nodes import Cast, Const, Full, Op, Select, leaf
 from ._rewrite import index_node
 from .functions import implements
@@ -225,6 +226,15 @@ def _edges_index(x, edges):
     return _where(on_last, n - 1, j, _I64)
 
 
+def _subtractable(x):
+    """As NumPy: a bool array is counted as uint8, with its warning."""
+    if x.dtype == bool:
+        warnings.warn(f"Converting input from {x.dtype} to {np.uint8} for "
+                      "compatibility.", RuntimeWarning, stacklevel=user_stacklevel())
+        return Cast(x, np.dtype(np.uint8))
+    return x
+
+
 def _check_weights(a, weights):
     if weights is None:
         return None
@@ -241,7 +251,7 @@ def _lazy_ok(a, w):
 
 @implements(np.histogram_bin_edges)
 def _np_histogram_bin_edges(a, bins=10, range=None, weights=None):
-    x = node_of(a)
+    x = _subtractable(node_of(a))
     w = _check_weights(x, weights)
     if isinstance(bins, str) or not _lazy_ok(x, w):
         return _fallback(np.histogram_bin_edges, a, bins, range, weights)
@@ -253,7 +263,7 @@ def _np_histogram_bin_edges(a, bins=10, range=None, weights=None):
 
 @implements(np.histogram)
 def _np_histogram(a, bins=10, range=None, density=None, weights=None):
-    x = node_of(a)
+    x = _subtractable(node_of(a))
     w = _check_weights(x, weights)
     if isinstance(bins, str) or not _lazy_ok(x, w):
         return _fallback(np.histogram, a, bins, range, density, weights)

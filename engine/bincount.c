@@ -26,8 +26,8 @@ typedef struct bin_ctx {
     int nout;     /* 1: counts; 2: weighted */
     int outs[2];
     int64_t nbins;
-    bool fsum;       /* float64 weights */
-    char *partials;  /* groups x nbins x 8 */
+    bool fsum;      /* float64 weights */
+    char *partials; /* groups x nbins x 8 */
 } bin_ctx_t;
 
 /* One task's sink: slabs of the indices (and weights) into the thread's
@@ -104,9 +104,8 @@ bin_task(void *vctx, int64_t task, cw__worker_t *w)
     const bin_ctx_t *c = vctx;
     const cw_expr_t *e = c->e;
     int nd = e->ndim;
-    bin_slab_t bs = {.c = c,
-                     .part = c->partials + (size_t)(task * c->nbins) * 8,
-                     .vm = &w->vm};
+    bin_slab_t bs = {
+        .c = c, .part = c->partials + (size_t)(task * c->nbins) * 8, .vm = &w->vm};
     int64_t t1 = (task + 1) * c->G < c->T ? (task + 1) * c->G : c->T;
     for (int64_t t = task * c->G; t < t1; t++) {
         int64_t off[CW_MAXDIM], count[CW_MAXDIM];
@@ -118,7 +117,8 @@ bin_task(void *vctx, int64_t task, cw__worker_t *w)
         }
         const int64_t *dstr[2] = {bs.tstr, bs.tstr};
         char *dsts[2] = {NULL, NULL};
-        cw__slab_sink_t sink = {.begin = bin_slab_begin, .end = bin_slab_end, .ctx = &bs};
+        cw__slab_sink_t sink = {
+            .begin = bin_slab_begin, .end = bin_slab_end, .ctx = &bs};
         CW_TRY_RET(cw__eval_region_sink(e, &c->lay, off, count, c->nout, c->outs, dsts,
                                         dstr, &sink, w));
     }

@@ -1,10 +1,11 @@
 /*
  * table.c -- elementwise lookups in an in-memory table (cw_expr_table):
  * the insertion index of each value in a sorted table (numpy.searchsorted,
- * side "left" or "right"), and the table's element at each index (a take,
- * clipped to the table).  These are loops like NumPy's, whose data is the
- * value's own cw__table_t, so a program holds its tables by pointer (the
- * caller keeps them alive) and evaluates them in its fused kernel.
+ * side "left" or "right"), the table's element at each index (a take,
+ * clipped to the table), and numpy.histogram's bin for equal float64 bins.  These are
+ * loops like NumPy's, whose data is the value's own cw__table_t, so a program holds its
+ * tables by pointer (the caller keeps them alive) and evaluates them in its fused
+ * kernel.
  *
  * The order is NumPy's sort order: NaN after every other value, so a table
  * sorted by numpy.sort and searched here gives numpy.searchsorted's
@@ -21,50 +22,50 @@
 
 /* One searchsorted loop per dtype: args[0] values, args[1] int64 indices.
  * Left: the first i with !(t[i] < x); right: the first i with x < t[i]. */
-#define SEARCH_LOOPS(T, LT)                                                       \
-    static void search_left_##T(char **args, const intptr_t *n,                   \
-                                const intptr_t *steps, void *data)                \
-    {                                                                             \
-        const cw__table_t *tb = data;                                             \
-        const T *t = tb->data;                                                    \
-        int64_t len = tb->n;                                                      \
-        for (intptr_t i = 0; i < *n; i++) {                                       \
-            T x;                                                                  \
-            memcpy(&x, args[0] + i * steps[0], sizeof(T));                        \
-            int64_t lo = 0, hi = len;                                             \
-            while (lo < hi) {                                                     \
-                int64_t mid = lo + ((hi - lo) >> 1);                              \
-                if (LT(t[mid], x)) {                                              \
-                    lo = mid + 1;                                                 \
-                }                                                                 \
-                else {                                                            \
-                    hi = mid;                                                     \
-                }                                                                 \
-            }                                                                     \
-            memcpy(args[1] + i * steps[1], &lo, sizeof(lo));                      \
-        }                                                                         \
-    }                                                                             \
-    static void search_right_##T(char **args, const intptr_t *n,                  \
-                                 const intptr_t *steps, void *data)               \
-    {                                                                             \
-        const cw__table_t *tb = data;                                             \
-        const T *t = tb->data;                                                    \
-        int64_t len = tb->n;                                                      \
-        for (intptr_t i = 0; i < *n; i++) {                                       \
-            T x;                                                                  \
-            memcpy(&x, args[0] + i * steps[0], sizeof(T));                        \
-            int64_t lo = 0, hi = len;                                             \
-            while (lo < hi) {                                                     \
-                int64_t mid = lo + ((hi - lo) >> 1);                              \
-                if (LT(x, t[mid])) {                                              \
-                    hi = mid;                                                     \
-                }                                                                 \
-                else {                                                            \
-                    lo = mid + 1;                                                 \
-                }                                                                 \
-            }                                                                     \
-            memcpy(args[1] + i * steps[1], &lo, sizeof(lo));                      \
-        }                                                                         \
+#define SEARCH_LOOPS(T, LT)                                                            \
+    static void search_left_##T(char **args, const intptr_t *n, const intptr_t *steps, \
+                                void *data)                                            \
+    {                                                                                  \
+        const cw__table_t *tb = data;                                                  \
+        const T *t = tb->data;                                                         \
+        int64_t len = tb->n;                                                           \
+        for (intptr_t i = 0; i < *n; i++) {                                            \
+            T x;                                                                       \
+            memcpy(&x, args[0] + i * steps[0], sizeof(T));                             \
+            int64_t lo = 0, hi = len;                                                  \
+            while (lo < hi) {                                                          \
+                int64_t mid = lo + ((hi - lo) >> 1);                                   \
+                if (LT(t[mid], x)) {                                                   \
+                    lo = mid + 1;                                                      \
+                }                                                                      \
+                else {                                                                 \
+                    hi = mid;                                                          \
+                }                                                                      \
+            }                                                                          \
+            memcpy(args[1] + i * steps[1], &lo, sizeof(lo));                           \
+        }                                                                              \
+    }                                                                                  \
+    static void search_right_##T(char **args, const intptr_t *n,                       \
+                                 const intptr_t *steps, void *data)                    \
+    {                                                                                  \
+        const cw__table_t *tb = data;                                                  \
+        const T *t = tb->data;                                                         \
+        int64_t len = tb->n;                                                           \
+        for (intptr_t i = 0; i < *n; i++) {                                            \
+            T x;                                                                       \
+            memcpy(&x, args[0] + i * steps[0], sizeof(T));                             \
+            int64_t lo = 0, hi = len;                                                  \
+            while (lo < hi) {                                                          \
+                int64_t mid = lo + ((hi - lo) >> 1);                                   \
+                if (LT(x, t[mid])) {                                                   \
+                    hi = mid;                                                          \
+                }                                                                      \
+                else {                                                                 \
+                    lo = mid + 1;                                                      \
+                }                                                                      \
+            }                                                                          \
+            memcpy(args[1] + i * steps[1], &lo, sizeof(lo));                           \
+        }                                                                              \
     }
 
 typedef _Bool bool_t;
@@ -82,18 +83,34 @@ SEARCH_LOOPS(f16_t, LT_NAN)
 SEARCH_LOOPS(float, LT_NAN)
 SEARCH_LOOPS(double, LT_NAN)
 
-static const cw_loop_fn search_left[CW_NDTYPES] = {
-    search_left_bool_t,   search_left_int8_t,   search_left_int16_t,
-    search_left_int32_t,  search_left_int64_t,  search_left_uint8_t,
-    search_left_uint16_t, search_left_uint32_t, search_left_uint64_t,
-    search_left_f16_t,    search_left_float,    search_left_double,
-    NULL,                 NULL};
-static const cw_loop_fn search_right[CW_NDTYPES] = {
-    search_right_bool_t,   search_right_int8_t,   search_right_int16_t,
-    search_right_int32_t,  search_right_int64_t,  search_right_uint8_t,
-    search_right_uint16_t, search_right_uint32_t, search_right_uint64_t,
-    search_right_f16_t,    search_right_float,    search_right_double,
-    NULL,                  NULL};
+static const cw_loop_fn search_left[CW_NDTYPES] = {search_left_bool_t,
+                                                   search_left_int8_t,
+                                                   search_left_int16_t,
+                                                   search_left_int32_t,
+                                                   search_left_int64_t,
+                                                   search_left_uint8_t,
+                                                   search_left_uint16_t,
+                                                   search_left_uint32_t,
+                                                   search_left_uint64_t,
+                                                   search_left_f16_t,
+                                                   search_left_float,
+                                                   search_left_double,
+                                                   NULL,
+                                                   NULL};
+static const cw_loop_fn search_right[CW_NDTYPES] = {search_right_bool_t,
+                                                    search_right_int8_t,
+                                                    search_right_int16_t,
+                                                    search_right_int32_t,
+                                                    search_right_int64_t,
+                                                    search_right_uint8_t,
+                                                    search_right_uint16_t,
+                                                    search_right_uint32_t,
+                                                    search_right_uint64_t,
+                                                    search_right_f16_t,
+                                                    search_right_float,
+                                                    search_right_double,
+                                                    NULL,
+                                                    NULL};
 
 /* The table's element at each int64 index, clipped to [0, n). */
 static void
@@ -106,6 +123,41 @@ take_loop(char **args, const intptr_t *n, const intptr_t *steps, void *data)
         memcpy(&k, args[0] + i * steps[0], sizeof(k));
         k = k < 0 ? 0 : k >= tb->n ? tb->n - 1 : k;
         memcpy(args[1] + i * steps[1], (const char *)tb->data + (size_t)k * isz, isz);
+    }
+}
+
+/*
+ * numpy.histogram's bin of each float64 value for n equal bins, step by
+ * step as NumPy computes it: f = ((x - first) / denom) * n, cast to an
+ * index, n moved to n - 1, then corrected by one against the edges (the
+ * last bin closed).  The table is first, denom, then the n + 1 edges.
+ * Values the caller leaves out (outside the range, NaN) must be replaced
+ * by an edge first; an index out of range is clipped, never read past.
+ */
+static void
+uniform_bins_loop(char **args, const intptr_t *n, const intptr_t *steps, void *data)
+{
+    const cw__table_t *tb = data;
+    const double *t = tb->data;
+    double first = t[0], denom = t[1];
+    const double *edges = t + 2;
+    int64_t nb = tb->n - 3;
+    double dn = (double)nb;
+    for (intptr_t i = 0; i < *n; i++) {
+        double x;
+        memcpy(&x, args[0] + i * steps[0], sizeof(x));
+        double f = ((x - first) / denom) * dn;
+        int64_t k = f >= 0 ? (f < dn ? (int64_t)f : nb) : 0;
+        if (k == nb) {
+            k--;
+        }
+        if (__builtin_isless(x, edges[k])) {
+            k--;
+        }
+        if (k + 1 <= nb && __builtin_isgreaterequal(x, edges[k + 1]) && k != nb - 1) {
+            k++;
+        }
+        memcpy(args[1] + i * steps[1], &k, sizeof(k));
     }
 }
 
@@ -124,8 +176,15 @@ cw_expr_table(cw_expr_t *e, cw_table_op_t op, int in, const void *table, int64_t
         case CW_TABLE_SEARCH_LEFT:
         case CW_TABLE_SEARCH_RIGHT:
             fn = op == CW_TABLE_SEARCH_LEFT ? search_left[dtype] : search_right[dtype];
-            name = op == CW_TABLE_SEARCH_LEFT ? "searchsorted left" : "searchsorted right";
+            name =
+                op == CW_TABLE_SEARCH_LEFT ? "searchsorted left" : "searchsorted right";
             want = dtype;
+            out = CW_INT64;
+            break;
+        case CW_TABLE_UNIFORM_BINS:
+            fn = dtype == CW_FLOAT64 && n >= 4 ? uniform_bins_loop : NULL;
+            name = "uniform bins";
+            want = CW_FLOAT64;
             out = CW_INT64;
             break;
         case CW_TABLE_TAKE:

@@ -429,8 +429,13 @@ typedef enum cw_table_op {
                                 sorted table, before equal elements
                                 (numpy.searchsorted side="left") */
     CW_TABLE_SEARCH_RIGHT, /**< ... after equal elements (side="right") */
-    CW_TABLE_TAKE          /**< the table's element at each int64 index,
+    CW_TABLE_TAKE,         /**< the table's element at each int64 index,
                                 clipped to [0, n) */
+    CW_TABLE_UNIFORM_BINS  /**< numpy.histogram's int64 bin of each float64
+                                value for equal bins: the float64 table is
+                                first edge, last - first, then the n + 1
+                                edges (n >= 1); values outside the range
+                                must be replaced by an edge first */
 } cw_table_op_t;
 
 /**

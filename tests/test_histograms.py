@@ -400,3 +400,17 @@ def test_count_nonzero_along_axes(dtype):
             assert isinstance(got, cw.Array)
             got = got.compute()
         _same(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["f8", "f4"])
+def test_histogram_values_on_and_next_to_every_edge(dtype):
+    """The index is corrected against the edges as NumPy corrects it."""
+    for bins, rng in [(3, (0.1, 0.7)), (7, (-0.3, 1.1)), (10, (1e-3, 2e-3)), (49, (-7, 13))]:
+        e = np.histogram_bin_edges(np.zeros(1, dtype), bins, rng).astype(dtype)
+        inf = np.array(np.inf, dtype)
+        a = np.concatenate([e, np.nextafter(e, inf), np.nextafter(e, -inf)]).astype(dtype)
+        a = np.tile(a, 50)
+        for (n, ed), (n0, e0) in _both(lambda x: np.histogram(x, bins, range=rng), a,
+                                        (37,)):
+            _same(n, n0)
+            _same(ed, e0)

@@ -200,7 +200,7 @@ Expr_builtin(ExprObject *self, PyObject *args)
 }
 
 /* A lookup of value `in` in a 1-d table (an ndarray kept alive by the
- * program): "search_left", "search_right" or "take". */
+ * program): "search_left", "search_right", "take" or "uniform_bins". */
 static PyObject *
 Expr_table(ExprObject *self, PyObject *args)
 {
@@ -220,6 +220,9 @@ Expr_table(ExprObject *self, PyObject *args)
     }
     else if (strcmp(op, "take") == 0) {
         top = CW_TABLE_TAKE;
+    }
+    else if (strcmp(op, "uniform_bins") == 0) {
+        top = CW_TABLE_UNIFORM_BINS;
     }
     else {
         PyErr_Format(PyExc_ValueError, "unknown table operation '%s'", op);
@@ -304,7 +307,8 @@ static PyMethodDef Expr_methods[] = {
     {"builtin", (PyCFunction)Expr_builtin, METH_VARARGS,
      "builtin(name, ids, dtype) -> id"},
     {"table", (PyCFunction)Expr_table, METH_VARARGS,
-     "table(op, id, table) -> id: 'search_left', 'search_right' or 'take'"},
+     "table(op, id, table) -> id: 'search_left', 'search_right', 'take' or "
+     "'uniform_bins'"},
     {"finish", (PyCFunction)Expr_finish, METH_VARARGS, "finish(result, tile)"},
     {"run", (PyCFunction)Expr_run, METH_VARARGS,
      "run(outputs, threads, memory_limit, progress): compute the outputs, a list "

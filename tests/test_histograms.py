@@ -289,6 +289,12 @@ def test_bincount_float_sums_are_the_same_for_any_thread_count():
     assert np.array_equal(got[0], got[1]) and np.array_equal(got[0], got[2])
 
 
+def test_bincount_beyond_the_memory_limit_is_a_budget_error():
+    x = cw.asarray(np.array([0, 10**8]))
+    with cw.config(memory_limit=64 * 2**20), pytest.raises(cw.MemoryBudgetError):
+        np.bincount(x)
+
+
 def test_bincount_errors_are_numpys(h5file):
     with pytest.raises(ValueError, match="negative"):
         np.bincount(cw.asarray(np.array([1, -1, 2])))

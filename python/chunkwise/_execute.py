@@ -344,6 +344,10 @@ def bincount(index, weights, nbins, dtype) -> np.ndarray:
     Results the nodes need first (a reduction inside them) are computed
     before it."""
     cfg = current()
+    if nbins * 8 > cfg.memory_limit // 2:
+        raise _core.MemoryBudgetError(
+            f"bincount: {nbins} bins take {nbins * 8 / 2**20:.1f} MiB, more than half "
+            f"of memory_limit ({cfg.memory_limit / 2**20:.1f} MiB)")
     roots = [index] if weights is None else [index, weights]
     deferred = [n for n in postorder(roots, lambda n: () if isinstance(n, DEFERRED)
                                      else children(n))

@@ -420,3 +420,24 @@ def test_histogram_values_on_and_next_to_every_edge(dtype):
                                         (37,)):
             _same(n, n0)
             _same(ed, e0)
+
+
+def test_histogram2d_histogramdd_digitize_searchsorted_from_hdf5(h5file):
+    with h5py.File(h5file) as f:
+        a8, i4, w = f["f8"][...], f["i4"][...], f["w"][...]
+    x8, xi, xw = cw.open(h5file, "/f8"), cw.open(h5file, "/i4"), cw.open(h5file, "/w")
+    for t in (1, 2):
+        with cw.config(threads=t):
+            for g, r in zip(np.histogram2d(x8[:, 0], xi[:, 1], bins=(5, 6),
+                                           range=[(-4, 4), (-50, 100)]),
+                            np.histogram2d(a8[:, 0], i4[:, 1], bins=(5, 6),
+                                           range=[(-4, 4), (-50, 100)])):
+                _same(g, r)
+            h, e = np.histogramdd(xi[:, :4], bins=3, weights=xw[:, 0])
+            h0, e0 = np.histogramdd(i4[:, :4], bins=3, weights=w[:, 0])
+            _same(h, h0)
+            assert all(np.array_equal(p, q) for p, q in zip(e, e0))
+            _same(np.digitize(x8, [-1, 0, 1]).compute(), np.digitize(a8, [-1, 0, 1]))
+            t_ = np.sort(i4[0])
+            _same(np.searchsorted(t_, xi, side="right").compute(),
+                  np.searchsorted(t_, i4, side="right"))

@@ -154,7 +154,42 @@ uniform_bins_loop(char **args, const intptr_t *n, const intptr_t *steps, void *d
         if (__builtin_isless(x, edges[k])) {
             k--;
         }
-        if (k + 1 <= nb && __builtin_isgreaterequal(x, edges[k + 1]) && k != nb - 1) {
+        if (__builtin_isgreaterequal(x, edges[k + 1]) && k != nb - 1) {
+            k++;
+        }
+        memcpy(args[1] + i * steps[1], &k, sizeof(k));
+    }
+}
+
+/* The same for float32 values: the table is first, denom, then 1.0 when
+ * NumPy divides in float32 (first and last float32 scalars) or 0.0 when
+ * in float64, then the edges (float32 values, exact as doubles); x - first
+ * is a float32 subtraction, as NumPy's. */
+static void
+uniform_bins_f4_loop(char **args, const intptr_t *n, const intptr_t *steps, void *data)
+{
+    const cw__table_t *tb = data;
+    const double *t = tb->data;
+    float first = (float)t[0];
+    double denom = t[1];
+    bool f32 = t[2] != 0.0;
+    const double *edges = t + 3;
+    int64_t nb = tb->n - 4;
+    double dn = (double)nb;
+    for (intptr_t i = 0; i < *n; i++) {
+        float x;
+        memcpy(&x, args[0] + i * steps[0], sizeof(x));
+        float d = x - first;
+        double f =
+            f32 ? (double)((d / (float)denom) * (float)nb) : ((double)d / denom) * dn;
+        int64_t k = f >= 0 ? (f < dn ? (int64_t)f : nb) : 0;
+        if (k == nb) {
+            k--;
+        }
+        if (__builtin_isless((double)x, edges[k])) {
+            k--;
+        }
+        if (__builtin_isgreaterequal((double)x, edges[k + 1]) && k != nb - 1) {
             k++;
         }
         memcpy(args[1] + i * steps[1], &k, sizeof(k));
@@ -182,9 +217,12 @@ cw_expr_table(cw_expr_t *e, cw_table_op_t op, int in, const void *table, int64_t
             out = CW_INT64;
             break;
         case CW_TABLE_UNIFORM_BINS:
-            fn = dtype == CW_FLOAT64 && n >= 4 ? uniform_bins_loop : NULL;
+            /* The table is float64; `dtype` is the values'. */
+            fn = dtype == CW_FLOAT64 && n >= 4   ? uniform_bins_loop
+                 : dtype == CW_FLOAT32 && n >= 5 ? uniform_bins_f4_loop
+                                                 : NULL;
             name = "uniform bins";
-            want = CW_FLOAT64;
+            want = dtype;
             out = CW_INT64;
             break;
         case CW_TABLE_TAKE:
@@ -210,7 +248,8 @@ cw_expr_table(cw_expr_t *e, cw_table_op_t op, int in, const void *table, int64_t
     /* The loop's data is the value's own table description: the program
      * is never copied, so the address stays valid for its life. */
     cw__value_t *v = &e->v[*id];
-    v->table = (cw__table_t){.data = table, .n = n, .itemsize = cw_dtype_size(dtype)};
+    size_t isz = op == CW_TABLE_UNIFORM_BINS ? sizeof(double) : cw_dtype_size(dtype);
+    v->table = (cw__table_t){.data = table, .n = n, .itemsize = isz};
     v->data = &v->table;
     return CW_OK;
 }

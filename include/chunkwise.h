@@ -431,11 +431,14 @@ typedef enum cw_table_op {
     CW_TABLE_SEARCH_RIGHT, /**< ... after equal elements (side="right") */
     CW_TABLE_TAKE,         /**< the table's element at each int64 index,
                                 clipped to [0, n) */
-    CW_TABLE_UNIFORM_BINS  /**< numpy.histogram's int64 bin of each float64
-                                value for equal bins: the float64 table is
-                                first edge, last - first, then the n + 1
-                                edges (n >= 1); values outside the range
-                                must be replaced by an edge first */
+    CW_TABLE_UNIFORM_BINS  /**< numpy.histogram's int64 bin of each value
+                                for equal bins, @p dtype float64 or float32
+                                (the values'): the table is float64, first
+                                edge, last - first, for float32 values 1.0
+                                if NumPy divides in float32 (else 0.0),
+                                then the n + 1 edges (n >= 1); values
+                                outside the range must be replaced by an
+                                edge first */
 } cw_table_op_t;
 
 /**

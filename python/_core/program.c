@@ -237,6 +237,15 @@ Expr_table(ExprObject *self, PyObject *args)
     if (cwpy_parse_dtype((PyObject *)PyArray_DESCR(t), &dt) < 0) {
         return NULL;
     }
+    if (top == CW_TABLE_UNIFORM_BINS) {
+        /* A float64 table of parameters and edges for values of their own
+         * dtype. */
+        if (dt != CW_FLOAT64) {
+            PyErr_SetString(PyExc_ValueError, "uniform_bins takes a float64 table");
+            return NULL;
+        }
+        dt = cw_expr_dtype(self->e, in);
+    }
     if (PyList_Append(self->refs, tobj) < 0) {
         return NULL;
     }

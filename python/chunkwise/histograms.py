@@ -200,12 +200,22 @@ def _uniform_index(x, edges, first, last, nb):
     tmp = _where(keep, tmp, edges[0], edges.dtype)
     norm_denom = _nph._unsigned_subtract(last, first)
     dt = np.result_type(np.empty(0, tmp.dtype), first)
-    f8 = np.dtype(np.float64)
-    if edges.dtype == f8 and dt == f8 and np.asarray(norm_denom).dtype == f8 \
-            and nb < 2**53:
-        # Every step in float64: the engine's one loop doing NumPy's steps.
-        t = np.concatenate([[np.float64(first), norm_denom], edges])
-        idx = Op(None, "uniform_bins", (f8,), (tmp,), tuple(tmp.shape), _I64, table=t)
+    f8, f4 = np.dtype(np.float64), np.dtype(np.float32)
+    # NumPy's steps in one engine loop, where its dtypes are one of the
+    # loop's: a subtraction in dt, then the division in q (an integer
+    # range's width is an unsigned integer, exact as a float64 below 2**53).
+    q = np.result_type(np.empty(0, dt), norm_denom)
+    exact = np.asarray(norm_denom).dtype.kind == "f" or int(norm_denom) < 2**53
+    head = None
+    if edges.dtype == f8 and dt == f8 and q == f8 and exact and nb < 2**53:
+        head = [np.float64(np.asarray(first).astype(dt)), np.float64(norm_denom)]
+    elif edges.dtype == f4 and dt == f4 and q in (f8, f4) and exact and nb < 2**24:
+        head = [np.float64(np.asarray(first).astype(dt)), np.float64(norm_denom),
+                1.0 if q == f4 else 0.0]
+    if head is not None:
+        t = np.concatenate([np.array(head, f8), edges.astype(f8)])
+        idx = Op(None, "uniform_bins", (edges.dtype,), (tmp,), tuple(tmp.shape), _I64,
+                 table=t)
         return _where(keep, idx, -1, _I64)
     diff = _u(np.subtract, _cast(tmp, dt), np.asarray(first).astype(dt)[()])
     f = _u(np.multiply, _u(np.true_divide, diff, norm_denom), nb)

@@ -441,3 +441,22 @@ def test_histogram2d_histogramdd_digitize_searchsorted_from_hdf5(h5file):
             t_ = np.sort(i4[0])
             _same(np.searchsorted(t_, xi, side="right").compute(),
                   np.searchsorted(t_, i4, side="right"))
+
+
+def test_histogram_equal_bins_on_random_scales_match_numpy_exactly():
+    """Data of many scales, ranges as floats, as ints and found, bins up
+    to 1000: every dtype path of NumPy's equal-bin arithmetic."""
+    rs = np.random.default_rng(11)
+    for k in range(4):
+        a = (rs.normal(size=20000) * 10 ** rs.uniform(-3, 3)).astype(np.float32)
+        for bins in (7, 1000):
+            for r in (None, (float(a.min()) * 0.9, float(a.max()) * 0.7),
+                      (int(a.min()) - 1, int(a.max()) + 1)):
+                for b in (a, a.astype(np.float64), (a * 10).astype(np.int32),
+                          a.astype(np.float16)):
+                    if b.dtype == np.float16 and not np.isfinite(b).all():
+                        continue
+                    n, e = np.histogram(cw.asarray(b, chunks=3001), bins, range=r)
+                    n0, e0 = np.histogram(b, bins, range=r)
+                    _same(n, n0)
+                    _same(e, e0)

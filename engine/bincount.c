@@ -36,8 +36,15 @@ typedef struct bin_slab {
     const bin_ctx_t *c;
     int64_t tstr[CW_MAXDIM]; /* C strides of the tile, 8-byte elements */
     char *part;
+    int64_t *sub; /* counts: SUBS interleaved vectors, or NULL */
     cw__vm_scratch_t *vm;
 } bin_slab_t;
+
+/* Plain counts into few bins go to SUBS vectors in turn, so that runs of
+ * equal indices do not wait on one counter; they are added up after the
+ * task (integers: exact in any order). */
+#define SUBS 4
+#define SUB_MAX_BINS 4096
 
 static int64_t
 slab_elems(const bin_slab_t *bs, int ax, int64_t r0, int64_t r1)
@@ -68,7 +75,24 @@ bin_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *const *ptrs
     int64_t m = slab_elems(bs, ax, r0, r1);
     uint64_t nb = (uint64_t)c->nbins;
     const int64_t *ix = (const int64_t *)(const void *)ptrs[0];
-    if (c->nout == 1) {
+    if (bs->sub) {
+        int64_t *s0 = bs->sub, *s1 = s0 + nb, *s2 = s1 + nb, *s3 = s2 + nb;
+        int64_t i = 0;
+        for (; i + SUBS <= m; i += SUBS) {
+            uint64_t k0 = (uint64_t)ix[i], k1 = (uint64_t)ix[i + 1];
+            uint64_t k2 = (uint64_t)ix[i + 2], k3 = (uint64_t)ix[i + 3];
+            s0[k0 < nb ? k0 : 0] += k0 < nb;
+            s1[k1 < nb ? k1 : 0] += k1 < nb;
+            s2[k2 < nb ? k2 : 0] += k2 < nb;
+            s3[k3 < nb ? k3 : 0] += k3 < nb;
+        }
+        for (; i < m; i++) {
+            if ((uint64_t)ix[i] < nb) {
+                s0[ix[i]]++;
+            }
+        }
+    }
+    else if (c->nout == 1) {
         int64_t *acc = (int64_t *)(void *)bs->part;
         for (int64_t i = 0; i < m; i++) {
             if ((uint64_t)ix[i] < nb) {
@@ -107,6 +131,12 @@ bin_task(void *vctx, int64_t task, cw__worker_t *w)
     bin_slab_t bs = {
         .c = c, .part = c->partials + (size_t)(task * c->nbins) * 8, .vm = &w->vm};
     int64_t t1 = (task + 1) * c->G < c->T ? (task + 1) * c->G : c->T;
+    if (c->nout == 1 && c->nbins <= SUB_MAX_BINS) {
+        size_t sb = (size_t)c->nbins * SUBS * sizeof(int64_t);
+        CW_TRY_RET(cw__reserve(&w->vm.bin_sub, &w->vm.bin_sub_cap, sb));
+        bs.sub = w->vm.bin_sub;
+        memset(bs.sub, 0, sb);
+    }
     for (int64_t t = task * c->G; t < t1; t++) {
         int64_t off[CW_MAXDIM], count[CW_MAXDIM];
         cw__tile_at(e, c->ntiles, t, off, count);
@@ -121,6 +151,14 @@ bin_task(void *vctx, int64_t task, cw__worker_t *w)
             .begin = bin_slab_begin, .end = bin_slab_end, .ctx = &bs};
         CW_TRY_RET(cw__eval_region_sink(e, &c->lay, off, count, c->nout, c->outs, dsts,
                                         dstr, &sink, w));
+    }
+    if (bs.sub) {
+        int64_t *acc = (int64_t *)(void *)bs.part;
+        for (int64_t k = 0; k < c->nbins; k++) {
+            for (int j = 0; j < SUBS; j++) {
+                acc[k] += bs.sub[j * c->nbins + k];
+            }
+        }
     }
     return CW_OK;
 }
@@ -196,6 +234,9 @@ cw__expr_bincount(cw_expr_t *e, const cw_output_t *o, const cw_config_t *cfg)
     size_t te = 8 * (size_t)c.nout;
     for (int k = 0; k < e->ndim; k++) {
         te *= (size_t)e->tile[k];
+    }
+    if (c.nout == 1 && c.nbins <= SUB_MAX_BINS) {
+        te += vec * SUBS; /* the interleaved counts */
     }
     cw__job_t job = cw__expr_job(e, &c.lay, ngroups, te, bin_task, &c);
     int nthreads;

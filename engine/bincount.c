@@ -4,7 +4,8 @@
  * numpy.histogram.  The program gives each element's bin index (and, when
  * weighted, its weight); a task evaluates a group of consecutive tiles,
  * slab by slab, and adds each slab into its group's partial: a vector of
- * nbins int64 counts or sums.  Indices outside [0, nbins) are left out.
+ * nbins int64 counts or sums.  Indices outside [0, nbins) are left out;
+ * the least and greatest index are found on the way when asked for.
  * At the end the groups' partials are combined pairwise in group order.
  *
  * The groups depend on the shape, the tiles, nbins and the memory limit,
@@ -28,6 +29,7 @@ typedef struct bin_ctx {
     int64_t nbins;
     bool fsum;      /* float64 weights */
     char *partials; /* groups x nbins x 8 */
+    int64_t *ext;   /* groups x (least, greatest index), or NULL */
 } bin_ctx_t;
 
 /* One task's sink: slabs of the indices (and weights) into the thread's
@@ -36,7 +38,8 @@ typedef struct bin_slab {
     const bin_ctx_t *c;
     int64_t tstr[CW_MAXDIM]; /* C strides of the tile, 8-byte elements */
     char *part;
-    int64_t *sub; /* counts: SUBS interleaved vectors, or NULL */
+    int64_t *sub;   /* counts: SUBS interleaved vectors, or NULL */
+    int64_t lo, hi; /* the least and greatest index seen */
     cw__vm_scratch_t *vm;
 } bin_slab_t;
 
@@ -75,6 +78,15 @@ bin_slab_end(void *vctx, int ax, int64_t r0, int64_t r1, const char *const *ptrs
     int64_t m = slab_elems(bs, ax, r0, r1);
     uint64_t nb = (uint64_t)c->nbins;
     const int64_t *ix = (const int64_t *)(const void *)ptrs[0];
+    if (c->ext) {
+        int64_t lo = bs->lo, hi = bs->hi;
+        for (int64_t i = 0; i < m; i++) {
+            lo = ix[i] < lo ? ix[i] : lo;
+            hi = ix[i] > hi ? ix[i] : hi;
+        }
+        bs->lo = lo;
+        bs->hi = hi;
+    }
     if (bs->sub) {
         int64_t *s0 = bs->sub, *s1 = s0 + nb, *s2 = s1 + nb, *s3 = s2 + nb;
         int64_t i = 0;
@@ -152,6 +164,10 @@ bin_task(void *vctx, int64_t task, cw__worker_t *w)
         CW_TRY_RET(cw__eval_region_sink(e, &c->lay, off, count, c->nout, c->outs, dsts,
                                         dstr, &sink, w));
     }
+    if (c->ext) {
+        c->ext[2 * task] = bs.lo;
+        c->ext[2 * task + 1] = bs.hi;
+    }
     if (bs.sub) {
         int64_t *acc = (int64_t *)(void *)bs.part;
         for (int64_t k = 0; k < c->nbins; k++) {
@@ -208,6 +224,10 @@ cw__expr_bincount(cw_expr_t *e, const cw_output_t *o, const cw_config_t *cfg)
     if (c.nbins < 0 || o->dst == NULL) {
         return cw__error(CW_EINVAL, "bincount needs nbins >= 0 and a buffer");
     }
+    if (o->extremes) {
+        o->extremes[0] = INT64_MAX; /* stays so when there is nothing */
+        o->extremes[1] = INT64_MIN;
+    }
     size_t vec = (size_t)c.nbins * 8;
     if (c.nbins == 0) {
         return CW_OK;
@@ -242,9 +262,13 @@ cw__expr_bincount(cw_expr_t *e, const cw_output_t *o, const cw_config_t *cfg)
     int nthreads;
     CW_TRY_RET(cw__job_plan(&job, &budget, cfg, &nthreads));
     c.partials = cw__calloc((size_t)ngroups, vec);
-    if (c.partials == NULL) {
-        return cw__error(CW_ENOMEM, "out of memory for %lld bincount partials",
-                         (long long)ngroups);
+    if (o->extremes) {
+        c.ext = cw__malloc((size_t)ngroups * 2 * sizeof(int64_t));
+    }
+    if (c.partials == NULL || (o->extremes && c.ext == NULL)) {
+        rc = cw__error(CW_ENOMEM, "out of memory for %lld bincount partials",
+                       (long long)ngroups);
+        goto fail;
     }
     CW_TRY(cw__job_exec(&job, nthreads, cfg));
     /* Pairwise in group order: independent of the threads. */
@@ -255,8 +279,17 @@ cw__expr_bincount(cw_expr_t *e, const cw_output_t *o, const cw_config_t *cfg)
         }
     }
     memcpy(o->dst, c.partials, vec);
+    if (c.ext) {
+        for (int64_t g = 0; g < ngroups; g++) {
+            o->extremes[0] =
+                c.ext[2 * g] < o->extremes[0] ? c.ext[2 * g] : o->extremes[0];
+            o->extremes[1] =
+                c.ext[2 * g + 1] > o->extremes[1] ? c.ext[2 * g + 1] : o->extremes[1];
+        }
+    }
     rc = CW_OK;
 fail:
     cw__free(c.partials);
+    cw__free(c.ext);
     return rc;
 }

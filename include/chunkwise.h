@@ -521,6 +521,9 @@ typedef struct cw_output {
     int64_t nbins; /**< CW_OUT_BINCOUNT: bins counted */
     bool weighted; /**< CW_OUT_BINCOUNT: sum value `weights` per bin */
     int weights;   /**< CW_OUT_BINCOUNT: that value's id */
+    int64_t *extremes; /**< CW_OUT_BINCOUNT, optional: receives the least
+                            and the greatest index (INT64_MAX, INT64_MIN
+                            for none) */
 } cw_output_t;
 
 /**

@@ -278,6 +278,16 @@ def test_bincount(dtype):
     np.testing.assert_allclose(got, np.bincount(a, weights=wr), rtol=1e-12)
 
 
+def test_bincount_beyond_the_first_guess_of_bins():
+    a = np.random.default_rng(8).integers(0, 10_000, 20_000)
+    a[7] = 123_456
+    for got, want in _both(lambda x: np.bincount(x), a, (999,)):
+        _same(got, want)
+    w = np.random.default_rng(9).integers(0, 3, a.shape).astype("f8")
+    for got, want in _both(lambda x: np.bincount(x, w, minlength=200_000), a, (999,)):
+        _same(got, want)
+
+
 def test_bincount_float_sums_are_the_same_for_any_thread_count():
     a = np.random.default_rng(3).integers(0, 40, 100_000)
     w = np.random.default_rng(4).random(100_000)

@@ -88,7 +88,7 @@ store_target(PyObject *t, run_args *ra, int k)
  *   ("accumulate", id, ufunc, loop, axis, out | target)
  *   ("argreduce", id, is_max, axis, out)
  *   ("store", id, target)
- *   ("bincount", id, weights_id or -1, out)
+ *   ("bincount", id, weights_id or -1, out[, extremes])
  * Borrowed strings stay valid while the tuple lives (the caller's list). */
 static int
 parse_output(PyObject *t, run_args *ra, int k)
@@ -157,12 +157,27 @@ parse_output(PyObject *t, run_args *ra, int k)
         return 0;
     }
     if (strcmp(kind, "bincount") == 0) {
-        /* ("bincount", id, weights id or -1, out): out's length is nbins. */
+        /* ("bincount", id, weights id or -1, out[, extremes]): out's
+         * length is nbins; extremes, an int64 array of 2, receives the
+         * least and greatest index. */
         int wid = -1;
+        int64_t est[CW_MAXDIM];
         o->kind = CW_OUT_BINCOUNT;
-        if (!PyArg_ParseTuple(t, "siiO:bincount", &kind, &id, &wid, &a) ||
+        if (!PyArg_ParseTuple(t, "siiO|O:bincount", &kind, &id, &wid, &a, &b) ||
             out_array(a, true, &o->dst, ra->strides[k]) < 0) {
             return -1;
+        }
+        if (b != NULL) {
+            void *ext;
+            if (out_array(b, true, &ext, est) < 0) {
+                return -1;
+            }
+            if (PyArray_TYPE((PyArrayObject *)b) != NPY_INT64 ||
+                PyArray_SIZE((PyArrayObject *)b) != 2) {
+                PyErr_SetString(PyExc_ValueError, "extremes are an int64 array of 2");
+                return -1;
+            }
+            o->extremes = ext;
         }
         int tn = PyArray_TYPE((PyArrayObject *)a);
         if (PyArray_NDIM((PyArrayObject *)a) != 1 ||

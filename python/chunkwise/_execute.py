@@ -337,12 +337,13 @@ def store(node, target: StoreTarget) -> Leaf:
     return open_hdf5(target.path, target.name)
 
 
-def bincount(index, weights, nbins, dtype) -> np.ndarray:
+def bincount(index, weights, nbins, dtype, extremes=None) -> np.ndarray:
     """Count the int64 bin indices of node ``index`` in [0, nbins) (others
     are left out), or sum the weights of node ``weights`` (int64 or
     float64, ``dtype``) per bin: one engine pass over the program of both.
-    Results the nodes need first (a reduction inside them) are computed
-    before it."""
+    ``extremes`` (an int64 array of 2), when given, receives the least and
+    greatest index (int64 max and min when there is none).  Results the
+    nodes need first (a reduction inside them) are computed before it."""
     cfg = current()
     if nbins * 8 > cfg.memory_limit // 2:
         raise _core.MemoryBudgetError(
@@ -354,10 +355,13 @@ def bincount(index, weights, nbins, dtype) -> np.ndarray:
                 if isinstance(n, DEFERRED)]
     results = run(plan(deferred), cfg) if deferred else {}
     out = np.zeros(nbins, dtype)
+    if extremes is not None:
+        extremes[:] = (np.iinfo(np.int64).max, np.iinfo(np.int64).min)
     if nbins == 0 or math.prod(index.shape) == 0:
         return out
     ex, ids = program(roots, results)
     wid = ids[1] if weights is not None else -1
-    _run(cfg, ex, [("bincount", ids[0], wid, out)], "bincount", "chunkwise bincount")
+    o = ("bincount", ids[0], wid, out) + (() if extremes is None else (extremes,))
+    _run(cfg, ex, [o], "bincount", "chunkwise bincount")
     return out
 

@@ -45,6 +45,8 @@ from .ufuncs import apply_ufunc
 __all__ = ["searchsorted", "take_table"]
 
 _I64 = np.dtype(np.int64)
+# Bins bincount counts into before it knows the greatest index.
+_GUESS = 4096
 
 
 def _u(ufunc, *operands):
@@ -323,14 +325,21 @@ def _np_bincount(x, weights=None, minlength=0):
     rtype = np.dtype(np.intp) if w is None else np.dtype(np.float64)
     if node.shape[0] == 0:
         return np.zeros(minlength, rtype)
-    (lo, hi), = _minmax([node])
+    idx = _cast(node, _I64)
+    wt = None if w is None else _cast(w, np.float64)
+    acc = _I64 if w is None else np.dtype(np.float64)
+    # One pass counts into a first guess of bins and finds the extremes on
+    # the way; a second one only when an index lies beyond the guess.
+    guess = max(minlength, _GUESS)
+    ext = np.empty(2, np.int64)
+    n = _count(idx, wt, guess, acc, ext)
+    lo, hi = int(ext[0]), int(ext[1])
     if lo < 0:
         raise ValueError("'list' argument must have no negative elements")
-    nb = max(int(hi) + 1, minlength)
-    idx = _cast(node, _I64)
-    if w is None:
-        return _count(idx, None, nb, _I64).astype(rtype, copy=False)
-    return _count(idx, _cast(w, np.float64), nb, np.dtype(np.float64))
+    nb = max(hi + 1, minlength)
+    if nb > guess:
+        n = _count(idx, wt, nb, acc)
+    return n[:nb].astype(rtype, copy=False)
 
 
 def _columns(sample):

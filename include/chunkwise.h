@@ -518,9 +518,9 @@ typedef struct cw_output {
     bool is_max;
     const char *path, *dataset;
     const cw_store_opts_t *store;
-    int64_t nbins; /**< CW_OUT_BINCOUNT: bins counted */
-    bool weighted; /**< CW_OUT_BINCOUNT: sum value `weights` per bin */
-    int weights;   /**< CW_OUT_BINCOUNT: that value's id */
+    int64_t nbins;     /**< CW_OUT_BINCOUNT: bins counted */
+    bool weighted;     /**< CW_OUT_BINCOUNT: sum value `weights` per bin */
+    int weights;       /**< CW_OUT_BINCOUNT: that value's id */
     int64_t *extremes; /**< CW_OUT_BINCOUNT, optional: receives the least
                             and the greatest index (INT64_MAX, INT64_MIN
                             for none) */

@@ -359,7 +359,7 @@ test_table_bincount(void)
     static int64_t got_l[N], got_r[N];
     static double got_t[N];
     int64_t s8[1] = {8};
-    int64_t counts[2][6];
+    int64_t counts[2][6], ext[2];
     double sums[2][6];
     for (int t = 0; t < 2; t++) {
         cw_config_t cfg = {.threads = t == 0 ? 1 : 3};
@@ -367,7 +367,11 @@ test_table_bincount(void)
             {.kind = CW_OUT_BUFFER, .id = il, .dst = got_l, .strides = s8},
             {.kind = CW_OUT_BUFFER, .id = ir, .dst = got_r, .strides = s8},
             {.kind = CW_OUT_BUFFER, .id = it, .dst = got_t, .strides = s8},
-            {.kind = CW_OUT_BINCOUNT, .id = ir, .nbins = 6, .dst = counts[t]},
+            {.kind = CW_OUT_BINCOUNT,
+             .id = ir,
+             .nbins = 4,
+             .dst = counts[t],
+             .extremes = ext},
             {.kind = CW_OUT_BINCOUNT,
              .id = il,
              .nbins = 6,
@@ -378,18 +382,25 @@ test_table_bincount(void)
         ASSERT_OK(cw_expr_run(e, 5, outs, &cfg));
         ASSERT_EQ(cw_fp_flags(), 0);
     }
-    int64_t want_c[6] = {0}, want_s[6] = {0};
+    int64_t want_c[6] = {0}, want_s[6] = {0}, lo = 99, hi = -1;
     for (int i = 0; i < N; i++) {
         ASSERT_EQ(got_l[i], want_l[i]);
         ASSERT_EQ(got_r[i], want_r[i]);
         int64_t k = want_r[i] > 4 ? 4 : want_r[i];
         ASSERT_TRUE(memcmp(&got_t[i], &table[k], 8) == 0);
         want_c[want_r[i]]++;
+        lo = want_r[i] < lo ? want_r[i] : lo;
+        hi = want_r[i] > hi ? want_r[i] : hi;
         want_s[want_l[i]] += (int64_t)w[i];
     }
+    ASSERT_EQ(ext[0], lo);
+    ASSERT_EQ(ext[1], hi);
+    ASSERT_TRUE(hi >= 4); /* indices past nbins were left out */
     for (int k = 0; k < 6; k++) {
-        ASSERT_EQ(counts[0][k], want_c[k]);
-        ASSERT_EQ(counts[1][k], want_c[k]);
+        if (k < 4) {
+            ASSERT_EQ(counts[0][k], want_c[k]);
+            ASSERT_EQ(counts[1][k], want_c[k]);
+        }
         ASSERT_EQ((int64_t)sums[0][k], want_s[k]);
         ASSERT_TRUE(memcmp(&sums[0][k], &sums[1][k], 8) == 0);
     }

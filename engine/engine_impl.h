@@ -57,6 +57,10 @@ typedef struct cw__vm_scratch {
     size_t red_stacks_cap;
     void *arg_tile; /* an arg-reduction's tile of values */
     size_t arg_tile_cap;
+    void *bin_slabs; /* one slab of a bincount's indices (and weights) */
+    size_t bin_slabs_cap;
+    void *bin_sub; /* a bincount task's interleaved counts */
+    size_t bin_sub_cap;
     void *out_chunk; /* the output chunk a store gathers
                         (or one slab of it, streaming) */
     size_t out_chunk_cap;

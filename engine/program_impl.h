@@ -2,8 +2,8 @@
  * program_impl.h -- the inside of a program, shared by the files that
  * build, plan, evaluate and run programs (program.c, loops.c, plan.c,
  * vm.c, region_eval.c, reduce.c, run.c, accumulate.c, argreduce.c,
- * exprsrc.c): the program and its values, the per-thread tile layout, the
- * slab sink, a reduction's context, and the cw__ functions between them.
+ * bincount.c, table.c, exprsrc.c): the program and its values, the per-thread tile
+ * layout, the slab sink, a reduction's context, and the cw__ functions between them.
  */
 #ifndef CW_BUILDING_ENGINE
 #error "program_impl.h is internal to the engine layer"
@@ -21,6 +21,13 @@
 #define CW__MAX_OUTS 8
 
 typedef enum { CW__V_INPUT, CW__V_SCALAR, CW__V_CAST, CW__V_LOOP } cw__vkind_t;
+
+/* An in-memory table a loop reads (table.c): borrowed from the caller. */
+typedef struct cw__table {
+    const void *data;
+    int64_t n;
+    size_t itemsize;
+} cw__table_t;
 
 /* One value of a program. */
 typedef struct cw__value {
@@ -41,7 +48,8 @@ typedef struct cw__value {
     cw_loop_fn fn;
     void *data;
     char name[32];
-    int reg; /* register of a computed value */
+    cw__table_t table; /* a table lookup's table (data points here) */
+    int reg;           /* register of a computed value */
 } cw__value_t;
 
 /* A program: values in dependency order; immutable once finished. */
@@ -204,5 +212,7 @@ int cw__expr_accumulate_store(cw_expr_t *e, const cw_output_t *o,
                               const cw_config_t *cfg);
 int cw__expr_argreduce(cw_expr_t *e, bool is_max, int axis, int64_t *dst,
                        const cw_config_t *cfg);
+/* The bincount run (bincount.c). */
+int cw__expr_bincount(cw_expr_t *e, const cw_output_t *o, const cw_config_t *cfg);
 
 #endif

@@ -3,7 +3,7 @@
  * data and runs them.  Here too, the runs whose tiles are computed once
  * each: values read into caller buffers, shared passes of reads and
  * reductions, and the result stored to a new dataset (through store.c);
- * accumulations and arg-reductions have files of their own.  Each run is
+ * accumulations, arg-reductions and bincounts have files of their own.  Each run is
  * one job (sched.c) of one task per tile, planned in the memory budget
  * (budget.c) before anything is read.
  *
@@ -491,6 +491,8 @@ check_output(const cw_expr_t *e, int k, const cw_output_t *o)
                                    "output %d: a reduction needs a loop, "
                                    "its axes and a buffer",
                                    k);
+        case CW_OUT_BINCOUNT:
+            return CW_OK;
         case CW_OUT_ACCUMULATE:
         case CW_OUT_ARGREDUCE:
         case CW_OUT_STORE:
@@ -552,6 +554,9 @@ cw_expr_run(cw_expr_t *e, int n, const cw_output_t *outs, const cw_config_t *cfg
                 break;
             case CW_OUT_ARGREDUCE:
                 CW_TRY_RET(cw__expr_argreduce(e, o->is_max, o->axis, o->dst, cfg));
+                break;
+            case CW_OUT_BINCOUNT:
+                CW_TRY_RET(cw__expr_bincount(e, o, cfg));
                 break;
             case CW_OUT_STORE:
                 plain = plain_input(e, o->id);

@@ -156,6 +156,8 @@ cw__worker_destroy(cw__worker_t *w)
     cw__free(vm->red_slabs);
     cw__free(vm->red_stacks);
     cw__free(vm->arg_tile);
+    cw__free(vm->bin_slabs);
+    cw__free(vm->bin_sub);
     cw__free(vm->out_chunk);
     cw__io_scratch_destroy(&w->io);
     cw__worker_init(w);

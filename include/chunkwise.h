@@ -426,6 +426,35 @@ CW_API int cw_expr_select(cw_expr_t *e, int cond, int a, int b, int *id);
  */
 CW_API int cw_expr_builtin(cw_expr_t *e, const char *name, int nin, const int *ins,
                            cw_dtype_t dtype, int *id);
+/** Lookups in an in-memory table (cw_expr_table). */
+typedef enum cw_table_op {
+    CW_TABLE_SEARCH_LEFT,  /**< int64 insertion index of each value in the
+                                sorted table, before equal elements
+                                (numpy.searchsorted side="left") */
+    CW_TABLE_SEARCH_RIGHT, /**< ... after equal elements (side="right") */
+    CW_TABLE_TAKE,         /**< the table's element at each int64 index,
+                                clipped to [0, n) */
+    CW_TABLE_UNIFORM_BINS  /**< numpy.histogram's int64 bin of each value
+                                for equal bins, @p dtype float64 or float32
+                                (the values'): the table is float64, first
+                                edge, last - first, for float32 values 1.0
+                                if NumPy divides in float32 (else 0.0),
+                                then the n + 1 edges (n >= 1); values
+                                outside the range must be replaced by an
+                                edge first */
+} cw_table_op_t;
+
+/**
+ * @brief Add a lookup of value @p in in @p table (@p n elements of @p dtype,
+ *        C-contiguous).  Searches take values of @p dtype and give int64
+ *        indices; the table must be sorted in NumPy's order (NaN last), as
+ *        numpy.sort leaves it.  A take takes int64 indices and gives values
+ *        of @p dtype; @p n must be at least 1.
+ * @param table  borrowed: it must outlive @p e and stay unchanged.
+ * @return CW_ETYPE for complex searches (NumPy's order is not kept here).
+ */
+CW_API int cw_expr_table(cw_expr_t *e, cw_table_op_t op, int in, const void *table,
+                         int64_t n, cw_dtype_t dtype, int *id);
 /** @brief Choose the result value and the tile shape work is split by
  *         (zeros: the first chunked input's chunks). */
 CW_API int cw_expr_finish(cw_expr_t *e, int result, const int64_t *tile);
@@ -441,7 +470,9 @@ typedef enum cw_out_kind {
                             new dataset when path is set */
     CW_OUT_ARGREDUCE,  /**< int64 indices of the extreme along axis (-1:
                             the array in C order) into dst, C-contiguous */
-    CW_OUT_STORE       /**< the value into a new HDF5 dataset */
+    CW_OUT_STORE,      /**< the value into a new HDF5 dataset */
+    CW_OUT_BINCOUNT    /**< counts (or sums of weights) of each int64 bin
+                            index in [0, nbins) into dst */
 } cw_out_kind_t;
 
 /**
@@ -464,6 +495,14 @@ typedef enum cw_out_kind {
  * - CW_OUT_STORE: path, dataset, store (see cw_store; only chunks, codec,
  *   blosc_codec, level, shuffle, bitshuffle and overwrite are used; the
  *   shape is the program's).
+ * - CW_OUT_BINCOUNT: id (an int64 value: bin indices; those outside
+ *   [0, nbins) are left out), nbins, dst (nbins elements), and when
+ *   weighted the value `weights` (int64 or float64), whose sum per bin dst
+ *   receives in that dtype; else dst holds int64 counts.  Tiles are
+ *   counted in groups of consecutive tiles, one task per group, whose
+ *   partials are combined pairwise in group order; the grouping depends
+ *   only on the shape, the tiles, nbins and the memory limit, so float
+ *   sums are bit-identical for any thread count.
  *
  * Accumulations, arg-reductions and stores are of the program's result:
  * their id must be that value.
@@ -482,6 +521,12 @@ typedef struct cw_output {
     bool is_max;
     const char *path, *dataset;
     const cw_store_opts_t *store;
+    int64_t nbins;     /**< CW_OUT_BINCOUNT: bins counted */
+    bool weighted;     /**< CW_OUT_BINCOUNT: sum value `weights` per bin */
+    int weights;       /**< CW_OUT_BINCOUNT: that value's id */
+    int64_t *extremes; /**< CW_OUT_BINCOUNT, optional: receives the least
+                            and the greatest index (INT64_MAX, INT64_MIN
+                            for none) */
 } cw_output_t;
 
 /**

@@ -15,8 +15,9 @@ PKG = os.path.dirname(chunkwise.__file__)
 # The import rule: a module imports only modules listed before it.
 ORDER = ["_dtypes", "indexing", "config", "progress", "_nodes", "_coerce", "_rewrite",
          "ufuncs", "reductions", "functions", "views", "_twoouts", "_html", "_compile", "_plan",
-         "_execute", "selection", "complexes", "interop", "array", "methods", "hdf5meta",
-         "creation", "special", "group", "array_api_ext", "array_api", "__init__", "xarray_chunkmanager", "cli", "__main__"]
+         "_execute", "selection", "complexes", "interop", "histograms", "array", "methods",
+         "hdf5meta", "creation", "special", "group", "array_api_ext", "array_api", "__init__",
+         "xarray_chunkmanager", "cli", "__main__"]
 
 
 def _modules():

@@ -181,3 +181,30 @@ def test_matmul_holds_budget(tmp_path):
     """)
     assert r["ok"], r
     assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r
+
+
+def test_histogram_holds_budget(big):
+    """numpy.histogram of a dataset 16x memory_limit: range found by a
+    min/max pass, then the counting pass; 100 bins with a range given.
+    Checked afterwards against NumPy's histograms of slices read by h5py."""
+    path, _ = big
+    r = run(f"""
+        import h5py, hdf5plugin
+        a = cw.open({str(path)!r}, "/x")
+        assert a.nbytes >= 16 * {LIMIT}
+        base = peak()
+        n1, e1 = np.histogram(a, 64)
+        n2, e2 = np.histogram(a, 100, range=(1e6, 1e8))
+        p = peak()
+        ref1, ref2 = np.zeros(64, np.intp), np.zeros(100, np.intp)
+        with h5py.File({str(path)!r}) as f:
+            d = f["/x"]
+            for i in range(0, d.shape[0], 2**22):
+                block = d[i:i + 2**22]
+                ref1 += np.histogram(block, e1)[0]
+                ref2 += np.histogram(block, 100, range=(1e6, 1e8))[0]
+        ok = bool(np.array_equal(n1, ref1) and np.array_equal(n2, ref2))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """)
+    assert r["ok"]
+    assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r

@@ -89,6 +89,15 @@ SURFACE = [
     ("isneginf", np.isneginf, lambda f, x: f(-x / 0.0), ALL, FLOAT),
     ("sinc", np.sinc, lambda f, x: f(x), ALL, NUM),
     ("fix", np.fix, lambda f, x: f(x * 0.7 - 2), ALL, NUM),
+    # elementwise lookups in an in-memory table (histograms.py)
+    ("digitize", np.digitize, lambda f, x: f(x, [2, 5.5, 9]), ALL, NUM),
+    ("digitize-right-decreasing", np.digitize, lambda f, x: f(x, [9, 5, 2], right=True),
+     ALL, NUM),
+    ("searchsorted", np.searchsorted, lambda f, x: f(np.array([1, 3, 3, 8]), x), ALL, NUM),
+    ("searchsorted-right", np.searchsorted,
+     lambda f, x: f(np.array([1.5, 3, 3, 8]), x, side="right"), ALL, NUM),
+    ("isin", np.isin, lambda f, x: f(x, [0, 3, 12]), ALL, NUM),
+    ("isin-invert", np.isin, lambda f, x: f(x, [1.0, 5.0], invert=True), ALL, NUM),
     # already lazy
     ("transpose", np.transpose, lambda f, x: f(x), ALL, NUM),
     ("concatenate", np.concatenate, lambda f, x: f([x, x], axis=-1), ALL, NUM),

@@ -199,6 +199,62 @@ Expr_builtin(ExprObject *self, PyObject *args)
     return cwpy_expr_status(self, rc, id);
 }
 
+/* A lookup of value `in` in a 1-d table (an ndarray kept alive by the
+ * program): "search_left", "search_right", "take" or "uniform_bins". */
+static PyObject *
+Expr_table(ExprObject *self, PyObject *args)
+{
+    const char *op;
+    int in;
+    PyObject *tobj;
+    if (!PyArg_ParseTuple(args, "siO!:table", &op, &in, &PyArray_Type, &tobj)) {
+        return NULL;
+    }
+    PyArrayObject *t = (PyArrayObject *)tobj;
+    cw_table_op_t top;
+    if (strcmp(op, "search_left") == 0) {
+        top = CW_TABLE_SEARCH_LEFT;
+    }
+    else if (strcmp(op, "search_right") == 0) {
+        top = CW_TABLE_SEARCH_RIGHT;
+    }
+    else if (strcmp(op, "take") == 0) {
+        top = CW_TABLE_TAKE;
+    }
+    else if (strcmp(op, "uniform_bins") == 0) {
+        top = CW_TABLE_UNIFORM_BINS;
+    }
+    else {
+        PyErr_Format(PyExc_ValueError, "unknown table operation '%s'", op);
+        return NULL;
+    }
+    if (PyArray_NDIM(t) != 1 || !PyArray_IS_C_CONTIGUOUS(t) || !PyArray_ISALIGNED(t) ||
+        PyArray_ISBYTESWAPPED(t)) {
+        PyErr_SetString(PyExc_ValueError, "a table is a 1-d contiguous native array");
+        return NULL;
+    }
+    cw_dtype_t dt;
+    if (cwpy_parse_dtype((PyObject *)PyArray_DESCR(t), &dt) < 0) {
+        return NULL;
+    }
+    if (top == CW_TABLE_UNIFORM_BINS) {
+        /* A float64 table of parameters and edges for values of their own
+         * dtype. */
+        if (dt != CW_FLOAT64) {
+            PyErr_SetString(PyExc_ValueError, "uniform_bins takes a float64 table");
+            return NULL;
+        }
+        dt = cw_expr_dtype(self->e, in);
+    }
+    if (PyList_Append(self->refs, tobj) < 0) {
+        return NULL;
+    }
+    int id = -1;
+    int rc =
+        cw_expr_table(self->e, top, in, PyArray_DATA(t), PyArray_DIM(t, 0), dt, &id);
+    return cwpy_expr_status(self, rc, id);
+}
+
 static PyObject *
 Expr_finish(ExprObject *self, PyObject *args)
 {
@@ -259,12 +315,16 @@ static PyMethodDef Expr_methods[] = {
     {"select", (PyCFunction)Expr_select, METH_VARARGS, "select(cond, a, b) -> id"},
     {"builtin", (PyCFunction)Expr_builtin, METH_VARARGS,
      "builtin(name, ids, dtype) -> id"},
+    {"table", (PyCFunction)Expr_table, METH_VARARGS,
+     "table(op, id, table) -> id: 'search_left', 'search_right', 'take' or "
+     "'uniform_bins'"},
     {"finish", (PyCFunction)Expr_finish, METH_VARARGS, "finish(result, tile)"},
     {"run", (PyCFunction)Expr_run, METH_VARARGS,
      "run(outputs, threads, memory_limit, progress): compute the outputs, a list "
      "of (kind, id, ...) tuples: ('buffer', id, out), ('reduce', id, ufunc, loop, "
      "axes_mask, out), ('accumulate', id, ufunc, loop, axis, out | target), "
-     "('argreduce', id, is_max, axis, out), ('store', id, target); a target is "
+     "('argreduce', id, is_max, axis, out), ('store', id, target), ('bincount', "
+     "id, weights_id or -1, out); a target is "
      "(path, name, chunks, codec, blosc_codec, level, shuffle, bitshuffle, "
      "overwrite)"},
     {"as_source", (PyCFunction)Expr_as_source, METH_NOARGS,

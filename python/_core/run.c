@@ -88,6 +88,7 @@ store_target(PyObject *t, run_args *ra, int k)
  *   ("accumulate", id, ufunc, loop, axis, out | target)
  *   ("argreduce", id, is_max, axis, out)
  *   ("store", id, target)
+ *   ("bincount", id, weights_id or -1, out[, extremes])
  * Borrowed strings stay valid while the tuple lives (the caller's list). */
 static int
 parse_output(PyObject *t, run_args *ra, int k)
@@ -163,6 +164,41 @@ parse_output(PyObject *t, run_args *ra, int k)
             PyErr_SetString(PyExc_ValueError, "argreduce writes int64 indices");
             return -1;
         }
+        return 0;
+    }
+    if (strcmp(kind, "bincount") == 0) {
+        /* ("bincount", id, weights id or -1, out[, extremes]): out's
+         * length is nbins; extremes, an int64 array of 2, receives the
+         * least and greatest index. */
+        int wid = -1;
+        int64_t est[CW_MAXDIM];
+        o->kind = CW_OUT_BINCOUNT;
+        if (!PyArg_ParseTuple(t, "siiO|O:bincount", &kind, &id, &wid, &a, &b) ||
+            out_array(a, true, &o->dst, ra->strides[k]) < 0) {
+            return -1;
+        }
+        if (b != NULL) {
+            void *ext;
+            if (out_array(b, true, &ext, est) < 0) {
+                return -1;
+            }
+            if (PyArray_TYPE((PyArrayObject *)b) != NPY_INT64 ||
+                PyArray_SIZE((PyArrayObject *)b) != 2) {
+                PyErr_SetString(PyExc_ValueError, "extremes are an int64 array of 2");
+                return -1;
+            }
+            o->extremes = ext;
+        }
+        int tn = PyArray_TYPE((PyArrayObject *)a);
+        if (PyArray_NDIM((PyArrayObject *)a) != 1 ||
+            (tn != NPY_INT64 && tn != NPY_FLOAT64)) {
+            PyErr_SetString(PyExc_ValueError,
+                            "bincount writes a 1-d int64 or float64 array");
+            return -1;
+        }
+        o->nbins = PyArray_DIM((PyArrayObject *)a, 0);
+        o->weighted = wid >= 0;
+        o->weights = wid;
         return 0;
     }
     if (strcmp(kind, "store") == 0) {

@@ -155,6 +155,8 @@ def program(roots, results=None, describe_only=False, tile=None, cuts=()):
             return ex.select(*operands(node))
         if isinstance(node, Op):
             ids = operands(node)
+            if node.table is not None:
+                return ex.table(node.loop, ids[0], node.table)
             if isinstance(node.loop, str):
                 return ex.builtin(node.loop, ids, node.dtype)
             return ex.ufunc(node.ufunc, node.loop, ids)

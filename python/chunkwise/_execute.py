@@ -22,14 +22,14 @@ import numpy as np
 from . import _core
 from ._coerce import normalize_chunks
 from ._compile import open_hdf5, program, stand_in
-from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Reduce
+from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Reduce, children, postorder
 from ._plan import plan
 from .config import current
 from .indexing import View
 from .progress import reporter
 
 __all__ = ["StoreTarget", "store_target", "run", "materialise", "compute", "store",
-           "report_fp", "user_stacklevel"]
+           "bincount", "report_fp", "user_stacklevel"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -344,3 +344,33 @@ def store(node, target: StoreTarget) -> Leaf:
     """Stream ``node`` into a new HDF5 dataset; returns a Leaf over it."""
     run(plan((), store=node, target=target))
     return open_hdf5(target.path, target.name)
+
+
+def bincount(index, weights, nbins, dtype, extremes=None) -> np.ndarray:
+    """Count the int64 bin indices of node ``index`` in [0, nbins) (others
+    are left out), or sum the weights of node ``weights`` (int64 or
+    float64, ``dtype``) per bin: one engine pass over the program of both.
+    ``extremes`` (an int64 array of 2), when given, receives the least and
+    greatest index (int64 max and min when there is none).  Results the
+    nodes need first (a reduction inside them) are computed before it."""
+    cfg = current()
+    if nbins * 8 > cfg.memory_limit // 2:
+        raise _core.MemoryBudgetError(
+            f"bincount: {nbins} bins take {nbins * 8 / 2**20:.1f} MiB, more than half "
+            f"of memory_limit ({cfg.memory_limit / 2**20:.1f} MiB)")
+    roots = [index] if weights is None else [index, weights]
+    deferred = [n for n in postorder(roots, lambda n: () if isinstance(n, DEFERRED)
+                                     else children(n))
+                if isinstance(n, DEFERRED)]
+    results = run(plan(deferred), cfg) if deferred else {}
+    out = np.zeros(nbins, dtype)
+    if extremes is not None:
+        extremes[:] = (np.iinfo(np.int64).max, np.iinfo(np.int64).min)
+    if nbins == 0 or math.prod(index.shape) == 0:
+        return out
+    ex, ids = program(roots, results)
+    wid = ids[1] if weights is not None else -1
+    o = ("bincount", ids[0], wid, out) + (() if extremes is None else (extremes,))
+    _run(cfg, ex, [o], "bincount", "chunkwise bincount")
+    return out
+

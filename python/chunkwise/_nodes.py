@@ -11,7 +11,8 @@ when a program needs it (``_compile.source``) and cached on the spec.
 - ``Const``: a scalar, already converted to the dtype its loop expects;
 - ``Op``: a NumPy ufunc applied elementwise, with the inner loop NumPy itself
   selects for the operand dtypes (``loop``: index into ``ufunc.types``, or
-  the name of an engine built-in) and the dtypes that loop takes;
+  the name of an engine built-in or table lookup) and the dtypes that loop
+  takes;
 - ``Select`` (numpy.where), ``Broadcast`` (numpy.broadcast_to), ``Cast``;
 - ``Reduce``, ``Accumulate``, ``ArgReduce``: results computed by a pass of
   their own before a program that uses them (``DEFERRED``);
@@ -265,6 +266,9 @@ class Op:
     inputs: tuple
     shape: tuple
     dtype: np.dtype
+    # A table lookup's table (loop "search_left", "search_right", "take"):
+    # a 1-d C-contiguous native ndarray, sorted for searches.
+    table: object = None
 
 
 @_node

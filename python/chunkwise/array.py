@@ -19,8 +19,8 @@ import warnings
 import numpy as np
 
 # views and selection register NumPy functions when imported.
-from . import (_execute, _plan, _twoouts, complexes, functions, interop, reductions,  # noqa
-               selection, views)
+from . import (_execute, _plan, _twoouts, complexes, functions, histograms,  # noqa
+               interop, reductions, selection, views)
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError

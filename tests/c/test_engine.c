@@ -2,7 +2,7 @@
  * test_engine.c -- C tests of the chunkwise library, without Python.
  *
  * The engine: expressions read, reduced and stored; a store cancelled
- * through the poll callback.
+ * through the poll callback; table lookups and bin counts.
  */
 #include "runner.h"
 
@@ -314,10 +314,106 @@ test_matmul_batched(void)
     cw_source_free(sb);
 }
 
+/* Searches of a sorted table (NaN last), a take, and the counts of the
+ * found indices, with and without weights, over a chunked input; the same
+ * for 1 and 3 threads. */
+static void
+test_table_bincount(void)
+{
+    enum { N = 1001 };
+    static double x[N], w[N];
+    double nan = __builtin_nan("");
+    double table[5] = {-1.0, 0.0, 0.0, 2.5, nan};
+    int64_t want_l[N], want_r[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = i % 7 == 0 ? nan : (double)(i % 9) * 0.5 - 1.5;
+        w[i] = (double)(i % 4);
+        int64_t l = 0, r = 0;
+        for (int k = 0; k < 5; k++) {
+            bool tn = k == 4, xn = x[i] != x[i];
+            bool t_lt_x = tn ? false : (xn ? true : table[k] < x[i]);
+            bool x_lt_t = xn ? false : (tn ? true : x[i] < table[k]);
+            l += t_lt_x;
+            r += !x_lt_t;
+        }
+        want_l[i] = l;
+        want_r[i] = r;
+    }
+    int64_t shape[1] = {N}, st[1] = {8}, ch[1] = {100};
+    cw_source_t *sx = NULL, *sw = NULL;
+    ASSERT_OK(cw_source_from_memory(x, 1, shape, st, CW_FLOAT64, ch, &sx));
+    ASSERT_OK(cw_source_from_memory(w, 1, shape, st, CW_FLOAT64, ch, &sw));
+    cw_expr_t *e = NULL;
+    ASSERT_OK(cw_expr_new(1, shape, &e));
+    int ax[1] = {0}, ix, iw, il, ir, it;
+    cw_sel_t sel;
+    cw_sel_all(sx, &sel);
+    ASSERT_OK(cw_expr_input(e, sx, &sel, ax, &ix));
+    ASSERT_OK(cw_expr_input(e, sw, &sel, ax, &iw));
+    ASSERT_OK(cw_expr_table(e, CW_TABLE_SEARCH_LEFT, ix, table, 5, CW_FLOAT64, &il));
+    ASSERT_OK(cw_expr_table(e, CW_TABLE_SEARCH_RIGHT, ix, table, 5, CW_FLOAT64, &ir));
+    ASSERT_OK(cw_expr_table(e, CW_TABLE_TAKE, ir, table, 5, CW_FLOAT64, &it));
+    ASSERT_EQ(cw_expr_table(e, CW_TABLE_TAKE, ix, table, 5, CW_FLOAT64, &it),
+              CW_EINVAL);
+    ASSERT_OK(cw_expr_finish(e, il, NULL));
+    static int64_t got_l[N], got_r[N];
+    static double got_t[N];
+    int64_t s8[1] = {8};
+    int64_t counts[2][6], ext[2];
+    double sums[2][6];
+    for (int t = 0; t < 2; t++) {
+        cw_config_t cfg = {.threads = t == 0 ? 1 : 3};
+        cw_output_t outs[5] = {
+            {.kind = CW_OUT_BUFFER, .id = il, .dst = got_l, .strides = s8},
+            {.kind = CW_OUT_BUFFER, .id = ir, .dst = got_r, .strides = s8},
+            {.kind = CW_OUT_BUFFER, .id = it, .dst = got_t, .strides = s8},
+            {.kind = CW_OUT_BINCOUNT,
+             .id = ir,
+             .nbins = 4,
+             .dst = counts[t],
+             .extremes = ext},
+            {.kind = CW_OUT_BINCOUNT,
+             .id = il,
+             .nbins = 6,
+             .dst = sums[t],
+             .weighted = true,
+             .weights = iw},
+        };
+        ASSERT_OK(cw_expr_run(e, 5, outs, &cfg));
+        ASSERT_EQ(cw_fp_flags(), 0);
+    }
+    int64_t want_c[6] = {0}, want_s[6] = {0}, lo = 99, hi = -1;
+    for (int i = 0; i < N; i++) {
+        ASSERT_EQ(got_l[i], want_l[i]);
+        ASSERT_EQ(got_r[i], want_r[i]);
+        int64_t k = want_r[i] > 4 ? 4 : want_r[i];
+        ASSERT_TRUE(memcmp(&got_t[i], &table[k], 8) == 0);
+        want_c[want_r[i]]++;
+        lo = want_r[i] < lo ? want_r[i] : lo;
+        hi = want_r[i] > hi ? want_r[i] : hi;
+        want_s[want_l[i]] += (int64_t)w[i];
+    }
+    ASSERT_EQ(ext[0], lo);
+    ASSERT_EQ(ext[1], hi);
+    ASSERT_TRUE(hi >= 4); /* indices past nbins were left out */
+    for (int k = 0; k < 6; k++) {
+        if (k < 4) {
+            ASSERT_EQ(counts[0][k], want_c[k]);
+            ASSERT_EQ(counts[1][k], want_c[k]);
+        }
+        ASSERT_EQ((int64_t)sums[0][k], want_s[k]);
+        ASSERT_TRUE(memcmp(&sums[0][k], &sums[1][k], 8) == 0);
+    }
+    cw_expr_free(e);
+    cw_source_free(sx);
+    cw_source_free(sw);
+}
+
 static const cw_test_t tests[] = {
     {"cancel_store", test_cancel_store, NULL},
     {"expr", test_expr, NULL},
     {"matmul_batched", test_matmul_batched, NULL},
+    {"table_bincount", test_table_bincount, NULL},
 };
 
 CW_TEST_MAIN(tests)

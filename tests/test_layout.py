@@ -16,7 +16,7 @@ PKG = os.path.dirname(chunkwise.__file__)
 ORDER = ["_dtypes", "indexing", "config", "progress", "_nodes", "_coerce", "_rewrite",
          "ufuncs", "reductions", "functions", "views", "_twoouts", "_html", "_compile", "_plan",
          "_execute", "selection", "complexes", "interop", "array", "methods", "hdf5meta",
-         "creation", "special", "group", "__init__", "xarray_chunkmanager", "cli", "__main__"]
+         "creation", "blocks", "rechunk", "special", "group", "__init__", "xarray_chunkmanager", "cli", "__main__"]
 
 
 def _modules():

@@ -10,12 +10,14 @@ import numpy as np
 from . import _core, _execute, methods, special  # noqa: they register on Array / NumPy
 from ._core import CorruptChunkError, MemoryBudgetError
 from .array import Array
+from .blocks import apply_along_axis, apply_gufunc, blockwise, map_blocks, map_overlap
 from .config import config, get_config
 from .creation import arange, asarray, empty, full, linspace, ones, open, zeros
 from .creation import (empty_like, eye, full_like, geomspace, identity, indices, logspace,
                        meshgrid, ones_like, tri, zeros_like)
 from .functions import FallbackWarning
 from .group import Group, open_group
+from .rechunk import rechunk
 
 __version__ = "0.1.0"
 
@@ -26,6 +28,7 @@ __all__ = [
     "open_group", "zeros", "stats",
     "reset_stats", "eye", "identity", "tri", "indices", "meshgrid", "zeros_like",
     "ones_like", "empty_like", "full_like", "logspace", "geomspace",
+    "map_blocks", "map_overlap", "blockwise", "apply_gufunc", "apply_along_axis", "rechunk",
 ]
 
 

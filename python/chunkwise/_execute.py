@@ -14,15 +14,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 
 import numpy as np
 
 from . import _core
 from ._coerce import normalize_chunks
-from ._compile import open_hdf5, program, stand_in
-from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Reduce
+from ._compile import chunks_of, open_hdf5, program, stand_in, take_block_error
+from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Memory, Rechunk, Reduce, children
+from ._nodes import leaf, postorder
 from ._plan import plan
 from .config import current
 from .indexing import View
@@ -83,7 +86,7 @@ def _parse_compression(compression):
 
 
 def store_target(path, name, shape, chunks, compression, level, overwrite,
-                 shuffle) -> StoreTarget:
+                 shuffle, current=None, itemsize=8) -> StoreTarget:
     """Check ``to_hdf5``'s arguments (its errors, in its order)."""
     path = os.fspath(path)
     if isinstance(path, bytes):
@@ -99,7 +102,7 @@ def store_target(path, name, shape, chunks, compression, level, overwrite,
         raise ValueError(f"shuffle must be True, False, 'byte' or 'bit', not {shuffle!r}")
     if shuffle == "bit" and codec != "blosc":
         raise ValueError("bit shuffle is only available with Blosc")
-    out_chunks = normalize_chunks(chunks, shape)
+    out_chunks = normalize_chunks(chunks, shape, current, itemsize)
     if out_chunks is None:
         out_chunks = (0,) * len(shape)
     return StoreTarget(path, name, out_chunks, codec, blosc_codec, int(level),
@@ -154,8 +157,17 @@ def _run(cfg, ex, outputs, label, what):
     id, target)``.  The engine shares one pass among the buffers and
     reductions; a program that only selects from one source is copied
     chunk by chunk on that source's grid."""
-    _engine(cfg, label, what, lambda bar: ex.run(
-        outputs, cfg.threads, cfg.memory_limit, bar))
+    try:
+        _engine(cfg, label, what, lambda bar: ex.run(
+            outputs, cfg.threads, cfg.memory_limit, bar))
+    except BaseException:
+        # A block function's own exception (with its traceback) rather
+        # than the engine's report that a block failed.
+        err = take_block_error()
+        if err is not None:
+            raise err from None
+        raise
+    take_block_error()
 
 
 def _target(t):
@@ -267,10 +279,81 @@ def _store(node, t, cfg, results):
     _run(cfg, ex, [("store", ids[0], _target(t))], label, what)
 
 
+# ------------------------------------------------------------- rechunking
+
+def _threads(cfg) -> int:
+    return cfg.threads if cfg.threads and cfg.threads > 0 else (os.cpu_count() or 1)
+
+
+def _span(n, s, t):
+    """Elements of the source chunks (extent s) one target chunk (extent
+    t) of an axis of n elements overlaps, at most."""
+    return min(n, (-(-t // s) + (1 if t % s else 0)) * s)
+
+
+def _needs_staging(spec, cfg) -> bool:
+    """Whether reading ``spec``'s node in its target chunks would decode
+    more source chunks per task than a task may hold: then the node is
+    copied first into intermediate chunks (the smaller of source and
+    target per axis), from which every target chunk is read whole."""
+    node = spec.node
+    if isinstance(node, Leaf) and isinstance(node.spec, Memory):
+        return False
+    if 0 in node.shape or any(isinstance(n, DEFERRED) for n in postorder([node], children)):
+        return False
+    src = chunks_of(node)
+    if tuple(src) == tuple(spec.chunks):
+        return False
+    item = node.dtype.itemsize
+    span = math.prod(_span(n, max(s, 1), t) for n, s, t in zip(node.shape, src, spec.chunks))
+    per_task = (span + math.prod(spec.chunks)) * item
+    return per_task * _threads(cfg) > cfg.memory_limit
+
+
+def _stage(specs, cfg, tmp):
+    """Copy each Rechunk's node into a temporary HDF5 dataset of
+    intermediate chunks under ``tmp`` and read it from there."""
+    for i, spec in enumerate(specs):
+        src = chunks_of(spec.node)
+        mid = tuple(max(1, min(s, t)) for s, t in zip(src, spec.chunks))
+        path = os.path.join(tmp, f"stage{i}.h5")
+        t = StoreTarget(path, "/staged", mid, "none", "lz4", 0, False, False, True)
+        _store(spec.node, t, cfg, {})
+        object.__setattr__(spec, "staged", open_hdf5(path, "/staged"))
+
+
+def _staged_specs(p, cfg) -> list:
+    roots = list(p.roots) + [n for ps in p.passes for n in
+                             (ps.values + tuple(r.node for r in ps.reductions)
+                              + ((ps.node,) if ps.node is not None else ()))]
+    found = []
+    for n in postorder(roots, children):
+        if isinstance(n, Leaf) and isinstance(n.spec, Rechunk) and n.spec.staged is None \
+                and all(n.spec is not f for f in found) and _needs_staging(n.spec, cfg):
+            found.append(n.spec)
+    return found
+
+
 def run(p, cfg=None, outs=None) -> dict:
     """Run plan ``p``: returns every result it computed, by node id.
-    ``outs`` (node id -> ndarray) are buffers to compute roots into."""
+    ``outs`` (node id -> ndarray) are buffers to compute roots into.
+    Rechunked nodes that need it are staged first through temporary HDF5
+    datasets, removed afterwards."""
     cfg = current() if cfg is None else cfg
+    staged = _staged_specs(p, cfg)
+    if not staged:
+        return _run_plan(p, cfg, outs)
+    tmp = tempfile.mkdtemp(prefix="chunkwise-rechunk-")
+    try:
+        _stage(staged, cfg, tmp)
+        return _run_plan(p, cfg, outs)
+    finally:
+        for spec in staged:
+            object.__setattr__(spec, "staged", None)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_plan(p, cfg, outs):
     outs = {} if outs is None else outs
     results = {}
     for n in p.cut_nodes:
@@ -332,6 +415,12 @@ def compute(nodes) -> list:
 
 
 def store(node, target: StoreTarget) -> Leaf:
-    """Stream ``node`` into a new HDF5 dataset; returns a Leaf over it."""
+    """Stream ``node`` into a new HDF5 dataset; returns a Leaf over it.
+    Chunks other than the node's are written from a rechunked node (staged
+    when that needs it)."""
+    chunks = tuple(target.chunks)
+    if chunks and all(chunks) and not isinstance(node, DEFERRED) \
+            and _needs_staging(Rechunk(node, chunks), current()):
+        node = leaf(Rechunk(node, chunks))
     run(plan((), store=node, target=target))
     return open_hdf5(target.path, target.name)

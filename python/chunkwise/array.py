@@ -414,8 +414,12 @@ class Array(Lazy):
             File; created if missing, else opened for appending.
         name : str
             Dataset path inside the file; intermediate groups are created.
-        chunks : tuple of int, optional
-            Chunk shape of the new dataset (default: this array's chunks).
+        chunks : int, tuple, dict or "auto", optional
+            Chunk shape of the new dataset, in any of ``rechunk``'s
+            spellings (default: this array's chunks).  Any chunks can be
+            written within memory_limit: when a task could not hold the
+            source chunks one output chunk needs, the array is staged
+            through a temporary dataset (see ``rechunk``).
         compression : str or None
             ``"blosc-<codec>"`` with codec one of blosclz, lz4, lz4hc, zlib,
             zstd (HDF5 filter 32001, as hdf5plugin and PyTables write it),
@@ -438,7 +442,8 @@ class Array(Lazy):
         ``name`` unless the whole dataset was written.
         """
         target = _execute.store_target(path, name, self.shape, chunks, compression,
-                                       level, overwrite, shuffle)
+                                       level, overwrite, shuffle, self.chunksize,
+                                       self.dtype.itemsize)
         return Array(_execute.store(self._node, target))
 
     # ------------------------------------------------------- other libraries

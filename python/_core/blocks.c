@@ -71,8 +71,8 @@ check_result(PyObject *res, const cw_tile_t *out, const int64_t *block)
     if (!PyArray_EquivTypenums(PyArray_TYPE(a), want) || PyArray_ISBYTESWAPPED(a)) {
         PyObject *w = (PyObject *)PyArray_DescrFromType(want);
         PyErr_Format(PyExc_TypeError,
-                     "the block function returned dtype %R for block %R, expected "
-                     "%R (pass dtype= to say what it returns)",
+                     "the block function returned dtype %S for block %R, expected "
+                     "%S (pass dtype= to say what it returns)",
                      (PyObject *)PyArray_DESCR(a), where, w);
         Py_XDECREF(w);
         goto done;

@@ -24,7 +24,8 @@ __all__ = ["rechunk"]
 def rechunk(x, chunks="auto", threshold=None, block_size_limit=None, balance=False,
             method=None):
     """``x`` in chunks ``chunks``: an int (every axis), a tuple or a dict
-    (axis -> entry) whose entries are an int, -1 or None (the whole axis),
+    (axis -> entry) whose entries are an int, -1 (the whole axis), None (as
+    it is),
     a tuple of block extents (all but the last equal) or "auto" (chunks of
     about 128 MiB).  Lazy; staged through a temporary HDF5 dataset when
     that keeps memory within ``memory_limit``."""
@@ -32,6 +33,11 @@ def rechunk(x, chunks="auto", threshold=None, block_size_limit=None, balance=Fal
     if node is None:
         raise TypeError(f"rechunk needs a chunkwise Array, not {type(x).__name__}")
     a = wrap(node)
+    # None keeps an axis's chunks (dask's spelling), in a tuple or a dict.
+    if isinstance(chunks, dict):
+        chunks = {k: (a.chunksize[k] if v is None else v) for k, v in chunks.items()}
+    elif isinstance(chunks, (tuple, list)) and len(chunks) == a.ndim:
+        chunks = tuple(c if c is not None else a.chunksize[k] for k, c in enumerate(chunks))
     if block_size_limit is not None:
         new = normalize_chunks(chunks, a.shape, a.chunksize, a.dtype.itemsize,
                                auto_bytes=int(block_size_limit))

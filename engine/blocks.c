@@ -44,6 +44,7 @@ typedef struct blocks {
     cw_block_fn fn;
     void *data;
     size_t tile_bytes; /* the largest block's tiles and output together */
+    size_t out_bytes;  /* the largest output block (64-byte aligned) */
 } blocks_t;
 
 /* 64-byte aligned sizes inside the one buffer per nesting level. */
@@ -203,19 +204,18 @@ read_tile(const blk_arg_t *a, const int64_t *b, char *tile, cw_tile_t *t,
     return CW_OK;
 }
 
-/* Compute output block b into the level's buffer; *out describes it. */
+/* Compute output block b into `dst` (NULL: the start of the level's
+ * buffer `buf`, which holds the tiles after it); *out describes it. */
 static int
-compute_block(const blocks_t *x, int ndim, const int64_t *b, char *buf, cw_tile_t *tiles,
-              cw_tile_t *out, cw__io_scratch_t *io)
+compute_block(const blocks_t *x, int ndim, const int64_t *b, char *buf, char *dst,
+              cw_tile_t *tiles, cw_tile_t *out, cw__io_scratch_t *io)
 {
     out->ndim = ndim;
-    out->data = buf;
-    size_t n = 1;
+    out->data = dst ? dst : buf;
     for (int k = 0; k < ndim; k++) {
         out->shape[k] = x->bounds[k][b[k] + 1] - x->bounds[k][b[k]];
-        n *= (size_t)out->shape[k];
     }
-    char *at = buf + round64(n * cw_dtype_size(out->dtype));
+    char *at = buf + x->out_bytes;
     for (int i = 0; i < x->nin; i++) {
         CW_TRY_RET(read_tile(&x->args[i], b, at, &tiles[i], io));
         size_t tn = cw_dtype_size(tiles[i].dtype);
@@ -284,9 +284,25 @@ blocks_read(cw_source_t *src, const int64_t *start, const int64_t *step,
         b[k] = bmin[k];
     }
     cw_tile_t out = {.dtype = src->dtype};
+    /* A region that is one whole block, written contiguously, is computed
+     * straight into the destination. */
+    bool direct = true;
+    int64_t cst = (int64_t)src->itemsize;
+    for (int k = nd - 1; k >= 0 && direct; k--) {
+        direct = bmin[k] == bmax[k] && start[k] == x->bounds[k][b[k]] &&
+                 count[k] == x->bounds[k][b[k] + 1] - start[k] &&
+                 (step[k] == 1 || count[k] == 1) &&
+                 (count[k] == 1 || strides[k] == cst);
+        cst *= count[k];
+    }
     vm->depth = lvl + 1;
+    if (direct) {
+        rc = compute_block(x, nd, b, vm->blk[lvl], dst, tiles, &out, io);
+        vm->depth = lvl;
+        return rc;
+    }
     for (;;) {
-        rc = compute_block(x, nd, b, vm->blk[lvl], tiles, &out, io);
+        rc = compute_block(x, nd, b, vm->blk[lvl], NULL, tiles, &out, io);
         if (rc < 0) {
             break;
         }
@@ -418,7 +434,8 @@ cw_source_blocks(int nin, const cw_block_arg_t *args, int ndim, const int64_t *s
 {
     int rc;
     *out = NULL;
-    if (ndim < 0 || ndim > CW_MAXDIM || nin < 0 || nin > CW_BLOCK_MAX_ARGS || fn == NULL) {
+    if (ndim < 0 || ndim > CW_MAXDIM || nin < 0 || nin > CW_BLOCK_MAX_ARGS ||
+        fn == NULL) {
         return cw__error(CW_EINVAL, "blocks: bad rank, argument count or function");
     }
     cw_source_t *src = cw__calloc(1, sizeof(*src));
@@ -449,7 +466,8 @@ cw_source_blocks(int nin, const cw_block_arg_t *args, int ndim, const int64_t *s
         total *= (size_t)m;
     }
     CW_TRY(cw__source_init(src, &blocks_ops, ndim, shape, dtype, chunks, 0));
-    x->tile_bytes = round64(total * src->itemsize);
+    x->out_bytes = round64(total * src->itemsize);
+    x->tile_bytes = x->out_bytes;
     for (int i = 0; i < nin; i++) {
         blk_arg_t *a = &x->args[i];
         const cw_block_arg_t *g = &args[i];

@@ -128,7 +128,8 @@ block_call(void *data, const int64_t *block, int nin, const cw_tile_t *in,
         goto done;
     }
     dst = wrap_tile(out);
-    if (dst == NULL || PyArray_CopyInto((PyArrayObject *)dst, (PyArrayObject *)res) < 0) {
+    if (dst == NULL ||
+        PyArray_CopyInto((PyArrayObject *)dst, (PyArrayObject *)res) < 0) {
         goto done;
     }
     rc = CW_OK;
@@ -234,7 +235,8 @@ py_blocks(PyObject *module, PyObject *args)
         bounds[k] = PyArray_DATA((PyArrayObject *)b);
     }
     for (Py_ssize_t i = 0; i < nin; i++) {
-        if (parse_arg(module, PyList_GET_ITEM(argsobj, i), &bargs[i], nblocks, nd) < 0) {
+        if (parse_arg(module, PyList_GET_ITEM(argsobj, i), &bargs[i], nblocks, nd) <
+            0) {
             return NULL;
         }
     }

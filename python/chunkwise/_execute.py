@@ -24,7 +24,8 @@ import numpy as np
 from . import _core
 from ._coerce import normalize_chunks
 from ._compile import chunks_of, open_hdf5, program, stand_in, take_block_error
-from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Memory, Rechunk, Reduce, children
+from ._nodes import (DEFERRED, Accumulate, ArgReduce, Hdf5, Leaf, Memory, Rechunk, Reduce,
+                     children)
 from ._nodes import leaf, postorder
 from ._plan import plan
 from .config import current
@@ -292,22 +293,28 @@ def _span(n, s, t):
 
 
 def _needs_staging(spec, cfg) -> bool:
-    """Whether reading ``spec``'s node in its target chunks would decode
-    more source chunks per task than a task may hold: then the node is
-    copied first into intermediate chunks (the smaller of source and
-    target per axis), from which every target chunk is read whole."""
+    """Whether ``spec``'s node is copied first into intermediate chunks
+    (the smaller of source and target per axis), from which every target
+    chunk is read whole: when reading a target chunk would decode more
+    source chunks than a task may hold, or, for data read from files,
+    more than 4 times its own size (rows to columns decodes every row
+    chunk for each column chunk; staged, each is decoded about once)."""
     node = spec.node
     if isinstance(node, Leaf) and isinstance(node.spec, Memory):
         return False
-    if 0 in node.shape or any(isinstance(n, DEFERRED) for n in postorder([node], children)):
+    nodes = postorder([node], children)
+    if 0 in node.shape or any(isinstance(n, DEFERRED) for n in nodes):
         return False
     src = chunks_of(node)
     if tuple(src) == tuple(spec.chunks):
         return False
     item = node.dtype.itemsize
     span = math.prod(_span(n, max(s, 1), t) for n, s, t in zip(node.shape, src, spec.chunks))
-    per_task = (span + math.prod(spec.chunks)) * item
-    return per_task * _threads(cfg) > cfg.memory_limit
+    target = math.prod(spec.chunks)
+    if (span + target) * item * _threads(cfg) > cfg.memory_limit:
+        return True
+    stored = any(isinstance(n, Leaf) and isinstance(n.spec, Hdf5) for n in nodes)
+    return stored and span > 4 * target
 
 
 def _stage(specs, cfg, tmp):

@@ -2,6 +2,7 @@
 the input, staging through a temporary HDF5 dataset that is removed
 afterwards."""
 import os
+import threading
 
 import h5py
 import numpy as np
@@ -153,6 +154,32 @@ def test_staging_is_removed_when_the_run_fails(tmp_path, staged_dirs):
         with pytest.raises(RuntimeError, match="boom"):
             r.compute()
     assert staged_dirs and not any(os.path.exists(d) for d in staged_dirs)
+
+
+def test_threads_stage_the_same_node_each_their_own_copy(tmp_path, staged_dirs):
+    x = data((400, 300))
+    path = tmp_path / "rows.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=x, chunks=(8, 300))
+    cols = cw.open(path, "/x").rechunk((400, 6)) + 1
+    results, errors = [], []
+
+    def work():
+        try:
+            with cw.config(memory_limit=x.nbytes // 4, threads=2):
+                for _ in range(3):
+                    results.append(cols.compute())
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+    ts = [threading.Thread(target=work) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=120)
+    assert not errors and len(results) == 9
+    for r in results:
+        np.testing.assert_array_equal(r, x + 1)
+    assert len(staged_dirs) == 9 and not any(os.path.exists(d) for d in staged_dirs)
 
 
 @pytest.mark.parametrize("chunks", [(3, 7), {1: 2}, 5, (-1, 1)])

@@ -12,6 +12,7 @@ Making programs and sources starts no engine run: runs are _execute.py's.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
@@ -23,7 +24,31 @@ from ._nodes import (DEFERRED, Accumulate, Arange, Broadcast, Cast, Concat, Cons
 from ._nodes import Blocks, Gather, Rechunk, Reshape
 from ._rewrite import index_node, transpose_node
 
-__all__ = ["program", "source", "chunks_of", "open_hdf5", "stand_in", "take_block_error"]
+__all__ = ["program", "source", "chunks_of", "open_hdf5", "stand_in", "take_block_error",
+           "staging"]
+
+# Rechunked nodes a run on this thread reads from their staged copies:
+# id(Rechunk spec) -> (spec, Leaf over the copy).  Per thread, so that two
+# threads computing the same node each read their own copy.
+_staged = threading.local()
+
+
+@contextlib.contextmanager
+def staging(mapping):
+    """``with staging({id(spec): (spec, leaf)}):`` programs built on this
+    thread inside read those Rechunk specs from the leaves."""
+    saved = getattr(_staged, "map", {})
+    _staged.map = {**saved, **mapping}
+    try:
+        yield
+    finally:
+        _staged.map = saved
+
+
+def staged_copy(spec):
+    """The Leaf a run on this thread reads ``spec`` from, or None."""
+    hit = getattr(_staged, "map", {}).get(id(spec))
+    return None if hit is None else hit[1]
 
 # Block functions called by the sources made on this thread since the last
 # take_block_error(): the run that reads them looks for their errors.
@@ -118,7 +143,8 @@ def source(spec, results=None, describe_only=False, cuts=()):
     if isinstance(spec, Blocks):
         return _blocks_source(spec, results, describe_only, cuts)
     if isinstance(spec, Rechunk):
-        inner = spec.node if spec.staged is None else spec.staged
+        copy = staged_copy(spec)
+        inner = spec.node if copy is None else copy
         ex = program([inner], results, describe_only, tile=spec.chunks, cuts=cuts)[0]
         return ex.as_source()
     if isinstance(spec, Gather):

@@ -23,7 +23,8 @@ import numpy as np
 
 from . import _core
 from ._coerce import normalize_chunks
-from ._compile import chunks_of, open_hdf5, program, stand_in, take_block_error
+from ._compile import (chunks_of, open_hdf5, program, staged_copy, stand_in, staging,
+                       take_block_error)
 from ._nodes import (DEFERRED, Accumulate, ArgReduce, Hdf5, Leaf, Memory, Rechunk, Reduce,
                      children)
 from ._nodes import leaf, postorder
@@ -317,16 +318,19 @@ def _needs_staging(spec, cfg) -> bool:
     return stored and span > 4 * target
 
 
-def _stage(specs, cfg, tmp):
+def _stage(specs, cfg, tmp) -> dict:
     """Copy each Rechunk's node into a temporary HDF5 dataset of
-    intermediate chunks under ``tmp`` and read it from there."""
+    intermediate chunks under ``tmp``: id(spec) -> (spec, Leaf over it)."""
+    copies = {}
     for i, spec in enumerate(specs):
         src = chunks_of(spec.node)
         mid = tuple(max(1, min(s, t)) for s, t in zip(src, spec.chunks))
         path = os.path.join(tmp, f"stage{i}.h5")
         t = StoreTarget(path, "/staged", mid, "none", "lz4", 0, False, False, True)
-        _store(spec.node, t, cfg, {})
-        object.__setattr__(spec, "staged", open_hdf5(path, "/staged"))
+        with staging(copies):
+            _store(spec.node, t, cfg, {})
+        copies[id(spec)] = (spec, open_hdf5(path, "/staged"))
+    return copies
 
 
 def _staged_specs(p, cfg) -> list:
@@ -335,7 +339,7 @@ def _staged_specs(p, cfg) -> list:
                               + ((ps.node,) if ps.node is not None else ()))]
     found = []
     for n in postorder(roots, children):
-        if isinstance(n, Leaf) and isinstance(n.spec, Rechunk) and n.spec.staged is None \
+        if isinstance(n, Leaf) and isinstance(n.spec, Rechunk) and staged_copy(n.spec) is None \
                 and all(n.spec is not f for f in found) and _needs_staging(n.spec, cfg):
             found.append(n.spec)
     return found
@@ -352,11 +356,10 @@ def run(p, cfg=None, outs=None) -> dict:
         return _run_plan(p, cfg, outs)
     tmp = tempfile.mkdtemp(prefix="chunkwise-rechunk-")
     try:
-        _stage(staged, cfg, tmp)
-        return _run_plan(p, cfg, outs)
+        copies = _stage(staged, cfg, tmp)
+        with staging(copies):
+            return _run_plan(p, cfg, outs)
     finally:
-        for spec in staged:
-            object.__setattr__(spec, "staged", None)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

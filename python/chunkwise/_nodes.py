@@ -360,14 +360,10 @@ class Blocks(SourceSpec):
 
 @_node
 class Rechunk(SourceSpec):
-    """A node read in chunks of ``chunks``.  While a run uses it, ``staged``
-    may hold a Leaf over a temporary copy in intermediate chunks
-    (_execute.py)."""
+    """A node read in chunks of ``chunks`` (while a run uses it, maybe from
+    a temporary copy in intermediate chunks: _execute.py, _compile.py)."""
     node: object
     chunks: tuple
-    # A cache field of its own (a dataclass field object names one field).
-    staged: object = dataclasses.field(default=None, repr=False, compare=False,
-                                       metadata={"cache": True})
     kind = "rechunk"
 
     @property

@@ -322,6 +322,8 @@ def test_map_overlap_errors():
         cw.map_overlap(stencil, a, depth=1, boundary="mirror")
     with pytest.raises(ValueError, match="more than the array's extent"):
         cw.map_overlap(stencil, a, depth=5, boundary="reflect")
+    with pytest.raises(NotImplementedError, match="drop_axis not supported"):
+        cw.map_overlap(stencil, a, depth=1, drop_axis=0)
 
 
 # ------------------------------------------------------------- blockwise

@@ -238,6 +238,12 @@ def map_overlap(func, *args, depth=None, boundary=None, trim=True, align_arrays=
     arrays = [a for a in args if lazy_node(a) is not None]
     if not arrays:
         raise TypeError("map_overlap needs at least one chunkwise Array argument")
+    for k in ("name", "token", "meta", "enforce_ndim"):
+        kwargs.pop(k, None)     # dask's map_blocks options that change nothing here
+    bad = [k for k in ("chunks", "drop_axis", "new_axis") if k in kwargs]
+    if bad:
+        raise NotImplementedError(f"map_overlap: {', '.join(bad)} not supported (the "
+                                  "function's blocks keep the input's axes)")
     nd = max(a.ndim for a in arrays)
     if any(a.ndim != nd for a in arrays):
         raise ValueError("map_overlap: the arrays must have one number of dimensions")

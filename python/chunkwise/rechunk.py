@@ -4,15 +4,13 @@ The result is a lazy node (``Rechunk``) whose chunks are the new ones:
 passes over it tile by the new chunks, ``to_hdf5`` writes them, and
 ``Array.chunks`` shows them.  Reading a new chunk reads the source chunks
 it overlaps.  When one task could not hold those source chunks and the
-new chunk within ``memory_limit``, or (for data read from files) they
-are more than 4 times its size (rows to columns: a column chunk overlaps
-every row chunk), the run first stages the source: in memory when the
-whole array fits ``memory_limit`` beside the tasks, else into a temporary
-HDF5 dataset of intermediate chunks (per axis the smaller of the two
-extents) in a temporary directory, from which every new chunk is read
-from whole intermediate chunks; the directory is removed after the run
-(_execute.py).  Out of core, memory stays within one source chunk and one
-new chunk per thread.
+new chunk within ``memory_limit`` (rows to columns of a large dataset: a
+column chunk overlaps every row chunk), the run first copies the source
+into a temporary HDF5 dataset of intermediate chunks (per axis the smaller
+of the two extents) in a temporary directory; every new chunk is then read
+from whole intermediate chunks, and the directory is removed after the run
+(_execute.py).  Memory stays within one source chunk and one new chunk per
+thread either way.
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from . import _core
-from ._coerce import array_leaf, normalize_chunks
+from ._coerce import normalize_chunks
 from ._compile import (chunks_of, open_hdf5, program, staged_copy, stand_in, staging,
                        take_block_error)
 from ._nodes import (DEFERRED, Accumulate, ArgReduce, Hdf5, Leaf, Memory, Rechunk, Reduce,
@@ -318,31 +318,14 @@ def _needs_staging(spec, cfg) -> bool:
     return stored and span > 4 * target
 
 
-def _in_memory(spec, cfg) -> bool:
-    """Whether ``spec``'s node is staged in memory: when it fits in
-    memory_limit beside what the tasks reading it hold."""
-    node = spec.node
-    item = node.dtype.itemsize
-    per_task = (math.prod(chunks_of(node)) + math.prod(spec.chunks)) * item
-    return math.prod(node.shape) * item + per_task * _threads(cfg) <= cfg.memory_limit
-
-
 def _stage(specs, cfg, tmp) -> dict:
-    """Copy each Rechunk's node into memory when it fits memory_limit,
-    else into a temporary HDF5 dataset of intermediate chunks under
-    ``tmp`` (created on first use): id(spec) -> (spec, Leaf over it)."""
+    """Copy each Rechunk's node into a temporary HDF5 dataset of
+    intermediate chunks under ``tmp``: id(spec) -> (spec, Leaf over it)."""
     copies = {}
     for i, spec in enumerate(specs):
-        if _in_memory(spec, cfg):
-            with staging(copies):
-                arr = materialise(spec.node)
-            copies[id(spec)] = (spec, array_leaf(arr, spec.chunks))
-            continue
-        if not os.path.isdir(tmp[0]):
-            tmp[0] = tempfile.mkdtemp(prefix="chunkwise-rechunk-")
         src = chunks_of(spec.node)
         mid = tuple(max(1, min(s, t)) for s, t in zip(src, spec.chunks))
-        path = os.path.join(tmp[0], f"stage{i}.h5")
+        path = os.path.join(tmp, f"stage{i}.h5")
         t = StoreTarget(path, "/staged", mid, "none", "lz4", 0, False, False, True)
         with staging(copies):
             _store(spec.node, t, cfg, {})
@@ -365,21 +348,19 @@ def _staged_specs(p, cfg) -> list:
 def run(p, cfg=None, outs=None) -> dict:
     """Run plan ``p``: returns every result it computed, by node id.
     ``outs`` (node id -> ndarray) are buffers to compute roots into.
-    Rechunked nodes that need it are staged first: in memory when they
-    fit memory_limit, else through temporary HDF5 datasets, removed
-    afterwards."""
+    Rechunked nodes that need it are staged first through temporary HDF5
+    datasets, removed afterwards."""
     cfg = current() if cfg is None else cfg
     staged = _staged_specs(p, cfg)
     if not staged:
         return _run_plan(p, cfg, outs)
-    tmp = [""]
+    tmp = tempfile.mkdtemp(prefix="chunkwise-rechunk-")
     try:
         copies = _stage(staged, cfg, tmp)
         with staging(copies):
             return _run_plan(p, cfg, outs)
     finally:
-        if tmp[0]:
-            shutil.rmtree(tmp[0], ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run_plan(p, cfg, outs):

@@ -7,9 +7,12 @@ of 100 x 10000, 8 MB), warm page cache, 2 threads each:
 
 - map_blocks: ``map_blocks(np.sin, x).sum()``;
 - rechunk: rows to columns (10000 x 100 chunks) written to a new HDF5
-  dataset, uncompressed.
+  dataset, uncompressed;
+- rechunk-ooc: the same with chunkwise's memory_limit at 256 MiB (the
+  array no longer fits: staged through a temporary HDF5 dataset), against
+  the same dask run.
 
-chunkwise runs with its default memory_limit (1 GiB); dask with its
+chunkwise runs with its default memory_limit (1 GiB) otherwise; dask with its
 threaded scheduler (num_workers=2) reading through h5py (``from_array``
 with the dataset's chunks, a lock around h5py) and writing with
 ``dask.array.to_hdf5``.  Each measurement runs in a fresh subprocess
@@ -52,6 +55,8 @@ def one(lib, case, path, out):
     if lib == "chunkwise":
         import chunkwise as cw  # noqa: I001 (each subprocess imports one library)
         cw.config(threads=THREADS, progress=False)
+        if case == "rechunk-ooc":
+            cw.config(memory_limit=256 * 2**20)
         a = cw.open(path, "/x")
         t = time.perf_counter()
         if case == "map_blocks":
@@ -99,6 +104,7 @@ def main():
     ap.add_argument("--dir", default="/tmp/chunkwise-bench-blocks")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--one", nargs=4)
+    ap.add_argument("--cases", default="map_blocks,rechunk,rechunk-ooc")
     args = ap.parse_args()
     if args.one:
         one(*args.one)
@@ -116,11 +122,12 @@ def main():
         while f.read(1 << 24):
             pass
     print(f"{'case':<12} {'library':<10} {'seconds':>8} {'peak MiB':>9} {'ratio':>6}")
-    for case in ("map_blocks", "rechunk"):
+    for case in args.cases.split(","):
         rows = {}
         for lib in ("chunkwise", "dask"):
-            runs = [measure(lib, case, path, out) for _ in range(args.runs)]
-            if case == "rechunk":
+            what = "rechunk" if lib == "dask" and case == "rechunk-ooc" else case
+            runs = [measure(lib, what, path, out) for _ in range(args.runs)]
+            if case.startswith("rechunk"):
                 check_rechunk(path, out)
             rows[lib] = runs
         cw_v, dk_v = rows["chunkwise"][0]["value"], rows["dask"][0]["value"]
@@ -131,7 +138,7 @@ def main():
             t = statistics.median(r["seconds"] for r in rows[lib])
             peak = max(r["peak"] for r in rows[lib]) / 2**20
             ratio = f"{t / t_cw:.2f}x" if lib == "dask" else ""
-            print(f"{case:<12} {lib:<10} {t:>8.2f} {peak:>9.0f} {ratio:>6}")
+            print(f"{case:<12} {lib:<10} {t:>8.2f} {peak:>9.0f} {ratio:>6}", flush=True)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,9 @@ typedef struct cw__vm_scratch {
      * accumulated product, and a block before its conversion. */
     void *mm[CW__MAX_DEPTH][4];
     size_t mm_cap[CW__MAX_DEPTH][4];
+    /* A block function's argument tiles and output block, by depth. */
+    void *blk[CW__MAX_DEPTH];
+    size_t blk_cap[CW__MAX_DEPTH];
     void *carry; /* the row an accumulation carries */
     size_t carry_cap;
     void *red_slabs; /* one slab of each reduction's values */

@@ -151,6 +151,7 @@ cw__worker_destroy(cw__worker_t *w)
     }
     for (int i = 0; i < CW__MAX_DEPTH; i++) {
         cw__free(vm->box[i]);
+        cw__free(vm->blk[i]);
     }
     cw__free(vm->carry);
     cw__free(vm->red_slabs);

@@ -259,6 +259,68 @@ CW_API int cw_source_gather(cw_source_t *in, int ndim, const int64_t *shape,
                             const int *map, int ntab, const int64_t *const *tables,
                             int pos, int m, cw_source_t **out);
 
+/** Boundary rules for the halo of a block function's argument tiles. */
+enum {
+    CW_HALO_NONE = 0, /* no halo past the array's edges (smaller tiles) */
+    CW_HALO_REFLECT,  /* mirrored, the edge element included (numpy.pad 'symmetric') */
+    CW_HALO_PERIODIC, /* wrapped around */
+    CW_HALO_NEAREST,  /* the edge element repeated */
+    CW_HALO_CONSTANT  /* a constant (cw_block_arg_t.fill) */
+};
+
+/** Arguments a block function takes at most. */
+#define CW_BLOCK_MAX_ARGS 32
+
+/** One argument of a block function (cw_source_blocks). */
+typedef struct cw_block_arg {
+    cw_source_t *src; /**< borrowed; must outlive the result */
+    /** Per dimension of @p src: the output axis whose block index picks
+     *  the argument's block along it, or -1: the whole extent. */
+    int axis[CW_MAXDIM];
+    /** For a dimension that follows an output axis: that axis's block
+     *  count + 1 offsets into this dimension, from 0 to its extent
+     *  (borrowed, copied). */
+    const int64_t *bounds[CW_MAXDIM];
+    int64_t depth[CW_MAXDIM]; /**< halo on each side (0: none) */
+    int boundary[CW_MAXDIM];  /**< CW_HALO_* */
+    unsigned char fill[16];   /**< the CW_HALO_CONSTANT value, in the dtype */
+} cw_block_arg_t;
+
+/** A C-contiguous block of a block function. */
+typedef struct cw_tile {
+    char *data;
+    int ndim;
+    cw_dtype_t dtype;
+    int64_t shape[CW_MAXDIM];
+} cw_tile_t;
+
+/**
+ * @brief A block function: fill @p out (its shape and dtype set) from the
+ *        argument tiles @p in for output block @p block (block indices).
+ * @return CW_OK, or a negative status (the run fails with it).
+ * @note Called on worker threads, one call at a time per thread.
+ */
+typedef int (*cw_block_fn)(void *data, const int64_t *block, int nin,
+                           const cw_tile_t *in, const cw_tile_t *out);
+
+/**
+ * @brief A function applied block by block, as a source (map_blocks,
+ *        map_overlap, blockwise).  The output of rank @p ndim and shape
+ *        @p shape is cut along axis k into @p nblocks[k] blocks at the
+ *        offsets @p bounds[k] (nblocks[k] + 1 of them, from 0 to
+ *        shape[k]; copied).  Reading a region calls @p fn once for each
+ *        block it overlaps, with one tile per argument: along a
+ *        dimension following output axis k, its block of that index,
+ *        widened by its halo (read per its boundary rule); along the
+ *        others, whole.  The chunk shape is the first block's.
+ * @return CW_EINVAL for a malformed grid or argument (a mirrored or
+ *         wrapped halo deeper than its axis).
+ */
+CW_API int cw_source_blocks(int nin, const cw_block_arg_t *args, int ndim,
+                            const int64_t *shape, const int64_t *nblocks,
+                            const int64_t *const *bounds, cw_dtype_t dtype,
+                            cw_block_fn fn, void *data, cw_source_t **out);
+
 /** @brief Release a source; NULL is a no-op. */
 CW_API void cw_source_free(cw_source_t *src);
 

@@ -93,6 +93,10 @@ unsigned cwpy_loop_flags(PyUFuncObject *uf, int index);
 /* Expr.run(outputs, threads, memory_limit, progress). */
 PyObject *Expr_run(ExprObject *self, PyObject *args);
 
+/* ------------------------------------------------------------ blocks.c */
+
+extern PyMethodDef cwpy_blocks_functions[];
+
 /* ------------------------------------------------------------ h5meta.c */
 
 extern PyMethodDef cwpy_h5meta_functions[];

@@ -10,6 +10,7 @@ import numpy as np
 from . import _core, _execute, array_api, methods, special  # noqa: they register on Array
 from ._core import CorruptChunkError, MemoryBudgetError
 from .array import Array
+from .blocks import apply_along_axis, apply_gufunc, blockwise, map_blocks, map_overlap
 from .config import config, get_config
 from .creation import arange, asarray, empty, full, linspace, ones, open, zeros
 from .creation import (empty_like, eye, full_like, geomspace, identity, indices, logspace,
@@ -17,6 +18,7 @@ from .creation import (empty_like, eye, full_like, geomspace, identity, indices,
 from .functions import FallbackWarning
 from .group import Group, open_group
 from .hdf5meta import register_plugin_folders
+from .rechunk import rechunk
 
 register_plugin_folders()
 
@@ -29,6 +31,7 @@ __all__ = [
     "open_group", "zeros", "stats",
     "reset_stats", "eye", "identity", "tri", "indices", "meshgrid", "zeros_like",
     "ones_like", "empty_like", "full_like", "logspace", "geomspace",
+    "map_blocks", "map_overlap", "blockwise", "apply_gufunc", "apply_along_axis", "rechunk",
 ]
 
 

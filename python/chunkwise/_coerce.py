@@ -94,26 +94,74 @@ def dtype_of(x) -> np.dtype:
     return n.dtype if n is not None else np.asarray(x).dtype
 
 
-def normalize_chunks(chunks, shape):
-    """None, an int (every dim) or a tuple with one positive int per dim
-    (-1 or None: the whole dimension); clipped to the shape."""
+AUTO_CHUNK_BYTES = 128 * 2**20   # dask's default array.chunk-size
+
+
+def normalize_chunks(chunks, shape, current=None, itemsize=8,
+                     auto_bytes=AUTO_CHUNK_BYTES):
+    """A chunk shape from dask's spellings: None, an int (every dim), a
+    tuple or a dict (axis -> entry; axes not named keep ``current``) whose
+    entries are a positive int, -1 or None (the whole dimension), a tuple
+    of block extents (regular: all but the last equal) or "auto" (extents
+    making chunks of about ``auto_bytes``); clipped to the shape."""
     if chunks is None:
         return None
+    nd = len(shape)
     if isinstance(chunks, (int, np.integer)) and not isinstance(chunks, bool):
-        chunks = (int(chunks),) * len(shape)
+        chunks = (int(chunks),) * nd
+    elif isinstance(chunks, str):
+        chunks = (chunks,) * nd
+    elif isinstance(chunks, dict):
+        base = tuple(current) if current is not None else tuple(shape)
+        for k in chunks:
+            if not isinstance(k, (int, np.integer)) or not -nd <= k < nd:
+                raise ValueError(f"chunks: axis {k!r} is out of range for {nd} dimensions")
+        chunks = tuple(chunks.get(k, chunks.get(k - nd, base[k])) for k in range(nd))
     try:
         chunks = tuple(chunks)
     except TypeError:
         raise TypeError(f"chunks must be an int or a tuple of ints, not {chunks!r}") from None
-    if len(chunks) != len(shape):
-        raise ValueError(f"chunks {chunks} do not match the {len(shape)}-d shape {shape}")
+    if len(chunks) != nd:
+        raise ValueError(f"chunks {chunks} do not match the {nd}-d shape {shape}")
     out = []
     for c, n in zip(chunks, shape):
-        if c is None or c == -1:
+        if isinstance(c, tuple):
+            c = _regular(c, n)
+        if c is None or (not isinstance(c, str) and c == -1):
             c = max(n, 1)
+        if isinstance(c, str):
+            if c != "auto":
+                raise ValueError(f"unknown chunks entry {c!r}: use an int, -1, None, a "
+                                 "tuple of extents or 'auto'")
+            out.append(None)
+            continue
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
             raise TypeError(f"chunk extents must be ints, not {c!r}")
         if c < 1:
             raise ValueError(f"chunk extents must be positive, got {chunks}")
         out.append(int(min(c, max(n, 1))))
+    auto = [k for k, c in enumerate(out) if c is None]
+    if auto:
+        fixed = int(np.prod([c for c in out if c is not None], dtype=np.float64))
+        room = max(auto_bytes / max(itemsize, 1) / max(fixed, 1), 1.0)
+        for k in sorted(auto, key=lambda k: shape[k]):
+            rest = len([j for j in auto if out[j] is None])
+            e = int(max(1, min(max(shape[k], 1), room ** (1 / rest))))
+            out[k] = e
+            room = max(room / e, 1.0)
     return tuple(out)
+
+
+def _regular(blocks, n):
+    """The chunk extent of a dask-style tuple of block extents along an
+    axis of n elements (all but the last equal, the last no larger)."""
+    blocks = tuple(int(b) for b in blocks)
+    if sum(blocks) != n:
+        raise ValueError(f"chunks {blocks} do not add up to the extent {n}")
+    if not blocks or n == 0:
+        return max(n, 1)
+    c = blocks[0]
+    if any(b != c for b in blocks[:-1]) or blocks[-1] > c:
+        raise ValueError(f"chunks {blocks}: chunkwise arrays have one chunk extent per "
+                         "axis (all blocks but the last equal)")
+    return c

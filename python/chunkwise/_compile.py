@@ -12,17 +12,90 @@ Making programs and sources starts no engine run: runs are _execute.py's.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 
 import numpy as np
 
 from . import _core
 from ._nodes import (DEFERRED, Accumulate, Arange, Broadcast, Cast, Concat, Const, Full, Hdf5, Leaf,
                      MatMul, Memory, Op, ResultView, Select, leaf, postorder)
-from ._nodes import Gather, Reshape
+from ._nodes import Blocks, Gather, Rechunk, Reshape
 from ._rewrite import index_node, transpose_node
 
-__all__ = ["program", "source", "chunks_of", "open_hdf5", "stand_in"]
+__all__ = ["program", "source", "chunks_of", "open_hdf5", "stand_in", "take_block_error",
+           "staging"]
+
+# Rechunked nodes a run on this thread reads from their staged copies:
+# id(Rechunk spec) -> (spec, Leaf over the copy).  Per thread, so that two
+# threads computing the same node each read their own copy.
+_staged = threading.local()
+
+
+@contextlib.contextmanager
+def staging(mapping):
+    """``with staging({id(spec): (spec, leaf)}):`` programs built on this
+    thread inside read those Rechunk specs from the leaves."""
+    saved = getattr(_staged, "map", {})
+    _staged.map = {**saved, **mapping}
+    try:
+        yield
+    finally:
+        _staged.map = saved
+
+
+def staged_copy(spec):
+    """The Leaf a run on this thread reads ``spec`` from, or None."""
+    hit = getattr(_staged, "map", {}).get(id(spec))
+    return None if hit is None else hit[1]
+
+# Block functions called by the sources made on this thread since the last
+# take_block_error(): the run that reads them looks for their errors.
+_callers = threading.local()
+
+
+class _Caller:
+    """What the engine calls for each block of a Blocks source (on its
+    worker threads, with the GIL): ``error`` keeps the first exception."""
+    __slots__ = ("spec", "error", "__weakref__")
+
+    def __init__(self, spec):
+        self.spec, self.error = spec, None
+
+    def __call__(self, block_id, *tiles):
+        return self.spec.call.run(self.spec, block_id, tiles)
+
+
+def take_block_error():
+    """The first exception a block function of the sources made on this
+    thread raised (None if none); forgets those sources."""
+    made = getattr(_callers, "made", None) or []
+    _callers.made = []
+    for c in made:
+        if c.error is not None:
+            return c.error
+    return None
+
+
+def _offsets(b):
+    return np.ascontiguousarray(b, dtype=np.int64)
+
+
+def _blocks_source(spec, results, describe_only, cuts):
+    args = []
+    for node, axes, ab, depth, bnd, fill in zip(spec.args, spec.axes, spec.arg_bounds,
+                                                 spec.depth, spec.boundary, spec.fill):
+        src = program([node], results, describe_only, cuts=cuts)[0].as_source()
+        bounds = [_offsets(b) if k >= 0 else None for k, b in zip(axes, ab)]
+        args.append((src, axes, bounds, depth, bnd, fill))
+    caller = _Caller(spec)
+    made = getattr(_callers, "made", None)
+    if made is None or len(made) > 4096:
+        made = _callers.made = []
+    made.append(caller)
+    return _core.blocks(args, spec.shape, [_offsets(b) for b in spec.bounds], spec.dtype,
+                        caller)
 
 
 def open_hdf5(path, name, swmr=False) -> Leaf:
@@ -67,6 +140,13 @@ def source(spec, results=None, describe_only=False, cuts=()):
     if isinstance(spec, Reshape):
         return _core.reshape(program([spec.node], results, describe_only)[0].as_source(),
                              spec.shape)
+    if isinstance(spec, Blocks):
+        return _blocks_source(spec, results, describe_only, cuts)
+    if isinstance(spec, Rechunk):
+        copy = staged_copy(spec)
+        inner = spec.node if copy is None else copy
+        ex = program([inner], results, describe_only, tile=spec.chunks, cuts=cuts)[0]
+        return ex.as_source()
     if isinstance(spec, Gather):
         return _core.gather(program([spec.node], results, describe_only)[0].as_source(),
                             spec.shape, spec.map, list(spec.tables), spec.pos, spec.m)
@@ -210,7 +290,12 @@ def _chunks(node, memo):
     """``node``'s chunks, those of its inputs being in ``memo``."""
     if isinstance(node, Leaf):
         v = node.view
-        sc = source(node.spec, describe_only=True).chunks
+        if isinstance(node.spec, Blocks):
+            sc = tuple(max(int(b[1]), 1) for b in node.spec.bounds)
+        elif isinstance(node.spec, Rechunk):
+            sc = node.spec.chunks
+        else:
+            sc = source(node.spec, describe_only=True).chunks
         out = []
         for sd, n in zip(v.axes, v.shape):
             if sd < 0:

@@ -14,15 +14,20 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 
 import numpy as np
 
 from . import _core
 from ._coerce import normalize_chunks
-from ._compile import open_hdf5, program, stand_in
-from ._nodes import DEFERRED, Accumulate, ArgReduce, Leaf, Reduce, children, postorder
+from ._compile import (chunks_of, open_hdf5, program, staged_copy, stand_in, staging,
+                       take_block_error)
+from ._nodes import (DEFERRED, Accumulate, ArgReduce, Hdf5, Leaf, Memory, Rechunk, Reduce,
+                     children)
+from ._nodes import leaf, postorder
 from ._plan import plan
 from .config import current
 from .indexing import View
@@ -86,7 +91,7 @@ def _parse_compression(compression):
 
 
 def store_target(path, name, shape, chunks, compression, level, overwrite,
-                 shuffle) -> StoreTarget:
+                 shuffle, current=None, itemsize=8) -> StoreTarget:
     """Check ``to_hdf5``'s arguments (its errors, in its order)."""
     path = os.fspath(path)
     if isinstance(path, bytes):
@@ -108,7 +113,7 @@ def store_target(path, name, shape, chunks, compression, level, overwrite,
         shuffle = False
     elif shuffle == "bit" and codec != "blosc":
         raise ValueError("bit shuffle is only available with Blosc")
-    out_chunks = normalize_chunks(chunks, shape)
+    out_chunks = normalize_chunks(chunks, shape, current, itemsize)
     if out_chunks is None:
         out_chunks = (0,) * len(shape)
     return StoreTarget(path, name, out_chunks, codec, blosc_codec, int(level),
@@ -163,8 +168,17 @@ def _run(cfg, ex, outputs, label, what):
     id, target)``.  The engine shares one pass among the buffers and
     reductions; a program that only selects from one source is copied
     chunk by chunk on that source's grid."""
-    _engine(cfg, label, what, lambda bar: ex.run(
-        outputs, cfg.threads, cfg.memory_limit, bar))
+    try:
+        _engine(cfg, label, what, lambda bar: ex.run(
+            outputs, cfg.threads, cfg.memory_limit, bar))
+    except BaseException:
+        # A block function's own exception (with its traceback) rather
+        # than the engine's report that a block failed.
+        err = take_block_error()
+        if err is not None:
+            raise err from None
+        raise
+    take_block_error()
 
 
 def _target(t):
@@ -276,10 +290,89 @@ def _store(node, t, cfg, results):
     _run(cfg, ex, [("store", ids[0], _target(t))], label, what)
 
 
+# ------------------------------------------------------------- rechunking
+
+def _threads(cfg) -> int:
+    return cfg.threads if cfg.threads and cfg.threads > 0 else (os.cpu_count() or 1)
+
+
+def _span(n, s, t):
+    """Elements of the source chunks (extent s) one target chunk (extent
+    t) of an axis of n elements overlaps, at most."""
+    return min(n, (-(-t // s) + (1 if t % s else 0)) * s)
+
+
+def _needs_staging(spec, cfg) -> bool:
+    """Whether ``spec``'s node is copied first into intermediate chunks
+    (the smaller of source and target per axis), from which every target
+    chunk is read whole: when reading a target chunk would decode more
+    source chunks than a task may hold, or, for data read from files,
+    more than 4 times its own size (rows to columns decodes every row
+    chunk for each column chunk; staged, each is decoded about once)."""
+    node = spec.node
+    if isinstance(node, Leaf) and isinstance(node.spec, Memory):
+        return False
+    nodes = postorder([node], children)
+    if 0 in node.shape or any(isinstance(n, DEFERRED) for n in nodes):
+        return False
+    src = chunks_of(node)
+    if tuple(src) == tuple(spec.chunks):
+        return False
+    item = node.dtype.itemsize
+    span = math.prod(_span(n, max(s, 1), t) for n, s, t in zip(node.shape, src, spec.chunks))
+    target = math.prod(spec.chunks)
+    if (span + target) * item * _threads(cfg) > cfg.memory_limit:
+        return True
+    stored = any(isinstance(n, Leaf) and isinstance(n.spec, Hdf5) for n in nodes)
+    return stored and span > 4 * target
+
+
+def _stage(specs, cfg, tmp) -> dict:
+    """Copy each Rechunk's node into a temporary HDF5 dataset of
+    intermediate chunks under ``tmp``: id(spec) -> (spec, Leaf over it)."""
+    copies = {}
+    for i, spec in enumerate(specs):
+        src = chunks_of(spec.node)
+        mid = tuple(max(1, min(s, t)) for s, t in zip(src, spec.chunks))
+        path = os.path.join(tmp, f"stage{i}.h5")
+        t = StoreTarget(path, "/staged", mid, "none", "lz4", 0, False, False, True)
+        with staging(copies):
+            _store(spec.node, t, cfg, {})
+        copies[id(spec)] = (spec, open_hdf5(path, "/staged"))
+    return copies
+
+
+def _staged_specs(p, cfg) -> list:
+    roots = list(p.roots) + [n for ps in p.passes for n in
+                             (ps.values + tuple(r.node for r in ps.reductions)
+                              + ((ps.node,) if ps.node is not None else ()))]
+    found = []
+    for n in postorder(roots, children):
+        if isinstance(n, Leaf) and isinstance(n.spec, Rechunk) and staged_copy(n.spec) is None \
+                and all(n.spec is not f for f in found) and _needs_staging(n.spec, cfg):
+            found.append(n.spec)
+    return found
+
+
 def run(p, cfg=None, outs=None) -> dict:
     """Run plan ``p``: returns every result it computed, by node id.
-    ``outs`` (node id -> ndarray) are buffers to compute roots into."""
+    ``outs`` (node id -> ndarray) are buffers to compute roots into.
+    Rechunked nodes that need it are staged first through temporary HDF5
+    datasets, removed afterwards."""
     cfg = current() if cfg is None else cfg
+    staged = _staged_specs(p, cfg)
+    if not staged:
+        return _run_plan(p, cfg, outs)
+    tmp = tempfile.mkdtemp(prefix="chunkwise-rechunk-")
+    try:
+        copies = _stage(staged, cfg, tmp)
+        with staging(copies):
+            return _run_plan(p, cfg, outs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_plan(p, cfg, outs):
     outs = {} if outs is None else outs
     results = {}
     for n in p.cut_nodes:
@@ -341,7 +434,13 @@ def compute(nodes) -> list:
 
 
 def store(node, target: StoreTarget) -> Leaf:
-    """Stream ``node`` into a new HDF5 dataset; returns a Leaf over it."""
+    """Stream ``node`` into a new HDF5 dataset; returns a Leaf over it.
+    Chunks other than the node's are written from a rechunked node (staged
+    when that needs it)."""
+    chunks = tuple(target.chunks)
+    if chunks and all(chunks) and not isinstance(node, DEFERRED) \
+            and _needs_staging(Rechunk(node, chunks), current()):
+        node = leaf(Rechunk(node, chunks))
     run(plan((), store=node, target=target))
     return open_hdf5(target.path, target.name)
 

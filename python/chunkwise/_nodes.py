@@ -17,6 +17,9 @@ when a program needs it (``_compile.source``) and cached on the spec.
 - ``Reduce``, ``Accumulate``, ``ArgReduce``: results computed by a pass of
   their own before a program that uses them (``DEFERRED``);
 - ``ResultView``: such a result seen through indexing and transposes;
+- ``Blocks``: a Python function applied block by block (map_blocks and
+  its relatives), with its ``BlockCall``; ``Rechunk``: a node read with
+  other chunks;
 - ``Concat`` and ``MatMul``: composite sources over nodes.  A ``Leaf`` over
   one is indexed like any source view, so a slice of a concatenation reads
   only the parts it touches.
@@ -26,6 +29,8 @@ Shapes broadcast as in NumPy, right-aligned.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import pickle
 
 import numpy as np
 
@@ -35,7 +40,8 @@ from .indexing import View
 __all__ = ["Lazy", "SourceSpec", "Hdf5", "Memory", "Full", "Arange", "Concat", "MatMul",
            "Leaf", "Const", "Op", "Select", "Broadcast", "Cast", "Reduce", "Accumulate",
            "ArgReduce", "ResultView", "DEFERRED", "NODES", "children", "leaf", "postorder",
-           "flatten", "unflatten", "Reshape", "Gather"]
+           "flatten", "unflatten", "Reshape", "Gather", "Blocks", "BlockCall", "Rechunk",
+           "HALO"]
 
 # The engine object of a source, made on first use: not part of the data
 # (never pickled or copied).
@@ -229,6 +235,147 @@ class Gather(SourceSpec):
         return self.node.dtype
 
 
+# Boundary rules of a halo, as the engine numbers them (CW_HALO_*).
+HALO = {"none": 0, "reflect": 1, "periodic": 2, "nearest": 3, "constant": 4}
+
+
+class BlockCall:
+    """How a block function is called: ``func`` with the arguments of
+    ``template`` (the arrays' places hold ``None`` and are listed in
+    ``places``), ``kwargs``, ``block_info`` / ``block_id`` when ``func``
+    takes them, the result trimmed by ``trim`` (per output axis: the halo
+    depth, and whether the edges have none; map_overlap) and, for a
+    function of several outputs, item ``select`` of its result.  Plain
+    data: pickled with ``func`` by reference (pickle's rules for
+    functions)."""
+    __slots__ = ("func", "template", "places", "kwargs", "info", "trim", "select",
+                 "wrapper")
+
+    def __init__(self, func, template, places, kwargs, trim=None, select=None,
+                 wrapper=None):
+        self.func, self.template, self.places = func, tuple(template), tuple(places)
+        self.kwargs, self.trim, self.select = dict(kwargs), trim, select
+        self.wrapper = wrapper      # None, "along_axis" (axis, args)
+        self.info = (False, False) if wrapper is not None else _accepts(func)
+
+    def __reduce__(self):
+        try:
+            pickle.dumps(self.func)
+        except Exception as e:
+            raise pickle.PicklingError(
+                f"cannot pickle the block function {self.func!r} of a chunkwise array: "
+                f"{e} (pickle takes functions by reference: a function defined at a "
+                "module's top level, not a lambda or a nested function)") from e
+        return BlockCall, (self.func, self.template, self.places, self.kwargs, self.trim,
+                           self.select, self.wrapper)
+
+    def run(self, spec, block_id, tiles):
+        """The output block ``block_id`` from the argument tiles."""
+        args = list(self.template)
+        for p, t in zip(self.places, tiles):
+            args[p] = t
+        kwargs = dict(self.kwargs)
+        if self.info[0]:
+            kwargs["block_info"] = spec.block_info(block_id, tiles)
+        if self.info[1]:
+            kwargs["block_id"] = tuple(block_id)
+        if self.wrapper is not None:
+            axis, extra = self.wrapper
+            res = np.apply_along_axis(self.func, axis, args[0], *extra, **kwargs)
+        else:
+            res = self.func(*args, **kwargs)
+        if self.select is not None:
+            res = res[self.select]
+        res = np.asarray(res)
+        if self.trim is not None and res.ndim == len(self.trim):
+            key = []
+            for k, (depth, none_edge) in enumerate(self.trim):
+                lo = hi = depth
+                if none_edge:
+                    b, off = block_id[k], spec.bounds[k]
+                    lo = min(depth, off[b])
+                    hi = min(depth, off[-1] - off[b + 1])
+                key.append(slice(lo, res.shape[k] - hi))
+            res = res[tuple(key)]
+        return res
+
+
+def _accepts(func):
+    """Whether ``func`` names block_info and block_id parameters (as dask
+    asks: ``**kwargs`` alone does not count)."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return (False, False)
+    return ("block_info" in params, "block_id" in params)
+
+
+@_node
+class Blocks(SourceSpec):
+    """A function applied block by block.  Output axis k is cut at the
+    offsets ``bounds[k]``; argument i (a node) has per dimension the output
+    axis it follows (``axes``, -1: read whole), its own offsets along it
+    (``arg_bounds``, None elsewhere), a halo ``depth`` and a ``boundary``
+    rule (HALO codes) with the constant ``fill`` (bytes)."""
+    call: BlockCall
+    args: tuple
+    axes: tuple
+    arg_bounds: tuple
+    depth: tuple
+    boundary: tuple
+    fill: tuple
+    bounds: tuple
+    dtype: np.dtype
+    kind = "blocks"
+
+    @property
+    def shape(self):
+        return tuple(int(b[-1]) for b in self.bounds)
+
+    def block_info(self, block_id, tiles):
+        """dask's block_info for block ``block_id``: per array (by its
+        position among the arguments) and for the output (None)."""
+        info = {}
+        for i, (node, axes, ab) in enumerate(zip(self.args, self.axes, self.arg_bounds)):
+            loc, num, where = [], [], []
+            for d, k in enumerate(axes):
+                if k < 0:
+                    loc.append(0)
+                    num.append(1)
+                    where.append((0, node.shape[d]))
+                else:
+                    b = block_id[k]
+                    loc.append(b)
+                    num.append(len(ab[d]) - 1)
+                    where.append((int(ab[d][b]), int(ab[d][b + 1])))
+            info[self.call.places[i]] = {"shape": tuple(node.shape), "num-chunks": tuple(num),
+                                         "chunk-location": tuple(loc),
+                                         "array-location": where}
+        where = [(int(b[i]), int(b[i + 1])) for b, i in zip(self.bounds, block_id)]
+        info[None] = {"shape": self.shape,
+                      "num-chunks": tuple(len(b) - 1 for b in self.bounds),
+                      "chunk-location": tuple(block_id), "array-location": where,
+                      "chunk-shape": tuple(e - s for s, e in where), "dtype": self.dtype}
+        return info
+
+
+@_node
+class Rechunk(SourceSpec):
+    """A node read in chunks of ``chunks`` (while a run uses it, maybe from
+    a temporary copy in intermediate chunks: _execute.py, _compile.py)."""
+    node: object
+    chunks: tuple
+    kind = "rechunk"
+
+    @property
+    def shape(self):
+        return self.node.shape
+
+    @property
+    def dtype(self):
+        return self.node.dtype
+
+
 @_node
 class Leaf:
     spec: SourceSpec
@@ -391,8 +538,10 @@ def children(node) -> tuple:
             return spec.parts
         if isinstance(spec, MatMul):
             return (spec.a, spec.b)
-        if isinstance(spec, (Reshape, Gather)):
+        if isinstance(spec, (Reshape, Gather, Rechunk)):
             return (spec.node,)
+        if isinstance(spec, Blocks):
+            return spec.args
     return ()
 
 

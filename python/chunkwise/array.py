@@ -24,7 +24,7 @@ from . import (_execute, _plan, _twoouts, complexes, functions, histograms,  # n
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
-from ._nodes import Hdf5, Lazy, Leaf, NODES, flatten, unflatten
+from ._nodes import NODES, Blocks, Hdf5, Lazy, Leaf, flatten, unflatten
 from .config import current
 from .functions import HANDLED, FallbackWarning
 from .ufuncs import _WEAK, apply_ufunc
@@ -125,7 +125,11 @@ class Array(Lazy):
     def chunks(self) -> tuple:
         """The chunk grid as dask and xarray spell it: per axis, the extent
         of each block along it (the last one may be shorter); the regular
-        chunk shape is ``chunksize``."""
+        chunk shape is ``chunksize``.  A block function's own grid (which
+        may be irregular: map_overlap with trim=False) is shown as it is."""
+        n = self._node
+        if isinstance(n, Leaf) and isinstance(n.spec, Blocks) and n.view.is_whole(n.spec.shape):
+            return tuple(tuple(int(e) for e in np.diff(b)) for b in n.spec.bounds)
         return tuple(_blocks(n, c) for n, c in zip(self.shape, self.chunksize))
 
     def __len__(self) -> int:
@@ -414,8 +418,12 @@ class Array(Lazy):
             File; created if missing, else opened for appending.
         name : str
             Dataset path inside the file; intermediate groups are created.
-        chunks : tuple of int, optional
-            Chunk shape of the new dataset (default: this array's chunks).
+        chunks : int, tuple, dict or "auto", optional
+            Chunk shape of the new dataset, in any of ``rechunk``'s
+            spellings (default: this array's chunks).  Any chunks can be
+            written within memory_limit: when a task could not hold the
+            source chunks one output chunk needs, the array is staged
+            through a temporary dataset (see ``rechunk``).
         compression : str or None
             ``"blosc-<codec>"`` with codec one of blosclz, lz4, lz4hc, zlib,
             zstd (HDF5 filter 32001, as hdf5plugin and PyTables write it),
@@ -443,7 +451,8 @@ class Array(Lazy):
         ``name`` unless the whole dataset was written.
         """
         target = _execute.store_target(path, name, self.shape, chunks, compression,
-                                       level, overwrite, shuffle)
+                                       level, overwrite, shuffle, self.chunksize,
+                                       self.dtype.itemsize)
         return Array(_execute.store(self._node, target))
 
     # ------------------------------------------------------- other libraries

@@ -407,6 +407,114 @@ test_table_bincount(void)
     cw_expr_free(e);
     cw_source_free(sx);
     cw_source_free(sw);
+/* A block function that copies its one argument's tile (trim=False). */
+static int
+copy_tile(void *data, const int64_t *block, int nin, const cw_tile_t *in,
+          const cw_tile_t *out)
+{
+    (void)block;
+    int *calls = data;
+    (*calls)++;
+    if (nin != 1 || in[0].shape[0] != out->shape[0]) {
+        return CW_EINVAL;
+    }
+    memcpy(out->data, in[0].data, (size_t)out->shape[0] * sizeof(int64_t));
+    return CW_OK;
+}
+
+static int
+fail_block(void *data, const int64_t *block, int nin, const cw_tile_t *in,
+           const cw_tile_t *out)
+{
+    (void)data;
+    (void)nin;
+    (void)in;
+    (void)out;
+    return block[0] == 1 ? CW_EIO : CW_OK;
+}
+
+/* Halos of 2 around blocks of 4 over 0..9: each boundary rule's values. */
+static void
+test_blocks_halos(void)
+{
+    int64_t v[10], shape[1] = {10}, st[1] = {8}, ch[1] = {3};
+    for (int i = 0; i < 10; i++) {
+        v[i] = i;
+    }
+    cw_source_t *in = NULL;
+    ASSERT_OK(cw_source_from_memory(v, 1, shape, st, CW_INT64, ch, &in));
+    int64_t inb[4] = {0, 4, 8, 10};
+    static const int64_t want[4][20] = {
+        /* reflect */ {1, 0, 0, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6, 7, 8, 9, 6, 7, 8, 9},
+        /* periodic */ {8, 9, 0, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6, 7, 8, 9, 6, 7, 8, 9},
+        /* nearest */ {0, 0, 0, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6, 7, 8, 9, 6, 7, 8, 9},
+        /* constant */ {-7, -7, 0, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6, 7, 8, 9, 6, 7, 8, 9},
+    };
+    static const int64_t tails[4][2] = {{9, 8}, {0, 1}, {9, 9}, {-7, -7}};
+    for (int rule = CW_HALO_REFLECT; rule <= CW_HALO_CONSTANT; rule++) {
+        cw_block_arg_t a;
+        memset(&a, 0, sizeof(a));
+        a.src = in;
+        a.axis[0] = 0;
+        a.bounds[0] = inb;
+        a.depth[0] = 2;
+        a.boundary[0] = rule;
+        int64_t fill = -7;
+        memcpy(a.fill, &fill, sizeof(fill));
+        int64_t ob[4] = {0, 8, 16, 22}, nb[1] = {3}, oshape[1] = {22};
+        const int64_t *obs[1] = {ob};
+        int calls = 0;
+        cw_source_t *b = NULL;
+        ASSERT_OK(cw_source_blocks(1, &a, 1, oshape, nb, obs, CW_INT64, copy_tile,
+                                   &calls, &b));
+        int64_t out[22], ost[1] = {8};
+        cw_sel_t sel;
+        cw_sel_all(b, &sel);
+        ASSERT_OK(cw_read(b, &sel, out, ost, NULL));
+        for (int i = 0; i < 20; i++) {
+            ASSERT_EQ(out[i], want[rule - 1][i]);
+        }
+        ASSERT_EQ(out[20], tails[rule - 1][0]);
+        ASSERT_EQ(out[21], tails[rule - 1][1]);
+        ASSERT_TRUE(calls >= 3);
+        cw_source_free(b);
+    }
+    /* No halo past the edges: tiles of 6, 8 and 4. */
+    cw_block_arg_t a;
+    memset(&a, 0, sizeof(a));
+    a.src = in;
+    a.bounds[0] = inb;
+    a.depth[0] = 2;
+    int64_t ob[4] = {0, 6, 14, 18}, nb[1] = {3}, oshape[1] = {18};
+    const int64_t *obs[1] = {ob};
+    int calls = 0;
+    cw_source_t *b = NULL;
+    ASSERT_OK(
+        cw_source_blocks(1, &a, 1, oshape, nb, obs, CW_INT64, copy_tile, &calls, &b));
+    int64_t out[18], ost[1] = {8};
+    cw_sel_t sel;
+    cw_sel_all(b, &sel);
+    ASSERT_OK(cw_read(b, &sel, out, ost, NULL));
+    static const int64_t none[18] = {0, 1, 2, 3, 4, 5, 2, 3, 4,
+                                     5, 6, 7, 8, 9, 6, 7, 8, 9};
+    for (int i = 0; i < 18; i++) {
+        ASSERT_EQ(out[i], none[i]);
+    }
+    cw_source_free(b);
+    /* A failing block fails the read with its status, naming the block. */
+    ASSERT_OK(
+        cw_source_blocks(1, &a, 1, oshape, nb, obs, CW_INT64, fail_block, NULL, &b));
+    cw_sel_all(b, &sel);
+    ASSERT_EQ(cw_read(b, &sel, out, ost, NULL), CW_EIO);
+    ASSERT_TRUE(strstr(cw_errmsg(), "block (1)") != NULL);
+    cw_source_free(b);
+    /* A mirrored halo deeper than the axis is refused. */
+    a.boundary[0] = CW_HALO_REFLECT;
+    a.depth[0] = 11;
+    ASSERT_EQ(
+        cw_source_blocks(1, &a, 1, oshape, nb, obs, CW_INT64, copy_tile, &calls, &b),
+        CW_EINVAL);
+    cw_source_free(in);
 }
 
 static const cw_test_t tests[] = {
@@ -414,6 +522,7 @@ static const cw_test_t tests[] = {
     {"expr", test_expr, NULL},
     {"matmul_batched", test_matmul_batched, NULL},
     {"table_bincount", test_table_bincount, NULL},
+    {"blocks_halos", test_blocks_halos, NULL},
 };
 
 CW_TEST_MAIN(tests)

@@ -152,6 +152,9 @@ set_codec(const char *codec, const char *blosc_codec, int level, int shuffle,
     else if (strcmp(codec, "lzf") == 0) {
         o->codec = CW_CODEC_LZF;
     }
+    else if (strcmp(codec, "blosc2") == 0) {
+        o->codec = CW_CODEC_BLOSC2;
+    }
     else if (strcmp(codec, "none") == 0) {
         o->codec = CW_CODEC_NONE;
     }

@@ -57,6 +57,9 @@ cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
             case CW__FILTER_LZF:
                 CW_TRY(cw__lzf_decode(in, inlen, out, n));
                 break;
+            case CW__FILTER_BLOSC2:
+                CW_TRY(cw__blosc2_decode(s, f, in, inlen, out, n));
+                break;
             case CW__FILTER_SHUFFLE:
                 if (inlen != n) {
                     return cw__error(CW_ECORRUPT,
@@ -91,6 +94,8 @@ cw__pipeline_encode_bytes(const cw_store_opts_t *o, size_t n)
             return n + (o->shuffle ? n : 0);
         case CW_CODEC_LZ4:
             return cw__lz4_encode_bound(n) + (o->shuffle ? n : 0);
+        case CW_CODEC_BLOSC2:
+            return cw__blosc2_encode_bound(n);
         default:
             return 0;
     }
@@ -120,6 +125,14 @@ cw__pipeline_encode(const cw_store_opts_t *o, size_t itemsize, const void *chunk
         else {
             *mask = 1; /* filter 0 (Blosc) skipped: stored raw */
         }
+    }
+    else if (o->codec == CW_CODEC_BLOSC2) {
+        /* Always a frame, as hdf5plugin writes it, even when it does not
+         * shrink: PyTables' own reader decodes chunks without looking at
+         * the filter mask. */
+        CW_TRY(cw__blosc2_encode(o, itemsize, chunk, n, s, &enclen));
+        *data = s->enc;
+        *len = enclen;
     }
     else if (o->codec == CW_CODEC_DEFLATE || o->codec == CW_CODEC_ZSTD ||
              o->codec == CW_CODEC_LZ4 || o->codec == CW_CODEC_BZIP2 ||

@@ -2,9 +2,9 @@
  * h5/src.c -- an HDF5 dataset as a chunk source.
  *
  * Two read paths:
- *  - native: chunked datasets whose filters are only shuffle, deflate and
- *    Blosc (at most one compressor).  A task fetches the chunk's stored
- *    bytes and filter mask with H5Dread_chunk under the HDF5 lock, then
+ *  - native: chunked datasets whose filters are only shuffle and one
+ *    compressor chunkwise decodes itself (codec/pipeline.c).  A task fetches the
+ * chunk's stored bytes and filter mask with H5Dread_chunk under the HDF5 lock, then
  *    undoes the filters that were applied (mask bit clear), in reverse
  *    order, outside the lock, and swaps bytes if the file is big-endian.
  *    An unallocated chunk (storage size 0) reads as the fill value.
@@ -123,7 +123,7 @@ filter_is_native(H5Z_filter_t id)
 {
     return id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE ||
            id == BLOSC_FILTER_ID || id == CW__FILTER_ZSTD || id == CW__FILTER_LZ4 ||
-           id == CW__FILTER_BZIP2 || id == CW__FILTER_LZF;
+           id == CW__FILTER_BZIP2 || id == CW__FILTER_LZF || id == CW__FILTER_BLOSC2;
 }
 
 /* Registered HDF5 filters: name and a package that provides a plugin. */
@@ -226,6 +226,13 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
         h->pipe[i].typesize = f->id == H5Z_FILTER_SHUFFLE && f->ncd > 0 && f->cd[0] > 0
                                   ? f->cd[0]
                                   : src->itemsize;
+        h->pipe[i].ndim = 0;
+        if (f->id == CW__FILTER_BLOSC2 && h->layout == H5D_CHUNKED) {
+            /* A b2nd array in a chunk has the chunk's shape. */
+            h->pipe[i].ndim = ndim;
+            memcpy(h->pipe[i].chunks, chunks, sizeof(int64_t) * (size_t)ndim);
+            cw__blosc2_init();
+        }
         /* Refuse now, not chunk by chunk, a filter nobody can decode. */
         if (!filter_is_native(f->id) && H5Zfilter_avail(f->id) <= 0) {
             const char *known = "";

@@ -55,8 +55,8 @@ static const struct {
 int
 cw__blosc2_code(const char *codec)
 {
-    for (size_t i = 0; codec != NULL && i < sizeof(blosc2_codecs) / sizeof(*blosc2_codecs);
-         i++) {
+    for (size_t i = 0;
+         codec != NULL && i < sizeof(blosc2_codecs) / sizeof(*blosc2_codecs); i++) {
         if (strcmp(codec, blosc2_codecs[i].name) == 0) {
             return blosc2_codecs[i].code;
         }
@@ -241,7 +241,8 @@ decode_b2nd(cw__io_scratch_t *s, const cw__filter_t *f, blosc2_schunk *sc,
         }
     }
     if (nelem == 0 || dstlen % (size_t)nelem != 0) {
-        rc = cw__error(CW_ECORRUPT, "b2nd array of %lld elements in a chunk of %zu bytes",
+        rc = cw__error(CW_ECORRUPT,
+                       "b2nd array of %lld elements in a chunk of %zu bytes",
                        (long long)nelem, dstlen);
         goto done;
     }
@@ -279,7 +280,8 @@ cw__blosc2_decode(cw__io_scratch_t *s, const cw__filter_t *f, const void *src,
     if (srclen > (size_t)INT64_MAX / 2) {
         return cw__error(CW_ECORRUPT, "Blosc2 frame too large");
     }
-    blosc2_schunk *sc = blosc2_schunk_from_buffer((uint8_t *)src, (int64_t)srclen, false);
+    blosc2_schunk *sc =
+        blosc2_schunk_from_buffer((uint8_t *)src, (int64_t)srclen, false);
     if (sc == NULL) {
         /* Not a frame: a bare Blosc2 chunk, or nothing valid. */
         return decompress(s, src, srclen, dst, dstlen);
@@ -400,8 +402,9 @@ cw__blosc2_encode(const cw_store_opts_t *o, size_t itemsize, const void *src,
         for (int d = 0; d < o->ndim; d++) {
             cshape[d] = (int32_t)shape[d];
         }
-        b2nd_context_t *ctx = b2nd_create_ctx(&storage, (int8_t)o->ndim, shape, cshape, block, dtype,
-                              DTYPE_NUMPY_FORMAT, NULL, 0);
+        b2nd_context_t *ctx =
+            b2nd_create_ctx(&storage, (int8_t)o->ndim, shape, cshape, block, dtype,
+                            DTYPE_NUMPY_FORMAT, NULL, 0);
         b2nd_array_t *arr = NULL;
         if (ctx == NULL || b2nd_from_cbuffer(ctx, &arr, src, (int64_t)srclen) < 0 ||
             b2nd_to_cframe(arr, &frame, &len, &needs_free) < 0) {

@@ -206,6 +206,9 @@ int cw__region_elems(const cw_source_t *src, const int64_t *start, const int64_t
 
 /* Decode a Blosc frame of `srclen` bytes into exactly `dstlen` bytes. */
 int cw__blosc_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
+/* cw__blosc_decode's checks of a frame's header against srclen and
+ * dstlen, without decoding it. */
+int cw__blosc_check(const void *src, size_t srclen, size_t dstlen);
 /* Encode; returns the encoded size, or 0 if it would not be smaller than
  * `srclen` (store the chunk raw with the filter skipped). */
 int cw__blosc_encode(const char *codec, int level, int shuffle, size_t typesize,
@@ -299,6 +302,11 @@ void cw__blosc2_scratch_free(cw__io_scratch_t *s);
 struct cw__filter;
 int cw__blosc2_decode(cw__io_scratch_t *s, const struct cw__filter *f, const void *src,
                       size_t srclen, void *dst, size_t dstlen);
+/* Decompress one Blosc chunk (Blosc2's, or a Blosc v1 frame, which
+ * c-blosc2 reads too) of exactly dstlen bytes, with the thread's
+ * context. */
+int cw__blosc2_decompress(cw__io_scratch_t *s, const void *src, size_t srclen,
+                          void *dst, size_t dstlen);
 /* Capacity a Blosc2 frame of a chunk of n bytes may need. */
 size_t cw__blosc2_encode_bound(size_t n);
 /* Encode a chunk of `o`'s chunk shape into s->enc as hdf5plugin writes

@@ -93,11 +93,12 @@ dctx(cw__io_scratch_t *s, blosc2_context **out)
 }
 
 /* Decompress one Blosc2 chunk of exactly `want` bytes into dst. */
-static int
-decompress(cw__io_scratch_t *s, const uint8_t *chunk, size_t cbytes, void *dst,
-           size_t want)
+int
+cw__blosc2_decompress(cw__io_scratch_t *s, const void *src, size_t cbytes, void *dst,
+                      size_t want)
 {
     int rc;
+    const uint8_t *chunk = src;
     int32_t nbytes = 0, cb = 0, blocksize = 0;
     blosc2_context *ctx = NULL;
     if (cbytes < BLOSC_MIN_HEADER_LENGTH || cbytes > (size_t)INT32_MAX ||
@@ -248,7 +249,7 @@ decode_b2nd(cw__io_scratch_t *s, const cw__filter_t *f, blosc2_schunk *sc,
     }
     size_t es = dstlen / (size_t)nelem;
     if (blocks_in_c_order(ndim, shape, bshape)) {
-        rc = decompress(s, chunk, cbytes, dst, dstlen);
+        rc = cw__blosc2_decompress(s, chunk, cbytes, dst, dstlen);
     }
     else {
         int64_t padded64 = 0;
@@ -260,7 +261,7 @@ decode_b2nd(cw__io_scratch_t *s, const cw__filter_t *f, blosc2_schunk *sc,
         size_t padded = (size_t)padded64;
         rc = cw__reserve(&s->b2buf, &s->b2buf_cap, padded);
         if (rc == CW_OK) {
-            rc = decompress(s, chunk, cbytes, s->b2buf, padded);
+            rc = cw__blosc2_decompress(s, chunk, cbytes, s->b2buf, padded);
         }
         if (rc == CW_OK) {
             scatter_blocks(s->b2buf, ndim, shape, bshape, es, dst);
@@ -284,7 +285,7 @@ cw__blosc2_decode(cw__io_scratch_t *s, const cw__filter_t *f, const void *src,
         blosc2_schunk_from_buffer((uint8_t *)src, (int64_t)srclen, false);
     if (sc == NULL) {
         /* Not a frame: a bare Blosc2 chunk, or nothing valid. */
-        return decompress(s, src, srclen, dst, dstlen);
+        return cw__blosc2_decompress(s, src, srclen, dst, dstlen);
     }
     int rc = CW_OK;
     uint8_t *chunk = NULL;
@@ -306,7 +307,7 @@ cw__blosc2_decode(cw__io_scratch_t *s, const cw__filter_t *f, const void *src,
         rc = decode_b2nd(s, f, sc, chunk, (size_t)cbytes, dst, dstlen);
     }
     else {
-        rc = decompress(s, chunk, (size_t)cbytes, dst, dstlen);
+        rc = cw__blosc2_decompress(s, chunk, (size_t)cbytes, dst, dstlen);
     }
 done:
     if (needs_free) {

@@ -40,7 +40,8 @@ cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
         const cw__filter_t *f = &filters[active[k]];
         switch (f->id) {
             case CW__FILTER_BLOSC:
-                CW_TRY(cw__blosc_decode(in, inlen, out, n));
+                CW_TRY(cw__blosc_check(in, inlen, n));
+                CW_TRY(cw__blosc2_decompress(s, in, inlen, out, n));
                 break;
             case CW__FILTER_DEFLATE:
                 CW_TRY(cw__deflate_decode(s, in, inlen, out, n));

@@ -454,6 +454,32 @@ test_blosc2_codec(void)
         }
     }
     ASSERT_EQ(cw__blosc2_code("snappy"), -1);
+    /* Blosc v1 frames (filter 32001), as c-blosc writes them, many blocks
+     * and one, every shuffle: c-blosc2 decodes them to c-blosc's bytes. */
+    cw__io_scratch_t s;
+    cw__io_scratch_init(&s);
+    uint8_t *enc = malloc(cap + BLOSC_MAX_OVERHEAD), *ref = malloc(cap);
+    for (int c = 0; c < 5; c++) {
+        for (int sh = 0; sh < 3; sh++) {
+            size_t n = cap - 8 * (size_t)c, ts = (size_t)1 << sh;
+            for (size_t i = 0; i < n; i++) {
+                a[i] = (uint8_t)(i % 3000 < 2000 ? (i / ts) % 251 : rng());
+            }
+            int k = blosc_compress_ctx(5, sh, ts, n, a, enc, n + BLOSC_MAX_OVERHEAD,
+                                       codecs[c], sh == 1 ? 4096 : 0, 1);
+            ASSERT_TRUE(k > 0);
+            ASSERT_EQ(blosc_decompress_ctx(enc, ref, n, 1), (int)n);
+            memset(b, 0, n);
+            ASSERT_OK(cw__blosc_check(enc, (size_t)k, n));
+            ASSERT_OK(cw__blosc2_decompress(&s, enc, (size_t)k, b, n));
+            ASSERT_TRUE(memcmp(ref, b, n) == 0 && memcmp(a, b, n) == 0);
+            ASSERT_EQ(cw__blosc2_decompress(&s, enc, (size_t)k - 1, b, n), CW_ECORRUPT);
+            ASSERT_EQ(cw__blosc2_decompress(&s, enc, (size_t)k, b, n - 1), CW_ECORRUPT);
+        }
+    }
+    cw__io_scratch_destroy(&s);
+    free(enc);
+    free(ref);
     free(a);
     free(b);
 }

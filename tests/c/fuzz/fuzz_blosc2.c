@@ -249,7 +249,8 @@ make_seeds(void)
                 cp.blocksize = 0;
                 blosc2_dparams dp = BLOSC2_DPARAMS_DEFAULTS;
                 dp.nthreads = 1;
-                blosc2_storage st = {.contiguous = true, .cparams = &cp, .dparams = &dp};
+                blosc2_storage st = {
+                    .contiguous = true, .cparams = &cp, .dparams = &dp};
                 b2nd_context_t *ctx =
                     b2nd_create_ctx(&st, (int8_t)geoms[g].ndim, shape, cshape, bshape,
                                     "<i4", DTYPE_NUMPY_FORMAT, NULL, 0);

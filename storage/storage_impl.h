@@ -294,6 +294,8 @@ int cw__bzip2_block(int level);
 void cw__blosc2_init(void);
 /* Blosc2 compressor code of a codec name, or -1. */
 int cw__blosc2_code(const char *codec);
+/* Codec name of a Blosc2 compressor code ("unknown" if none). */
+const char *cw__blosc2_name(int code);
 /* Release the scratch's Blosc2 context and buffer. */
 void cw__blosc2_scratch_free(cw__io_scratch_t *s);
 /* Decode a Blosc2 filter chunk (HDF5 filter 32026: a frame, with or

@@ -7,6 +7,8 @@ and PyTables; corrupt chunks raise CorruptChunkError naming the chunk.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import blosc2
@@ -183,6 +185,19 @@ def test_chunkwise_writes_compressed_frames_in_threads(tmp_path):
             assert info.filter_mask == 0 and info.size < 64 * 128 * 8 // 20
             _, raw = d.id.read_direct_chunk(info.chunk_offset)
             assert blosc2.ndarray_from_cframe(raw).shape == (64, 128)
+
+
+def test_info_names_blosc2_filters(tmp_path):
+    path = tmp_path / "i.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=np.zeros((100, 10), "f4"), chunks=(10, 10),
+                         **hdf5plugin.Blosc2(cname="zstd", clevel=3,
+                                             filters=hdf5plugin.Blosc2.BITSHUFFLE))
+    r = subprocess.run([sys.executable, "-m", "chunkwise", "info", str(path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "filters blosc2-zstd(level 3, bitshuffle)" in r.stdout
+    assert "pipeline" not in r.stdout and "not decodable" not in r.stdout
 
 
 def test_unknown_blosc2_codec(tmp_path):

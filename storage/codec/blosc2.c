@@ -64,6 +64,17 @@ cw__blosc2_code(const char *codec)
     return -1;
 }
 
+const char *
+cw__blosc2_name(int code)
+{
+    for (size_t i = 0; i < sizeof(blosc2_codecs) / sizeof(*blosc2_codecs); i++) {
+        if (blosc2_codecs[i].code == code) {
+            return blosc2_codecs[i].name;
+        }
+    }
+    return "unknown";
+}
+
 void
 cw__blosc2_scratch_free(cw__io_scratch_t *s)
 {

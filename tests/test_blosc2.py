@@ -7,6 +7,7 @@ and PyTables; corrupt chunks raise CorruptChunkError naming the chunk.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -275,3 +276,31 @@ def test_corrupt_chunk_every_byte_position(tmp_path, rank):
             assert "of '/x'" in str(e)
         with open(path, "r+b") as fh:
             fh.write(orig)
+
+
+def test_blosc2_with_a_pipeline_only_filter(tmp_path):
+    """Blosc2 after Fletcher32: HDF5 undoes both, so without a Blosc2
+    plugin for chunkwise's HDF5 the open fails naming the filter; with
+    hdf5plugin's folder on HDF5_PLUGIN_PATH the data reads exactly."""
+    path = tmp_path / "f.h5"
+    x = sample(">i4", (70, 65), seed=8)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=x, chunks=(30, 40), fletcher32=True,
+                         **hdf5plugin.Blosc2(cname="lz4"))
+    code = ("import sys, numpy as np, chunkwise as cw\n"
+            "try:\n    a = cw.open(sys.argv[1], 'x')\n"
+            "except OSError as e:\n    print('OSError', e); sys.exit(0)\n"
+            "np.save(sys.argv[2], a.compute()); print('read', cw.stats()['chunks_pipeline'])\n")
+    env = {k: v for k, v in os.environ.items() if k != "HDF5_PLUGIN_PATH"}
+    out = tmp_path / "o.npy"
+    r = subprocess.run([sys.executable, "-c", code, str(path), str(out)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    if r.stdout.startswith("OSError"):
+        assert "filter 32026 (blosc2)" in r.stdout and "hdf5plugin" in r.stdout
+    env["HDF5_PLUGIN_PATH"] = hdf5plugin.PLUGIN_PATH
+    r = subprocess.run([sys.executable, "-c", code, str(path), str(out)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("read"), r.stdout + r.stderr
+    assert int(r.stdout.split()[1]) == 6
+    np.testing.assert_array_equal(np.load(out), x)

@@ -252,6 +252,24 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
         ncompressors += f->id != H5Z_FILTER_SHUFFLE;
     }
     h->native = native && ncompressors <= 1;
+    /* Off the native path HDF5 undoes every filter, those chunkwise would
+     * decode itself (Blosc2, Zstd, ...) included: refuse now one it has no
+     * plugin for. */
+    for (int i = 0; !h->native && h->layout == H5D_CHUNKED && i < nf; i++) {
+        H5Z_filter_t id = h->filters[i].id;
+        if (filter_is_native(id) && H5Zfilter_avail(id) <= 0) {
+            const char *known = "";
+            const char *pkg = filter_provider(id, &known);
+            rc = cw__error(CW_EIO,
+                           "the dataset combines HDF5 filter %d%s%s%s with filters "
+                           "chunkwise leaves to HDF5's pipeline, and chunkwise's "
+                           "HDF5 has no plugin for it%s%s (HDF5_PLUGIN_PATH lists "
+                           "where plugins are looked for)",
+                           (int)id, known[0] ? " (" : "", known, known[0] ? ")" : "",
+                           pkg ? "; it is provided by " : "", pkg ? pkg : "");
+            goto done;
+        }
+    }
 
     /* Fill value, converted to the native type. */
     memset(h->fill, 0, sizeof(h->fill));

@@ -380,7 +380,9 @@ typedef enum cw_codec {
     CW_CODEC_LZF,            /**< HDF5 filter 32000 (h5py's "lzf") */
     CW_CODEC_BITSHUFFLE,     /**< HDF5 filter 32008 without compression */
     CW_CODEC_BITSHUFFLE_LZ4, /**< filter 32008 with LZ4 (hdf5plugin.Bitshuffle) */
-    CW_CODEC_BITSHUFFLE_ZSTD /**< filter 32008 with Zstd */
+    CW_CODEC_BITSHUFFLE_ZSTD, /**< filter 32008 with Zstd */
+    CW_CODEC_BLOSC2          /**< HDF5 filter 32026 (hdf5plugin.Blosc2, PyTables
+                                  "blosc2:<codec>") */
 } cw_codec_t;
 
 /** Options of cw_store.  Zero-initialise, then set what you need. */
@@ -392,11 +394,13 @@ typedef struct cw_store_opts {
     int src_dim[CW_MAXDIM];    /**< source dimension of each stored dim, or
                                     -1 for an inserted dim of extent 1 */
     cw_codec_t codec;
-    const char *blosc_codec; /**< "blosclz", "lz4", "lz4hc", "zlib", "zstd" */
+    const char *blosc_codec; /**< Blosc or Blosc2 codec: "blosclz", "lz4",
+                                  "lz4hc", "zlib", "zstd" */
     int level;               /**< 0-9 */
     bool shuffle;            /**< byte shuffle (Blosc's own, or HDF5's filter
                                   before deflate) */
-    bool bitshuffle;         /**< Blosc bit shuffle instead of byte shuffle */
+    bool bitshuffle;         /**< Blosc/Blosc2 bit shuffle instead of byte
+                                  shuffle */
     bool overwrite;          /**< replace an existing dataset of that name */
 } cw_store_opts_t;
 

@@ -165,6 +165,7 @@ cw__io_scratch_destroy(cw__io_scratch_t *s)
     cw__free(s->bitshuf);
     cw__bframe_scratch_free(s);
     cw__deflate_scratch_free(s);
+    cw__blosc2_scratch_free(s);
     cw__io_scratch_init(s);
 }
 

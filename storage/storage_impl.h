@@ -46,6 +46,9 @@ typedef struct cw__io_scratch {
     size_t enc_cap;
     void *bitshuf; /* a Bitshuffle block's rows and byte planes */
     size_t bitshuf_cap;
+    void *blosc2_d; /* Blosc2 decompression context (one thread) */
+    void *b2buf;    /* a b2nd chunk's padded blocks */
+    size_t b2buf_cap;
 } cw__io_scratch_t;
 
 /*
@@ -205,6 +208,9 @@ int cw__region_elems(const cw_source_t *src, const int64_t *start, const int64_t
 
 /* Decode a Blosc frame of `srclen` bytes into exactly `dstlen` bytes. */
 int cw__blosc_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
+/* cw__blosc_decode's checks of a frame's header against srclen and
+ * dstlen, without decoding it. */
+int cw__blosc_check(const void *src, size_t srclen, size_t dstlen);
 /* Encode; returns the encoded size, or 0 if it would not be smaller than
  * `srclen` (store the chunk raw with the filter skipped). */
 int cw__blosc_encode(const char *codec, int level, int shuffle, size_t typesize,
@@ -286,6 +292,33 @@ int cw__bzip2_encode(int level, const void *src, size_t srclen, void *dst,
 /* bzip2's block size (in 100 kB) for a level: 1-9 as given, else 9. */
 int cw__bzip2_block(int level);
 
+/* Initialise c-blosc2 once per process (never torn down). */
+void cw__blosc2_init(void);
+/* Blosc2 compressor code of a codec name, or -1. */
+int cw__blosc2_code(const char *codec);
+/* Codec name of a Blosc2 compressor code ("unknown" if none). */
+const char *cw__blosc2_name(int code);
+/* Release the scratch's Blosc2 context and buffer. */
+void cw__blosc2_scratch_free(cw__io_scratch_t *s);
+/* Decode a Blosc2 filter chunk (HDF5 filter 32026: a frame, with or
+ * without a b2nd metalayer, or a bare chunk) into exactly dstlen bytes;
+ * f->ndim and f->chunks, when set, must match a b2nd array's shape. */
+struct cw__filter;
+int cw__blosc2_decode(cw__io_scratch_t *s, const struct cw__filter *f, const void *src,
+                      size_t srclen, void *dst, size_t dstlen);
+/* Decompress one Blosc chunk (Blosc2's, or a Blosc v1 frame, which
+ * c-blosc2 reads too) of exactly dstlen bytes, with the thread's
+ * context. */
+int cw__blosc2_decompress(cw__io_scratch_t *s, const void *src, size_t srclen,
+                          void *dst, size_t dstlen);
+/* Capacity a Blosc2 frame of a chunk of n bytes may need. */
+size_t cw__blosc2_encode_bound(size_t n);
+/* Encode a chunk of `o`'s chunk shape into s->enc as hdf5plugin writes
+ * it (a b2nd frame for ranks 2..16, else a plain frame); *outlen its
+ * length. */
+int cw__blosc2_encode(const cw_store_opts_t *o, size_t itemsize, const void *src,
+                      size_t srclen, cw__io_scratch_t *s, size_t *outlen);
+
 /* Decode an LZF chunk (HDF5 filter 32000) into exactly dstlen bytes. */
 int cw__lzf_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
 /* Encode; *outlen 0 when not smaller than the input. */
@@ -338,7 +371,8 @@ enum {
     CW__FILTER_BLOSC = 32001,
     CW__FILTER_LZ4 = 32004,
     CW__FILTER_BITSHUFFLE = 32008,
-    CW__FILTER_ZSTD = 32015
+    CW__FILTER_ZSTD = 32015,
+    CW__FILTER_BLOSC2 = 32026
 };
 /* The Bitshuffle filter's compressors (its cd_values[4]). */
 enum { CW__BSHUF_NONE = 0, CW__BSHUF_LZ4 = 2, CW__BSHUF_ZSTD = 3 };
@@ -350,6 +384,8 @@ typedef struct cw__filter {
     size_t typesize; /* the shuffle or Bitshuffle filter's element size */
     size_t block;    /* Bitshuffle: block size in elements, 0 the default */
     unsigned comp;   /* Bitshuffle: CW__BSHUF_* */
+    int ndim;        /* Blosc2: the chunk's rank and shape (0: unchecked) */
+    int64_t chunks[CW_MAXDIM];
 } cw__filter_t;
 
 /* Undo the filters of `filters` (in the order they were applied on write)

@@ -161,6 +161,9 @@ set_codec(const char *codec, const char *blosc_codec, int level, int shuffle,
     else if (strcmp(codec, "bitshuffle-zstd") == 0) {
         o->codec = CW_CODEC_BITSHUFFLE_ZSTD;
     }
+    else if (strcmp(codec, "blosc2") == 0) {
+        o->codec = CW_CODEC_BLOSC2;
+    }
     else if (strcmp(codec, "none") == 0) {
         o->codec = CW_CODEC_NONE;
     }

@@ -61,7 +61,8 @@ class StoreTarget:
     name: str
     chunks: tuple         # 0 per dim: the engine picks
     codec: str            # "none", "deflate", "zstd", "lz4", "bzip2", "lzf", "blosc",
-                          # "bitshuffle", "bitshuffle-lz4", "bitshuffle-zstd"
+                          # "bitshuffle", "bitshuffle-lz4", "bitshuffle-zstd",
+                          # "blosc2"
     blosc_codec: str
     level: int
     shuffle: bool
@@ -84,7 +85,11 @@ def _parse_compression(compression):
         return "blosc", c[6:]
     if c == "blosc":
         return "blosc", "lz4"
-    names = ", ".join(f"'blosc-{x}'" for x in _BLOSC_CODECS)
+    if c.startswith("blosc2-") and c[7:] in _BLOSC_CODECS:
+        return "blosc2", c[7:]
+    if c == "blosc2":
+        return "blosc2", "lz4"
+    names = ", ".join(f"'blosc-{x}', 'blosc2-{x}'" for x in _BLOSC_CODECS)
     raise ValueError(f"unknown compression {compression!r}: use {names}, 'gzip', "
                      "'zstd', 'lz4', 'bzip2', 'lzf', 'bitshuffle', 'bitshuffle-lz4', "
                      "'bitshuffle-zstd' or None")
@@ -111,8 +116,8 @@ def store_target(path, name, shape, chunks, compression, level, overwrite,
             raise ValueError(f"compression={compression!r} always shuffles bits: "
                              f"shuffle must be True or 'bit', not {shuffle!r}")
         shuffle = False
-    elif shuffle == "bit" and codec != "blosc":
-        raise ValueError("bit shuffle is only available with Blosc")
+    elif shuffle == "bit" and codec not in ("blosc", "blosc2"):
+        raise ValueError("bit shuffle is only available with Blosc and Blosc2")
     out_chunks = normalize_chunks(chunks, shape, current, itemsize)
     if out_chunks is None:
         out_chunks = (0,) * len(shape)

@@ -427,6 +427,8 @@ class Array(Lazy):
         compression : str or None
             ``"blosc-<codec>"`` with codec one of blosclz, lz4, lz4hc, zlib,
             zstd (HDF5 filter 32001, as hdf5plugin and PyTables write it),
+            ``"blosc2-<codec>"`` with the same codecs (filter 32026, as
+            hdf5plugin.Blosc2 and PyTables' ``"blosc2:<codec>"`` write it),
             ``"gzip"`` (HDF5's deflate filter), ``"zstd"`` (filter 32015, as
             hdf5plugin.Zstd writes it), ``"lz4"`` (filter 32004, as
             hdf5plugin.LZ4 writes it), ``"bzip2"`` (filter 307, PyTables and
@@ -441,10 +443,10 @@ class Array(Lazy):
         overwrite : bool
             Replace an existing dataset of that name (else FileExistsError).
         shuffle : bool or "bit"
-            Byte shuffle (Blosc's, or HDF5's shuffle filter before gzip,
-            zstd or lz4);
-            ``"bit"`` selects Blosc's bit shuffle.  The bitshuffle codecs
-            take True or ``"bit"`` and add no byte shuffle.
+            Byte shuffle (Blosc's and Blosc2's own, or HDF5's shuffle filter
+            before gzip, zstd or lz4);
+            ``"bit"`` selects Blosc's or Blosc2's bit shuffle.  The bitshuffle
+            codecs take True or ``"bit"`` and add no byte shuffle.
 
         Returns a lazy Array over the stored dataset.  Memory in flight stays
         within ``cw.config(memory_limit=...)``; nothing appears under

@@ -196,7 +196,8 @@ def main(argv=None) -> int:
                     help="an input dataset, named for the expression (repeatable)")
     pe.add_argument("-o", "--output", required=True, metavar="FILE:/DSET")
     pe.add_argument("--compression", default="blosc-lz4",
-                    help="blosc-<codec>, gzip or none (default blosc-lz4)")
+                    help="blosc-<codec>, blosc2-<codec>, gzip, zstd, lz4, bzip2, lzf or none "
+                         "(default blosc-lz4)")
     pe.add_argument("--level", type=int, default=5)
     pe.add_argument("--overwrite", action="store_true")
     pe.add_argument("--threads", type=int)

@@ -4,7 +4,10 @@
  * The filter stores each chunk as one Blosc (v1 format) frame.  Decoding
  * validates the frame header against the stored size and the expected
  * chunk size before Blosc touches the data, and runs single-threaded with
- * the context API (blosc_*_ctx), which takes no global lock.
+ * the context API (blosc_*_ctx), which takes no global lock.  Whole
+ * chunks read through the filter pipeline are decompressed by c-blosc2
+ * (cw__blosc2_decompress, after cw__blosc_check here): measured 1.6-2.2
+ * times faster than c-blosc 1.21 on the same frames (docs/format.md).
  */
 #include <blosc.h>
 #include <string.h>
@@ -37,7 +40,7 @@ cw__blosc_name(int code)
 }
 
 int
-cw__blosc_decode(const void *src, size_t srclen, void *dst, size_t dstlen)
+cw__blosc_check(const void *src, size_t srclen, size_t dstlen)
 {
     size_t nbytes = 0;
     if (srclen < BLOSC_MIN_HEADER_LENGTH) {
@@ -55,6 +58,13 @@ cw__blosc_decode(const void *src, size_t srclen, void *dst, size_t dstlen)
                          "has %zu",
                          nbytes, dstlen);
     }
+    return CW_OK;
+}
+
+int
+cw__blosc_decode(const void *src, size_t srclen, void *dst, size_t dstlen)
+{
+    CW_TRY_RET(cw__blosc_check(src, srclen, dstlen));
     int n = blosc_decompress_ctx(src, dst, dstlen, 1);
     if (n < 0 || (size_t)n != dstlen) {
         return cw__error(CW_ECORRUPT, "Blosc decompression failed (code %d)", n);

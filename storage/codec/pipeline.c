@@ -40,7 +40,8 @@ cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
         const cw__filter_t *f = &filters[active[k]];
         switch (f->id) {
             case CW__FILTER_BLOSC:
-                CW_TRY(cw__blosc_decode(in, inlen, out, n));
+                CW_TRY(cw__blosc_check(in, inlen, n));
+                CW_TRY(cw__blosc2_decompress(s, in, inlen, out, n));
                 break;
             case CW__FILTER_DEFLATE:
                 CW_TRY(cw__deflate_decode(s, in, inlen, out, n));
@@ -59,6 +60,8 @@ cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
                 break;
             case CW__FILTER_BITSHUFFLE:
                 CW_TRY(cw__bitshuffle_decode(s, f, in, inlen, out, n));
+            case CW__FILTER_BLOSC2:
+                CW_TRY(cw__blosc2_decode(s, f, in, inlen, out, n));
                 break;
             case CW__FILTER_SHUFFLE:
                 if (inlen != n) {
@@ -100,6 +103,8 @@ cw__pipeline_encode_bytes(const cw_store_opts_t *o, size_t n)
             /* The encoded chunk (at most n bytes kept) and a block's rows
              * and byte planes (8 kB each). */
             return n + 2 * 8192;
+        case CW_CODEC_BLOSC2:
+            return cw__blosc2_encode_bound(n);
         default:
             return 0;
     }
@@ -145,6 +150,14 @@ cw__pipeline_encode(const cw_store_opts_t *o, size_t itemsize, const void *chunk
         else {
             *mask = 1; /* filter 0 (Bitshuffle) skipped: stored raw */
         }
+    }
+    else if (o->codec == CW_CODEC_BLOSC2) {
+        /* Always a frame, as hdf5plugin writes it, even when it does not
+         * shrink: PyTables' own reader decodes chunks without looking at
+         * the filter mask. */
+        CW_TRY(cw__blosc2_encode(o, itemsize, chunk, n, s, &enclen));
+        *data = s->enc;
+        *len = enclen;
     }
     else if (o->codec == CW_CODEC_DEFLATE || o->codec == CW_CODEC_ZSTD ||
              o->codec == CW_CODEC_LZ4 || o->codec == CW_CODEC_BZIP2 ||

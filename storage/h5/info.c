@@ -38,6 +38,12 @@ describe_filters(hid_t dcpl, char *out, size_t outlen)
         else if (id == BLOSC_FILTER_ID) {
             snprintf(one, sizeof(one), "blosc");
         }
+        else if (id == CW__FILTER_BLOSC2 && ncd >= 6) {
+            static const char *const shuf[] = {"noshuffle", "shuffle", "bitshuffle"};
+            snprintf(one, sizeof(one), "blosc2-%s(level %u, %s)",
+                     cw__blosc2_name(ncd >= 7 ? (int)cd[6] : 0), cd[4],
+                     cd[5] < 3 ? shuf[cd[5]] : "?");
+        }
         else if (id == H5Z_FILTER_DEFLATE) {
             snprintf(one, sizeof(one), "gzip(level %u)", ncd ? cd[0] : 0);
         }

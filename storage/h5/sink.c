@@ -216,6 +216,29 @@ create_dataset(h5sink_t *k, const cw_store_opts_t *opts, cw_dtype_t dtype,
                 e = H5Pset_filter(dcpl, id, H5Z_FLAG_OPTIONAL, 1, cd);
             }
         }
+        else if (e >= 0 && opts->codec == CW_CODEC_BLOSC2) {
+            /* hdf5plugin's cd_values: filter revision 1, block size (0:
+             * Blosc2's), type size, chunk bytes, level, shuffle (0 none, 1
+             * byte, 2 bit), compressor code; for ranks 2..16 (b2nd frames)
+             * the rank and the chunk shape. */
+            unsigned cd[8 + CW_MAXDIM];
+            size_t ncd = 7;
+            cd[0] = 1;
+            cd[1] = 0;
+            cd[2] = (unsigned)(itemsize > 255 ? 1 : itemsize);
+            cd[3] = (unsigned)chunk_bytes;
+            cd[4] = (unsigned)opts->level;
+            cd[5] = opts->bitshuffle ? 2u : opts->shuffle ? 1u : 0u;
+            cd[6] = (unsigned)cw__blosc2_code(opts->blosc_codec);
+            if (opts->ndim >= 2 && opts->ndim <= 16) {
+                cd[7] = (unsigned)opts->ndim;
+                for (int d = 0; d < opts->ndim; d++) {
+                    cd[8 + d] = (unsigned)cdims[d];
+                }
+                ncd = 8 + (size_t)opts->ndim;
+            }
+            e = H5Pset_filter(dcpl, CW__FILTER_BLOSC2, H5Z_FLAG_OPTIONAL, ncd, cd);
+        }
         else if (e >= 0 && opts->codec == CW_CODEC_LZF) {
             /* h5py's cd_values: filter version 4, LZF version 3.6, chunk
              * bytes. */
@@ -264,6 +287,10 @@ check_codec(const cw_store_opts_t *o)
     if (o->codec == CW_CODEC_BLOSC &&
         (o->blosc_codec == NULL || cw__blosc_code(o->blosc_codec) < 0)) {
         return cw__error(CW_EINVAL, "unknown Blosc codec '%s'",
+                         o->blosc_codec ? o->blosc_codec : "(null)");
+    }
+    if (o->codec == CW_CODEC_BLOSC2 && cw__blosc2_code(o->blosc_codec) < 0) {
+        return cw__error(CW_EINVAL, "unknown Blosc2 codec '%s'",
                          o->blosc_codec ? o->blosc_codec : "(null)");
     }
     if (o->codec != CW_CODEC_NONE && (o->level < 0 || o->level > 9)) {

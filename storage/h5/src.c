@@ -2,9 +2,9 @@
  * h5/src.c -- an HDF5 dataset as a chunk source.
  *
  * Two read paths:
- *  - native: chunked datasets whose filters are only shuffle, deflate and
- *    Blosc (at most one compressor).  A task fetches the chunk's stored
- *    bytes and filter mask with H5Dread_chunk under the HDF5 lock, then
+ *  - native: chunked datasets whose filters are only shuffle and one
+ *    compressor chunkwise decodes itself (codec/pipeline.c).  A task fetches the
+ * chunk's stored bytes and filter mask with H5Dread_chunk under the HDF5 lock, then
  *    undoes the filters that were applied (mask bit clear), in reverse
  *    order, outside the lock, and swaps bytes if the file is big-endian.
  *    An unallocated chunk (storage size 0) reads as the fill value.
@@ -145,7 +145,7 @@ filter_is_native(H5Z_filter_t id)
     return id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE ||
            id == BLOSC_FILTER_ID || id == CW__FILTER_ZSTD || id == CW__FILTER_LZ4 ||
            id == CW__FILTER_BZIP2 || id == CW__FILTER_LZF ||
-           id == CW__FILTER_BITSHUFFLE;
+           id == CW__FILTER_BITSHUFFLE || id == CW__FILTER_BLOSC2;
 }
 
 /* Whether the native path decodes this filter with these cd_values. */
@@ -269,6 +269,13 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
             h->pipe[i].block = f->ncd > 3 ? f->cd[3] : 0;
             h->pipe[i].comp = f->ncd > 4 ? f->cd[4] : 0;
         }
+        h->pipe[i].ndim = 0;
+        if (f->id == CW__FILTER_BLOSC2 && h->layout == H5D_CHUNKED) {
+            /* A b2nd array in a chunk has the chunk's shape. */
+            h->pipe[i].ndim = ndim;
+            memcpy(h->pipe[i].chunks, chunks, sizeof(int64_t) * (size_t)ndim);
+            cw__blosc2_init();
+        }
         /* Refuse now, not chunk by chunk, a filter nobody can decode. */
         if (!filter_decodable(f) && H5Zfilter_avail(f->id) <= 0) {
             const char *known = "";
@@ -291,6 +298,24 @@ describe(cw_source_t *src, h5src_t *h, hid_t dset)
         ncompressors += f->id != H5Z_FILTER_SHUFFLE;
     }
     h->native = native && ncompressors <= 1;
+    /* Off the native path HDF5 undoes every filter, those chunkwise would
+     * decode itself (Blosc2, Zstd, ...) included: refuse now one it has no
+     * plugin for. */
+    for (int i = 0; !h->native && h->layout == H5D_CHUNKED && i < nf; i++) {
+        H5Z_filter_t id = h->filters[i].id;
+        if (filter_is_native(id) && H5Zfilter_avail(id) <= 0) {
+            const char *known = "";
+            const char *pkg = filter_provider(id, &known);
+            rc = cw__error(CW_EIO,
+                           "the dataset combines HDF5 filter %d%s%s%s with filters "
+                           "chunkwise leaves to HDF5's pipeline, and chunkwise's "
+                           "HDF5 has no plugin for it%s%s (HDF5_PLUGIN_PATH lists "
+                           "where plugins are looked for)",
+                           (int)id, known[0] ? " (" : "", known, known[0] ? ")" : "",
+                           pkg ? "; it is provided by " : "", pkg ? pkg : "");
+            goto done;
+        }
+    }
 
     /* Fill value, converted to the native type. */
     memset(h->fill, 0, sizeof(h->fill));

@@ -6,9 +6,12 @@
  * whole-chunk zstd frames, LZ4 filter chunks, bzip2 streams and LZF
  * chunks against libzstd, liblz4, libbz2 and liblzf, Bitshuffle chunks
  * against the bit layout's definition (with liblz4 and libzstd for the
- * compressed blocks), truncated and corrupt ones refused.
+ * compressed blocks), Blosc2 frames (plain and b2nd) against c-blosc2;
+ * truncated and corrupt ones refused.
  */
+#include <b2nd.h>
 #include <blosc.h>
+#include <blosc2.h>
 #include <bzlib.h>
 #include <lz4.h>
 #include <lzf.h>
@@ -576,6 +579,177 @@ test_bitshuffle_codec(void)
     free(enc);
 }
 
+/* A chunk of `nd` dims encoded by cw__blosc2_encode: c-blosc2 reads it
+ * back (b2nd for ranks >= 2), and so does cw__blosc2_decode. */
+static void
+blosc2_roundtrip(const char *codec, int shuffle, int nd, const int64_t *chunks,
+                 size_t ts, const uint8_t *a, size_t n, uint8_t *b)
+{
+    cw_store_opts_t o;
+    memset(&o, 0, sizeof(o));
+    o.codec = CW_CODEC_BLOSC2;
+    o.blosc_codec = codec;
+    o.level = 5;
+    o.shuffle = shuffle == 1;
+    o.bitshuffle = shuffle == 2;
+    o.ndim = nd;
+    memcpy(o.chunks, chunks, sizeof(int64_t) * (size_t)nd);
+    cw__io_scratch_t s;
+    cw__io_scratch_init(&s);
+    size_t len = 0;
+    ASSERT_OK(cw__blosc2_encode(&o, ts, a, n, &s, &len));
+    ASSERT_TRUE(len > 0 && len <= cw__blosc2_encode_bound(n));
+    uint8_t *frame = malloc(len);
+    memcpy(frame, s.enc, len);
+    if (nd >= 2) {
+        b2nd_array_t *arr = NULL;
+        ASSERT_EQ(b2nd_from_cframe(frame, (int64_t)len, true, &arr), 0);
+        ASSERT_EQ(arr->ndim, nd);
+        memset(b, 0, n);
+        ASSERT_EQ(b2nd_to_cbuffer(arr, b, (int64_t)n), 0);
+        b2nd_free(arr);
+    }
+    else {
+        blosc2_schunk *sc = blosc2_schunk_from_buffer(frame, (int64_t)len, true);
+        ASSERT_TRUE(sc != NULL && sc->nchunks == 1);
+        memset(b, 0, n);
+        ASSERT_EQ(blosc2_schunk_decompress_chunk(sc, 0, b, (int32_t)n), (int)n);
+        blosc2_schunk_free(sc);
+    }
+    ASSERT_TRUE(memcmp(a, b, n) == 0);
+    cw__filter_t f;
+    memset(&f, 0, sizeof(f));
+    f.id = CW__FILTER_BLOSC2;
+    f.ndim = nd;
+    memcpy(f.chunks, chunks, sizeof(int64_t) * (size_t)nd);
+    memset(b, 0, n);
+    ASSERT_OK(cw__blosc2_decode(&s, &f, frame, len, b, n));
+    ASSERT_TRUE(memcmp(a, b, n) == 0);
+    ASSERT_EQ(cw__blosc2_decode(&s, &f, frame, len, b, n - ts), CW_ECORRUPT);
+    for (size_t cut = 0; cut < len; cut += 1 + cut / 3) {
+        ASSERT_EQ(cw__blosc2_decode(&s, &f, frame, cut, b, n), CW_ECORRUPT);
+    }
+    if (nd >= 2) {
+        f.chunks[0] += 1; /* the b2nd shape must be the HDF5 chunk's */
+        ASSERT_EQ(cw__blosc2_decode(&s, &f, frame, len, b, n), CW_ECORRUPT);
+    }
+    free(frame);
+    cw__io_scratch_destroy(&s);
+}
+
+static void
+test_blosc2_codec(void)
+{
+    static const char *codecs[] = {"blosclz", "lz4", "lz4hc", "zlib", "zstd"};
+    static const int64_t shapes[3][3] = {{9000, 0, 0}, {120, 75, 0}, {11, 40, 33}};
+    size_t cap = 11 * 40 * 33 * 8;
+    uint8_t *a = malloc(cap), *b = malloc(cap);
+    for (int c = 0; c < 5; c++) {
+        for (int nd = 1; nd <= 3; nd++) {
+            size_t ts = (size_t)1 << ((c + nd) % 4);
+            size_t n = ts;
+            for (int d = 0; d < nd; d++) {
+                n *= (size_t)shapes[nd - 1][d];
+            }
+            for (size_t i = 0; i < n; i++) {
+                a[i] = (uint8_t)(i % 3000 < 2000 ? (i / ts) % 251 : rng());
+            }
+            blosc2_roundtrip(codecs[c], (c + nd) % 3, nd, shapes[nd - 1], ts, a, n, b);
+        }
+    }
+    ASSERT_EQ(cw__blosc2_code("snappy"), -1);
+    /* Blosc v1 frames (filter 32001), as c-blosc writes them, many blocks
+     * and one, every shuffle: c-blosc2 decodes them to c-blosc's bytes. */
+    cw__io_scratch_t s;
+    cw__io_scratch_init(&s);
+    uint8_t *enc = malloc(cap + BLOSC_MAX_OVERHEAD), *ref = malloc(cap);
+    for (int c = 0; c < 5; c++) {
+        for (int sh = 0; sh < 3; sh++) {
+            size_t n = cap - 8 * (size_t)c, ts = (size_t)1 << sh;
+            for (size_t i = 0; i < n; i++) {
+                a[i] = (uint8_t)(i % 3000 < 2000 ? (i / ts) % 251 : rng());
+            }
+            int k = blosc_compress_ctx(5, sh, ts, n, a, enc, n + BLOSC_MAX_OVERHEAD,
+                                       codecs[c], sh == 1 ? 4096 : 0, 1);
+            ASSERT_TRUE(k > 0);
+            ASSERT_EQ(blosc_decompress_ctx(enc, ref, n, 1), (int)n);
+            memset(b, 0, n);
+            ASSERT_OK(cw__blosc_check(enc, (size_t)k, n));
+            ASSERT_OK(cw__blosc2_decompress(&s, enc, (size_t)k, b, n));
+            ASSERT_TRUE(memcmp(ref, b, n) == 0 && memcmp(a, b, n) == 0);
+            ASSERT_EQ(cw__blosc2_decompress(&s, enc, (size_t)k - 1, b, n), CW_ECORRUPT);
+            ASSERT_EQ(cw__blosc2_decompress(&s, enc, (size_t)k, b, n - 1), CW_ECORRUPT);
+        }
+    }
+    cw__io_scratch_destroy(&s);
+    free(enc);
+    free(ref);
+    free(a);
+    free(b);
+}
+
+/* b2nd frames made by c-blosc2 with blocks that neither divide the chunk
+ * nor tile it in C order; and a bare Blosc2 chunk. */
+static void
+test_blosc2_b2nd_blocks(void)
+{
+    blosc2_init();
+    int64_t shape[3] = {20, 13, 6};
+    int32_t cshape[3] = {20, 13, 6}, bshape[3] = {7, 5, 4};
+    size_t ts = 4, n = 20 * 13 * 6 * 4;
+    uint8_t *a = malloc(n), *b = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (uint8_t)(i * 31 + (i >> 7));
+    }
+    blosc2_cparams cp = BLOSC2_CPARAMS_DEFAULTS;
+    cp.typesize = (int32_t)ts;
+    cp.nthreads = 1;
+    cp.compcode = BLOSC_LZ4;
+    blosc2_dparams dp = BLOSC2_DPARAMS_DEFAULTS;
+    dp.nthreads = 1;
+    blosc2_storage st = {.contiguous = true, .cparams = &cp, .dparams = &dp};
+    b2nd_context_t *ctx = b2nd_create_ctx(&st, 3, shape, cshape, bshape, "<i4",
+                                          DTYPE_NUMPY_FORMAT, NULL, 0);
+    b2nd_array_t *arr = NULL;
+    ASSERT_EQ(b2nd_from_cbuffer(ctx, &arr, a, (int64_t)n), 0);
+    uint8_t *frame = NULL;
+    int64_t len = 0;
+    bool needs_free = false;
+    ASSERT_EQ(b2nd_to_cframe(arr, &frame, &len, &needs_free), 0);
+    cw__filter_t f;
+    memset(&f, 0, sizeof(f));
+    f.id = CW__FILTER_BLOSC2;
+    f.ndim = 3;
+    memcpy(f.chunks, shape, sizeof(shape));
+    cw__io_scratch_t s;
+    cw__io_scratch_init(&s);
+    memset(b, 0, n);
+    ASSERT_OK(cw__blosc2_decode(&s, &f, frame, (size_t)len, b, n));
+    ASSERT_TRUE(memcmp(a, b, n) == 0);
+    if (needs_free) {
+        free(frame);
+    }
+    b2nd_free(arr);
+    b2nd_free_ctx(ctx);
+
+    blosc2_context *cc = blosc2_create_cctx(cp);
+    uint8_t *chunk = malloc(n + BLOSC2_MAX_OVERHEAD);
+    int k = blosc2_compress_ctx(cc, a, (int32_t)n, chunk,
+                                (int32_t)(n + BLOSC2_MAX_OVERHEAD));
+    ASSERT_TRUE(k > 0);
+    memset(b, 0, n);
+    ASSERT_OK(cw__blosc2_decode(&s, &f, chunk, (size_t)k, b, n));
+    ASSERT_TRUE(memcmp(a, b, n) == 0);
+    ASSERT_EQ(cw__blosc2_decode(&s, &f, chunk, (size_t)k - 1, b, n), CW_ECORRUPT);
+    memset(chunk, 0x5a, 64);
+    ASSERT_EQ(cw__blosc2_decode(&s, &f, chunk, 64, b, n), CW_ECORRUPT);
+    blosc2_free_ctx(cc);
+    free(chunk);
+    cw__io_scratch_destroy(&s);
+    free(a);
+    free(b);
+}
+
 static const cw_test_t tests[] = {
     {"shuffle_roundtrip", test_shuffle_roundtrip, NULL},
     {"shuffle_reference", test_shuffle_reference, NULL},
@@ -587,6 +761,8 @@ static const cw_test_t tests[] = {
     {"lzf_codec", test_lzf_codec, NULL},
     {"bitshuffle_reference", test_bitshuffle_reference, NULL},
     {"bitshuffle_codec", test_bitshuffle_codec, NULL},
+    {"blosc2_codec", test_blosc2_codec, NULL},
+    {"blosc2_b2nd_blocks", test_blosc2_b2nd_blocks, NULL},
 };
 
 CW_TEST_MAIN(tests)

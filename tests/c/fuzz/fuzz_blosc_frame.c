@@ -7,7 +7,9 @@
  * cw__bframe_parse on the header, then, for a frame that decodes block by
  * block, cw__bframe_decode_block on every block whose start lies inside the
  * frame, into a buffer of the block's size; and cw__blosc_decode of the
- * whole frame into a buffer of the size the header claims.  Frames that
+ * whole frame into a buffer of the size the header claims, and the same
+ * through cw__blosc_check and cw__blosc2_decompress (what
+ * codec/pipeline.c does).  Frames that
  * claim more than FUZZ_MAX_NBYTES decoded bytes are only parsed (a chunk's
  * size is known to the reader, and bounded).  Any input must give CW_OK or
  * an error status: never a crash or a sanitizer report.
@@ -93,6 +95,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *dst = malloc(nbytes ? nbytes : 1);
         if (dst != NULL) {
             (void)cw__blosc_decode(data, size, dst, nbytes);
+            /* The pipeline's path: chunkwise's checks, then c-blosc2. */
+            if (cw__blosc_check(data, size, nbytes) == CW_OK) {
+                (void)cw__blosc2_decompress(&s, data, size, dst, nbytes);
+            }
         }
         free(dst);
     }

@@ -372,17 +372,17 @@ CW_API int cw_read(cw_source_t *src, const cw_sel_t *sel, void *dst,
 /** Codecs for cw_store. */
 typedef enum cw_codec {
     CW_CODEC_NONE = 0,
-    CW_CODEC_BLOSC,          /**< HDF5 filter 32001 */
-    CW_CODEC_DEFLATE,        /**< HDF5 filter 1 (gzip) */
-    CW_CODEC_ZSTD,           /**< HDF5 filter 32015 (hdf5plugin.Zstd) */
-    CW_CODEC_LZ4,            /**< HDF5 filter 32004 (hdf5plugin.LZ4) */
-    CW_CODEC_BZIP2,          /**< HDF5 filter 307 (hdf5plugin.BZip2) */
-    CW_CODEC_LZF,            /**< HDF5 filter 32000 (h5py's "lzf") */
-    CW_CODEC_BITSHUFFLE,     /**< HDF5 filter 32008 without compression */
-    CW_CODEC_BITSHUFFLE_LZ4, /**< filter 32008 with LZ4 (hdf5plugin.Bitshuffle) */
+    CW_CODEC_BLOSC,           /**< HDF5 filter 32001 */
+    CW_CODEC_DEFLATE,         /**< HDF5 filter 1 (gzip) */
+    CW_CODEC_ZSTD,            /**< HDF5 filter 32015 (hdf5plugin.Zstd) */
+    CW_CODEC_LZ4,             /**< HDF5 filter 32004 (hdf5plugin.LZ4) */
+    CW_CODEC_BZIP2,           /**< HDF5 filter 307 (hdf5plugin.BZip2) */
+    CW_CODEC_LZF,             /**< HDF5 filter 32000 (h5py's "lzf") */
+    CW_CODEC_BITSHUFFLE,      /**< HDF5 filter 32008 without compression */
+    CW_CODEC_BITSHUFFLE_LZ4,  /**< filter 32008 with LZ4 (hdf5plugin.Bitshuffle) */
     CW_CODEC_BITSHUFFLE_ZSTD, /**< filter 32008 with Zstd */
-    CW_CODEC_BLOSC2          /**< HDF5 filter 32026 (hdf5plugin.Blosc2, PyTables
-                                  "blosc2:<codec>") */
+    CW_CODEC_BLOSC2           /**< HDF5 filter 32026 (hdf5plugin.Blosc2, PyTables
+                                   "blosc2:<codec>") */
 } cw_codec_t;
 
 /** Options of cw_store.  Zero-initialise, then set what you need. */

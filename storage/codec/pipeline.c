@@ -60,6 +60,7 @@ cw__pipeline_decode(const cw__filter_t *filters, int nfilters, unsigned mask,
                 break;
             case CW__FILTER_BITSHUFFLE:
                 CW_TRY(cw__bitshuffle_decode(s, f, in, inlen, out, n));
+                break;
             case CW__FILTER_BLOSC2:
                 CW_TRY(cw__blosc2_decode(s, f, in, inlen, out, n));
                 break;

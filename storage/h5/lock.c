@@ -107,9 +107,10 @@ bitshuffle_h5_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[
     if (cd_nelmts < 3 || cd_values[2] == 0) {
         return 0;
     }
-    cw__filter_t f = {CW__FILTER_BITSHUFFLE, cd_values[2],
-                      cd_nelmts > 3 ? cd_values[3] : 0,
-                      cd_nelmts > 4 ? cd_values[4] : 0};
+    cw__filter_t f = {.id = CW__FILTER_BITSHUFFLE,
+                      .typesize = cd_values[2],
+                      .block = cd_nelmts > 3 ? cd_values[3] : 0,
+                      .comp = cd_nelmts > 4 ? cd_values[4] : 0};
     int level = cd_nelmts > 5 ? (int)cd_values[5] : 0;
     size_t outsize = nbytes, n = 0;
     const unsigned char *in = *buf;

@@ -480,7 +480,10 @@ test_bitshuffle_codec(void)
             ref_bitshuffle_chunk(a, ref, n, es, block);
             for (int ci = 0; ci < 3; ci++) {
                 unsigned comp = comps[ci];
-                cw__filter_t f = {CW__FILTER_BITSHUFFLE, es, 0, comp};
+                cw__filter_t f = {.id = CW__FILTER_BITSHUFFLE,
+                                  .typesize = es,
+                                  .block = 0,
+                                  .comp = comp};
                 size_t bound = cw__bitshuffle_encode_bound(comp, es, n), len = 0;
                 ASSERT_TRUE(bound <= 2 * cap);
                 ASSERT_OK(
@@ -555,7 +558,10 @@ test_bitshuffle_codec(void)
                 }
             }
             /* An explicit block size without a compressor. */
-            cw__filter_t f = {CW__FILTER_BITSHUFFLE, es, 16, CW__BSHUF_NONE};
+            cw__filter_t f = {.id = CW__FILTER_BITSHUFFLE,
+                              .typesize = es,
+                              .block = 16,
+                              .comp = CW__BSHUF_NONE};
             ref_bitshuffle_chunk(a, ref, n, es, 16);
             ASSERT_OK(cw__bitshuffle_decode(&s, &f, ref, n, b, n));
             ASSERT_TRUE(memcmp(a, b, n) == 0);
@@ -564,7 +570,8 @@ test_bitshuffle_codec(void)
         }
     }
     /* A chunk that is not whole elements; an unknown compressor. */
-    cw__filter_t f = {CW__FILTER_BITSHUFFLE, 4, 0, CW__BSHUF_NONE};
+    cw__filter_t f = {
+        .id = CW__FILTER_BITSHUFFLE, .typesize = 4, .block = 0, .comp = CW__BSHUF_NONE};
     ASSERT_EQ(cw__bitshuffle_decode(&s, &f, a, 10, b, 10), CW_ECORRUPT);
     f.comp = 7;
     ASSERT_TRUE(cw__bitshuffle_decode(&s, &f, a, 16, b, 16) != CW_OK);

@@ -407,6 +407,8 @@ test_table_bincount(void)
     cw_expr_free(e);
     cw_source_free(sx);
     cw_source_free(sw);
+}
+
 /* A block function that copies its one argument's tile (trim=False). */
 static int
 copy_tile(void *data, const int64_t *block, int nin, const cw_tile_t *in,

@@ -74,8 +74,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < FUZZ_PARAMS) {
         return 0;
     }
-    cw__filter_t f = {CW__FILTER_BITSHUFFLE, elem_sizes[data[0] % 6],
-                      (data[2] % 4) * 8u, comps[data[1] % 3]};
+    cw__filter_t f = {.id = CW__FILTER_BITSHUFFLE,
+                      .typesize = elem_sizes[data[0] % 6],
+                      .block = (data[2] % 4) * 8u,
+                      .comp = comps[data[1] % 3]};
     const uint8_t *chunk = data + FUZZ_PARAMS;
     size = size - FUZZ_PARAMS;
     cw__io_scratch_t s;

@@ -267,7 +267,8 @@ blocks_read(cw_source_t *src, const int64_t *start, const int64_t *step,
     cw__vm_scratch_t *vm = &cw__worker_of(io)->vm;
     int lvl = vm->depth;
     if (lvl >= CW__MAX_DEPTH) {
-        return cw__error(CW_EINVAL, "block functions nested more than 4 deep");
+        return cw__error(CW_EINVAL, "block functions nested more than %d deep",
+                         CW__MAX_DEPTH);
     }
     cw_tile_t tiles[CW_BLOCK_MAX_ARGS];
     for (int k = 0; k < nd; k++) {

@@ -24,7 +24,7 @@ void cw__loop_flag(int flag);
 
 /* Programs nest (a program's inputs may be programs or products): each
  * level has its own buffers. */
-#define CW__MAX_DEPTH 4
+#define CW__MAX_DEPTH 8
 
 /*
  * What evaluating programs needs, per thread, beside the storage layer's

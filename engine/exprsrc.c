@@ -62,7 +62,8 @@ exprsrc_read(cw_source_t *src, const int64_t *start, const int64_t *step,
      * other programs with steps, each into the box of its own level. */
     int lvl = w->vm.depth;
     if (lvl >= CW__MAX_DEPTH) {
-        return cw__error(CW_EINVAL, "expressions nested more than 4 deep");
+        return cw__error(CW_EINVAL, "expressions nested more than %d deep",
+                         CW__MAX_DEPTH);
     }
     CW_TRY(cw__reserve(&w->vm.box[lvl], &w->vm.box_cap[lvl], (size_t)st));
     CW_TRY(cw__eval_region(e, &lay, lo, box, w->vm.box[lvl], bstr, w));

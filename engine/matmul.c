@@ -140,7 +140,7 @@ mm_one(const mm_t *m, const int64_t *a_batch, const int64_t *b_batch,
     cw__vm_scratch_t *vm = &cw__worker_of(io)->vm;
     int lvl = vm->depth;
     if (lvl >= CW__MAX_DEPTH) {
-        return cw__error(CW_EINVAL, "products nested more than 4 deep");
+        return cw__error(CW_EINVAL, "products nested more than %d deep", CW__MAX_DEPTH);
     }
     int nd = m->a->ndim;
     int64_t K = m->a->shape[nd - 1], M = count[0], N = count[1];

@@ -117,7 +117,8 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
          * destination may be this level's (a strided read's box). */
         int lvl = vm->depth;
         if (lvl >= CW__MAX_DEPTH) {
-            return cw__error(CW_EINVAL, "programs nested more than 4 deep");
+            return cw__error(CW_EINVAL, "programs nested more than %d deep",
+                             CW__MAX_DEPTH);
         }
         vm->depth = lvl + 1;
         rc = cw__read_region(only->src, start, only->sel.step, cnt, dsts[0], str,
@@ -129,7 +130,7 @@ cw__eval_region_sink(const cw_expr_t *e, const cw__layout_t *lay, const int64_t 
      * level has its own buffers. */
     int lvl = vm->depth;
     if (lvl >= CW__MAX_DEPTH) {
-        return cw__error(CW_EINVAL, "programs nested more than 4 deep");
+        return cw__error(CW_EINVAL, "programs nested more than %d deep", CW__MAX_DEPTH);
     }
     CW_TRY(cw__reserve(&vm->tiles[lvl], &vm->tiles_cap[lvl], lay->total));
     if (vm->streams[lvl] == NULL) {

@@ -219,10 +219,59 @@ cw__region_elems(const cw_source_t *src, const int64_t *start, const int64_t *st
     return CW_OK;
 }
 
+int
+cw__region_in_pieces(cw_source_t *src, const int64_t *start, const int64_t *step,
+                     const int64_t *count, char *dst, const int64_t *strides,
+                     cw__io_scratch_t *s, int64_t max_elems, cw__region_fn piece)
+{
+    int nd = src->ndim;
+    /* after[k]: the elements of one index along axes < k. */
+    int64_t after[CW_MAXDIM + 1];
+    after[nd] = 1;
+    for (int k = nd - 1; k >= 0; k--) {
+        after[k] = after[k + 1] * count[k];
+    }
+    if (nd == 0 || after[0] <= max_elems) {
+        return piece(src, start, step, count, dst, strides, s);
+    }
+    /* Split axis d, the first whose inner axes fit, into runs of `per`,
+     * for every index of the axes before it. */
+    int d = 0;
+    while (after[d + 1] > max_elems) {
+        d++;
+    }
+    int64_t per = max_elems / after[d + 1] > 0 ? max_elems / after[d + 1] : 1;
+    int64_t st[CW_MAXDIM], cn[CW_MAXDIM], j[CW_MAXDIM] = {0};
+    memcpy(st, start, sizeof(int64_t) * (size_t)nd);
+    memcpy(cn, count, sizeof(int64_t) * (size_t)nd);
+    for (int k = 0; k < d; k++) {
+        cn[k] = 1;
+    }
+    for (;;) {
+        char *base = dst;
+        for (int k = 0; k < d; k++) {
+            st[k] = start[k] + j[k] * step[k];
+            base += j[k] * strides[k];
+        }
+        for (int64_t i = 0; i < count[d]; i += per) {
+            st[d] = start[d] + i * step[d];
+            cn[d] = count[d] - i < per ? count[d] - i : per;
+            CW_TRY_RET(piece(src, st, step, cn, base + i * strides[d], strides, s));
+        }
+        int k = d - 1;
+        while (k >= 0 && ++j[k] == count[k]) {
+            j[k--] = 0;
+        }
+        if (k < 0) {
+            return CW_OK;
+        }
+    }
+}
+
 static int
-gather_read(cw_source_t *src, const int64_t *start, const int64_t *step,
-            const int64_t *count, char *dst, const int64_t *strides,
-            cw__io_scratch_t *s)
+gather_piece(cw_source_t *src, const int64_t *start, const int64_t *step,
+             const int64_t *count, char *dst, const int64_t *strides,
+             cw__io_scratch_t *s)
 {
     gather_t *g = src->impl;
     const cw_source_t *in = g->in;
@@ -251,6 +300,18 @@ gather_read(cw_source_t *src, const int64_t *start, const int64_t *step,
     cw__free(flat);
     cw__free(off);
     return rc;
+}
+
+/* A region in pieces of at most a chunk's elements: the index tables of
+ * a piece are what gather_scratch counts. */
+static int
+gather_read(cw_source_t *src, const int64_t *start, const int64_t *step,
+            const int64_t *count, char *dst, const int64_t *strides,
+            cw__io_scratch_t *s)
+{
+    int64_t elems = (int64_t)(src->chunk_nbytes / src->itemsize);
+    return cw__region_in_pieces(src, start, step, count, dst, strides, s, elems,
+                                gather_piece);
 }
 
 static size_t

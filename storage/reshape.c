@@ -31,9 +31,9 @@ reshape_end(cw_source_t *src)
 }
 
 static int
-reshape_read(cw_source_t *src, const int64_t *start, const int64_t *step,
-             const int64_t *count, char *dst, const int64_t *strides,
-             cw__io_scratch_t *s)
+reshape_piece(cw_source_t *src, const int64_t *start, const int64_t *step,
+              const int64_t *count, char *dst, const int64_t *strides,
+              cw__io_scratch_t *s)
 {
     reshape_t *r = src->impl;
     int64_t *flat, *off, n;
@@ -42,6 +42,18 @@ reshape_read(cw_source_t *src, const int64_t *start, const int64_t *step,
     cw__free(flat);
     cw__free(off);
     return rc;
+}
+
+/* A region in pieces of at most a chunk's elements: the index tables of
+ * a piece are what reshape_scratch counts. */
+static int
+reshape_read(cw_source_t *src, const int64_t *start, const int64_t *step,
+             const int64_t *count, char *dst, const int64_t *strides,
+             cw__io_scratch_t *s)
+{
+    int64_t elems = (int64_t)(src->chunk_nbytes / src->itemsize);
+    return cw__region_in_pieces(src, start, step, count, dst, strides, s, elems,
+                                reshape_piece);
 }
 
 static size_t

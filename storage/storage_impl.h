@@ -197,6 +197,16 @@ size_t cw__source_working_set(const cw_source_t *src);
  * that bounds its elements.  Worker threads. */
 int cw__gather_elems(cw_source_t *in, int64_t n, const int64_t *flat,
                      const int64_t *dstoff, char *dst, cw__io_scratch_t *s);
+/* A region read of a source (as cw__source_ops.read_direct). */
+typedef int (*cw__region_fn)(cw_source_t *src, const int64_t *start,
+                             const int64_t *step, const int64_t *count, char *dst,
+                             const int64_t *strides, cw__io_scratch_t *s);
+/* Read a region as pieces of at most max_elems elements (split along the
+ * outermost axes), each with `piece`: bounds what a piece lists per
+ * element. */
+int cw__region_in_pieces(cw_source_t *src, const int64_t *start, const int64_t *step,
+                         const int64_t *count, char *dst, const int64_t *strides,
+                         cw__io_scratch_t *s, int64_t max_elems, cw__region_fn piece);
 /* For a region of `src`: the C-order flat index of each element over
  * src's shape and its byte offset in dst (owned arrays of *n entries,
  * free with cw__free). */

@@ -25,8 +25,8 @@ from . import _core
 from ._coerce import normalize_chunks
 from ._compile import (chunks_of, open_hdf5, program, staged_copy, stand_in, staging,
                        take_block_error)
-from ._nodes import (DEFERRED, Accumulate, ArgReduce, Hdf5, Leaf, Memory, Rechunk, Reduce,
-                     children)
+from ._nodes import (DEFERRED, Accumulate, Arange, ArgReduce, Blocks, Full, Hdf5, Leaf, Memory,
+                     Rechunk, Reduce, children)
 from ._nodes import leaf, postorder
 from ._plan import plan
 from .config import current
@@ -318,6 +318,9 @@ def _needs_staging(spec, cfg) -> bool:
     if isinstance(node, Leaf) and isinstance(node.spec, Memory):
         return False
     nodes = postorder([node], children)
+    if all(isinstance(n.spec, (Memory, Full, Arange)) for n in nodes if isinstance(n, Leaf)) \
+            and not any(isinstance(n, Leaf) and isinstance(n.spec, Blocks) for n in nodes):
+        return False    # arrays and generators: any region is read as cheaply
     if 0 in node.shape or any(isinstance(n, DEFERRED) for n in nodes):
         return False
     src = chunks_of(node)

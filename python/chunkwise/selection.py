@@ -26,7 +26,7 @@ from numpy.lib.array_utils import normalize_axis_index
 from ._coerce import Scalar, array_leaf, lazy_node, node_of
 from ._core import MemoryBudgetError
 from ._execute import materialise
-from ._nodes import Cast, Full, Gather, Lazy, Reshape, leaf
+from ._nodes import Cast, Full, Gather, Lazy, Leaf, Reshape, leaf
 from ._rewrite import index_node
 from .config import current
 from .functions import HANDLED, implements, transpose
@@ -74,6 +74,13 @@ def reshape(x, shape, order="C"):
     _order(order)
     node = node_of(x)
     shape = _newshape(math.prod(node.shape), shape)
+    if shape == tuple(node.shape):
+        return node
+    # A reshape of a whole reshape is one reshape of its input (composite
+    # sources nest 8 deep at most in the engine).
+    while isinstance(node, Leaf) and isinstance(node.spec, Reshape) and \
+            node.view.is_whole(node.spec.shape):
+        node = node.spec.node
     if shape == tuple(node.shape):
         return node
     return leaf(Reshape(node, shape))

@@ -162,6 +162,60 @@ static const H5Z_class2_t bitshuffle_class = {
     (H5Z_func_t)bitshuffle_h5_filter,
 };
 
+/*
+ * Blosc2 for HDF5's pipeline, decoding only: cd_values as hdf5plugin's
+ * filter records them ({version, 0, typesize, chunk bytes, level, shuffle,
+ * codec[, rank, chunk shape]}).  chunkwise writes Blosc2 chunks itself
+ * (H5Dwrite_chunk); registering this class keeps HDF5 from loading
+ * hdf5plugin's plugin for the filter, whose callbacks fail in this HDF5.
+ * Encoding fails, and the filter being optional, a chunk HDF5 would
+ * write itself is stored unfiltered.
+ */
+static size_t
+blosc2_h5_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[],
+                 size_t nbytes, size_t *buf_size, void **buf)
+{
+    if (!(flags & H5Z_FLAG_REVERSE) || cd_nelmts < 4 || cd_values[3] == 0) {
+        return 0;
+    }
+    cw__filter_t f = {.id = CW__FILTER_BLOSC2, .typesize = cd_values[2]};
+    if (cd_nelmts > 7 && cd_values[7] >= 2 && cd_values[7] <= CW_MAXDIM &&
+        cd_nelmts >= 8 + (size_t)cd_values[7]) {
+        f.ndim = (int)cd_values[7];
+        for (int d = 0; d < f.ndim; d++) {
+            f.chunks[d] = cd_values[8 + d];
+        }
+    }
+    size_t outsize = cd_values[3];
+    void *out = malloc(outsize);
+    if (out == NULL) {
+        return 0;
+    }
+    cw__io_scratch_t s;
+    cw__io_scratch_init(&s);
+    int rc = cw__blosc2_decode(&s, &f, *buf, nbytes, out, outsize);
+    cw__io_scratch_destroy(&s);
+    if (rc != CW_OK) {
+        free(out);
+        return 0;
+    }
+    free(*buf);
+    *buf = out;
+    *buf_size = outsize;
+    return outsize;
+}
+
+static const H5Z_class2_t blosc2_class = {
+    H5Z_CLASS_T_VERS,
+    CW__FILTER_BLOSC2,
+    1,
+    1,
+    "blosc2",
+    NULL,
+    NULL,
+    (H5Z_func_t)blosc2_h5_filter,
+};
+
 void
 cw__h5_lock(void)
 {
@@ -173,6 +227,7 @@ cw__h5_lock(void)
         H5dont_atexit();
         H5open();
         H5Zregister(&blosc_class);
+        H5Zregister(&blosc2_class);
         H5Zregister(&bitshuffle_class);
         h5_ready = 1;
     }

@@ -18,13 +18,15 @@
  * frames made with cw__blosc_encode (and c-blosc with small forced block
  * sizes, for frames of many blocks):
  *
- *     fuzz_blosc_frame [-n ITERATIONS] [--seed S] [FILE...]
+ *     fuzz_blosc_frame [-n ITERATIONS] [--seed S] [FILE|FOLDER...]
  *
- * -n 0 runs the files only.  When an input crashes, the plain main writes
- * it to fuzz-crash-<seed>-<iteration>.bin in the working directory, for
- * tests/c/fuzz/crashes/.  docs/testing.md says how to run it longer.
+ * (a folder: every file in it).  -n 0 runs the files only.  When an input crashes, the
+ * plain main writes it to fuzz-crash-<seed>-<iteration>.bin in the working directory,
+ * for tests/c/fuzz/crashes/.  docs/testing.md says how to run it longer.
  */
 #include <blosc.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -32,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chunkwise.h"
@@ -45,15 +48,6 @@ rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
            (uint32_t)p[3] << 24;
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -103,6 +97,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifndef CW_LIBFUZZER
 
 /* ------------------------------------------------------- plain runner */
+
+static void
+wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
 
 static uint64_t rng_state;
 
@@ -309,6 +312,63 @@ mutate(uint8_t *buf, size_t cap, const frame_t *seed)
 }
 
 static int
+cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int run_file(const char *path);
+
+/* Every file of a folder, in name order; a folder that does not exist
+ * (tests/c/fuzz/crashes/blosc_frame/ before it holds a reproducer) is
+ * skipped. */
+static int
+run_path(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        perror(path);
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return run_file(path);
+    }
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        perror(path);
+        return 1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            names = realloc(names, cap * sizeof(*names));
+        }
+        size_t len = strlen(path) + strlen(e->d_name) + 2;
+        names[n] = malloc(len);
+        snprintf(names[n], len, "%s/%s", path, e->d_name);
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof(*names), cmp_names);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        bad += run_file(names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return bad;
+}
+
+static int
 run_file(const char *path)
 {
     FILE *fp = fopen(path, "rb");
@@ -351,7 +411,7 @@ main(int argc, char **argv)
             seed = strtoull(argv[++a], NULL, 10);
         }
         else {
-            bad += run_file(argv[a]);
+            bad += run_path(argv[a]);
             nfiles++;
         }
     }

@@ -9,7 +9,8 @@ raw with h5py's read_direct_chunk.  Each harness's input format (the
 comment at the top of its source) is built around them: the decoded size
 before a codec's stored chunk, the address sizes and object header
 address before a whole file for fuzz_h5index, and so on.  The output is
-deterministic (fixed data and seeds) and small: seeds over MAX_BYTES are
+deterministic (fixed data and seeds; only the files PyTables writes
+differ from run to run) and small: seeds over MAX_BYTES are
 left out, and none but fuzz_h5index's (whole files) come near it.
 """
 import hashlib
@@ -233,6 +234,11 @@ def main():
                        stream_seed(rng, dt, len(raw), raw, False, a.dtype.byteorder == ">"))
             for ts in (a.dtype.itemsize, 3, 16):
                 corpus.add("shuffle", bytes([ts - 1, 5, 200]) + raw[:1500])
+            # Plain data for the Blosc encoders (first two bytes: codec,
+            # shuffle and level; element size and where the feed is cut).
+            for k in range(4):
+                corpus.add("blosc_roundtrip",
+                           bytes([k * 0x45 & 0xff, a.dtype.itemsize - 1 + 16 * k]) + raw[:3000])
     finally:
         shutil.rmtree(tmp)
     corpus.write()

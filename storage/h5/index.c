@@ -44,8 +44,13 @@ typedef struct reader {
 
 typedef struct walk {
     reader_t *r;
-    const cw_source_t *src;
+    const int64_t *chunks, *nchunks; /* chunk shape, chunks per dimension */
     int rank;
+    /* Bytes of B-tree nodes still allowed: the nodes of a real tree do not
+     * overlap, so all of them fit in the file; a crafted one whose
+     * entries point at the same nodes again would otherwise be walked an
+     * exponential number of times. */
+    uint64_t budget;
     cw__h5chunk_t *items;
     size_t n, cap;
 } walk_t;
@@ -176,6 +181,9 @@ find_layout(const reader_t *r, uint64_t ohdr, scan_t *sc)
         oflags = head[5];
         size_t i = 6 + ((oflags & 0x20) ? 16 : 0) + ((oflags & 0x10) ? 4 : 0);
         unsigned w = 1u << (oflags & 3);
+        if (i + w > sizeof(head)) {
+            return CW_ETYPE; /* (the widest chunk size field, after both options) */
+        }
         len = le(head + i, w);
         start = ohdr + i + w;
     }
@@ -229,21 +237,22 @@ done:
 static int
 add_chunk(walk_t *w, const unsigned char *key, uint64_t addr)
 {
-    const cw_source_t *src = w->src;
     int64_t linear = 0;
     for (int d = 0; d < w->rank; d++) {
         uint64_t off = le(key + 8 + 8 * (size_t)d, 8);
-        if (off % (uint64_t)src->chunks[d] != 0) {
+        if (off % (uint64_t)w->chunks[d] != 0) {
             return CW_ETYPE;
         }
-        int64_t c = (int64_t)(off / (uint64_t)src->chunks[d]);
-        if (c >= src->nchunks[d]) {
+        uint64_t c = off / (uint64_t)w->chunks[d];
+        if (c >= (uint64_t)w->nchunks[d]) {
             return CW_OK; /* outside the current extent: never read */
         }
-        linear = linear * src->nchunks[d] + c;
+        linear = linear * w->nchunks[d] + (int64_t)c;
     }
     uint32_t size = (uint32_t)le(key, 4);
-    if (undefined_addr(addr, w->r->sa) || addr > w->r->eof || size > w->r->eof - addr) {
+    /* The chunk's bytes lie inside the file, after the user block. */
+    uint64_t room = w->r->eof > w->r->base ? w->r->eof - w->r->base : 0;
+    if (undefined_addr(addr, w->r->sa) || addr > room || size > room - addr) {
         return CW_ETYPE;
     }
     if (w->n == w->cap) {
@@ -280,6 +289,10 @@ walk_node(walk_t *w, uint64_t addr, int depth, int expect_level)
     size_t entries = (size_t)le(head + 6, 2);
     size_t keysize = 8 + 8 * (size_t)(w->rank + 1);
     size_t total = 8 + 2 * (size_t)r->sa + entries * (keysize + r->sa) + keysize;
+    if (total > w->budget) {
+        return CW_ETYPE;
+    }
+    w->budget -= total;
     unsigned char *node = cw__malloc(total);
     if (node == NULL) {
         return CW_ENOMEM;
@@ -310,14 +323,65 @@ cmp_chunk(const void *a, const void *b)
 /* ------------------------------------------------------------- public */
 
 int
+cw__h5index_parse(int fd, uint64_t base, uint64_t eof, unsigned sa, unsigned sl,
+                  uint64_t ohdr, int ndim, const int64_t *chunks,
+                  const int64_t *nchunks, cw__h5chunk_t **items, size_t *n)
+{
+    reader_t r = {.fd = fd, .base = base, .eof = eof, .sa = sa, .sl = sl};
+    walk_t w = {
+        .r = &r, .chunks = chunks, .nchunks = nchunks, .rank = ndim, .budget = eof};
+    int rc;
+    *items = NULL;
+    *n = 0;
+    if (sa < 2 || sa > 8 || sl < 2 || sl > 8 || ndim < 1 || ndim > CW_MAXDIM) {
+        return CW_ETYPE;
+    }
+    for (int d = 0; d < ndim; d++) {
+        if (chunks[d] < 1 || nchunks[d] < 0) {
+            return CW_ETYPE;
+        }
+    }
+    scan_t sc;
+    if ((rc = find_layout(&r, ohdr, &sc)) < 0) {
+        return rc;
+    }
+    const unsigned char *layout = sc.layout;
+    size_t laylen = sc.laylen;
+    /* Version 3, class 2 (chunked): rank+1 dims, B-tree address, dims. */
+    if (laylen < 3 || layout[0] != 3 || layout[1] != 2 || layout[2] != ndim + 1 ||
+        laylen < 3 + sa + 4 * (size_t)(ndim + 1)) {
+        return CW_ETYPE;
+    }
+    for (int d = 0; d < ndim; d++) {
+        if ((int64_t)le(layout + 3 + sa + 4 * (size_t)d, 4) != chunks[d]) {
+            return CW_ETYPE;
+        }
+    }
+    uint64_t root = le(layout + 3, sa);
+    if (!undefined_addr(root, sa)) {
+        if ((rc = walk_node(&w, root, 0, -1)) < 0) {
+            cw__free(w.items);
+            return rc;
+        }
+        if (w.n > 1) { /* (a tree of no chunks leaves items NULL) */
+            qsort(w.items, w.n, sizeof(*w.items), cmp_chunk);
+        }
+    }
+    *items = w.items;
+    *n = w.n;
+    return CW_OK;
+}
+
+int
 cw__h5index_load(const char *path, hid_t file, hid_t dset, const cw_source_t *src,
                  cw__h5index_t *out)
 {
     int rc = CW_ETYPE;
     memset(out, 0, sizeof(*out));
     out->fd = -1;
-    reader_t r = {.fd = -1};
-    walk_t w = {.r = &r, .src = src, .rank = src->ndim};
+    int fd = -1;
+    cw__h5chunk_t *items = NULL;
+    size_t n = 0;
     hid_t fcpl = H5Fget_create_plist(file);
     size_t sa = 0, sl = 0;
     hsize_t ublock = 0;
@@ -328,38 +392,14 @@ cw__h5index_load(const char *path, hid_t file, hid_t dset, const cw_source_t *sr
         H5Oget_info2(dset, &oinfo, H5O_INFO_BASIC) < 0) {
         goto done;
     }
-    r.fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r.fd < 0 || fstat(r.fd, &st) != 0) {
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
         goto done;
     }
-    r.sa = (unsigned)sa;
-    r.sl = (unsigned)sl;
-    r.base = ublock;
-    r.eof = (uint64_t)st.st_size;
-
-    scan_t sc;
-    if ((rc = find_layout(&r, oinfo.addr, &sc)) < 0) {
+    if ((rc = cw__h5index_parse(fd, ublock, (uint64_t)st.st_size, (unsigned)sa,
+                                (unsigned)sl, oinfo.addr, src->ndim, src->chunks,
+                                src->nchunks, &items, &n)) < 0) {
         goto done;
-    }
-    const unsigned char *layout = sc.layout;
-    size_t laylen = sc.laylen;
-    rc = CW_ETYPE;
-    /* Version 3, class 2 (chunked): rank+1 dims, B-tree address, dims. */
-    if (laylen < 3 || layout[0] != 3 || layout[1] != 2 || layout[2] != src->ndim + 1 ||
-        laylen < 3 + sa + 4 * (size_t)(src->ndim + 1)) {
-        goto done;
-    }
-    for (int d = 0; d < src->ndim; d++) {
-        if ((int64_t)le(layout + 3 + sa + 4 * (size_t)d, 4) != src->chunks[d]) {
-            goto done;
-        }
-    }
-    uint64_t root = le(layout + 3, (unsigned)sa);
-    if (!undefined_addr(root, r.sa)) {
-        if ((rc = walk_node(&w, root, 0, -1)) < 0) {
-            goto done;
-        }
-        qsort(w.items, w.n, sizeof(*w.items), cmp_chunk);
     }
     /* Cross-check with HDF5: the number of allocated chunks inside the
      * extent, and the stored size and mask of the first one. */
@@ -371,36 +411,35 @@ cw__h5index_load(const char *path, hid_t file, hid_t dset, const cw_source_t *sr
     if (space >= 0) {
         H5Sclose(space);
     }
-    if (e < 0 || nchunks != w.n) {
+    if (e < 0 || nchunks != n) {
         goto done;
     }
-    if (w.n > 0) {
+    if (n > 0) {
         hsize_t off[CW_MAXDIM], size = 0;
-        int64_t lin = w.items[0].linear;
+        int64_t lin = items[0].linear;
         for (int d = src->ndim - 1; d >= 0; d--) {
             off[d] = (hsize_t)((lin % src->nchunks[d]) * src->chunks[d]);
             lin /= src->nchunks[d];
         }
-        if (H5Dget_chunk_storage_size(dset, off, &size) < 0 ||
-            size != w.items[0].size) {
+        if (H5Dget_chunk_storage_size(dset, off, &size) < 0 || size != items[0].size) {
             goto done;
         }
     }
-    out->fd = r.fd;
-    out->base = r.base;
-    out->items = w.items;
-    out->n = w.n;
-    r.fd = -1;
-    w.items = NULL;
+    out->fd = fd;
+    out->base = ublock;
+    out->items = items;
+    out->n = n;
+    fd = -1;
+    items = NULL;
     rc = CW_OK;
 done:
     if (fcpl >= 0) {
         H5Pclose(fcpl);
     }
-    if (r.fd >= 0) {
-        close(r.fd);
+    if (fd >= 0) {
+        close(fd);
     }
-    cw__free(w.items);
+    cw__free(items);
     /* A failed parse is not an error: the caller falls back. */
     H5Eclear2(H5E_DEFAULT);
     return rc;

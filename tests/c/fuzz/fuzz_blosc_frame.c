@@ -14,19 +14,25 @@
  * size is known to the reader, and bounded).  Any input must give CW_OK or
  * an error status: never a crash or a sanitizer report.
  *
+ * Built with -DFUZZ_BLOSC_ROUNDTRIP (the harness fuzz_blosc_roundtrip),
+ * the input is instead plain data, encoded by the block encoder of a store
+ * (cw__benc_*) and by cw__blosc_encode: each frame must decode back to it.
+ *
  * Built with -DCW_LIBFUZZER (and -fsanitize=fuzzer), libFuzzer drives it.
  * Otherwise a plain main runs the target over every file named on the
  * command line, then over inputs mutated deterministically from valid
  * frames made with cw__blosc_encode (and c-blosc with small forced block
  * sizes, for frames of many blocks):
  *
- *     fuzz_blosc_frame [-n ITERATIONS] [--seed S] [FILE...]
+ *     fuzz_blosc_frame [-n ITERATIONS] [--seed S] [FILE|FOLDER...]
  *
- * -n 0 runs the files only.  When an input crashes, the plain main writes
- * it to fuzz-crash-<seed>-<iteration>.bin in the working directory, for
- * tests/c/fuzz/crashes/.  docs/testing.md says how to run it longer.
+ * (a folder: every file in it).  -n 0 runs the files only.  When an input crashes, the
+ * plain main writes it to fuzz-crash-<seed>-<iteration>.bin in the working directory,
+ * for tests/c/fuzz/crashes/.  docs/testing.md says how to run it longer.
  */
 #include <blosc.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -34,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chunkwise.h"
@@ -42,24 +49,104 @@
 #define FUZZ_HEADER 16
 #define FUZZ_MAX_NBYTES ((size_t)1 << 22)
 
+#if !defined(FUZZ_BLOSC_ROUNDTRIP) || !defined(CW_LIBFUZZER)
 static uint32_t
 rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
            (uint32_t)p[3] << 24;
 }
+#endif
 
+#ifdef FUZZ_BLOSC_ROUNDTRIP
+/* A frame encoded from `data` must decode to it. */
 static void
-wr32(uint8_t *p, uint32_t v)
+check_roundtrip(const char *how, const uint8_t *enc, size_t len, const uint8_t *data,
+                size_t size, uint8_t *back)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
+    if (cw__blosc_decode(enc, len, back, size) != CW_OK) {
+        fprintf(stderr, "fuzz_blosc_frame: %zu bytes from the %s do not decode: %s\n",
+                size, how, cw_errmsg());
+        abort();
+    }
+    if (memcmp(back, data, size) != 0) {
+        fprintf(stderr, "fuzz_blosc_frame: %zu bytes from the %s decode to others\n",
+                size, how);
+        abort();
+    }
+}
+
+/* The input as plain data, through both encoders: the block encoder of
+ * a store (cw__benc_*, fed in two pieces) and cw__blosc_encode, with the
+ * codec, shuffle, level and element size its first two bytes pick. */
+static void
+roundtrip(const uint8_t *data, size_t size, cw__io_scratch_t *s)
+{
+    static const char *benc_codecs[] = {"lz4", "lz4hc", "zlib", "zstd"};
+    static const char *codecs[] = {"blosclz", "lz4", "lz4hc", "zlib", "zstd"};
+    if (size < 2) {
+        return;
+    }
+    /* (libFuzzer's inputs are this small; the plain main's seeds larger) */
+    size = size > 4096 ? 4096 : size;
+    int level = 1 + (data[0] >> 3) % 9;
+    size_t ts = 1 + data[1] % 16, cut = (size_t)data[1] * 17 % (size + 1);
+    size_t cap = cw__benc_bound(level, ts, size);
+    uint8_t *enc = malloc(cap), *back = malloc(size);
+    if (enc == NULL || back == NULL) {
+        abort();
+    }
+    cw__benc_t b;
+    size_t len = 0;
+    if (cw__benc_start(&b, benc_codecs[data[0] & 3], level, data[0] & 4, ts, size, enc,
+                       cap, s) != CW_OK ||
+        cw__benc_feed(&b, data, cut) != CW_OK ||
+        cw__benc_feed(&b, data + cut, size - cut) != CW_OK ||
+        cw__benc_finish(&b, &len) != CW_OK || len > cap) {
+        fprintf(stderr, "fuzz_blosc_frame: the block encoder failed: %s\n",
+                cw_errmsg());
+        abort();
+    }
+    check_roundtrip("block encoder", enc, len, data, size, back);
+    len = 0;
+    if (cw__blosc_encode(codecs[(data[0] >> 2) % 5], level, (data[0] >> 6) % 3, ts,
+                         data, size, enc, size, &len) != CW_OK ||
+        len > size) {
+        fprintf(stderr, "fuzz_blosc_frame: cw__blosc_encode failed: %s\n", cw_errmsg());
+        abort();
+    }
+    if (len > 0) {
+        check_roundtrip("c-blosc encoder", enc, len, data, size, back);
+    }
+    free(enc);
+    free(back);
+}
+
+#endif
+
+/* One scratch for every input, as a reading thread keeps its own. */
+static cw__io_scratch_t *
+the_scratch(void)
+{
+    static cw__io_scratch_t s;
+    static bool ready;
+    if (!ready) {
+        cw__io_scratch_init(&s);
+        ready = true;
+    }
+    return &s;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#ifdef FUZZ_BLOSC_ROUNDTRIP
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    roundtrip(data, size, the_scratch());
+    return 0;
+}
+#else
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -73,8 +160,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     size_t nbytes = rd32(data + 4);
-    cw__io_scratch_t s;
-    cw__io_scratch_init(&s);
+    cw__io_scratch_t *s = the_scratch();
     cw__bframe_t f;
     bool blockwise = false;
     int rc = cw__bframe_parse(data, size, nbytes, &f, &blockwise);
@@ -87,7 +173,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (start < first || start >= f.cbytes) {
                 continue; /* the reader refuses these before decoding */
             }
-            (void)cw__bframe_decode_block(&f, b, data + start, size - start, blk, &s);
+            (void)cw__bframe_decode_block(&f, b, data + start, size - start, blk, s);
         }
         free(blk);
     }
@@ -102,13 +188,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         free(dst);
     }
-    cw__io_scratch_destroy(&s);
     return 0;
 }
+#endif
 
 #ifndef CW_LIBFUZZER
 
 /* ------------------------------------------------------- plain runner */
+
+static void
+wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
 
 static uint64_t rng_state;
 
@@ -315,6 +410,65 @@ mutate(uint8_t *buf, size_t cap, const frame_t *seed)
 }
 
 static int
+cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int run_file(const char *path);
+
+/* Every file of a folder, in name order; a folder that does not exist
+ * (tests/c/fuzz/crashes/blosc_frame/ before it holds a reproducer) is
+ * skipped. */
+static int
+run_path(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        perror(path);
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return run_file(path);
+    }
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        perror(path);
+        return 1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            names = realloc(names, cap * sizeof(*names));
+        }
+        size_t len = strlen(path) + strlen(e->d_name) + 2;
+        names[n] = malloc(len);
+        snprintf(names[n], len, "%s/%s", path, e->d_name);
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof(*names), cmp_names);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        bad += run_file(names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return bad;
+}
+
+static int nfiles;
+
+static int
 run_file(const char *path)
 {
     FILE *fp = fopen(path, "rb");
@@ -335,6 +489,7 @@ run_file(const char *path)
     fclose(fp);
     snprintf(crash_name, sizeof(crash_name), "fuzz-crash-file.bin");
     run_input(buf, n);
+    nfiles++;
     free(buf);
     return 0;
 }
@@ -344,7 +499,7 @@ main(int argc, char **argv)
 {
     long iterations = 300000;
     unsigned long long seed = 1;
-    int nfiles = 0, bad = 0;
+    int bad = 0;
     signal(SIGSEGV, on_crash);
     signal(SIGBUS, on_crash);
     signal(SIGABRT, on_crash);
@@ -357,8 +512,7 @@ main(int argc, char **argv)
             seed = strtoull(argv[++a], NULL, 10);
         }
         else {
-            bad += run_file(argv[a]);
-            nfiles++;
+            bad += run_path(argv[a]);
         }
     }
     rng_state = 0x9E3779B97F4A7C15ULL ^ (seed * 0xBF58476D1CE4E5B9ULL);

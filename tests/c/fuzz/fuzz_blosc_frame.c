@@ -183,7 +183,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)cw__blosc_decode(data, size, dst, nbytes);
             /* The pipeline's path: chunkwise's checks, then c-blosc2. */
             if (cw__blosc_check(data, size, nbytes) == CW_OK) {
-                (void)cw__blosc2_decompress(&s, data, size, dst, nbytes);
+                (void)cw__blosc2_decompress(s, data, size, dst, nbytes);
             }
         }
         free(dst);

@@ -575,7 +575,8 @@ no_chunk_stored(const cw_source_t *src, hid_t dset)
     /* Not H5Dget_storage_size: it returns 0 on errors too (a file being
      * truncated under the read), and every chunk would read as fill. */
     H5D_space_status_t status;
-    return total_chunks(src) <= INDEX_EAGER && H5Dget_space_status(dset, &status) >= 0 &&
+    return total_chunks(src) <= INDEX_EAGER &&
+           H5Dget_space_status(dset, &status) >= 0 &&
            status == H5D_SPACE_STATUS_NOT_ALLOCATED;
 }
 

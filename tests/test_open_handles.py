@@ -114,3 +114,23 @@ def test_many_arrays_on_one_file_and_a_new_dataset(h5file):
     # The handles kept by the 20 arrays predate the new dataset.
     assert np.array_equal(cw.open(path, "v").compute(), np.full(4, 9.0))
     assert all(np.array_equal(a[2].compute(), x[2]) for a in arrays)
+
+
+def test_a_writer_holding_the_file_between_runs_gives_the_lock_error(h5file):
+    path, x = h5file
+    a, b = cw.open(path, "x"), cw.open(path, "y")
+    assert np.array_equal(a[0].compute(), x[0]) and np.array_equal(b[0].compute(), 2 * x[0])
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, h5py\n"
+         f"f = h5py.File({path!r}, 'a')\n"
+         "print('ready', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        for arr in (a, b):      # both kept handles of the file
+            with pytest.raises(OSError, match="locked: process"):
+                arr.compute()
+    finally:
+        writer.communicate("\n", timeout=30)
+    assert np.array_equal(a.compute(), x) and np.array_equal(b.compute(), 2 * x)

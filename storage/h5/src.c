@@ -524,9 +524,10 @@ resume_kept(h5src_t *h)
         }
     }
     close_handles(h);
-    if (!same) {
-        cw__h5_release_kept(&h->opened_st, false); /* the others are stale too */
-    }
+    /* The other kept handles of the file are stale too, or unlocked while
+     * a writer holds the file: the new open must be a real one (HDF5
+     * would share theirs, without its lock). */
+    cw__h5_release_kept(&h->opened_st, false);
     return false;
 }
 

@@ -33,6 +33,7 @@ PROBES = [
     ('#include "../core/core_impl.h"', None, "CORE", None),
     ('#include "../storage/h5/h5_impl.h"', "ENGINE", "STORAGE", "internal to"),
     ('#include "../storage/h5/h5index_impl.h"', "ENGINE", "STORAGE", "internal to"),
+    ('#include "../storage/h5/src_impl.h"', "ENGINE", "STORAGE", "internal to"),
     # libhdf5's header is not on the engine's path at all.
     ("#include <hdf5.h>", "ENGINE", "STORAGE", "No such file"),
 ]

@@ -1,13 +1,10 @@
 """Out-of-core paths hold their memory budget: peak RSS measured in a fresh
 subprocess stays below baseline + memory_limit + a small fixed overhead
 while streaming datasets 16x larger than memory_limit."""
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
+
+from memory_helpers import run_measured
 
 LIMIT = 32 * 2**20          # memory_limit
 DATA = 16 * LIMIT           # 512 MiB of float32
@@ -15,18 +12,7 @@ OVERHEAD = 24 * 2**20       # allowance for HDF5 metadata, allocator slack
 
 
 def run(script: str, env=None) -> dict:
-    code = textwrap.dedent("""
-        import json, resource, sys
-        import numpy as np
-        import chunkwise as cw
-        def peak():
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        cw.config(threads=2, memory_limit=%d)
-    """ % LIMIT) + textwrap.dedent(script)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=600, env=None if env is None else {**os.environ, **env})
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_measured(script, LIMIT, timeout=600, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +22,7 @@ def big(tmp_path_factory):
     r = run(f"""
         n = {DATA // 4}
         a = cw.arange(0, n, dtype="f4", chunks=2**20)
-        base = peak()
+        base = rss()
         a.to_hdf5({str(path)!r}, "/x", compression="blosc-lz4")
         print(json.dumps({{"base": base, "peak": peak()}}))
     """)
@@ -53,7 +39,7 @@ def test_hdf5_to_hdf5_copy_holds_budget(big, tmp_path):
     r = run(f"""
         a = cw.open({str(path)!r}, "/x")
         assert a.nbytes >= 16 * {LIMIT}
-        base = peak()
+        base = rss()
         b = a[::-1].to_hdf5({str(tmp_path / "copy.h5")!r}, "/y",
                             chunks=(2**19,), compression="blosc-zstd")
         p = peak()
@@ -68,7 +54,7 @@ def test_gzip_store_holds_budget(big, tmp_path):
     path, _ = big
     r = run(f"""
         a = cw.open({str(path)!r}, "/x")[: {DATA // 16}]
-        base = peak()
+        base = rss()
         a.to_hdf5({str(tmp_path / "gz.h5")!r}, "/y", compression="gzip", level=1)
         print(json.dumps({{"base": base, "peak": peak()}}))
     """)
@@ -82,7 +68,7 @@ def test_memory_flat_over_repeated_reads(big):
         out = np.empty(a.shape, a.dtype)
         a.compute(out=out)
         a[::7].compute()
-        base = peak()
+        base = rss()
         for _ in range(20):
             a.compute(out=out)
             a[::7].compute()
@@ -103,7 +89,7 @@ def pair(tmp_path_factory):
         R, C = 16384, 8192
         i = cw.arange(R, dtype="f4")[:, None]
         j = cw.arange(C, dtype="f4")[None, :]
-        base = peak()
+        base = rss()
         (i * 0.5 + j).to_hdf5({str(path)!r}, "/a", chunks=(128, C))
         (np.sin(i) - j * 0.25).to_hdf5({str(path)!r}, "/b", chunks=(128, C))
         print(json.dumps({{"base": base, "peak": peak()}}))
@@ -117,7 +103,7 @@ def test_expression_to_hdf5_holds_budget(pair, tmp_path):
         a = cw.open({str(pair)!r}, "/a")
         b = cw.open({str(pair)!r}, "/b")
         assert a.nbytes >= 16 * {LIMIT}
-        base = peak()
+        base = rss()
         out = np.sqrt(a**2 + b**2).to_hdf5({str(tmp_path / "r.h5")!r}, "/r")
         p = peak()
         x, y = a[5000:5003].compute(), b[5000:5003].compute()
@@ -132,7 +118,7 @@ def test_mean_of_product_axis0_holds_budget(pair):
     r = run(f"""
         a = cw.open({str(pair)!r}, "/a")
         b = cw.open({str(pair)!r}, "/b")
-        base = peak()
+        base = rss()
         m = np.mean(a * b, axis=0).compute()
         p = peak()
         # Check a few columns against NumPy on the same columns.
@@ -150,7 +136,7 @@ def test_accumulate_to_hdf5_holds_budget(pair, tmp_path):
     written in order with the running row carried between them."""
     r = run(f"""
         a = cw.open({str(pair)!r}, "/a")
-        base = peak()
+        base = rss()
         out = np.add.accumulate(a, axis=0).to_hdf5({str(tmp_path / "c.h5")!r}, "/c")
         p = peak()
         col = a[:, 7].compute()
@@ -172,7 +158,7 @@ def test_matmul_holds_budget(tmp_path):
         (np.sin(i * 0.001) + k * 0.5).to_hdf5({str(path)!r}, "/a", chunks=(512, K))
         a = cw.open({str(path)!r}, "/a")
         b = cw.asarray(np.linspace(-1, 1, K * N).reshape(K, N))
-        base = peak()
+        base = rss()
         c = (a @ b).compute()
         p = peak()
         rows = a[1000:1003].compute()
@@ -192,7 +178,7 @@ def test_histogram_holds_budget(big):
         import h5py, hdf5plugin
         a = cw.open({str(path)!r}, "/x")
         assert a.nbytes >= 16 * {LIMIT}
-        base = peak()
+        base = rss()
         n1, e1 = np.histogram(a, 64)
         n2, e2 = np.histogram(a, 100, range=(1e6, 1e8))
         p = peak()

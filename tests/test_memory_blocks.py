@@ -1,12 +1,13 @@
 """map_overlap and rechunk hold their memory budget: peak RSS measured in a
 fresh subprocess stays below baseline + memory_limit + a small fixed
 overhead on an HDF5 dataset 16x larger than memory_limit."""
-import json
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from memory_helpers import run_measured
 
 LIMIT = 16 * 2**20          # memory_limit
 ROWS, COLS = 8192, 4096     # float64: 256 MiB, 16x LIMIT
@@ -14,18 +15,7 @@ OVERHEAD = 24 * 2**20       # allowance for HDF5 metadata, allocator slack
 
 
 def run(script: str) -> dict:
-    code = textwrap.dedent("""
-        import json, resource, sys
-        import numpy as np
-        import chunkwise as cw
-        def peak():
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        cw.config(threads=2, memory_limit=%d)
-    """ % LIMIT) + textwrap.dedent(script)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=900)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_measured(script, LIMIT, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +41,7 @@ def test_map_overlap_holds_budget(rows, tmp_path):
         def smooth(b):
             return b + np.roll(b, 1, axis=0) + np.roll(b, -1, axis=0)
         m = cw.map_overlap(smooth, a, depth=(1, 0), boundary="nearest")
-        base = peak()
+        base = rss()
         out = m.to_hdf5({str(tmp_path / "o.h5")!r}, "/y", compression="blosc-lz4")
         p = peak()
         v = lambda i: (np.clip(i, 0, {ROWS} - 1)[:, None] * {COLS}
@@ -69,7 +59,7 @@ def test_rechunk_rows_to_columns_holds_budget(rows, tmp_path):
     r = run(f"""
         a = cw.open({str(rows)!r}, "/x")
         assert a.nbytes >= 16 * {LIMIT}
-        base = peak()
+        base = rss()
         out = a.rechunk(({ROWS}, 32)).to_hdf5({str(tmp_path / "c.h5")!r}, "/c",
                                               compression=None)
         p = peak()

@@ -4,17 +4,14 @@ RSS in a fresh subprocess (VmHWM, reset to the resident size at the
 baseline) stays within baseline + memory_limit + a small fixed overhead, and
 the values are NumPy's (the input is an arange, so every element is known);
 a selection reads only the chunks holding selected elements."""
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import h5py
 import numpy as np
 import pytest
 
 import chunkwise as cw
+
+from memory_helpers import run_measured
 
 LIMIT = 8 * 2**20           # memory_limit
 SIDE = 4096                 # SIDE x SIDE float64: 128 MiB, 16x LIMIT
@@ -23,32 +20,7 @@ OVERHEAD = 16 * 2**20       # allowance for HDF5 metadata, allocator slack
 
 
 def run(script: str) -> dict:
-    if os.environ.get("CHUNKWISE_SANITIZE"):
-        # Under the ASan build (tests/sanitize.sh) its shadow memory and the
-        # quarantine of freed blocks are resident too: peak RSS would
-        # measure the sanitizer. The same selections run under it elsewhere.
-        pytest.skip("peak RSS under ASan measures the sanitizer")
-    code = textwrap.dedent("""
-        import json
-        import numpy as np
-        import chunkwise as cw
-        def _status(key):
-            with open("/proc/self/status") as f:
-                return next(int(l.split()[1]) * 1024 for l in f if l.startswith(key))
-        def rss():
-            # The baseline: resident now, with the peak reset to it (Linux:
-            # "5" in clear_refs), so that earlier transients do not count.
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")
-            return _status("VmRSS:")
-        def peak():
-            return _status("VmHWM:")
-        cw.config(threads=2, memory_limit=%d)
-    """ % LIMIT) + textwrap.dedent(script)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_measured(script, LIMIT, timeout=600)
 
 
 @pytest.fixture(scope="module")

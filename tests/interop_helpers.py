@@ -111,9 +111,28 @@ def assert_same(actual, expected):
     assert actual.dtype == native(expected.dtype), (actual.dtype, expected.dtype)
     assert actual.dtype.isnative
     assert np.array_equal(actual, expected.astype(native(expected.dtype)),
-                          equal_nan=actual.dtype.kind == "f")
+                          equal_nan=actual.dtype.kind in "fc")
     assert (np.ascontiguousarray(actual).tobytes()
             == np.ascontiguousarray(expected.astype(actual.dtype)).tobytes())
+
+
+def read_native(path, name, expected, every_chunk_decoded=False):
+    """Open ``name`` with chunkwise, compute it and compare with ``expected``
+    (assert_same); every chunk must have been read natively, lock-free,
+    without the HDF5 filter pipeline, and with ``every_chunk_decoded`` each
+    one decoded (none stored raw by a filter that gave up). Returns the
+    Array."""
+    cw.reset_stats()
+    a = cw.open(path, name)
+    assert a.dtype == native(expected.dtype)
+    assert a.shape == expected.shape
+    assert_same(a.compute(), expected)
+    s = cw.stats()
+    assert s["chunks_pipeline"] == 0
+    assert s["chunks_lockfree"] == s["chunks_read"] > 0
+    if every_chunk_decoded:
+        assert s["chunks_decoded"] == s["chunks_read"]
+    return a
 
 
 def check_read(path, name, expected=None):

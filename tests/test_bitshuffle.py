@@ -18,7 +18,7 @@ import pytest
 
 import chunkwise as cw
 
-from interop_helpers import sample
+from interop_helpers import assert_same, read_native, sample
 
 DTYPES = ["|u1", "<i2", ">i2", "<f4", ">f4", "<i8", ">f8", "<c8", ">c16"]
 SHAPE = (23, 17)
@@ -38,16 +38,6 @@ WRITERS = [
 ]
 
 
-def assert_same(actual, expected):
-    """Every byte equal once in native order (NaN payloads too, also in
-    complex values), same shape and dtype."""
-    expected = np.asarray(expected)
-    want = expected.astype(expected.dtype.newbyteorder("="))
-    assert isinstance(actual, np.ndarray)
-    assert actual.dtype == want.dtype and actual.shape == want.shape
-    assert np.ascontiguousarray(actual).tobytes() == np.ascontiguousarray(want).tobytes()
-
-
 def write_h5py(path, x, chunks, filt):
     with h5py.File(path, "w") as f:
         f.create_dataset("x", data=x, dtype=x.dtype, chunks=chunks, **filt)
@@ -62,18 +52,6 @@ def cd_values(path):
         return cd
 
 
-def read_native(path, expected):
-    cw.reset_stats()
-    a = cw.open(path, "x")
-    assert a.dtype == expected.dtype.newbyteorder("=")
-    assert a.shape == expected.shape
-    assert_same(a.compute(), expected)
-    s = cw.stats()
-    assert s["chunks_pipeline"] == 0
-    assert s["chunks_lockfree"] > 0
-    return a
-
-
 @pytest.mark.parametrize("chunks", CHUNKS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_hdf5plugin_files_read_natively(tmp_path, dtype, chunks):
@@ -86,7 +64,7 @@ def test_hdf5plugin_files_read_natively(tmp_path, dtype, chunks):
             assert cd[2] == x.dtype.itemsize
             with h5py.File(path, "r") as f:
                 np.testing.assert_array_equal(f["x"][()], x)
-            read_native(path, x)
+            read_native(path, "x", x)
 
 
 @pytest.mark.parametrize("dtype", ["|u1", ">i2", "<f4", ">f8", "<c16"])
@@ -99,7 +77,7 @@ def test_large_chunks_of_many_blocks(tmp_path, dtype):
             path = tmp_path / f"{cname}{nelems}.h5"
             write_h5py(path, x, (101, 203), hdf5plugin.Bitshuffle(nelems=nelems,
                                                                  cname=cname))
-            read_native(path, x)
+            read_native(path, "x", x)
             a = cw.open(path, "x")
             assert_same(a[17:250:3, 5:].compute(), x[17:250:3, 5:])
 
@@ -126,7 +104,7 @@ def test_chunkwise_writes_read_by_h5py(tmp_path, compression, dtype, level):
         assert got.dtype.newbyteorder("=") == np.dtype(dtype).newbyteorder("=")
         np.testing.assert_array_equal(got, x)
         assert_same(out.compute(), x)
-        read_native(path, x)
+        read_native(path, "x", x)
 
 
 @pytest.mark.parametrize("compression", ["bitshuffle", "bitshuffle-lz4",
@@ -141,7 +119,7 @@ def test_large_writes_are_bit_exact_in_h5py(tmp_path, compression):
         masks = {d.id.get_chunk_info(i).filter_mask for i in range(d.id.get_num_chunks())}
         assert masks == {0}
         np.testing.assert_array_equal(d[()], x)
-    read_native(path, x)
+    read_native(path, "x", x)
 
 
 @pytest.mark.parametrize("compression", ["bitshuffle", "bitshuffle-lz4",
@@ -186,7 +164,7 @@ def test_incompressible_chunks_are_stored_raw(tmp_path):
         d = f["x"]
         assert {d.id.get_chunk_info(i).filter_mask for i in range(4)} == {1}
         np.testing.assert_array_equal(d[()], x)
-    read_native(path, x)
+    read_native(path, "x", x)
 
 
 def test_writes_with_bitshuffles_plugin_on_the_plugin_path(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 import chunkwise as cw
 
-from interop_helpers import assert_same, sample
+from interop_helpers import assert_same, read_native, sample
 
 DTYPES = ["<i2", ">i2", "<f4", ">f4", "<f8", ">f8"]
 SHAPE = (23, 17)
@@ -44,18 +44,6 @@ def write_h5py(path, x, chunks, filt, shuffle=False):
 def filter_ids(d):
     pl = d.id.get_create_plist()
     return [pl.get_filter(i)[0] for i in range(pl.get_nfilters())]
-
-
-def read_native(path, name, expected):
-    cw.reset_stats()
-    a = cw.open(path, name)
-    assert a.dtype == expected.dtype.newbyteorder("=")
-    assert a.shape == expected.shape
-    assert_same(a.compute(), expected)
-    s = cw.stats()
-    assert s["chunks_pipeline"] == 0
-    assert s["chunks_lockfree"] > 0
-    return a
 
 
 @pytest.mark.parametrize("chunks", CHUNKS)

@@ -177,3 +177,33 @@ def touched_chunks(shape, chunks, key):
 
 def blosc_filter(cname, shuffle):
     return dict(hdf5plugin.Blosc(cname=cname, clevel=5, shuffle=SHUFFLES[shuffle]))
+
+
+def each_byte_flipped(path, steps):
+    """Flip one byte at a time, at about ``steps`` positions spread over the
+    first stored chunk of ``/x``; yields each position with the byte
+    flipped, and puts the file back before the next."""
+    with h5py.File(path, "r") as f:
+        info = f["x"].id.get_chunk_info(0)
+    orig = open(path, "rb").read()
+    try:
+        for pos in range(0, info.size, max(1, info.size // steps)):
+            with open(path, "r+b") as fh:
+                fh.seek(info.byte_offset + pos)
+                fh.write(bytes([orig[info.byte_offset + pos] ^ 0xff]))
+            yield pos
+            with open(path, "r+b") as fh:
+                fh.write(orig)
+    finally:
+        with open(path, "r+b") as fh:
+            fh.write(orig)
+
+
+def assert_corrupt_chunk_named(path, coord, x):
+    """Reading ``/x`` raises CorruptChunkError naming the chunk at element
+    ``coord``, and everything above that chunk's rows still reads as ``x``."""
+    a = cw.open(path, "x")
+    chunk = ", ".join(str(c // k) for c, k in zip(coord, a.chunksize))
+    with pytest.raises(cw.CorruptChunkError, match=rf"chunk \({chunk}\) of '/x'"):
+        a.compute()
+    assert_same(a[:coord[0]].compute(), x[:coord[0]])

@@ -286,6 +286,27 @@ int cw__zstd_decode(cw__io_scratch_t *s, const void *src, size_t srclen, void *d
 /* Encode at `level`; *outlen 0 when not smaller than the input. */
 int cw__zstd_encode(cw__io_scratch_t *s, int level, const void *src, size_t srclen,
                     void *dst, size_t dstcap, size_t *outlen);
+/* The big-endian integers of the LZ4 filter's and Bitshuffle's chunk headers
+ * (total size, block size, each block's compressed length): n bytes at p. */
+static inline uint64_t
+cw__get_be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+static inline void
+cw__put_be(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
 /* Decode an LZ4 filter chunk (HDF5 filter 32004) into exactly dstlen bytes. */
 int cw__lz4_decode(const void *src, size_t srclen, void *dst, size_t dstlen);
 /* Capacity cw__lz4_encode needs for n bytes (0: too large to encode). */

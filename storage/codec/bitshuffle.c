@@ -52,25 +52,6 @@ cw__bitshuffle_block_elems(size_t elem_size, size_t block)
     return b < MIN_BLOCK ? MIN_BLOCK : b;
 }
 
-static uint64_t
-get_be(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-static void
-put_be(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
 /* Bit (8r + c) of x is bit c of byte r; afterwards it is bit r of byte c.
  * Three exchanges: of 1x1, 2x2 and 4x4 sub-blocks across the diagonal. */
 static inline uint64_t
@@ -335,8 +316,8 @@ cw__bitshuffle_decode(cw__io_scratch_t *s, const cw__filter_t *f, const void *sr
             return cw__error(CW_ECORRUPT, "bitshuffle chunk of %zu bytes has no header",
                              srclen);
         }
-        uint64_t total = get_be(p, 8);
-        uint64_t bbytes = get_be(p + 8, 4);
+        uint64_t total = cw__get_be(p, 8);
+        uint64_t bbytes = cw__get_be(p + 8, 4);
         if (total != dstlen) {
             return cw__error(CW_ECORRUPT,
                              "bitshuffle chunk decodes to %llu bytes, expected %zu",
@@ -367,7 +348,7 @@ cw__bitshuffle_decode(cw__io_scratch_t *s, const cw__filter_t *f, const void *sr
                 return cw__error(CW_ECORRUPT, "bitshuffle chunk truncated at byte %zu",
                                  pos);
             }
-            uint64_t clen = get_be(p + pos, 4);
+            uint64_t clen = cw__get_be(p + pos, 4);
             pos += 4;
             if (clen > srclen - pos) {
                 return cw__error(CW_ECORRUPT,
@@ -462,8 +443,8 @@ cw__bitshuffle_encode(cw__io_scratch_t *s, unsigned comp, int level, size_t es,
         if (cap < 12 || block * es > UINT32_MAX) {
             return CW_OK;
         }
-        put_be(p, n, 8);
-        put_be(p + 8, block * es, 4);
+        cw__put_be(p, n, 8);
+        cw__put_be(p + 8, block * es, 4);
         pos = 12;
     }
     else if (cap < n) {
@@ -503,7 +484,7 @@ cw__bitshuffle_encode(cw__io_scratch_t *s, unsigned comp, int level, size_t es,
                 return CW_OK;
             }
         }
-        put_be(p + pos, k, 4);
+        cw__put_be(p + pos, k, 4);
         pos += 4 + k;
         done += m;
     }

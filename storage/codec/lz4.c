@@ -10,25 +10,6 @@
 
 #include "storage_impl.h"
 
-static uint64_t
-get_be(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-static void
-put_be(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
 int
 cw__lz4_decode(const void *src, size_t srclen, void *dst, size_t dstlen)
 {
@@ -37,8 +18,8 @@ cw__lz4_decode(const void *src, size_t srclen, void *dst, size_t dstlen)
     if (srclen < 12) {
         return cw__error(CW_ECORRUPT, "LZ4 chunk of %zu bytes has no header", srclen);
     }
-    uint64_t total = get_be(p, 8);
-    uint64_t bsize = get_be(p + 8, 4);
+    uint64_t total = cw__get_be(p, 8);
+    uint64_t bsize = cw__get_be(p + 8, 4);
     if (total != dstlen) {
         return cw__error(CW_ECORRUPT, "LZ4 chunk decodes to %llu bytes, expected %zu",
                          (unsigned long long)total, dstlen);
@@ -55,7 +36,7 @@ cw__lz4_decode(const void *src, size_t srclen, void *dst, size_t dstlen)
         if (srclen - pos < 4) {
             return cw__error(CW_ECORRUPT, "LZ4 chunk truncated at byte %zu", pos);
         }
-        uint64_t clen = get_be(p + pos, 4);
+        uint64_t clen = cw__get_be(p + pos, 4);
         pos += 4;
         if (clen > srclen - pos) {
             return cw__error(CW_ECORRUPT,
@@ -102,8 +83,8 @@ cw__lz4_encode(const void *src, size_t srclen, void *dst, size_t dstcap, size_t 
         return CW_OK;
     }
     unsigned char *p = dst;
-    put_be(p, srclen, 8);
-    put_be(p + 8, srclen, 4);
+    cw__put_be(p, srclen, 8);
+    cw__put_be(p + 8, srclen, 4);
     size_t cap = dstcap - 16;
     if (cap > (size_t)LZ4_MAX_INPUT_SIZE) {
         cap = (size_t)LZ4_MAX_INPUT_SIZE;
@@ -114,7 +95,7 @@ cw__lz4_encode(const void *src, size_t srclen, void *dst, size_t dstcap, size_t 
     if (k <= 0 || (size_t)k >= srclen || 16 + (size_t)k >= srclen) {
         return CW_OK;
     }
-    put_be(p + 12, (uint64_t)k, 4);
+    cw__put_be(p + 12, (uint64_t)k, 4);
     *outlen = 16 + (size_t)k;
     return CW_OK;
 }

@@ -284,8 +284,8 @@ done:
 
 /* The identity of the open dataset `dset` of file `path` (see h5src_t). */
 int
-cw__h5src_identify(const char *path, hid_t dset, haddr_t *addr, time_t *btime, dev_t *dev,
-         ino_t *ino)
+cw__h5src_identify(const char *path, hid_t dset, haddr_t *addr, time_t *btime,
+                   dev_t *dev, ino_t *ino)
 {
     H5O_info_t oi;
     struct stat st;

@@ -18,7 +18,6 @@
 
 static h5src_t *kept_list; /* guarded by the HDF5 lock */
 
-
 bool
 cw__h5src_same_file(const struct stat *a, const struct stat *b)
 {

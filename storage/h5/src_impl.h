@@ -71,7 +71,8 @@ typedef struct h5src {
 /* The file type with native byte order: what H5Dread converts to. */
 hid_t cw__h5src_memtype(hid_t ftype);
 /* Open file + dataset; on success *file and *dset are open. */
-int cw__h5src_open(const char *path, const char *name, bool swmr, hid_t *file, hid_t *dset);
+int cw__h5src_open(const char *path, const char *name, bool swmr, hid_t *file,
+                   hid_t *dset);
 /* Fill src's geometry and dtype and h's filters, fill value and read path
  * from the open dataset `dset`. */
 int cw__h5src_describe(cw_source_t *src, h5src_t *h, hid_t dset);

@@ -112,3 +112,16 @@ def test_worker_killed_mid_run_gives_unchanged_result(client, data, tmp_path):
     [again] = cw.compute(r, scheduler=client)
     np.testing.assert_array_equal(again, got)
     client.wait_for_workers(2, timeout=60)
+
+
+def test_reduction_of_a_rechunked_input_and_an_empty_one(client, data):
+    x, *_ , a, b, i = _arrays(data)
+    r = cw.rechunk(x, (300, 1)).sum(axis=1)
+    [got] = cw.compute(r, scheduler=client)
+    np.testing.assert_array_equal(got, cw.compute(r)[0])
+    with pytest.raises(ValueError):
+        cw.compute(x[:0].max(), scheduler=client)
+    with pytest.raises(ValueError):
+        x[:0].max().compute()
+    [s] = cw.compute(x[:0].sum(axis=0), scheduler=client)
+    np.testing.assert_array_equal(s, np.zeros(200))

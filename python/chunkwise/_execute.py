@@ -34,7 +34,7 @@ from .indexing import View
 from .progress import reporter
 
 __all__ = ["StoreTarget", "store_target", "run", "materialise", "compute", "store",
-           "partial_count", "partials", "combine_partials",
+           "splittable", "partial_count", "partials", "combine_partials",
            "bincount", "report_fp", "user_stacklevel"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
@@ -495,6 +495,14 @@ def _red_program(node: Reduce):
     ex, ids = program([node.node], {})
     mask = [k in node.axes for k in range(len(node.node.shape))]
     return ex, ids[0], mask
+
+
+def splittable(node) -> bool:
+    """Whether reduction ``node`` can be computed as ranges of partials:
+    a non-empty Reduce whose inputs need no staging through a temporary
+    dataset (those are computed whole, by ``materialise``)."""
+    return (isinstance(node, Reduce) and math.prod(node.node.shape) > 0
+            and not _staged_specs(plan([node]), current()))
 
 
 def partial_count(node: Reduce) -> int:

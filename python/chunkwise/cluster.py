@@ -4,7 +4,8 @@ The graph travels pickled by reference (a file and dataset, not its data),
 so each worker reopens the HDF5 inputs itself; every task is one run of
 the C engine on that worker's threads.
 
-- A reduction (``Reduce``) is computed as ranges of its per-tile partials,
+- A reduction (``Reduce``, non-empty, its inputs staged through no
+  temporary dataset) is computed as ranges of its per-tile partials,
   one task per range (``_execute.partials``); the client joins them in
   index order and combines them pairwise in the engine's own order
   (``_execute.combine_partials``), so the value is bit-identical to a local
@@ -24,8 +25,8 @@ import math
 import numpy as np
 
 from ._compile import chunks_of
-from ._execute import combine_partials, materialise, partial_count, partials
-from ._nodes import DEFERRED, Reduce, children
+from ._execute import combine_partials, materialise, partial_count, partials, splittable
+from ._nodes import DEFERRED, children
 from ._rewrite import index_node
 from .interop import _outer_deferred, _substitute
 
@@ -79,7 +80,7 @@ def _deferred(d, client, cache):
         for dd in _outer_deferred(c):
             inner[id(dd)] = _deferred(dd, client, cache)
     node = _substitute(d, inner, {}) if inner else d
-    if isinstance(node, Reduce) and math.prod(node.node.shape) > 0:
+    if splittable(node):
         ranges = _ranges(partial_count(node), _ntasks(client))
         [ref] = client.scatter([node], broadcast=False, hash=False)
         futures = [client.submit(partials, ref, lo, hi, pure=False) for lo, hi in ranges]

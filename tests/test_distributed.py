@@ -125,3 +125,30 @@ def test_reduction_of_a_rechunked_input_and_an_empty_one(client, data):
         x[:0].max().compute()
     [s] = cw.compute(x[:0].sum(axis=0), scheduler=client)
     np.testing.assert_array_equal(s, np.zeros(200))
+
+
+class _DieOnce:
+    """A block function that kills its worker process the first time any
+    worker runs it (a marker file), and otherwise adds 1."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __call__(self, block):
+        if not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(1)
+        return block + 1
+
+
+def test_worker_dying_inside_a_chunkwise_task(client, data, tmp_path):
+    x, *_ , a, b, i = _arrays(data)
+    marker = str(tmp_path / "died")
+    e = cw.map_blocks(_DieOnce(marker), x, dtype=x.dtype)
+    r = e.sum(axis=0)
+    [got] = cw.compute(r, scheduler=client)
+    assert os.path.exists(marker)           # a worker died, its task ran again
+    np.testing.assert_array_equal(got, cw.compute(r)[0])
+    [ew] = cw.compute(e * 2, scheduler=client)
+    np.testing.assert_array_equal(ew, (a + 1) * 2)
+    client.wait_for_workers(2, timeout=60)

@@ -17,6 +17,9 @@ the C engine on that worker's threads.
 
 Tasks are pure functions of their arguments (files are only read), so a
 task lost with its worker is run again elsewhere with the same result.
+Each task carries its graph (by reference: small, except for results
+inside it, which travel as data), not a scattered copy that would be lost
+with the worker holding it.
 """
 from __future__ import annotations
 
@@ -82,8 +85,7 @@ def _deferred(d, client, cache):
     node = _substitute(d, inner, {}) if inner else d
     if splittable(node):
         ranges = _ranges(partial_count(node), _ntasks(client))
-        [ref] = client.scatter([node], broadcast=False, hash=False)
-        futures = [client.submit(partials, ref, lo, hi, pure=False) for lo, hi in ranges]
+        futures = [client.submit(partials, node, lo, hi, pure=False) for lo, hi in ranges]
         value = combine_partials(node, np.concatenate(client.gather(futures)))
     else:
         value = client.submit(materialise, node, pure=False).result()
@@ -104,8 +106,7 @@ def _value(node, client, cache):
     rows = -(-shape[0] // c0)
     regions = [(slice(lo * c0, min(hi * c0, shape[0])),)
                for lo, hi in _ranges(rows, _ntasks(client))]
-    [ref] = client.scatter([node], broadcast=False, hash=False)
-    futures = [client.submit(_block, ref, r, pure=False) for r in regions]
+    futures = [client.submit(_block, node, r, pure=False) for r in regions]
     for r, f in zip(regions, futures):
         out[r] = f.result()
         f.release()

@@ -168,6 +168,16 @@ cw_expr_dtype(const cw_expr_t *e, int id)
 }
 
 int
+cw_expr_tile(const cw_expr_t *e, int64_t *tile)
+{
+    if (e->result < 0) {
+        return cw__error(CW_EINVAL, "the program is not finished");
+    }
+    memcpy(tile, e->tile, sizeof(int64_t) * (size_t)e->ndim);
+    return e->ndim;
+}
+
+int
 cw_expr_finish(cw_expr_t *e, int result, const int64_t *tile)
 {
     if (cw__expr_check_ref(e, result) < 0) {

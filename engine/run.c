@@ -188,6 +188,7 @@ typedef struct pass_ctx {
     char *rdst[CW__MAX_OUTS];
     const int64_t *rstr[CW__MAX_OUTS];
     cw__reduce_ctx_t red[CW__MAX_OUTS];
+    int64_t part_lo, part_hi; /* partials computed (part_hi > part_lo) */
 } pass_ctx_t;
 
 /* One task's sink: where each slab goes. */
@@ -260,6 +261,18 @@ pass_task(void *vctx, int64_t task, cw__worker_t *w)
     int nd = e->ndim;
     int64_t off[CW_MAXDIM], count[CW_MAXDIM];
     cw__tile_at(e, p->ntiles, task, off, count);
+    if (p->part_hi > p->part_lo) {
+        /* Only the tiles of the partials asked for. */
+        int64_t r = 0;
+        for (int k = 0; k < nd; k++) {
+            if (p->red[0].red[k]) {
+                r = r * p->ntiles[k] + off[k] / e->tile[k];
+            }
+        }
+        if (r < p->part_lo || r >= p->part_hi) {
+            return CW_OK;
+        }
+    }
     pass_slab_t ps;
     ps.p = p;
     ps.vm = &w->vm;
@@ -286,7 +299,7 @@ pass_task(void *vctx, int64_t task, cw__worker_t *w)
                 r = r * p->ntiles[k] + off[k] / e->tile[k];
             }
         }
-        rs->acc = c->partials + r * c->kbytes + koff;
+        rs->acc = c->partials + (r - p->part_lo) * c->kbytes + koff;
         int64_t st = (int64_t)c->itemsize, ks = (int64_t)c->itemsize;
         for (int k = nd - 1; k >= 0; k--) {
             rs->tstr[k] = st;
@@ -341,6 +354,23 @@ run_pass(cw_expr_t *e, int nread, const cw_output_t *const *reads, int nred,
         rc = CW_OK; /* nothing to read */
         goto fail;
     }
+    if (nred > 0 && reds[0]->part_hi > reds[0]->part_lo) {
+        p->part_lo = reds[0]->part_lo;
+        p->part_hi = reds[0]->part_hi;
+        bool same = nread == 0 && p->part_lo >= 0;
+        for (int i = 1; i < nred && same; i++) {
+            same = reds[i]->part_lo == p->part_lo && reds[i]->part_hi == p->part_hi &&
+                   memcmp(reds[i]->reduce_axis, reds[0]->reduce_axis,
+                          sizeof(bool) * (size_t)e->ndim) == 0;
+        }
+        if (!same) {
+            rc = cw__error(CW_EINVAL,
+                           "a pass computing a range of partials "
+                           "must hold only reductions over the same "
+                           "axes and range");
+            goto fail;
+        }
+    }
     for (int j = 0; j < nread; j++) {
         p->outs[j] = reads[j]->id;
         p->rdst[j] = reads[j]->dst;
@@ -370,6 +400,16 @@ run_pass(cw_expr_t *e, int nread, const cw_output_t *const *reads, int nred,
             }
         }
         c->kbytes = kept * (int64_t)c->itemsize;
+        if (p->part_hi > p->part_lo) {
+            if (p->part_hi > R) {
+                rc = cw__error(CW_EINVAL,
+                               "%s: partials [%lld, %lld) asked for, the run has %lld",
+                               q->name ? q->name : "reduce", (long long)p->part_lo,
+                               (long long)p->part_hi, (long long)R);
+                goto fail;
+            }
+            R = p->part_hi - p->part_lo;
+        }
         int64_t pb;
         if (!cw__mul_ok(R, c->kbytes, &pb)) {
             pb = INT64_MAX;
@@ -397,6 +437,11 @@ run_pass(cw_expr_t *e, int nread, const cw_output_t *const *reads, int nred,
     /* Combine partials pairwise in a fixed order: independent of threads. */
     for (int i = 0; i < nred; i++) {
         cw__reduce_ctx_t *c = &p->red[i];
+        if (p->part_hi > p->part_lo) {
+            memcpy(reds[i]->dst, c->partials,
+                   (size_t)((p->part_hi - p->part_lo) * c->kbytes));
+            continue;
+        }
         int64_t R = 1;
         for (int k = 0; k < e->ndim; k++) {
             R *= c->red[k] ? p->ntiles[k] : 1;

@@ -526,6 +526,9 @@ CW_API int cw_expr_table(cw_expr_t *e, cw_table_op_t op, int in, const void *tab
 CW_API int cw_expr_finish(cw_expr_t *e, int result, const int64_t *tile);
 /** @brief Dtype of a value. */
 CW_API cw_dtype_t cw_expr_dtype(const cw_expr_t *e, int id);
+/** @brief The tile shape of a finished program into @p tile (ndim
+ *  values); returns the number of axes, or CW_EINVAL before finish. */
+CW_API int cw_expr_tile(const cw_expr_t *e, int64_t *tile);
 
 /** What one output of a run computes (cw_output_t.kind). */
 typedef enum cw_out_kind {
@@ -593,6 +596,16 @@ typedef struct cw_output {
     int64_t *extremes; /**< CW_OUT_BINCOUNT, optional: receives the least
                             and the greatest index (INT64_MAX, INT64_MIN
                             for none) */
+    /** CW_OUT_REDUCE, optional (part_hi > part_lo): only the tiles whose
+     *  partial index is in [part_lo, part_hi) are computed, and dst
+     *  receives those partials uncombined: (part_hi - part_lo) x the kept
+     *  shape, C-contiguous.  A tile's partial index is its index in C order
+     *  over the tile grid of the reduced axes (see cw_expr_tile); combining
+     *  all of them pairwise in index order (step 1, 2, 4, ...: r with
+     *  r + step) gives the result of the whole run, bit for bit.  Every
+     *  output of such a pass must be a reduction over the same axes with
+     *  the same range. */
+    int64_t part_lo, part_hi;
 } cw_output_t;
 
 /**

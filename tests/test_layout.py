@@ -15,7 +15,7 @@ PKG = os.path.dirname(chunkwise.__file__)
 # The import rule: a module imports only modules listed before it.
 ORDER = ["_dtypes", "indexing", "config", "progress", "_nodes", "_coerce", "_rewrite",
          "ufuncs", "reductions", "functions", "views", "_twoouts", "_html", "_compile", "_plan",
-         "_execute", "selection", "complexes", "interop", "histograms", "array", "methods",
+         "_execute", "selection", "complexes", "interop", "cluster", "histograms", "array", "methods",
          "hdf5meta", "creation", "blocks", "rechunk", "special", "group", "array_api_ext",
          "array_api", "__init__", "xarray_chunkmanager", "cli", "__main__"]
 

@@ -62,3 +62,30 @@ def test_plain_selections_are_read_and_stored_chunk_by_chunk(tmp_path):
     assert s["runs"] == 1 and s["chunks_read"] == 3  # rows 5..23: chunks 0, 1, 2
     b = a[::-1, None, 3].to_hdf5(tmp_path / "b.h5", "/y")
     assert np.array_equal(b.compute(), x[::-1, None, 3])
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)])
+def test_partial_ranges_combined_in_order_equal_the_whole_run(tmp_path, axis):
+    from chunkwise import _execute
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((130, 90))
+    path = str(tmp_path / "p.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=x, chunks=(16, 20), compression="gzip")
+    for r in (cw.open(path, "x").sum(axis=axis), cw.open(path, "x").max(axis=axis)):
+        node = r._node
+        n = _execute.partial_count(node)
+        assert n == {None: 45, 0: 9, 1: 5, (0, 1): 45}[axis]
+        parts = np.concatenate([_execute.partials(node, lo, min(lo + 4, n))
+                                for lo in range(0, n, 4)])
+        assert parts.shape[0] == n
+        np.testing.assert_array_equal(_execute.combine_partials(node, parts),
+                                      cw.compute(r)[0])
+
+
+def test_a_partial_range_past_the_partials_is_refused():
+    from chunkwise import _execute
+    node = cw.asarray(np.ones((8, 8)), chunks=(4, 4)).sum()._node
+    assert _execute.partial_count(node) == 4
+    with pytest.raises(ValueError, match=r"partials \[2, 9\) asked for, the run has 4"):
+        _execute.partials(node, 2, 9)

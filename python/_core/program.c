@@ -274,6 +274,28 @@ Expr_finish(ExprObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The finished program's tile shape, a tuple. */
+static PyObject *
+Expr_tile(ExprObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    int64_t tile[CW_MAXDIM];
+    int n = cw_expr_tile(self->e, tile);
+    if (n < 0) {
+        return cwpy_raise(PyType_GetModule(Py_TYPE(self)), n);
+    }
+    PyObject *t = PyTuple_New(n);
+    for (int k = 0; t != NULL && k < n; k++) {
+        PyObject *v = PyLong_FromLongLong((long long)tile[k]);
+        if (v == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, k, v);
+    }
+    return t;
+}
+
 /* The finished program as a Source that evaluates regions on demand. */
 static PyObject *
 Expr_as_source(ExprObject *self, PyObject *noargs)
@@ -319,10 +341,12 @@ static PyMethodDef Expr_methods[] = {
      "table(op, id, table) -> id: 'search_left', 'search_right', 'take' or "
      "'uniform_bins'"},
     {"finish", (PyCFunction)Expr_finish, METH_VARARGS, "finish(result, tile)"},
+    {"tile", (PyCFunction)Expr_tile, METH_NOARGS, "tile() -> the tile shape"},
     {"run", (PyCFunction)Expr_run, METH_VARARGS,
      "run(outputs, threads, memory_limit, progress): compute the outputs, a list "
      "of (kind, id, ...) tuples: ('buffer', id, out), ('reduce', id, ufunc, loop, "
-     "axes_mask, out), ('accumulate', id, ufunc, loop, axis, out | target), "
+     "axes_mask, out[, (part_lo, part_hi)]), ('accumulate', id, ufunc, loop, axis, out "
+     "| target), "
      "('argreduce', id, is_max, axis, out), ('store', id, target), ('bincount', "
      "id, weights_id or -1, out); a target is "
      "(path, name, chunks, codec, blosc_codec, level, shuffle, bitshuffle, "

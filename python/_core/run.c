@@ -130,7 +130,9 @@ parse_output(PyObject *t, run_args *ra, int k)
     if (strcmp(kind, "reduce") == 0) {
         int64_t mask[CW_MAXDIM];
         o->kind = CW_OUT_REDUCE;
-        if (!PyArg_ParseTuple(t, "siOiOO:reduce", &kind, &id, &a, &i1, &b, &c) ||
+        long long lo = 0, hi = 0;
+        if (!PyArg_ParseTuple(t, "siOiOO|(LL):reduce", &kind, &id, &a, &i1, &b, &c, &lo,
+                              &hi) ||
             binary_loop(a, i1, o) < 0 ||
             out_array(c, true, &o->dst, ra->strides[k]) < 0) {
             return -1;
@@ -140,6 +142,8 @@ parse_output(PyObject *t, run_args *ra, int k)
             ra->axes[k][d] = mask[d] != 0;
         }
         o->reduce_axis = ra->axes[k];
+        o->part_lo = lo;
+        o->part_hi = hi;
         return n < 0 ? -1 : 0;
     }
     if (strcmp(kind, "accumulate") == 0) {

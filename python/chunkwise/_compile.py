@@ -116,7 +116,10 @@ def _open(spec):
     if isinstance(spec, Hdf5):
         return _core.open_hdf5(spec.path, spec.dataset, spec.swmr)
     if isinstance(spec, Memory):
-        return _core.from_array(spec.array, spec.chunks)
+        # An array unpickled from an out-of-band buffer (dask.distributed's
+        # transfers) can be unaligned: the engine reads an aligned copy.
+        arr = spec.array if spec.array.flags.aligned else spec.array.copy()
+        return _core.from_array(arr, spec.chunks)
     if isinstance(spec, Full):
         return _core.full(spec.shape, spec.dtype, spec.value, spec.chunks)
     if isinstance(spec, Arange):

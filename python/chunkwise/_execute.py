@@ -34,6 +34,7 @@ from .indexing import View
 from .progress import reporter
 
 __all__ = ["StoreTarget", "store_target", "run", "materialise", "compute", "store",
+           "splittable", "partial_count", "partials", "combine_partials",
            "bincount", "report_fp", "user_stacklevel"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
@@ -481,3 +482,60 @@ def bincount(index, weights, nbins, dtype, extremes=None) -> np.ndarray:
     _run(cfg, ex, [o], "bincount", "chunkwise bincount")
     return out
 
+
+
+# ------------------------------------------------- partials of a reduction
+#
+# A reduction's run keeps one partial per tile of the reduced axes (in C
+# order over their tile grid) and combines them pairwise in that order.
+# Computing ranges of them elsewhere (a cluster's workers) and combining
+# the lot here in the same order gives the local result bit for bit.
+
+def _red_program(node: Reduce):
+    ex, ids = program([node.node], {})
+    mask = [k in node.axes for k in range(len(node.node.shape))]
+    return ex, ids[0], mask
+
+
+def splittable(node) -> bool:
+    """Whether reduction ``node`` can be computed as ranges of partials:
+    a non-empty Reduce whose inputs need no staging through a temporary
+    dataset (those are computed whole, by ``materialise``)."""
+    return (isinstance(node, Reduce) and math.prod(node.node.shape) > 0
+            and not _staged_specs(plan([node]), current()))
+
+
+def partial_count(node: Reduce) -> int:
+    """How many partials a run of reduction ``node`` keeps (its inputs hold
+    no deferred result)."""
+    ex, _, mask = _red_program(node)
+    return math.prod(-(-n // max(t, 1)) for n, t, m in zip(node.node.shape, ex.tile(), mask)
+                     if m)
+
+
+def partials(node: Reduce, lo: int, hi: int) -> np.ndarray:
+    """Partials [lo, hi) of reduction ``node``, uncombined: shape
+    ``(hi - lo,) + kept``."""
+    cfg = current()
+    ex, vid, mask = _red_program(node)
+    out = np.empty((hi - lo,) + _kept(node), node.dtype)
+    name = node.ufunc.__name__
+    _run(cfg, ex, [("reduce", vid, node.ufunc, node.loop, mask, out, (lo, hi))],
+         f"{name}.reduce", f"chunkwise {name}.reduce")
+    return out
+
+
+def combine_partials(node: Reduce, parts: np.ndarray) -> np.ndarray:
+    """The value of ``node`` from all its partials (``parts``, in index
+    order), combined pairwise in the engine's order: r with r + step for
+    step 1, 2, 4, ... (one NumPy call per level)."""
+    parts = np.array(parts, node.dtype, copy=True)
+    sig = node.ufunc.types[node.loop] if isinstance(node.loop, int) else None
+    n = len(parts)
+    step = 1
+    with np.errstate(all="ignore"):
+        while step < n:
+            a = parts[0:n - step:2 * step]
+            node.ufunc(a, parts[step:n:2 * step], out=a, signature=sig)
+            step *= 2
+    return parts[0].reshape(node.shape)

@@ -110,3 +110,77 @@ def test_norm_errors():
             np.linalg.norm(a, **bad)
         with pytest.raises(ValueError):
             np.linalg.norm(np.zeros((3, 4, 5)), **bad)
+
+
+# ------------------------------------------------------- cov and corrcoef
+# The means and the Gram matrix are sums in the engine's order: compared
+# at rtol 1e-12 (float64, complex128) or 1e-5 (float32), atol alike for
+# entries near 0.
+
+def check_near(got, want):
+    assert isinstance(got, cw.Array), type(got)
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.dtype, want.dtype)
+    tol = 1e-5 if want.dtype in (np.float32, np.complex64) else 1e-12
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "bool", "float32", "float64", "complex128"])
+@pytest.mark.parametrize("kw", [{}, dict(rowvar=False), dict(bias=True), dict(ddof=3),
+                                dict(ddof=0, rowvar=False), dict(dtype=np.float32)])
+def test_cov(dtype, kw):
+    x = _data((4, 37), dtype)
+    m = x if kw.get("rowvar", True) else x.T
+    check_near(np.cov(lazy(m), **kw), np.cov(m, **kw))
+    check_near(np.cov(lazy(m), m[:2] if kw.get("rowvar", True) else m[:, :2], **kw),
+               np.cov(m, m[:2] if kw.get("rowvar", True) else m[:, :2], **kw))
+    check_near(np.cov(lazy(x[0]), **kw), np.cov(x[0], **kw))
+    if dtype != "complex128":
+        r = kw.get("rowvar", True)
+        check_near(np.corrcoef(lazy(m), rowvar=r), np.corrcoef(m, rowvar=r))
+
+
+def test_cov_hdf5_and_errors(tmp_path):
+    x = _data((300, 5), "float64")
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f.create_dataset("x", data=x, chunks=(41, 2))
+    a = cw.open(tmp_path / "x.h5", "/x")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        check_near(np.cov(a, rowvar=False), np.cov(x, rowvar=False))
+        check_near(np.corrcoef(a, rowvar=False), np.corrcoef(x, rowvar=False))
+    with pytest.raises(ValueError):
+        np.cov(lazy(_data((2, 3, 4), "float64")))
+    with pytest.raises(ValueError):
+        np.cov(a, ddof=1.5)
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+        np.cov(lazy(x[:1, 0]))
+    with pytest.warns(cw.FallbackWarning):
+        r = np.cov(a, rowvar=False, fweights=np.arange(300) % 3)
+    check_near(r, np.cov(x, rowvar=False, fweights=np.arange(300) % 3))
+
+
+def test_cov_of_tall_hdf5_holds_budget(tmp_path):
+    """np.cov of a 128 MiB tall float64 HDF5 dataset (rows are
+    observations) under a 16 MiB memory_limit: the peak stays near the
+    limit, not the data."""
+    from memory_helpers import run_measured
+    limit = 16 * 2**20
+    path = tmp_path / "x.h5"
+    r = run_measured(f"""
+        n = 128 * 2**20 // 8 // 16
+        i = cw.arange(0, n, dtype="f8", chunks=8192)[:, None]
+        j = cw.arange(0, 16, dtype="f8")[None, :]
+        a = np.sin(i * 0.001 * (j + 1)) + j
+        a.to_hdf5({str(path)!r}, "/x", chunks=(8192, 16), compression="blosc-lz4")
+        x = cw.open({str(path)!r}, "/x")
+        base = rss()
+        c = np.cov(x, rowvar=False).compute()
+        p = peak()
+        sub = np.sin(np.arange(0, n, 97, dtype="f8")[:, None] * 0.001 * (np.arange(16) + 1))
+        ok = bool(c.shape == (16, 16) and np.all(np.isfinite(c)) and
+                  np.allclose(np.diag(c), np.var(sub, axis=0, ddof=1), rtol=0.05))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """, limit, timeout=600)
+    assert r["ok"], r
+    assert r["peak"] - r["base"] < limit + 24 * 2**20, r

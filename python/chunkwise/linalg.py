@@ -11,11 +11,15 @@ maxima, minima and counts are exact.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 from ._coerce import Fallback
 from .array import Array
+from .creation import asarray
+from .einsum import einsum
 from .functions import implements
 
 __all__ = []
@@ -126,3 +130,82 @@ if hasattr(np.linalg, "vector_norm"):  # NumPy >= 2.0
             return Fallback("numpy.linalg.matrix_norm", np.linalg.matrix_norm, (x,),
                             dict(keepdims=keepdims, ord=ord))
         return _norm(x, ord=ord, axis=(x.ndim - 2, x.ndim - 1), keepdims=keepdims)
+
+
+# ------------------------------------------------------- cov and corrcoef
+
+def _cov_args(m, y, rowvar, dtype):
+    """NumPy's X of cov: 2-d, variables along rows, y's rows appended."""
+    m = m if isinstance(m, Array) else asarray(np.asarray(m))
+    if m.ndim > 2:
+        raise ValueError("m has more than 2 dimensions")
+    if dtype is None:
+        dtype = np.result_type(m.dtype, np.float64) if y is None else \
+            np.result_type(m.dtype, np.asarray(y).dtype if not isinstance(y, Array)
+                           else y.dtype, np.float64)
+    X = m.astype(dtype) if m.dtype != dtype else m
+    if X.ndim < 2:
+        X = X[None, :] if X.ndim == 1 else X.reshape(1, 1)
+    if not rowvar and X.shape[0] != 1:
+        X = X.T
+    if y is not None:
+        y = y if isinstance(y, Array) else asarray(np.asarray(y))
+        if y.ndim > 2:
+            raise ValueError("y has more than 2 dimensions")
+        y = y.astype(dtype) if y.dtype != dtype else y
+        y = y[None, :] if y.ndim == 1 else y
+        if not rowvar and y.shape[0] != 1:
+            y = y.T
+        X = np.concatenate((X, y), axis=0)
+    return X
+
+
+@implements(np.cov)
+def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None,
+         *, dtype=None):
+    """Two lazy passes: the means, then the centred Gram matrix (the
+    engine's matrix product for real data, a streamed product-and-sum for
+    complex), as NumPy computes it without weights."""
+    kw = dict(y=y, rowvar=rowvar, bias=bias, ddof=ddof, fweights=fweights,
+              aweights=aweights, dtype=dtype)
+    if fweights is not None or aweights is not None or not isinstance(m, Array):
+        return Fallback("numpy.cov", np.cov, (m,), kw)
+    if ddof is not None and ddof != int(ddof):
+        raise ValueError("ddof must be integer")
+    X = _cov_args(m, y, rowvar, dtype)
+    if ddof is None:
+        ddof = 0 if bias else 1
+    n = X.shape[1]
+    fact = n - ddof
+    if fact <= 0:
+        warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=3)
+        fact = 0.0
+    Xc = X - np.mean(X, axis=1, keepdims=True)
+    if X.dtype.kind == "c":
+        c = einsum("io,jo->ij", Xc, np.conjugate(Xc))
+    else:
+        c = np.matmul(Xc, Xc.T)
+    with np.errstate(divide="ignore"):
+        c = c * (1.0 / np.float64(fact)).astype(c.real.dtype)
+    return np.squeeze(c)
+
+
+@implements(np.corrcoef)
+def _corrcoef(x, y=None, rowvar=True, bias=np._NoValue, ddof=np._NoValue, *, dtype=None):
+    if bias is not np._NoValue or ddof is not np._NoValue:
+        warnings.warn("bias and ddof have no effect and are deprecated",
+                      DeprecationWarning, stacklevel=3)
+    if not isinstance(x, Array):
+        return Fallback("numpy.corrcoef", np.corrcoef, (x,), dict(y=y, rowvar=rowvar,
+                                                                 dtype=dtype))
+    c = _cov(x, y, rowvar, dtype=dtype)
+    if c.dtype.kind == "c":
+        return Fallback("numpy.corrcoef", np.corrcoef, (x,), dict(y=y, rowvar=rowvar,
+                                                                 dtype=dtype))
+    if c.ndim == 0:
+        return c / c
+    d = np.diagonal(c)
+    s = np.sqrt(d)
+    c = c / s[:, None]
+    c = c / s[None, :]
+    return np.clip(c, -1, 1)

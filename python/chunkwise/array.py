@@ -323,6 +323,8 @@ class Array(Lazy):
             # A generalized ufunc (matmul, vecdot, ...) works on core
             # dimensions: never elementwise.  matmul is lazy; the others
             # (and matmul with keywords) run in NumPy.
+            if ufunc in HANDLED and method == "__call__" and not kwargs and out is None:
+                return HANDLED[ufunc](*inputs)      # vecdot, matvec, vecmat (einsum.py)
             if ufunc is np.matmul and method == "__call__" and not kwargs \
                     and len(inputs) == 2:
                 try:

@@ -562,30 +562,6 @@ def _dot(a, b, out=None):
     return Fallback("numpy.dot", np.dot, (a, b), dict(out=out))
 
 
-@implements(np.tensordot)
-def _tensordot(a, b, axes=2):
-    # Two 2-d arrays contracted over one pair of axes: transposes and a
-    # matrix product.
-    if np.ndim(a) == 2 and np.ndim(b) == 2:
-        pair = None
-        if axes == 1:
-            pair = (1, 0)
-        elif isinstance(axes, (tuple, list)) and len(axes) == 2:
-            x, y = axes
-            x = x if isinstance(x, (tuple, list)) else [x]
-            y = y if isinstance(y, (tuple, list)) else [y]
-            if len(x) == 1 and len(y) == 1:
-                pair = (int(x[0]) % 2, int(y[0]) % 2)
-        if pair is not None:
-            try:
-                aa = a if pair[0] == 1 else transpose(a)
-                bb = b if pair[1] == 0 else transpose(b)
-                return matmul(aa, bb)
-            except Unsupported:
-                pass
-    return Fallback("numpy.tensordot", np.tensordot, (a, b), dict(axes=axes))
-
-
 # ------------------------------------------ dtype and shape questions
 
 def _stand_in(x):

@@ -1,0 +1,186 @@
+"""numpy.linalg.norm, vector_norm and matrix_norm on chunkwise Arrays,
+against NumPy.
+
+Maxima, minima and counts (ord inf, -inf, 0 and the matrix 1/-1/inf/-inf
+maxima of sums of integers) are exact; sums of floats are compared at
+rtol 1e-12 (float64, complex128) or 1e-5 (float32, complex64): the engine
+adds blocks and then combines them, NumPy adds in its own order or
+through BLAS, so only the rounding differs.
+"""
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+import chunkwise as cw
+
+RNG = np.random.default_rng(11)
+
+
+def _data(shape, dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return RNG.integers(0, 2, shape).astype(bool)
+    if dtype.kind in "iu":
+        return RNG.integers(-5, 6, shape).astype(dtype)
+    x = RNG.standard_normal(shape)
+    if dtype.kind == "c":
+        x = x + 1j * RNG.standard_normal(shape)
+    return x.astype(dtype)
+
+
+def lazy(x):
+    return cw.asarray(x, chunks=tuple(max(1, (n + 1) // 2) for n in x.shape))
+
+
+def check(got, want):
+    assert isinstance(got, cw.Array), type(got)
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.dtype, want.dtype)
+    rtol = 1e-5 if want.dtype in (np.float32, np.complex64) else 1e-12
+    np.testing.assert_allclose(got, want, rtol=rtol)
+
+
+DTYPES = ["int32", "bool", "float32", "float64", "complex64", "complex128"]
+VECTOR_ORDS = [None, 2, 1, 0, np.inf, -np.inf, 3, 0.5, -1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ord", VECTOR_ORDS)
+def test_vector_norms(dtype, ord):
+    x = _data((7, 6), dtype)
+    with np.errstate(divide="ignore"):
+        for axis in (0, 1, -1):
+            for keep in (False, True):
+                check(np.linalg.norm(lazy(x), ord, axis, keep),
+                      np.linalg.norm(x, ord, axis, keep))
+        check(np.linalg.norm(lazy(x[2]), ord), np.linalg.norm(x[2], ord))
+        check(np.linalg.vector_norm(lazy(x), ord=ord if ord is not None else 2),
+              np.linalg.vector_norm(x, ord=ord if ord is not None else 2))
+        check(np.linalg.vector_norm(lazy(x), axis=(0, 1), keepdims=True,
+                                    ord=ord if ord is not None else 2),
+              np.linalg.vector_norm(x, axis=(0, 1), keepdims=True,
+                                    ord=ord if ord is not None else 2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ord", [None, "fro", 1, -1, np.inf, -np.inf])
+def test_matrix_norms(dtype, ord):
+    x = _data((3, 7, 6), dtype)
+    for axis in ((1, 2), (2, 1), (0, 2), (-1, 0)):
+        for keep in (False, True):
+            check(np.linalg.norm(lazy(x), ord, axis, keep),
+                  np.linalg.norm(x, ord, axis, keep))
+    check(np.linalg.norm(lazy(x[0]), ord), np.linalg.norm(x[0], ord))
+    check(np.linalg.matrix_norm(lazy(x), ord=ord or "fro"),
+          np.linalg.matrix_norm(x, ord=ord or "fro"))
+
+
+def test_norm_whole_array_and_hdf5(tmp_path):
+    x = _data((40, 30, 4), "float64")
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f.create_dataset("x", data=x, chunks=(7, 9, 3))
+    a = cw.open(tmp_path / "x.h5", "/x")
+    check(np.linalg.norm(a), np.linalg.norm(x))
+    check(np.linalg.norm(a, keepdims=True), np.linalg.norm(x, keepdims=True))
+    check(np.linalg.norm(a, 1, axis=1), np.linalg.norm(x, 1, axis=1))
+    check(np.linalg.norm(a, "fro", axis=(0, 1)), np.linalg.norm(x, "fro", axis=(0, 1)))
+
+
+def test_lazy_and_fallbacks():
+    x = _data((5, 4), "float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        assert isinstance(np.linalg.norm(lazy(x), np.inf, axis=0), cw.Array)
+    with pytest.warns(cw.FallbackWarning):
+        r = np.linalg.norm(lazy(x), "nuc")
+    np.testing.assert_allclose(np.asarray(r), np.linalg.norm(x, "nuc"), rtol=1e-12)
+
+
+def test_norm_errors():
+    a = lazy(_data((3, 4, 5), "float64"))
+    for bad in (dict(), dict(ord="fro", axis=0), dict(ord=3, axis=(0, 1)),
+                dict(axis=(0, 0)), dict(axis=(0, 1, 2))):
+        if not bad:
+            with pytest.raises(ValueError):
+                np.linalg.norm(a, ord=1)
+            continue
+        with pytest.raises(ValueError):
+            np.linalg.norm(a, **bad)
+        with pytest.raises(ValueError):
+            np.linalg.norm(np.zeros((3, 4, 5)), **bad)
+
+
+# ------------------------------------------------------- cov and corrcoef
+# The means and the Gram matrix are sums in the engine's order: compared
+# at rtol 1e-12 (float64, complex128) or 1e-5 (float32), atol alike for
+# entries near 0.
+
+def check_near(got, want):
+    assert isinstance(got, cw.Array), type(got)
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.dtype, want.dtype)
+    tol = 1e-5 if want.dtype in (np.float32, np.complex64) else 1e-12
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "bool", "float32", "float64", "complex128"])
+@pytest.mark.parametrize("kw", [{}, dict(rowvar=False), dict(bias=True), dict(ddof=3),
+                                dict(ddof=0, rowvar=False), dict(dtype=np.float32)])
+def test_cov(dtype, kw):
+    x = _data((4, 37), dtype)
+    m = x if kw.get("rowvar", True) else x.T
+    check_near(np.cov(lazy(m), **kw), np.cov(m, **kw))
+    check_near(np.cov(lazy(m), m[:2] if kw.get("rowvar", True) else m[:, :2], **kw),
+               np.cov(m, m[:2] if kw.get("rowvar", True) else m[:, :2], **kw))
+    check_near(np.cov(lazy(x[0]), **kw), np.cov(x[0], **kw))
+    if dtype != "complex128":
+        r = kw.get("rowvar", True)
+        check_near(np.corrcoef(lazy(m), rowvar=r), np.corrcoef(m, rowvar=r))
+
+
+def test_cov_hdf5_and_errors(tmp_path):
+    x = _data((300, 5), "float64")
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f.create_dataset("x", data=x, chunks=(41, 2))
+    a = cw.open(tmp_path / "x.h5", "/x")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        check_near(np.cov(a, rowvar=False), np.cov(x, rowvar=False))
+        check_near(np.corrcoef(a, rowvar=False), np.corrcoef(x, rowvar=False))
+    with pytest.raises(ValueError):
+        np.cov(lazy(_data((2, 3, 4), "float64")))
+    with pytest.raises(ValueError):
+        np.cov(a, ddof=1.5)
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+        np.cov(lazy(x[:1, 0]))
+    with pytest.warns(cw.FallbackWarning):
+        r = np.cov(a, rowvar=False, fweights=np.arange(300) % 3)
+    check_near(r, np.cov(x, rowvar=False, fweights=np.arange(300) % 3))
+
+
+def test_cov_of_tall_hdf5_holds_budget(tmp_path):
+    """np.cov of a 128 MiB tall float64 HDF5 dataset (rows are
+    observations) under a 16 MiB memory_limit: the peak stays near the
+    limit, not the data."""
+    from memory_helpers import run_measured
+    limit = 16 * 2**20
+    path = tmp_path / "x.h5"
+    r = run_measured(f"""
+        n = 128 * 2**20 // 8 // 16
+        i = cw.arange(0, n, dtype="f8", chunks=8192)[:, None]
+        j = cw.arange(0, 16, dtype="f8")[None, :]
+        a = np.sin(i * 0.001 * (j + 1)) + j
+        a.to_hdf5({str(path)!r}, "/x", chunks=(8192, 16), compression="blosc-lz4")
+        x = cw.open({str(path)!r}, "/x")
+        base = rss()
+        c = np.cov(x, rowvar=False).compute()
+        p = peak()
+        sub = np.sin(np.arange(0, n, 97, dtype="f8")[:, None] * 0.001 * (np.arange(16) + 1))
+        ok = bool(c.shape == (16, 16) and np.all(np.isfinite(c)) and
+                  np.allclose(np.diag(c), np.var(sub, axis=0, ddof=1), rtol=0.05))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """, limit, timeout=600)
+    assert r["ok"], r
+    assert r["peak"] - r["base"] < limit + 24 * 2**20, r

@@ -134,8 +134,14 @@ def _selected(x, ranks, n, lo, hi):
             else:
                 nxt.append((blo, bhi, below, c, rs))
         pending = nxt
-    if ready:
-        found.update(_extracted(x, ready))
+        if ready and not pending:
+            try:
+                found.update(_extracted(x, ready))
+            except MemoryBudgetError:
+                # The mask's compaction does not fit: narrow every bracket
+                # to one value instead (a few more counting passes).
+                pending, per = ready, -1
+            ready = []
     return found
 
 
@@ -248,19 +254,16 @@ def _fits(nbytes) -> bool:
     return nbytes * 4 <= cfg.memory_limit // max(1, cfg.threads)
 
 
-def order_statistics(kind, nan, a, q, axis, out, method, keepdims, weights,
-                     interpolation=None):
+def order_statistics(kind, nan, a, q, axis, out, method, keepdims, weights):
     """numpy.<kind> (nan-form if nan) of a chunkwise array."""
     func = _numpy(kind, nan)
     qa = () if kind == "median" else (q,)
     node = node_of(a)
     lazy_ok = node.dtype in SUPPORTED and node.dtype.kind in "biuf"
     if not lazy_ok or weights is not None or len(node.shape) == 0:
-        kw = {} if kind == "median" else {"weights": weights, "interpolation": interpolation}
+        kw = {} if kind == "median" else {"weights": weights}
         kw.update(_kw(kind, method, keepdims, axis))
         return Fallback(f"numpy.{func.__name__}", func, (a,) + qa, dict(out=out, **kw))
-    if interpolation is not None:
-        method = _fb._check_interpolation_as_method(method, interpolation, func.__name__)
     if out is not None and not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
     shape, dtype = tuple(node.shape), node.dtype
@@ -331,30 +334,28 @@ def _along(func, node, qa, axes, method, keepdims, kind, rdtype):
 
 @implements(np.quantile)
 def _np_quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                 keepdims=False, *, weights=None, interpolation=None):
-    return order_statistics("quantile", False, a, q, axis, out, method, keepdims, weights,
-                            interpolation)
+                 keepdims=False, *, weights=None):
+    return order_statistics("quantile", False, a, q, axis, out, method, keepdims, weights)
 
 
 @implements(np.percentile)
 def _np_percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                   keepdims=False, *, weights=None, interpolation=None):
+                   keepdims=False, *, weights=None):
     return order_statistics("percentile", False, a, q, axis, out, method, keepdims,
-                            weights, interpolation)
+                            weights)
 
 
 @implements(np.nanquantile)
 def _np_nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                    keepdims=False, *, weights=None, interpolation=None):
-    return order_statistics("quantile", True, a, q, axis, out, method, keepdims, weights,
-                            interpolation)
+                    keepdims=False, *, weights=None):
+    return order_statistics("quantile", True, a, q, axis, out, method, keepdims, weights)
 
 
 @implements(np.nanpercentile)
 def _np_nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                      keepdims=False, *, weights=None, interpolation=None):
+                      keepdims=False, *, weights=None):
     return order_statistics("percentile", True, a, q, axis, out, method, keepdims,
-                            weights, interpolation)
+                            weights)
 
 
 @implements(np.median)

@@ -67,7 +67,7 @@ f = h5py.File(PATH, "r")
 x = da.from_array(f["x"], chunks=2**20, lock=True)
 def go():
     if CASE == "median":
-        return da.percentile(x, 50).compute()[0]
+        return da.percentile(x, [50]).compute()[0]
     return da.percentile(x, Q).compute()
 """,
     "numpy": """

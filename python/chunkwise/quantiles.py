@@ -23,7 +23,10 @@ axes are whole in every block, and NumPy's function runs per block
 (map_blocks): the result is lazy.  A block must hold the reduced axes of
 at least one output element within a quarter of ``memory_limit`` per
 thread, else MemoryBudgetError says so.  ``weights=`` is NumPy's, on the
-materialised inputs (a FallbackWarning).
+materialised inputs (a FallbackWarning); ``overwrite_input`` changes
+nothing.  When the compaction of the extraction mask does not fit the
+budget, brackets are narrowed to one value each instead (more counting
+passes, no extraction).
 """
 from __future__ import annotations
 
@@ -81,10 +84,27 @@ def _values(keys, dtype) -> np.ndarray:
 
 
 def _edges(lo, hi, m, dtype) -> np.ndarray:
-    """About m + 1 edges from lo to hi (both included), even in key space."""
+    """About m + 1 edges from lo to hi (both included): for floats half
+    even in value (typical data) and half even in key space (values
+    spread over many magnitudes), for integers even in value."""
     kl, kh = _key(lo, dtype), _key(hi, dtype)
-    step = max(1, m)
-    return _values([kl + (kh - kl) * i // step for i in range(step + 1)], dtype)
+    step = max(1, m if dtype.kind != "f" else m // 2)
+    keyed = _values([kl + (kh - kl) * i // step for i in range(step + 1)], dtype)
+    if dtype.kind != "f" or not (np.isfinite(lo) and np.isfinite(hi)):
+        return keyed
+    with np.errstate(all="ignore"):
+        even = np.linspace(float(lo), float(hi), step + 1).astype(dtype)
+    even = even[np.isfinite(even) & (even >= lo) & (even <= hi)]
+    return np.unique(np.concatenate([keyed, even]))
+
+
+def _single(lo, hi, dtype) -> bool:
+    """Whether no value lies strictly between lo and hi (zeros alike)."""
+    kl, kh = _key(lo, dtype), _key(hi, dtype)
+    if kh - kl <= 1:
+        return True
+    between = _values(list(range(kl + 1, min(kh, kl + 3))), dtype)
+    return not np.any((between > lo) & (between < hi))
 
 
 # ------------------------------------------------------------ selection
@@ -109,8 +129,12 @@ def _selected(x, ranks, n, lo, hi):
     ready = []
     per = max(1, room // max(1, len(ranks)))
     while pending:
+        # Bins enough for each bracket's elements to fit after this pass
+        # (a small table searches fastest), at most nbins in all.
         m = max(2, nbins // len(pending))
-        parts = [_edges(b[0], b[1], m, dtype) for b in pending]
+        parts = [_edges(b[0], b[1], min(m, max(16, 1 << (4 * b[3] // max(per, 1))
+                                               .bit_length())), dtype)
+                 for b in pending]
         t = np.unique(np.concatenate(parts))
         idx = searchsorted(t, x, "right")
         counts = _count(idx, None, len(t) + 1, _I64)
@@ -126,7 +150,7 @@ def _selected(x, ranks, n, lo, hi):
                 groups.setdefault(j, []).append(r)
         for j, rs in sorted(groups.items()):
             blo, bhi, below, c = t[j - 1], t[j], int(cs[j - 1]), int(counts[j])
-            if len(_edges(blo, bhi, 2, dtype)) <= 2:   # one value in [blo, bhi)
+            if _single(blo, bhi, dtype):       # one value in [blo, bhi): known
                 for r in rs:
                     found[r] = blo
             elif c <= per:

@@ -74,7 +74,7 @@ def test_a_thread_runs_with_its_own_settings():
         with cw.config(fallback="error"):
             barrier.wait()
             with pytest.raises(TypeError, match="fallback='error'"):
-                np.median(a)
+                np.sort(a)
             barrier.wait()
         return True
 
@@ -82,14 +82,14 @@ def test_a_thread_runs_with_its_own_settings():
         barrier.wait()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", cw.FallbackWarning)
-            r = float(np.median(a))
+            r = float(np.sort(a)[-1])
         barrier.wait()
         return r
 
     t = threading.Thread(target=lambda: results.append(strict()))
     results = []
     t.start()
-    assert lenient() == 4.5
+    assert lenient() == 9.0
     t.join(30)
     assert results == [True]
 

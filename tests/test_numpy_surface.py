@@ -189,6 +189,19 @@ SURFACE += [
     ("diag", np.diag, lambda f, x: f(x), (1, 2), ALLK),
     ("diag-k", np.diag, lambda f, x: f(x, -2), (1, 2), ALLK),
 ]
+# Order statistics along the last axis: per block on whole rows (lazy).
+SURFACE += [
+    ("median-axis", np.median, lambda f, x: f(x, axis=-1), ND2, NUM),
+    ("nanmedian-axis", np.nanmedian, lambda f, x: f(x, axis=-1), ND2, FLOAT),
+    ("quantile-axis", np.quantile, lambda f, x: f(x, [0.2, 0.5], axis=-1), ND2, NUM),
+    ("percentile-axis", np.percentile, lambda f, x: f(x, 30, axis=0, method="nearest"),
+     ND2, NUM),
+    ("nanquantile-axis", np.nanquantile, lambda f, x: f(x, 0.7, axis=-1), ND2, FLOAT),
+    ("nanpercentile-axis", np.nanpercentile, lambda f, x: f(x, [10, 90], axis=1), ND2,
+     FLOAT),
+    ("partition", np.partition, lambda f, x: f(x, 2, axis=-1), ND2, NUM),
+    ("argpartition", np.argpartition, lambda f, x: f(x, 2, axis=-1), ND2, NUM),
+]
 if hasattr(np, "unstack"):
     SURFACE.append(("unstack", np.unstack, lambda f, x: f(x, axis=-1), ALL, NUM))
 if hasattr(np, "matrix_transpose"):

@@ -103,6 +103,15 @@ SURFACE = [
      lambda f, x: f(np.array([1.5, 3, 3, 8]), x, side="right"), ALL, NUM),
     ("isin", np.isin, lambda f, x: f(x, [0, 3, 12]), ALL, NUM),
     ("isin-invert", np.isin, lambda f, x: f(x, [1.0, 5.0], invert=True), ALL, NUM),
+    # whole-axis blocks sorted by NumPy (sorting.py)
+    ("sort", np.sort, lambda f, x: f(x), ALL, NUM),
+    ("sort-axis0", np.sort, lambda f, x: f(x, axis=0), ALL, NUM),
+    ("sort-flat-stable", np.sort, lambda f, x: f(x, axis=None, stable=True), ALL, NUM),
+    ("argsort", np.argsort, lambda f, x: f(x), ALL, NUM),
+    ("argsort-axis0-stable", np.argsort, lambda f, x: f(x, axis=0, kind="stable"), ALL, NUM),
+    ("argsort-flat", np.argsort, lambda f, x: f(x, axis=None), ALL, NUM),
+    ("sort_complex", np.sort_complex, lambda f, x: f(x), ALL, NUM),
+    ("lexsort", np.lexsort, lambda f, x: f(x), ND2, NUM),
     # already lazy
     ("transpose", np.transpose, lambda f, x: f(x), ALL, NUM),
     ("concatenate", np.concatenate, lambda f, x: f([x, x], axis=-1), ALL, NUM),

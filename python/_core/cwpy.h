@@ -97,6 +97,11 @@ PyObject *Expr_run(ExprObject *self, PyObject *args);
 
 extern PyMethodDef cwpy_blocks_functions[];
 
+/* --------------------------------------------------------- resultmem.c */
+
+/* empty(shape, dtype, keep): new results' ndarrays, from a bounded pool. */
+extern PyMethodDef cwpy_resultmem_functions[];
+
 /* ------------------------------------------------------------ h5meta.c */
 
 extern PyMethodDef cwpy_h5meta_functions[];

@@ -242,7 +242,8 @@ core_exec(PyObject *module)
     if (PyModule_AddFunctions(module, cwpy_source_functions) < 0 ||
         PyModule_AddFunctions(module, cwpy_program_functions) < 0 ||
         PyModule_AddFunctions(module, cwpy_h5meta_functions) < 0 ||
-        PyModule_AddFunctions(module, cwpy_blocks_functions) < 0) {
+        PyModule_AddFunctions(module, cwpy_blocks_functions) < 0 ||
+        PyModule_AddFunctions(module, cwpy_resultmem_functions) < 0) {
         return -1;
     }
     /* The dtypes the engine computes in, from the library's one table. */

@@ -217,10 +217,26 @@ def _kept(node):
     return tuple(n for k, n in enumerate(node.node.shape) if k not in node.axes)
 
 
-def _buffer(node, outs):
+_POOLED = 4 << 20       # results from this size on come from the result pool
+
+
+def new_array(shape, dtype, cfg=None) -> np.ndarray:
+    """A new uninitialised C-ordered result array.  Its memory comes from the
+    extension's result pool: large blocks freed by earlier results (at most
+    ``memory_limit`` bytes kept) are reused, so a new result does not pay for
+    faulting in and zeroing fresh pages each time."""
+    shape = tuple(shape)
+    dtype = np.dtype(dtype)
+    if math.prod(shape) * dtype.itemsize < _POOLED:
+        return np.empty(shape, dtype)
+    cfg = current() if cfg is None else cfg
+    return _core.empty(shape, dtype, cfg.memory_limit)
+
+
+def _buffer(node, outs, cfg):
     """The array ``node`` is computed into: the caller's, or a new one."""
     b = outs.get(id(node))
-    return np.empty(node.shape, node.dtype) if b is None else b
+    return new_array(node.shape, node.dtype, cfg) if b is None else b
 
 
 def _run_pass(ps, cfg, results, outs):
@@ -228,7 +244,7 @@ def _run_pass(ps, cfg, results, outs):
         results[id(ps.node)] = _empty_result(ps.node)
     elif ps.kind == "read":
         node = ps.values[0]
-        buf = _buffer(node, outs)
+        buf = _buffer(node, outs, cfg)
         # The view's inserted axes (extent 1, NumPy allows 64 axes, a
         # program has at most 32) are left out; dropping them from the
         # buffer is always a view.
@@ -243,12 +259,12 @@ def _run_pass(ps, cfg, results, outs):
     elif ps.kind == "program":
         roots = list(ps.values) + [r.node for r in ps.reductions]
         ex, ids = program(roots, results)
-        bufs = [_buffer(v, outs) for v in ps.values]
+        bufs = [_buffer(v, outs, cfg) for v in ps.values]
         outputs = [("buffer", vid, b) for vid, b in zip(ids, bufs)]
         for r, vid in zip(ps.reductions, ids[len(ps.values):]):
             mask = [k in r.axes for k in range(len(r.node.shape))]
             outputs.append(("reduce", vid, r.ufunc, r.loop, mask,
-                            np.empty(_kept(r), r.dtype)))
+                            new_array(_kept(r), r.dtype, cfg)))
         if ps.values or len(ps.reductions) > 1:
             label, what = "computing", "chunkwise computation"
         else:
@@ -261,7 +277,7 @@ def _run_pass(ps, cfg, results, outs):
             results[id(r)] = o[5].reshape(r.shape)
     elif ps.kind == "accumulate":
         node = ps.node
-        buf = _buffer(node, outs)
+        buf = _buffer(node, outs, cfg)
         ex, ids = program([node.node], results)
         name = node.ufunc.__name__
         _run(cfg, ex, [_accumulation(node, ids[0], buf)], f"{name}.accumulate",
@@ -271,7 +287,7 @@ def _run_pass(ps, cfg, results, outs):
         node = ps.node
         kept = () if node.axis is None else tuple(
             n for k, n in enumerate(node.node.shape) if k != node.axis)
-        buf = np.empty(kept, np.int64)
+        buf = new_array(kept, np.int64, cfg)
         ex, ids = program([node.node], results)
         name = "argmax" if node.is_max else "argmin"
         axis = -1 if node.axis is None else node.axis

@@ -367,6 +367,25 @@ def test_methods():
     assert "<svg" in html and "(3, 4)" in html and "float64" in html and "(2, 2)" in html
 
 
+def test_argsort_searchsorted_methods():
+    a = np.array([[3.0, np.nan, 1.0, 3.0], [2.0, -1.0, 7.0, 0.5], [0.0, 0.0, 9.0, -4.0]])
+    x = cw.asarray(a, chunks=2)
+    with pytest.warns(cw.FallbackWarning):
+        got = x.argsort()
+    np.testing.assert_array_equal(got.compute(), a.argsort(), strict=True)
+    with pytest.warns(cw.FallbackWarning):
+        got = x.argsort(axis=0, stable=True)
+    np.testing.assert_array_equal(got.compute(), a.argsort(axis=0, stable=True), strict=True)
+    s = np.array([-1.0, 0.5, 2.0, 2.0, 8.0])
+    v = np.array([[2.0, -3.0], [9.0, 0.5]])
+    for side in ("left", "right"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", cw.FallbackWarning)      # lazy
+            got = cw.asarray(s, chunks=2).searchsorted(cw.asarray(v), side=side)
+        assert isinstance(got, cw.Array)
+        np.testing.assert_array_equal(got.compute(), s.searchsorted(v, side=side), strict=True)
+
+
 def test_ufunc_keywords():
     a = np.arange(1, 13, dtype="i4").reshape(3, 4)
     x = cw.asarray(a, chunks=2)

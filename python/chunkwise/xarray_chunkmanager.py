@@ -3,10 +3,11 @@
 xarray finds this class through the ``xarray.chunkmanagers`` entry point
 (pyproject.toml) and imports this module only then: chunkwise itself never
 imports xarray.  What chunkwise can do lazily it does (chunks, opening an
-HDF5-backed variable as ``cw.open``, computing, storing); the general
-block-function hooks (``apply_gufunc``, ``map_blocks``, ``blockwise``,
-``reduction``, ``scan``, ``rechunk``) raise NotImplementedError saying so,
-since chunkwise has no per-block Python functions.
+HDF5-backed variable as ``cw.open``, computing, storing).  The block-function
+hooks ``apply_gufunc`` (``apply_ufunc(..., dask="parallelized")``),
+``map_blocks``, ``blockwise`` and ``rechunk`` are chunkwise's own
+(chunkwise.blocks, chunkwise.rechunk); ``reduction``, ``scan`` and
+``unify_chunks`` raise NotImplementedError saying so.
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import numpy as np
 from xarray.namedarray.parallelcompat import ChunkManagerEntrypoint
 
 from ._core import MemoryBudgetError
+from . import blocks as _blocks
 from .array import Array
 from .config import current
 from .creation import asarray, open as cw_open
+from .rechunk import rechunk as _rechunk
 
 __all__ = ["ChunkwiseManager"]
 
@@ -149,10 +152,13 @@ class ChunkwiseManager(ChunkManagerEntrypoint):
 
     @property
     def array_api(self):
-        return np
+        """The chunkwise module: xarray calls its ``full`` and ``arange``
+        with ``chunks=`` (dask.array's spelling)."""
+        import chunkwise    # the package itself, importing this module's parent
+        return chunkwise
 
     def rechunk(self, data, chunks, **kwargs):
-        raise _unsupported("rechunk")
+        return _rechunk(data, chunks, **kwargs)
 
     def reduction(self, arr, func, combine_func=None, aggregate_func=None, axis=None,
                   dtype=None, keepdims=False):
@@ -162,13 +168,13 @@ class ChunkwiseManager(ChunkManagerEntrypoint):
         raise _unsupported("a custom chunked scan")
 
     def apply_gufunc(self, func, signature, *args, **kwargs):
-        raise _unsupported("apply_ufunc(..., dask='parallelized')")
+        return _blocks.apply_gufunc(func, signature, *args, **kwargs)
 
     def map_blocks(self, func, *args, **kwargs):
-        raise _unsupported("map_blocks")
+        return _blocks.map_blocks(func, *args, **kwargs)
 
     def blockwise(self, func, out_ind, *args, **kwargs):
-        raise _unsupported("blockwise")
+        return _blocks.blockwise(func, out_ind, *args, **kwargs)
 
     def unify_chunks(self, *args, **kwargs):
         raise _unsupported("unify_chunks")

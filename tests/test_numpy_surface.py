@@ -699,3 +699,31 @@ def test_piecewise_last_condition_wins_and_ndarray_inputs():
         got = np.piecewise(x, conds, [np.sin, np.cos])
     np.testing.assert_array_equal(got.compute(), np.piecewise(a, conds, [np.sin, np.cos]),
                                   strict=True)
+
+
+@pytest.mark.parametrize("window,kw", [
+    ((2,), dict(axis=1)), ((3, 2), dict(axis=(2, 0))), ((2, 2, 2), {}), (2, dict(axis=-1)),
+    ((1,), dict(axis=0)), ((2, 2), dict(axis=(1, 1))), ((0,), dict(axis=2)), ((4,), dict(axis=1))])
+def test_sliding_window_view_lazy(window, kw):
+    from numpy.lib.stride_tricks import sliding_window_view
+    a = np.arange(60, dtype=np.int16).reshape(3, 4, 5) * 3 - 7
+    x = cw.asarray(a, chunks=(2, 3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        got = sliding_window_view(x, window, **kw)
+    assert isinstance(got, cw.Array)
+    np.testing.assert_array_equal(got.compute(), sliding_window_view(a, window, **kw), strict=True)
+
+
+@pytest.mark.parametrize("window,kw", [
+    ((6,), dict(axis=1)), ((2, 2), dict(axis=0)), ((-1,), dict(axis=0)), ((2,), dict(axis=3)),
+    ((2, 2), {})])
+def test_sliding_window_view_errors_match_numpy(window, kw):
+    from numpy.lib.stride_tricks import sliding_window_view
+    a = np.arange(60.0).reshape(3, 4, 5)
+    with pytest.raises(Exception) as expected:
+        sliding_window_view(a, window, **kw)
+    with pytest.raises(expected.type):
+        sliding_window_view(cw.asarray(a), window, **kw)
+    with pytest.raises(ValueError, match="read-only"):
+        sliding_window_view(cw.asarray(a), 2, axis=0, writeable=True)

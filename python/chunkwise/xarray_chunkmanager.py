@@ -52,7 +52,8 @@ def _regular(chunks, shape):
 
 def _hdf5_variable(data):
     """(path, dataset) when ``data`` is an xarray backend array that reads a
-    whole HDF5 dataset through h5netcdf, else None."""
+    whole HDF5 dataset through h5netcdf or netCDF4-python (a NETCDF4-format
+    file), else None."""
     seen = 0
     while seen < 16:
         seen += 1
@@ -60,6 +61,16 @@ def _hdf5_variable(data):
         if name == "H5NetCDFArrayWrapper":
             try:
                 return data.datastore._filename, data.get_array().name
+            except Exception:  # noqa: BLE001 - any backend trouble: no shortcut
+                return None
+        if name == "NetCDF4ArrayWrapper":
+            # netCDF4-python: an HDF5 dataset only in the NETCDF4 formats
+            try:
+                var = data.get_array()
+                if not var.group().data_model.startswith("NETCDF4"):
+                    return None
+                group = var.group().path.rstrip("/")
+                return data.datastore._filename, f"{group}/{var.name}"
             except Exception:  # noqa: BLE001 - any backend trouble: no shortcut
                 return None
         if name == "LazilyIndexedArray":

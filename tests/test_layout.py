@@ -16,7 +16,7 @@ PKG = os.path.dirname(chunkwise.__file__)
 ORDER = ["_dtypes", "indexing", "config", "progress", "_nodes", "_coerce", "_rewrite",
          "ufuncs", "reductions", "functions", "views", "_twoouts", "_html", "_compile", "_plan",
          "_execute", "selection", "complexes", "interop", "histograms", "array", "methods",
-         "hdf5meta", "creation", "windows", "blocks", "rechunk", "special", "group", "array_api_ext",
+         "hdf5meta", "creation", "windows", "einsum", "blocks", "rechunk", "special", "group", "array_api_ext",
          "array_api", "__init__", "xarray_chunkmanager", "cli", "__main__"]
 
 

@@ -94,7 +94,8 @@ STEPS = {   # name: (the step, sums floats in another order, computed by a fallb
     "rolling-center": (lambda d: d.t.rolling(y=2, center=True, min_periods=1).sum(),
                        True, False),
     "coarsen": (lambda d: d.t.coarsen(time=2).mean(), True, False),
-    "weighted": (lambda d: d.t.weighted(d.w.load()).mean("y"), True, None),
+    "weighted": (lambda d: d.t.weighted(d.w.load()).mean("y"), True, False),
+    "weighted-sum": (lambda d: d.t.weighted(d.w).sum(("y", "x")), True, False),
     # np.nanquantile / np.quantile: computed by NumPy (FallbackWarning)
     "quantile": (lambda d: d.t.quantile(0.3, dim="time"), False, True),
     "quantile-noskip": (lambda d: d.t.quantile([0.25, 0.75], dim="x", skipna=False),

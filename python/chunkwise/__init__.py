@@ -7,7 +7,7 @@
 """
 import numpy as np
 
-from . import _core, _execute, array_api, methods, special, windows  # noqa: they register on Array
+from . import _core, _execute, array_api, methods, einsum, special, windows  # noqa: they register on Array
 from ._core import CorruptChunkError, MemoryBudgetError
 from .array import Array
 from .blocks import apply_along_axis, apply_gufunc, blockwise, map_blocks, map_overlap

@@ -16,6 +16,11 @@ from .functions import implements
 __all__ = []
 
 
+def _labels_ok(letters):
+    return (not letters or (letters.isascii() and letters.isalpha())) and \
+        len(set(letters)) == len(letters)
+
+
 def _terms(subscripts, ndims):
     """Per operand its labels (ellipsis dimensions as "0", "1", ... counted
     from the right), and the output's; None where not handled here."""
@@ -27,7 +32,7 @@ def _terms(subscripts, ndims):
     width = 0
     for t, nd in zip(terms, ndims):
         letters = t.replace("...", "")
-        if not letters.isalpha() and letters or len(set(letters)) != len(letters):
+        if not _labels_ok(letters):
             return None
         if "..." in t:
             width = max(width, nd - len(letters))
@@ -43,8 +48,7 @@ def _terms(subscripts, ndims):
         out_terms.append(list(head) + ell[width - n:] + list(tail))
     if arrow:
         letters = output.replace("...", "")
-        if (letters and not letters.isalpha()) or len(set(letters)) != len(letters) \
-                or (width and "..." not in output):
+        if not _labels_ok(letters) or (width and "..." not in output):
             return None
         head, _, tail = output.partition("...")
         out = list(head) + (ell if "..." in output else []) + list(tail)

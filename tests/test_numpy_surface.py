@@ -394,6 +394,24 @@ def test_methods():
     assert "<svg" in html and "(3, 4)" in html and "float64" in html and "(2, 2)" in html
 
 
+def test_argsort_searchsorted_methods():
+    a = np.array([[3.0, np.nan, 1.0, 3.0], [2.0, -1.0, 7.0, 0.5], [0.0, 0.0, 9.0, -4.0]])
+    x = cw.asarray(a, chunks=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)      # lazy
+        got, got0 = x.argsort(), x.argsort(axis=0, stable=True)
+    np.testing.assert_array_equal(got.compute(), a.argsort(), strict=True)
+    np.testing.assert_array_equal(got0.compute(), a.argsort(axis=0, stable=True), strict=True)
+    s = np.array([-1.0, 0.5, 2.0, 2.0, 8.0])
+    v = np.array([[2.0, -3.0], [9.0, 0.5]])
+    for side in ("left", "right"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", cw.FallbackWarning)      # lazy
+            got = cw.asarray(s, chunks=2).searchsorted(cw.asarray(v), side=side)
+        assert isinstance(got, cw.Array)
+        np.testing.assert_array_equal(got.compute(), s.searchsorted(v, side=side), strict=True)
+
+
 def test_ufunc_keywords():
     a = np.arange(1, 13, dtype="i4").reshape(3, 4)
     x = cw.asarray(a, chunks=2)
@@ -707,3 +725,59 @@ def test_piecewise_last_condition_wins_and_ndarray_inputs():
         got = np.piecewise(x, conds, [np.sin, np.cos])
     np.testing.assert_array_equal(got.compute(), np.piecewise(a, conds, [np.sin, np.cos]),
                                   strict=True)
+
+
+@pytest.mark.parametrize("window,kw", [
+    ((2,), dict(axis=1)), ((3, 2), dict(axis=(2, 0))), ((2, 2, 2), {}), (2, dict(axis=-1)),
+    ((1,), dict(axis=0)), ((2, 2), dict(axis=(1, 1))), ((0,), dict(axis=2)), ((4,), dict(axis=1))])
+def test_sliding_window_view_lazy(window, kw):
+    from numpy.lib.stride_tricks import sliding_window_view
+    a = np.arange(60, dtype=np.int16).reshape(3, 4, 5) * 3 - 7
+    x = cw.asarray(a, chunks=(2, 3, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        got = sliding_window_view(x, window, **kw)
+    assert isinstance(got, cw.Array)
+    np.testing.assert_array_equal(got.compute(), sliding_window_view(a, window, **kw), strict=True)
+
+
+@pytest.mark.parametrize("window,kw", [
+    ((6,), dict(axis=1)), ((2, 2), dict(axis=0)), ((-1,), dict(axis=0)), ((2,), dict(axis=3)),
+    ((2, 2), {})])
+def test_sliding_window_view_errors_match_numpy(window, kw):
+    from numpy.lib.stride_tricks import sliding_window_view
+    a = np.arange(60.0).reshape(3, 4, 5)
+    with pytest.raises(Exception) as expected:
+        sliding_window_view(a, window, **kw)
+    with pytest.raises(expected.type):
+        sliding_window_view(cw.asarray(a), window, **kw)
+    with pytest.raises(ValueError, match="read-only"):
+        sliding_window_view(cw.asarray(a), 2, axis=0, writeable=True)
+
+
+_EINSUM = [("ijk,j->ik", [(3, 4, 5), (4,)]), ("...ab,...b->...a", [(3, 4, 5), (5,)]),
+           ("ijk,kj->i", [(3, 4, 5), (5, 4)]), ("ijk", [(3, 4, 5)]), ("ijk->kji", [(3, 4, 5)]),
+           ("ij,ij->", [(3, 4), (3, 4)]), ("ij->j", [(3, 4)]), ("i,j->ij", [(4,), (3,)]),
+           ("...j,j", [(2, 3, 4), (4,)]), ("ij,jk,k->i", [(3, 4), (4, 5), (5,)]),
+           ("...i,...i->...", [(2, 1, 4), (3, 4)]), ("ba,a -> b", [(3, 4), (4,)]),
+           ("aB,Ac->cBA", [(3, 4), (5, 2)]), ("bA,c", [(3, 4), (2,)])]
+
+
+@pytest.mark.parametrize("dt", ["f8", "f4", "i8", "i1", "c16"])
+@pytest.mark.parametrize("subscripts,shapes", _EINSUM)
+def test_einsum_lazy(subscripts, shapes, dt):
+    rng = np.random.default_rng(3)
+    arrays = [(rng.standard_normal(s) * 5).astype(dt) for s in shapes]
+    lazy = [cw.asarray(a, chunks=2) for a in arrays]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        got = np.einsum(subscripts, *lazy)
+    expected = np.einsum(subscripts, *arrays)
+    assert isinstance(got, cw.Array)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    if np.dtype(dt).kind in "fc":
+        # Summed chunk by chunk, einsum in its own order.
+        rtol = 1e-5 if dt == "f4" else 1e-12
+        np.testing.assert_allclose(got.compute(), expected, rtol=rtol, atol=rtol)
+    else:
+        np.testing.assert_array_equal(got.compute(), expected, strict=True)   # wraps alike

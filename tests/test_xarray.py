@@ -96,14 +96,30 @@ def test_open_dataset_reads_hdf5_variables_lazily(tmp_path):
     o.close()
 
 
-def test_block_function_hooks_say_they_are_unavailable():
+def test_block_function_hooks_are_chunkwise_blocks():
     from chunkwise.xarray_chunkmanager import ChunkwiseManager
     m = ChunkwiseManager()
-    x = cw.ones((4, 4))
-    with pytest.raises(NotImplementedError, match="map_blocks.*chunkwise"):
-        m.map_blocks(np.sin, x)
-    with pytest.raises(NotImplementedError, match="parallelized"):
-        m.apply_gufunc(np.sin, "()->()", x)
+    a = np.arange(20, dtype=np.float64).reshape(4, 5) / 3
+    x = cw.asarray(a, chunks=(2, 2))
+    s = m.map_blocks(np.sin, x)
+    assert isinstance(s, cw.Array)
+    np.testing.assert_array_equal(s.compute(), np.sin(a))
+    r = m.rechunk(x, (3, 5))
+    assert r.chunksize == (3, 5)
+    np.testing.assert_array_equal(r.compute(), a)
+    assert m.array_api.full((2, 3), 1.5, dtype=np.float32, chunks=(1, 3)).chunksize == (1, 3)
+    d = xr.DataArray(x, dims=("y", "x"))
+    u = xr.apply_ufunc(lambda v: np.cos(v) * 2, d, dask="parallelized",
+                       output_dtypes=[np.float64])
+    assert isinstance(u.data, cw.Array)
+    np.testing.assert_array_equal(u.values, np.cos(a) * 2)
+    g = xr.apply_ufunc(lambda v: v.sum(axis=-1), d, input_core_dims=[["x"]],
+                       dask="parallelized", output_dtypes=[np.float64],
+                       dask_gufunc_kwargs={"allow_rechunk": True})
+    assert isinstance(g.data, cw.Array)
+    _close(g.values, a.sum(axis=-1))
+    with pytest.raises(NotImplementedError, match="scan"):
+        m.scan(np.cumsum, np.add, 0, x)
     with pytest.raises(NotImplementedError, match="regular"):
         m.from_array(np.ones(5), ((2, 3),))
 

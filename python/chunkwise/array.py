@@ -256,6 +256,10 @@ class Array(Lazy):
     def round(self, decimals=0) -> "Array":
         return np.round(self, decimals)
 
+    def searchsorted(self, v, side="left", sorter=None) -> "Array":
+        """As ``ndarray.searchsorted``: numpy.searchsorted (lazy)."""
+        return np.searchsorted(self, v, side=side, sorter=sorter)
+
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True) -> "Array":
         """Lazy conversion, as ``ndarray.astype``.  Arrays are read-only, so
         ``copy`` only decides whether the same object may come back when the

@@ -1,7 +1,7 @@
 """Differences, neighbourhoods and the small reductions NumPy writes over
 them, lazily: ``diff``, ``ediff1d``, ``gradient``, ``convolve``,
 ``correlate``, ``trapezoid``, ``cumulative_sum``, ``cumulative_prod``,
-``nancumsum``, ``nancumprod``, ``sliding_window_view``, ``ptp``,
+``nancumsum``, ``nancumprod``, ``ptp``,
 ``average``, ``nanprod``, ``nanargmin`` and ``nanargmax``.
 
 Each follows NumPy's own code step by step on Arrays: shifted lazy slices
@@ -13,7 +13,6 @@ is the same dot product NumPy computes, in the same order.
 """
 from __future__ import annotations
 
-import operator
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
@@ -401,44 +400,6 @@ def _nancum(name, value):
 
 implements(np.nancumsum)(_nancum("nancumsum", 0))
 implements(np.nancumprod)(_nancum("nancumprod", 1))
-
-
-@implements(np.lib.stride_tricks.sliding_window_view)
-def _sliding_window_view(x, window_shape, axis=None, *, subok=False, writeable=False):
-    if writeable:
-        raise ValueError("chunkwise Arrays are read-only: writeable=True is not supported")
-    window_shape = (tuple(window_shape) if np.iterable(window_shape) else (window_shape,))
-    x = _lazy(x)
-    if np.any(np.array(window_shape) < 0):
-        raise ValueError('`window_shape` cannot contain negative values')
-    if axis is None:
-        axis = tuple(range(x.ndim))
-        if len(window_shape) != len(axis):
-            raise ValueError(f'Since axis is `None`, must provide '
-                             f'window_shape for all dimensions of `x`; '
-                             f'got {len(window_shape)} window_shape elements '
-                             f'and `x.ndim` is {x.ndim}.')
-    else:
-        axis = normalize_axis_tuple(axis, x.ndim, allow_duplicate=True)
-        if len(window_shape) != len(axis):
-            raise ValueError(f'Must provide matching length window_shape and '
-                             f'axis; got {len(window_shape)} window_shape '
-                             f'elements and {len(axis)} axes elements.')
-    trimmed = list(x.shape)
-    for ax, dim in zip(axis, window_shape):
-        dim = operator.index(dim)
-        if trimmed[ax] < dim:
-            raise ValueError('window shape cannot be larger than input array shape')
-        trimmed[ax] -= dim - 1
-    out_shape = tuple(trimmed) + tuple(int(w) for w in window_shape)
-    if 0 in out_shape:
-        return zeros(out_shape, x.dtype)
-    # Each window axis appended in turn: element j of it is the slice
-    # shifted by j along its axis (the same axis may be windowed again).
-    for ax, dim in zip(axis, window_shape):
-        n = x.shape[ax] - dim + 1
-        x = np.stack([x[_at(x.ndim, ax, slice(j, j + n))] for j in range(dim)], axis=-1)
-    return x
 
 
 # ------------------------------------------------- small reductions

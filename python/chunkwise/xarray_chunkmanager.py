@@ -3,10 +3,11 @@
 xarray finds this class through the ``xarray.chunkmanagers`` entry point
 (pyproject.toml) and imports this module only then: chunkwise itself never
 imports xarray.  What chunkwise can do lazily it does (chunks, opening an
-HDF5-backed variable as ``cw.open``, computing, storing); the general
-block-function hooks (``apply_gufunc``, ``map_blocks``, ``blockwise``,
-``reduction``, ``scan``, ``rechunk``) raise NotImplementedError saying so,
-since chunkwise has no per-block Python functions.
+HDF5-backed variable as ``cw.open``, computing, storing).  The block-function
+hooks ``apply_gufunc`` (``apply_ufunc(..., dask="parallelized")``),
+``map_blocks``, ``blockwise`` and ``rechunk`` are chunkwise's own
+(chunkwise.blocks, chunkwise.rechunk); ``reduction``, ``scan`` and
+``unify_chunks`` raise NotImplementedError saying so.
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import numpy as np
 from xarray.namedarray.parallelcompat import ChunkManagerEntrypoint
 
 from ._core import MemoryBudgetError
+from . import blocks as _blocks
 from .array import Array
 from .config import current
 from .creation import asarray, open as cw_open
+from .rechunk import rechunk as _rechunk
 
 __all__ = ["ChunkwiseManager"]
 
@@ -49,7 +52,8 @@ def _regular(chunks, shape):
 
 def _hdf5_variable(data):
     """(path, dataset) when ``data`` is an xarray backend array that reads a
-    whole HDF5 dataset through h5netcdf, else None."""
+    whole HDF5 dataset through h5netcdf or netCDF4-python (a NETCDF4-format
+    file), else None."""
     seen = 0
     while seen < 16:
         seen += 1
@@ -57,6 +61,16 @@ def _hdf5_variable(data):
         if name == "H5NetCDFArrayWrapper":
             try:
                 return data.datastore._filename, data.get_array().name
+            except Exception:  # noqa: BLE001 - any backend trouble: no shortcut
+                return None
+        if name == "NetCDF4ArrayWrapper":
+            # netCDF4-python: an HDF5 dataset only in the NETCDF4 formats
+            try:
+                var = data.get_array()
+                if not var.group().data_model.startswith("NETCDF4"):
+                    return None
+                group = var.group().path.rstrip("/")
+                return data.datastore._filename, f"{group}/{var.name}"
             except Exception:  # noqa: BLE001 - any backend trouble: no shortcut
                 return None
         if name == "LazilyIndexedArray":
@@ -149,10 +163,13 @@ class ChunkwiseManager(ChunkManagerEntrypoint):
 
     @property
     def array_api(self):
-        return np
+        """The chunkwise module: xarray calls its ``full`` and ``arange``
+        with ``chunks=`` (dask.array's spelling)."""
+        import chunkwise    # the package itself, importing this module's parent
+        return chunkwise
 
     def rechunk(self, data, chunks, **kwargs):
-        raise _unsupported("rechunk")
+        return _rechunk(data, chunks, **kwargs)
 
     def reduction(self, arr, func, combine_func=None, aggregate_func=None, axis=None,
                   dtype=None, keepdims=False):
@@ -162,13 +179,13 @@ class ChunkwiseManager(ChunkManagerEntrypoint):
         raise _unsupported("a custom chunked scan")
 
     def apply_gufunc(self, func, signature, *args, **kwargs):
-        raise _unsupported("apply_ufunc(..., dask='parallelized')")
+        return _blocks.apply_gufunc(func, signature, *args, **kwargs)
 
     def map_blocks(self, func, *args, **kwargs):
-        raise _unsupported("map_blocks")
+        return _blocks.map_blocks(func, *args, **kwargs)
 
     def blockwise(self, func, out_ind, *args, **kwargs):
-        raise _unsupported("blockwise")
+        return _blocks.blockwise(func, out_ind, *args, **kwargs)
 
     def unify_chunks(self, *args, **kwargs):
         raise _unsupported("unify_chunks")

@@ -5,6 +5,7 @@ through chunkwise's own HDF5 path, each step below keeps it a chunkwise
 Array without computing (no FallbackWarning, except where stated), and the
 values are xarray's over NumPy on the same file: exactly, or to 1e-13
 relative where a float sum is taken in another order (chunk by chunk)."""
+import os
 import warnings
 
 import numpy as np
@@ -13,7 +14,15 @@ import pytest
 import chunkwise as cw
 
 xr = pytest.importorskip("xarray")
+# netCDF4-python sets HDF5_PLUGIN_PATH to its own plugins when imported;
+# put it back, or every child process the suite starts inherits it (and
+# h5py's HDF5 then loads plugins built for netCDF4's HDF5).
+_plugin_path = os.environ.get("HDF5_PLUGIN_PATH")
 netCDF4 = pytest.importorskip("netCDF4")
+if _plugin_path is None:
+    os.environ.pop("HDF5_PLUGIN_PATH", None)
+else:
+    os.environ["HDF5_PLUGIN_PATH"] = _plugin_path
 h5netcdf = pytest.importorskip("h5netcdf")
 
 RNG = np.random.default_rng(7)

@@ -216,6 +216,24 @@ if hasattr(np, "unstack"):
 if hasattr(np, "matrix_transpose"):
     SURFACE.append(("matrix_transpose", np.matrix_transpose, lambda f, x: f(x), ND2, NUM))
 
+# numpy.linalg's Array API names for other NumPy functions, and multi_dot.
+SURFACE += [
+    ("linalg.matmul", np.linalg.matmul, lambda f, x: f(x, np.swapaxes(x, -1, -2)), ND2, NUM),
+    ("linalg.tensordot", np.linalg.tensordot,
+     lambda f, x: f(x, x, axes=([x.ndim - 1], [x.ndim - 1])), ND2, NUM),
+    ("linalg.vecdot", np.linalg.vecdot, lambda f, x: f(x, x), ALL, NUM),
+    ("linalg.vecdot-axis", np.linalg.vecdot, lambda f, x: f(x, x, axis=0), ALL, NUM),
+    ("linalg.outer", np.linalg.outer, lambda f, x: f(x, x[:4]), (1,), NUM),
+    ("linalg.trace", np.linalg.trace, lambda f, x: f(x), ND2, NUM),
+    ("linalg.trace-offset", np.linalg.trace, lambda f, x: f(x, offset=1), ND2, NUM),
+    ("linalg.diagonal", np.linalg.diagonal, lambda f, x: f(x, offset=-1), ND2, NUM),
+    ("linalg.matrix_transpose", np.linalg.matrix_transpose, lambda f, x: f(x), ND2, NUM),
+    ("linalg.multi_dot", np.linalg.multi_dot,
+     lambda f, x: f([x[..., :4, :], x[..., :4, :].T, x[..., :4, :]]), (2,), NUM),
+    ("linalg.multi_dot-vectors", np.linalg.multi_dot,
+     lambda f, x: f([x[0], x.T, x, x[0]]), (2,), NUM),
+]
+
 SHAPES = {1: (11,), 2: (5, 7), 3: (4, 3, 6)}
 DTYPES = {"f": ["f8", "f4"], "i": ["i4", "i8"], "u": ["u1"], "c": ["c16", "c8"]}
 CHUNKS = [None, 2, 3]

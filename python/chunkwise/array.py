@@ -292,6 +292,9 @@ class Array(Lazy):
         name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
         if method == "at":
             _check_not_written(f"numpy.{name}", inputs, {}, (0, "a"))
+        if method == "__call__" and ufunc is np.vecdot and set(kwargs) == {"axis"}:
+            # The core axis of each operand moved last: np.vecdot's own axis=.
+            return np.vecdot(*(np.moveaxis(v, kwargs["axis"], -1) for v in inputs))
         if method == "__call__":
             result = _ufunc_call(ufunc, name, inputs, kwargs)
             if result is not NotImplemented:

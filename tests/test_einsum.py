@@ -208,3 +208,26 @@ def test_rowwise_einsum_to_hdf5_holds_budget(tmp_path):
     """, limit, timeout=600)
     assert r["ok"], r
     assert r["peak"] - r["base"] < limit + 24 * 2**20, r
+
+
+def test_columnwise_einsum_of_hdf5_holds_budget(tmp_path):
+    """'ij,ij->j' (a reduction over the rows of a product) of a 128 MiB
+    HDF5 input under a 16 MiB memory_limit: the peak stays near the limit."""
+    limit = 16 * 2**20
+    path = tmp_path / "x.h5"
+    r = run_measured(f"""
+        n = 128 * 2**20 // 8 // 64
+        a = (cw.arange(0, n, dtype="f8", chunks=4096)[:, None] % 97
+             + cw.arange(0, 64, dtype="f8")[None, :])
+        a.to_hdf5({str(path)!r}, "/x", chunks=(4096, 64), compression="blosc-lz4")
+        x = cw.open({str(path)!r}, "/x")
+        base = rss()
+        got = np.einsum("ij,ij->j", x, x).compute()
+        p = peak()
+        rows = np.arange(n, dtype="f8")[:, None] % 97 + np.arange(64, dtype="f8")[None, :]
+        # Integer-valued products and sums below 2**53: exact in any order.
+        ok = bool(np.array_equal(got, np.einsum("ij,ij->j", rows, rows)))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok}}))
+    """, limit, timeout=600)
+    assert r["ok"], r
+    assert r["peak"] - r["base"] < limit + 24 * 2**20, r

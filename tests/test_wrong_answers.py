@@ -91,9 +91,11 @@ def test_other_gufuncs_are_not_elementwise():
     x = cw.asarray(a)
     # vecdot is a lazy contraction over the last axis (einsum.py) ...
     same(np.vecdot(x, x), np.vecdot(a, a))
+    # ... with NumPy's axis= (the core axis of each operand) ...
+    same(np.vecdot(x, x, axis=0), np.vecdot(a, a, axis=0))
     # ... and keywords it does not take are an error, never elementwise.
     with pytest.raises(TypeError, match="vecdot"):
-        np.vecdot(x, x, axis=0)
+        np.vecdot(x, x, axes=[(0,), (0,), ()])
 
 
 # ------------------------------------------------ 2. in-place functions

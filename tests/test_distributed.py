@@ -2,6 +2,7 @@
 values equal NumPy's and bit-identical to a local run, also when a worker
 dies mid-run."""
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -465,3 +466,23 @@ def test_store_not_a_client(data, tmp_path):
     with pytest.raises(TypeError, match="dask.distributed.Client"):
         x.to_hdf5(tmp_path / "o.h5", "x", scheduler="threads")
     assert os.listdir(tmp_path) == []
+
+
+def test_floating_point_warnings_and_errstate_as_locally(client, data, tmp_path):
+    x, *_ = _arrays(data)
+    e = np.log(x)                      # negative inputs: invalid value
+    with pytest.warns(RuntimeWarning, match="invalid value encountered in chunkwise"):
+        cw.compute(e, scheduler=client)
+    with pytest.warns(RuntimeWarning, match="invalid value encountered in chunkwise"):
+        cw.compute(e.sum(), scheduler=client)
+    with pytest.warns(RuntimeWarning, match="invalid value encountered in chunkwise"):
+        e.to_hdf5(tmp_path / "o.h5", "w", scheduler=client)
+    with np.errstate(invalid="raise"):
+        with pytest.raises(FloatingPointError, match="invalid value"):
+            cw.compute(e, scheduler=client)
+        with pytest.raises(FloatingPointError, match="invalid value"):
+            e.to_hdf5(tmp_path / "o.h5", "r", scheduler=client)
+    assert _members(tmp_path / "o.h5") == ["w"]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e.to_hdf5(tmp_path / "o.h5", "i", scheduler=client)

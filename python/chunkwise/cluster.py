@@ -37,13 +37,14 @@ import dataclasses
 import math
 import os
 import threading
+import warnings
 
 import numpy as np
 
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
 from ._execute import (combine_partials, materialise, partial_count, partials, splittable,
-                       store as local_store)
+                       store as local_store, user_stacklevel)
 from ._nodes import DEFERRED, BlockCall, Blocks, Memory, children, leaf
 from ._rewrite import index_node
 from .config import config, current
@@ -74,6 +75,33 @@ def _block(node, region):
     return materialise(index_node(node, region))
 
 
+def _task(fn, err, args):
+    """``fn(*args)`` on a worker under the client's ``np.seterr`` (so
+    'raise' raises FloatingPointError there, and it comes back as the
+    task's error); returns the value and the messages of the
+    RuntimeWarnings the run gave, for the client to give again."""
+    with np.errstate(**err), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        value = fn(*args)
+    return value, sorted({str(w.message) for w in caught
+                          if issubclass(w.category, RuntimeWarning)})
+
+
+def _submit(client, fn, *args, err=None):
+    return client.submit(_task, fn, np.geterr() if err is None else err, args, pure=False)
+
+
+def _warn(messages):
+    for m in sorted(set(messages)):
+        warnings.warn(m, RuntimeWarning, stacklevel=user_stacklevel())
+
+
+def _result(future):
+    value, messages = future.result()
+    _warn(messages)
+    return value
+
+
 def _ranges(n, parts):
     """[lo, hi) ranges splitting range(n) into at most ``parts``."""
     parts = max(1, min(parts, n))
@@ -101,10 +129,12 @@ def _deferred(d, client, cache):
     node = _substitute(d, inner, {}) if inner else d
     if splittable(node):
         ranges = _ranges(partial_count(node), _ntasks(client))
-        futures = [client.submit(partials, node, lo, hi, pure=False) for lo, hi in ranges]
-        value = combine_partials(node, np.concatenate(client.gather(futures)))
+        futures = [_submit(client, partials, node, lo, hi) for lo, hi in ranges]
+        done = client.gather(futures)
+        _warn([m for _, ms in done for m in ms])
+        value = combine_partials(node, np.concatenate([v for v, _ in done]))
     else:
-        value = client.submit(materialise, node, pure=False).result()
+        value = _result(_submit(client, materialise, node))
     cache[id(d)] = (d, value)       # keeps ``d`` alive while its id is a key
     return value
 
@@ -116,15 +146,15 @@ def _value(node, client, cache):
     shape = tuple(node.shape)
     out = np.empty(shape, node.dtype)
     if not shape or math.prod(shape) == 0:
-        out[...] = client.submit(materialise, node, pure=False).result()
+        out[...] = _result(_submit(client, materialise, node))
         return out
     c0 = max(chunks_of(node)[0], 1)
     rows = -(-shape[0] // c0)
     regions = [(slice(lo * c0, min(hi * c0, shape[0])),)
                for lo, hi in _ranges(rows, _ntasks(client))]
-    futures = [client.submit(_block, node, r, pure=False) for r in regions]
+    futures = [_submit(client, _block, node, r) for r in regions]
     for r, f in zip(regions, futures):
-        out[r] = f.result()
+        out[r] = _result(f)
         f.release()
     return out
 
@@ -192,6 +222,8 @@ class _Feed:
         self.strides = [math.prod(self.nchunks[d + 1:]) for d in range(len(chunks))]
         self.starts = [sum(lo * s for (lo, _), s in zip(b, self.strides)) for b in boxes]
         self.groups = {}
+        self.messages = set()       # of the tasks' RuntimeWarnings, given after the store
+        self.err = np.geterr()      # this thread's: the engine's threads have their own
         self.next = 0
         self.lock = threading.Lock()
 
@@ -199,7 +231,7 @@ class _Feed:
         box = self.boxes[i]
         region = tuple(slice(lo * c, min(hi * c, n)) for (lo, hi), c, n in
                        zip(box, self.chunks, self.node.shape))
-        future = self.client.submit(_block, self.node, region, pure=False)
+        future = _submit(self.client, _block, self.node, region, err=self.err)
         self.groups[i] = _Group(future, math.prod(hi - lo for lo, hi in box))
 
     def _value(self, g):
@@ -214,7 +246,9 @@ class _Feed:
             fetch, grp.fetching = not grp.fetching, True
         if fetch:
             try:
-                grp.value = grp.future.result()      # the task's error, if any
+                grp.value, messages = grp.future.result()    # the task's error, if any
+                with self.lock:
+                    self.messages.update(messages)
             except BaseException as e:
                 grp.error = e
                 raise
@@ -300,6 +334,8 @@ def store(node, target, client, memory_limit):
     spec = Blocks(BlockCall(feed, (), (), {}), (), (), (), (), (), (), bounds, node.dtype)
     try:
         with config(memory_limit=max(memory_limit // 2, 1)):
-            return local_store(leaf(spec), dataclasses.replace(target, chunks=chunks))
+            out = local_store(leaf(spec), dataclasses.replace(target, chunks=chunks))
     finally:
         feed.cancel()
+    _warn(feed.messages)
+    return out

@@ -454,11 +454,12 @@ class Array(Lazy):
             ``"bit"`` selects Blosc's or Blosc2's bit shuffle.  The bitshuffle
             codecs take True or ``"bit"`` and add no byte shuffle.
         scheduler : dask.distributed.Client, optional
-            Compute on that client's cluster: the workers compute groups of
-            whole chunk rows, this process writes them (the only writer of
-            the file), with the same chunks, filters and attributes as a
-            local store.  A failed task fails the store and leaves nothing
-            under ``name``.
+            Compute on that client's cluster (docs/cluster.md): the workers
+            compute groups of chunks, this process writes them (the only
+            writer of the file), with the same chunks, filters, attributes
+            and values as a local store.  A failed task fails the store
+            with its error and leaves nothing under ``name``.  Not a Client:
+            TypeError.
 
         Returns a lazy Array over the stored dataset.  Memory in flight stays
         within ``cw.config(memory_limit=...)``; nothing appears under

@@ -117,8 +117,9 @@ def einsum(*operands, out=None, dtype=None, order="K", casting="safe", optimize=
             sizes[c] = max(have, n)
         xs.append(x.astype(rdt) if x.dtype != rdt else x)
         labs.append("".join(lab))
-    # The engine's matrix product has integer, bool and real kernels.
-    mm = _as_matmul(labs, subs_out, xs) if rdt.kind in "iuf" else None
+    # The engine's matrix product: integer, bool and real kernels, complex as
+    # four real products (functions.matmul).
+    mm = _as_matmul(labs, subs_out, xs) if rdt.kind in "iufc" else None
     if mm is not None:
         return mm
     contracted = sorted({c for lab in labs for c in lab} - set(subs_out))

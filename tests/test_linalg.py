@@ -93,9 +93,12 @@ def test_lazy_and_fallbacks():
     with warnings.catch_warnings():
         warnings.simplefilter("error", cw.FallbackWarning)
         assert isinstance(np.linalg.norm(lazy(x), np.inf, axis=0), cw.Array)
-    with pytest.warns(cw.FallbackWarning):
-        r = np.linalg.norm(lazy(x), "nuc")
+        r = np.linalg.norm(lazy(x), "nuc")          # singular values by TSQR
     np.testing.assert_allclose(np.asarray(r), np.linalg.norm(x, "nuc"), rtol=1e-12)
+    s = _data((3, 5, 4), "float64")
+    with pytest.warns(cw.FallbackWarning):
+        r = np.linalg.norm(lazy(s), 2, axis=(1, 2))
+    np.testing.assert_allclose(np.asarray(r), np.linalg.norm(s, 2, axis=(1, 2)), rtol=1e-12)
 
 
 def test_norm_errors():

@@ -4,8 +4,9 @@ on Arrays (lazy reductions that stream).
 
 Vector norms of every order (``inf``, ``-inf``, 0, 1, 2, other p) and the
 matrix norms ``'fro'``, 1, -1, ``inf`` and ``-inf`` are lazy; ``'nuc'``, 2
-and -2 need singular values and fall back to NumPy (within
-``memory_limit``).  Sums run in the engine's order (blocks, then a fixed
+and -2 need singular values: of a 2-d array they are computed out of core
+by TSQR (decompositions.py), of a stack of matrices they fall back to
+NumPy (within ``memory_limit``).  Sums run in the engine's order (blocks, then a fixed
 combine), so floating results differ from NumPy's by rounding only;
 maxima, minima and counts are exact.
 """
@@ -19,6 +20,7 @@ from numpy.lib.array_utils import normalize_axis_index
 from ._coerce import Fallback
 from .array import Array
 from .creation import asarray
+from .decompositions import _singular_values
 from .einsum import einsum
 from .functions import implements
 
@@ -57,7 +59,13 @@ def _matrix(x, ord, axis, keepdims):
     if r == c:
         raise ValueError("Duplicate axes given.")
     if ord in (2, -2, "nuc"):
-        return None
+        if x.ndim != 2:
+            return None
+        sv = _singular_values(x, "numpy.linalg.norm")    # TSQR, one pass
+        if sv is None:
+            return None
+        ret = np.asarray({2: np.max, -2: np.min, "nuc": np.sum}[ord](sv))
+        return asarray(ret.reshape((1, 1)) if keepdims else ret)
     if ord in (None, "fro", "f"):
         ret = np.sqrt(np.sum(_sq(x), axis=axis))
     elif ord in (1, -1):

@@ -236,3 +236,22 @@ if hasattr(np, "vecdot"):  # NumPy >= 2.2 gufuncs, through __array_ufunc__
     @implements(np.vecmat)
     def _vecmat(x1, x2, /):
         return einsum("...i,...ij->...j", _conj(x1), x2)
+
+
+@implements(np.kron)
+def _kron(a, b):
+    """As NumPy computes it: the outer product with the axes of a and b
+    interleaved (both padded to one rank), reshaped; lazy (the reshape
+    merges each pair of axes)."""
+    a = a if isinstance(a, Array) else asarray(np.asarray(a))
+    b = b if isinstance(b, Array) else asarray(np.asarray(b))
+    nda, ndb = a.ndim, b.ndim
+    if nda == 0 or ndb == 0:
+        return np.multiply(a, b)
+    nd = max(nda, ndb)
+    a = a.reshape((1,) * (nd - nda) + a.shape) if nda < nd else a
+    b = b.reshape((1,) * (nd - ndb) + b.shape) if ndb < nd else b
+    shape = tuple(x * y for x, y in zip(a.shape, b.shape))
+    ka = tuple(slice(None) if k % 2 == 0 else None for k in range(2 * nd))
+    kb = tuple(None if k % 2 == 0 else slice(None) for k in range(2 * nd))
+    return np.reshape(np.multiply(a[ka], b[kb]), shape)

@@ -1,5 +1,6 @@
-"""Contractions on lazy arrays: ``numpy.einsum``, ``tensordot``, ``inner``,
-``outer`` and ``vdot``.
+"""Contractions and products on lazy arrays: ``numpy.einsum``,
+``tensordot``, ``inner``, ``outer``, ``vdot`` and ``kron`` (an outer
+product with interleaved axes, reshaped).
 
 An einsum is planned as views and one contraction.  Each operand's
 repeated subscripts become diagonals (``ii->i``), its axes are transposed

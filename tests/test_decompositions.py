@@ -309,3 +309,17 @@ def test_tall_qr_and_svd_of_hdf5_hold_budget(tmp_path):
     print(f"\npeak - base: {(r['peak'] - r['base']) / 2**20:.1f} MiB")
     assert r["ok"], r
     assert r["peak"] - r["base"] < limit + 24 * 2**20, r
+
+
+def test_array_api_qr_and_svd_out_of_core():
+    import chunkwise.array_api as xp
+    x = _data((300, 4), "float32")
+    a = cw.asarray(x, chunks=(50, 4))
+    q, r = xp.linalg.qr(a)
+    assert isinstance(q, cw.Array) and q.dtype == np.float32
+    _close(np.asarray(q) @ np.asarray(r), x, "float32", 10)
+    s = np.linalg.svd(x, compute_uv=False)
+    u, sv, vh = xp.linalg.svd(a, full_matrices=False)
+    _close(np.asarray(sv), s, "float32", 10)
+    _close(np.asarray(xp.linalg.svdvals(a)), s, "float32", 10)
+    _close((np.asarray(u) * np.asarray(sv)) @ np.asarray(vh), x, "float32", 10)

@@ -278,10 +278,11 @@ def test_square_functions_beyond_memory():
 
 
 def test_tall_qr_and_svd_of_hdf5_hold_budget(tmp_path):
-    """qr and svd (full_matrices=False) of a 128 MiB tall float64 HDF5
-    dataset under a 16 MiB memory_limit: Q and U are streamed into lazy
-    checks (Q^T Q, and the largest error of Q @ R against the data), and
-    the peak stays near the limit, not the data."""
+    """qr, svd (full_matrices=False) and lstsq of a 128 MiB tall float64
+    HDF5 dataset under a 16 MiB memory_limit: Q and U are streamed into
+    lazy checks (Q^T Q, and the largest error of Q @ R against the data),
+    lstsq solves for a lazy combination of the columns, and the peak stays
+    near the limit, not the data."""
     from memory_helpers import run_measured
     limit = 16 * 2**20
     path = tmp_path / "x.h5"
@@ -298,13 +299,19 @@ def test_tall_qr_and_svd_of_hdf5_hold_budget(tmp_path):
         err = float(np.max(np.abs(q @ r - x)))
         u, s, vh = np.linalg.svd(x, full_matrices=False)
         utu = (u.T @ u).compute()
+        b = 2 * x[:, 3] - x[:, 7] + 0.5 * x[:, 11]          # exactly a solution
+        sol, res, rank, sv = np.linalg.lstsq(x, b)
         p = peak()
+        want = np.zeros(16)
+        want[[3, 7, 11]] = [2, -1, 0.5]
+        lst = bool(rank == 16 and np.abs(np.asarray(sol) - want).max() < 1e-9 and
+                   float(np.asarray(res)[0]) < 1e-12)
         R = np.asarray(r)
         ok = bool(np.abs(qtq - np.eye(16)).max() < 1e-10 and err < 1e-9 and
                   np.abs(utu - np.eye(16)).max() < 1e-10 and
                   np.allclose(np.asarray(s), np.linalg.svd(R, compute_uv=False), rtol=1e-12)
                   and np.all(np.tril(R, -1) == 0))
-        print(json.dumps({{"base": base, "peak": p, "ok": ok, "err": err}}))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok and lst, "err": err}}))
     """, limit, timeout=600)
     print(f"\npeak - base: {(r['peak'] - r['base']) / 2**20:.1f} MiB")
     assert r["ok"], r

@@ -158,6 +158,9 @@ def _engine(cfg, label, what, call):
     """One engine run: ``call(progress)``, with a progress bar if wanted;
     then its floating-point conditions reported (``what`` names it)."""
     bar = reporter(label, cfg.progress)
+    # A run that has no task to run (an empty array) leaves the flags as
+    # they were: an earlier run's must not be reported as its own.
+    _core.fp_flags_clear()
     try:
         call(bar)
     finally:

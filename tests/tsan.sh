@@ -24,10 +24,13 @@ BUILD=${CW_TSAN_BUILD:-build-tsan}
 
 LLVM_LIB=$("$CLANG" -print-resource-dir)/../../../lib     # /usr/lib/llvm-N/lib
 LLVM_LIB=$(cd "$LLVM_LIB" && pwd)
-RUNTIME=$("$CLANG" -print-file-name=libclang_rt.tsan-x86_64.so)
+# lib/linux/libclang_rt.tsan-x86_64.so (clang 16), or
+# lib/x86_64-pc-linux-gnu/libclang_rt.tsan.so (newer clangs).
+RUNTIME=$(find "$("$CLANG" -print-resource-dir)/lib" -name 'libclang_rt.tsan*.so' \
+          ! -name '*cxx*' | head -1)
 ARCHER=$LLVM_LIB/libarcher.so
 for f in "$RUNTIME" "$ARCHER" "$LLVM_LIB/libomp.so"; do
-    [ -f "$f" ] || { echo "tsan: $f is missing"; exit 1; }
+    [ -n "$f" ] && [ -f "$f" ] || { echo "tsan: ${f:-the TSan runtime} is missing"; exit 1; }
 done
 
 if [ ! -f "$BUILD/build.ninja" ]; then

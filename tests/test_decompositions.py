@@ -19,18 +19,13 @@ import numpy as np
 import pytest
 
 import chunkwise as cw
+from data_helpers import random_data
 
 RNG = np.random.default_rng(5)
 
 
 def _data(shape, dtype):
-    dtype = np.dtype(dtype)
-    if dtype.kind in "iu":
-        return RNG.integers(-9, 10, shape).astype(dtype)
-    x = RNG.standard_normal(shape)
-    if dtype.kind == "c":
-        x = x + 1j * RNG.standard_normal(shape)
-    return x.astype(dtype)
+    return random_data(RNG, shape, dtype, -9, 10)
 
 
 def _tol(dtype):

@@ -223,3 +223,37 @@ def test_memory_limit_of_64_kb_computes_what_fits(small_file):
         np.testing.assert_allclose(a.sum().compute(), x.sum(), rtol=1e-12)
         np.testing.assert_array_equal(a.compute(), x)
         np.testing.assert_array_equal(a.rechunk((300, 1)).max(axis=0).compute(), x.max(axis=0))
+
+
+def test_memory_limit_of_256_kb_holds_on_a_64_mb_file(tmp_path):
+    """A file 256 times memory_limit: the sum, an expression stored to HDF5
+    and a strided view each stay within baseline + memory_limit + 8 MiB of
+    peak RSS (measured in a fresh process), with NumPy's values."""
+    from memory_helpers import run_measured
+
+    limit = 256 * 1024
+    src, out = tmp_path / "big.h5", tmp_path / "out.h5"
+    r = run_measured(f"""
+        import h5py, hdf5plugin
+        x = np.random.default_rng(3).standard_normal((4096, 2048))
+        with h5py.File({str(src)!r}, "w") as f:
+            f.create_dataset("x", data=x, chunks=(64, 32), compression="gzip")
+        want_sum, want_view = x.sum(), x[::97, 5::301].copy()
+        del x
+        a = cw.open({str(src)!r}, "x")
+        got = {{}}
+        for name, f in [("sum", lambda: a.sum().compute()),
+                        ("store", lambda: (a * 2 + 1).to_hdf5({str(out)!r}, "y")),
+                        ("view", lambda: a[::97, 5::301].compute())]:
+            base = rss()
+            got[name] = f()
+            got[name + "_rss"] = peak() - base
+        assert abs(got["sum"] - want_sum) <= 1e-9 * abs(want_sum) + 1e-6, (got["sum"], want_sum)
+        assert np.array_equal(got["view"], want_view)
+        with h5py.File({str(src)!r}, "r") as f, h5py.File({str(out)!r}, "r") as g:
+            for i in range(0, 4096, 512):
+                assert np.array_equal(g["y"][i:i + 512], f["x"][i:i + 512] * 2 + 1)
+        print(json.dumps({{k: v for k, v in got.items() if k.endswith("_rss")}}))
+    """, limit)
+    for k, v in r.items():
+        assert v < limit + 8 * 2**20, r

@@ -207,3 +207,25 @@ def test_corrupt_stored_chunk_raises(disk):
     for mode in (True, False):
         with cw.config(direct_io=mode), pytest.raises(cw.CorruptChunkError):
             cw.open(path, "x").sum().compute()
+
+
+def test_implausible_stored_size_raises(disk):
+    """A Blosc chunk whose index records far more stored bytes than any frame
+    of its chunk could take (a valid frame, then 64 kB of junk): refused as
+    corrupt before a direct read allocates for it, as the buffered path
+    refuses it."""
+    path = disk / "big.h5"
+    x = np.arange(32 * 32, dtype="f8").reshape(32, 32)
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("x", data=x, chunks=(32, 32),
+                             **hdf5plugin.Blosc(cname="lz4", shuffle=1))
+        frame = d.id.read_direct_chunk((0, 0))[1]
+        d.id.write_direct_chunk((0, 0), frame + b"\x5a" * (64 * 1024))
+        assert d.id.get_chunk_info(0).size > 2 * x.nbytes + 4096
+    for mode in (True, False, "auto"):
+        with cw.config(direct_io=mode):
+            a = cw.open(path, "x")
+            with pytest.raises(cw.CorruptChunkError, match="implausible stored size"):
+                a.sum().compute()
+            with pytest.raises(cw.CorruptChunkError, match="implausible stored size"):
+                np.asarray(a)

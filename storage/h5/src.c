@@ -465,6 +465,11 @@ h5_stream_open(cw_source_t *src, const int64_t *cidx, cw__cstream_t *cs,
         bool raw = e->size == src->chunk_nbytes && (e->mask & all) == all;
         bool blosc =
             h->nfilters == 1 && h->filters[0].id == BLOSC_FILTER_ID && !(e->mask & 1);
+        if (blosc && e->size > h->max_stored) {
+            /* Checked before a direct read allocates e->size bytes. */
+            rc = cw__error(CW_ECORRUPT, "implausible stored size %u", e->size);
+            goto done;
+        }
         if (raw || blosc) {
             bool ok, direct = false;
             uint64_t off = h->index.base + e->addr;

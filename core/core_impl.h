@@ -82,7 +82,8 @@ cw__mul_ok(int64_t a, int64_t b, int64_t *out)
 /* Process-wide counters (cw_stats_t), updated with relaxed atomics. */
 struct cw__stats {
     _Atomic int64_t chunks_read, bytes_read, chunks_decoded, chunks_pipeline,
-        chunks_lockfree, chunks_written, bytes_written, runs;
+        chunks_lockfree, chunks_written, bytes_written, runs, chunks_direct,
+        chunks_buffered, bytes_direct;
 };
 extern struct cw__stats cw__stats;
 #define CW_STAT_ADD(field, n) \

@@ -17,6 +17,9 @@ cw_stats_get(cw_stats_t *out)
     out->chunks_written = atomic_load(&cw__stats.chunks_written);
     out->bytes_written = atomic_load(&cw__stats.bytes_written);
     out->runs = atomic_load(&cw__stats.runs);
+    out->chunks_direct = atomic_load(&cw__stats.chunks_direct);
+    out->chunks_buffered = atomic_load(&cw__stats.chunks_buffered);
+    out->bytes_direct = atomic_load(&cw__stats.bytes_direct);
 }
 
 void
@@ -30,4 +33,7 @@ cw_stats_reset(void)
     atomic_store(&cw__stats.chunks_written, 0);
     atomic_store(&cw__stats.bytes_written, 0);
     atomic_store(&cw__stats.runs, 0);
+    atomic_store(&cw__stats.chunks_direct, 0);
+    atomic_store(&cw__stats.chunks_buffered, 0);
+    atomic_store(&cw__stats.bytes_direct, 0);
 }

@@ -275,7 +275,7 @@ cw__job_plan(const cw__job_t *job, const cw__budget_t *b, const cw_config_t *cfg
 int
 cw__job_exec(const cw__job_t *job, int nthreads, const cw_config_t *cfg)
 {
-    int rc = cw__sources_begin(job->sources, job->nsources);
+    int rc = cw__sources_begin_run(job->sources, job->nsources, cfg);
     if (rc < 0) {
         return rc;
     }

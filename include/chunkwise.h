@@ -115,6 +115,11 @@ typedef struct cw_config {
     int64_t memory_limit; /**< byte budget for work in flight; <= 0: 1 GiB */
     cw_poll_fn poll;      /**< optional; borrowed */
     void *poll_data;      /**< passed to @c poll; borrowed */
+    /** How stored HDF5 chunks are read: 0 auto (O_DIRECT for scans of
+     *  datasets larger than half of the available memory, once a run has
+     *  read 256 MiB of one and for chunks not in the page cache), > 0
+     *  always O_DIRECT where the file system takes it, < 0 never. */
+    int direct_io;
 } cw_config_t;
 
 /** Floating-point conditions raised during a run (cw_fp_flags). */
@@ -766,6 +771,11 @@ typedef struct cw_stats {
     int64_t chunks_written;  /**< chunks written by cw_store */
     int64_t bytes_written;   /**< stored bytes written */
     int64_t runs;            /**< parallel runs the engine started */
+    int64_t chunks_direct;   /**< stored chunks read with O_DIRECT */
+    int64_t chunks_buffered; /**< stored chunks read with pread through the
+                                  page cache (chunks_lockfree less direct) */
+    int64_t bytes_direct;    /**< bytes read with O_DIRECT (rounded out to
+                                  the alignment) */
 } cw_stats_t;
 
 /** @brief Copy the counters. */

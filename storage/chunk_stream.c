@@ -5,7 +5,8 @@
  * inside that block are handed out in place (or unshuffled from its byte
  * planes), ranges across blocks are gathered.  Each block's stored bytes
  * are read with pread on their own, so nothing the size of the chunk is
- * ever held.
+ * ever held; or, where the source read the stored chunk ahead with O_DIRECT
+ * (dio.c), served from those bytes in memory.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,21 +43,47 @@ rd32(const unsigned char *p)
            (uint32_t)p[3] << 24;
 }
 
+/* Bytes [pos, pos + n) of the file: inside the stored chunk held in
+ * memory, or read into *buf.  *out points to them. */
+static int
+stored_range(cw__cstream_t *cs, uint64_t pos, size_t n, unsigned char **buf,
+             size_t *cap, const unsigned char **out)
+{
+    if (cs->mem) {
+        uint64_t at = pos - cs->mem_off;
+        if (pos < cs->mem_off || at > cs->mem_len || n > cs->mem_len - at) {
+            return cw__error(CW_ECORRUPT,
+                             "%zu bytes at offset %llu lie outside the stored chunk", n,
+                             (unsigned long long)pos);
+        }
+        *out = cs->mem + at;
+        return CW_OK;
+    }
+    CW_TRY_RET(cw__reserve((void **)buf, cap, n ? n : 1));
+    CW_TRY_RET(cw__pread_all(cs->fd, *buf, n, pos));
+    *out = *buf;
+    return CW_OK;
+}
+
 int
 cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset, size_t stored,
-                        bool blosc, bool *ok)
+                        const unsigned char *mem, bool blosc, bool *ok)
 {
     const cw_source_t *src = cs->src;
     *ok = true;
     cs->fd = fd;
     cs->blk_at = -1;
+    cs->mem = mem;
+    cs->mem_off = offset;
+    cs->mem_len = mem ? stored : 0;
     if (!blosc) {
         cs->kind = CW__CS_RAW;
         cs->offset = offset;
         return CW_OK;
     }
-    unsigned char hdr[HEADER];
-    CW_TRY_RET(cw__pread_all(fd, hdr, stored < HEADER ? stored : HEADER, offset));
+    const unsigned char *hdr;
+    CW_TRY_RET(stored_range(cs, offset, stored < HEADER ? stored : HEADER, &cs->cbuf,
+                            &cs->cbuf_cap, &hdr));
     bool blockwise;
     CW_TRY_RET(cw__bframe_parse(hdr, stored, src->chunk_nbytes, &cs->f, &blockwise));
     if (!blockwise) {
@@ -69,8 +96,11 @@ cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset, size_t store
         return CW_OK;
     }
     size_t nb = 4 * (size_t)cs->f.nblocks;
+    const unsigned char *starts;
+    CW_TRY_RET(
+        stored_range(cs, offset + HEADER, nb, &cs->cbuf, &cs->cbuf_cap, &starts));
     CW_TRY_RET(cw__reserve((void **)&cs->bstarts, &cs->bstarts_cap, nb));
-    CW_TRY_RET(cw__pread_all(fd, cs->bstarts, nb, offset + HEADER));
+    memcpy(cs->bstarts, starts, nb);
     cs->kind = CW__CS_BLOSC;
     cs->offset = offset;
     return CW_OK;
@@ -103,32 +133,32 @@ load_block(cw__cstream_t *cs, int64_t b, cw__io_scratch_t *s)
         /* Blocks need not be stored in order: read as much as the block
          * can take (stored raw) and let the decoder find its end. */
         size_t n = f->cbytes - start < len + 4 ? f->cbytes - start : len + 4;
-        CW_TRY_RET(cw__reserve((void **)&cs->cbuf, &cs->cbuf_cap, n));
-        CW_TRY_RET(cw__pread_all(cs->fd, cs->cbuf, n, cs->offset + start));
-        CW_TRY_RET(cw__bframe_decode_block(f, b, cs->cbuf, n, cs->blk, s));
+        const unsigned char *p;
+        CW_TRY_RET(
+            stored_range(cs, cs->offset + start, n, &cs->cbuf, &cs->cbuf_cap, &p));
+        CW_TRY_RET(cw__bframe_decode_block(f, b, p, n, cs->blk, s));
         cs->blk_at = b;
         return CW_OK;
     }
     size_t neblock = len / nsplits, pos = start;
-    unsigned char w[4];
+    const unsigned char *p = NULL;
     if (f->cbytes - pos < 4) {
         goto corrupt;
     }
-    CW_TRY_RET(cw__pread_all(cs->fd, w, 4, cs->offset + pos));
-    size_t n = rd32(w);
+    CW_TRY_RET(stored_range(cs, cs->offset + pos, 4, &cs->cbuf, &cs->cbuf_cap, &p));
+    size_t n = rd32(p);
     for (size_t j = 0; j < nsplits; j++) {
         size_t more = j + 1 < nsplits ? 4 : 0;
         if (n == 0 || n > f->cbytes - pos - 4 || more > f->cbytes - pos - 4 - n) {
             goto corrupt;
         }
-        CW_TRY_RET(cw__reserve((void **)&cs->cbuf, &cs->cbuf_cap, n + more));
-        CW_TRY_RET(cw__pread_all(cs->fd, cs->cbuf, n + more, cs->offset + pos + 4));
-        if (cw__bframe_decode_stream(f, cs->cbuf, n, cs->blk + j * neblock, neblock,
-                                     s) < 0) {
+        CW_TRY_RET(stored_range(cs, cs->offset + pos + 4, n + more, &cs->cbuf,
+                                &cs->cbuf_cap, &p));
+        if (cw__bframe_decode_stream(f, p, n, cs->blk + j * neblock, neblock, s) < 0) {
             goto corrupt;
         }
         pos += 4 + n;
-        n = more ? rd32(cs->cbuf + n) : 0;
+        n = more ? rd32(p + n) : 0;
     }
     cs->blk_at = b;
     return CW_OK;
@@ -201,10 +231,20 @@ get_range(cw__cstream_t *cs, size_t off, size_t n, const char **ptr,
             cw__fill_pattern(cs->out, n, cs->fill, src->itemsize);
             *ptr = (const char *)cs->out;
             return CW_OK;
-        case CW__CS_RAW:
-            CW_TRY_RET(cw__reserve((void **)&cs->out, &cs->out_cap, n));
-            CW_TRY_RET(cw__pread_all(cs->fd, cs->out, n, cs->offset + off));
+        case CW__CS_RAW: {
+            const unsigned char *p;
+            CW_TRY_RET(
+                stored_range(cs, cs->offset + off, n, &cs->out, &cs->out_cap, &p));
+            if (!cs->swap) {
+                *ptr = (const char *)p; /* in place */
+                return CW_OK;
+            }
+            if (p != cs->out) {
+                CW_TRY_RET(cw__reserve((void **)&cs->out, &cs->out_cap, n ? n : 1));
+                memcpy(cs->out, p, n);
+            }
             break;
+        }
         case CW__CS_BLOSC: {
             size_t bs = cs->f.blocksize;
             int64_t b0 = (int64_t)(off / bs), b1 = (int64_t)((off + n - 1) / bs);
@@ -255,5 +295,6 @@ cw__cstream_free(cw__cstream_t *cs)
     cw__free(cs->cbuf);
     cw__free(cs->blk);
     cw__free(cs->out);
+    cw__free(cs->dio);
     memset(cs, 0, sizeof(*cs));
 }

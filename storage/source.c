@@ -82,6 +82,25 @@ cw__sources_begin(cw_source_t *const *srcs, int n)
     return CW_OK;
 }
 
+/* The run options of the sources being begun on this thread. */
+static _Thread_local int begin_direct_io;
+
+int
+cw__sources_begin_run(cw_source_t *const *srcs, int n, const cw_config_t *cfg)
+{
+    int prev = begin_direct_io;
+    begin_direct_io = cfg ? cfg->direct_io : 0;
+    int rc = cw__sources_begin(srcs, n);
+    begin_direct_io = prev;
+    return rc;
+}
+
+int
+cw__begin_direct_io(void)
+{
+    return begin_direct_io;
+}
+
 void
 cw__sources_end(cw_source_t *const *srcs, int n)
 {

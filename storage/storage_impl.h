@@ -25,7 +25,8 @@
  * scratch beside this one (the engine's worker holds both).
  */
 typedef struct cw__io_scratch {
-    void *raw; /* stored (compressed) bytes */
+    void *raw; /* stored (compressed) bytes; read with O_DIRECT, they lie
+                * at an aligned address inside it (dio.c) */
     size_t raw_cap;
     void *tmp; /* intermediate stage of a filter pipeline */
     size_t tmp_cap;
@@ -71,6 +72,13 @@ typedef struct cw__cstream {
     int kind;        /* CW__CS_* */
     uint64_t offset; /* file offset of the stored chunk */
     int fd;
+    /* The stored chunk's bytes in memory (they start at file offset
+     * `mem_off`), read ahead with O_DIRECT; NULL: read with pread(fd). */
+    const unsigned char *mem;
+    uint64_t mem_off;
+    size_t mem_len;
+    void *dio; /* the buffer `mem` points into (aligned inside: dio.c) */
+    size_t dio_cap;
     cw__bframe_t f;
     unsigned char *bstarts; /* the frame's block offsets (little-endian) */
     size_t bstarts_cap;
@@ -102,9 +110,41 @@ int cw__pread_all(int fd, void *buf, size_t n, uint64_t off);
 void cw__prefix_chunk(const cw_source_t *src, const int64_t *cidx, const char *name,
                       const char *path);
 /* Set `cs` (src set) to read `stored` bytes at `offset` of fd: raw bytes,
- * or a Blosc frame (*ok false: the frame needs the whole-frame decoder). */
+ * or a Blosc frame (*ok false: the frame needs the whole-frame decoder).
+ * `mem`, when not NULL, holds those `stored` bytes already: they are
+ * served from it and fd is not read. */
 int cw__cstream_open_stored(cw__cstream_t *cs, int fd, uint64_t offset, size_t stored,
-                            bool blosc, bool *ok);
+                            const unsigned char *mem, bool blosc, bool *ok);
+
+/* --------------------------------------------------------------- dio.c */
+
+/* Direct (O_DIRECT) reads of one file, beside its buffered descriptor. */
+typedef struct cw__dio {
+    int fd;       /* O_RDONLY | O_DIRECT; -1: the file is read buffered */
+    int bfd;      /* the buffered descriptor (borrowed) */
+    size_t align; /* offsets, lengths and buffers are aligned to this */
+    void *map;    /* the file mapped read-only, for mincore; NULL none */
+    size_t map_len;
+    _Atomic bool off; /* a direct read failed with EINVAL: buffered now */
+} cw__dio_t;
+
+void cw__dio_init(cw__dio_t *d);
+/* Open `path` for direct reads beside its buffered descriptor bfd.  Never
+ * fails: where O_DIRECT is refused, d->fd stays -1 and cw__dio_read reads
+ * with bfd. */
+void cw__dio_open(cw__dio_t *d, const char *path, int bfd);
+void cw__dio_close(cw__dio_t *d);
+/* Whether reads go direct (the descriptor open, no EINVAL met). */
+bool cw__dio_available(const cw__dio_t *d);
+/* Whether every page of bytes [off, off + n) is in the page cache. */
+bool cw__dio_resident(const cw__dio_t *d, uint64_t off, size_t n);
+/* Read bytes [off, off + n) of the file into *buf (grow-only, capacity
+ * *cap, cw__free), rounded out to the alignment; *out points to them
+ * inside *buf.  *direct tells whether O_DIRECT read them (else bfd did). */
+int cw__dio_read(cw__dio_t *d, uint64_t off, size_t n, void **buf, size_t *cap,
+                 const unsigned char **out, bool *direct);
+/* MemAvailable of /proc/meminfo in bytes (free pages where it is absent). */
+int64_t cw__mem_available(void);
 
 void cw__io_scratch_init(cw__io_scratch_t *s);
 void cw__io_scratch_destroy(cw__io_scratch_t *s);
@@ -171,6 +211,13 @@ int cw__source_init(cw_source_t *src, const struct cw__source_ops *ops, int ndim
  * returned, so on failure nothing is left begun.  Submitting thread.
  */
 int cw__sources_begin(cw_source_t *const *srcs, int n);
+/* cw__sources_begin for a run with configuration `cfg` (may be NULL):
+ * sources begun by it, and the sources they begin in turn, read the run's
+ * options with cw__begin_direct_io. */
+int cw__sources_begin_run(cw_source_t *const *srcs, int n, const cw_config_t *cfg);
+/* The direct_io setting (cw_config_t) of the run whose sources this thread
+ * is beginning; 0 (auto) outside cw__sources_begin_run. */
+int cw__begin_direct_io(void);
 /* End srcs[0..n) in order, after a successful cw__sources_begin. */
 void cw__sources_end(cw_source_t *const *srcs, int n);
 

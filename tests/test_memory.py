@@ -61,6 +61,30 @@ def test_gzip_store_holds_budget(big, tmp_path):
     assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r
 
 
+def test_direct_io_scan_holds_budget(big):
+    """Sum, mean and max with every chunk read with O_DIRECT: the stored
+    chunks held in memory for the chunk streams stay within the budget,
+    and the values are those of the page-cache path."""
+    path, _ = big
+    r = run(f"""
+        a = cw.open({str(path)!r}, "/x")
+        with cw.config(direct_io=False):
+            ref = [np.asarray(v) for v in cw.compute(a.sum(), a.mean(), a.max())]
+        cw.reset_stats()
+        base = rss()
+        with cw.config(direct_io=True):
+            got = [np.asarray(v) for v in cw.compute(a.sum(), a.mean(), a.max())]
+        p = peak()
+        s = cw.stats()
+        same = all(np.array_equal(x, y) for x, y in zip(got, ref))
+        print(json.dumps({{"base": base, "peak": p, "same": same,
+                           "direct": s["chunks_direct"], "buffered": s["chunks_buffered"]}}))
+    """)
+    assert r["same"], r
+    assert r["direct"] > 0 and r["buffered"] == 0, r
+    assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r
+
+
 def test_memory_flat_over_repeated_reads(big):
     path, _ = big
     r = run(f"""

@@ -115,12 +115,14 @@ py_stats(PyObject *module, PyObject *noargs)
     cw_stats_t s;
     cw_stats_get(&s);
     return Py_BuildValue(
-        "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L}", "chunks_read", (long long)s.chunks_read,
-        "bytes_read", (long long)s.bytes_read, "chunks_decoded",
-        (long long)s.chunks_decoded, "chunks_pipeline", (long long)s.chunks_pipeline,
-        "chunks_lockfree", (long long)s.chunks_lockfree, "chunks_written",
-        (long long)s.chunks_written, "bytes_written", (long long)s.bytes_written,
-        "runs", (long long)s.runs);
+        "{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:L}", "chunks_read",
+        (long long)s.chunks_read, "bytes_read", (long long)s.bytes_read,
+        "chunks_decoded", (long long)s.chunks_decoded, "chunks_pipeline",
+        (long long)s.chunks_pipeline, "chunks_lockfree", (long long)s.chunks_lockfree,
+        "chunks_written", (long long)s.chunks_written, "bytes_written",
+        (long long)s.bytes_written, "runs", (long long)s.runs, "chunks_direct",
+        (long long)s.chunks_direct, "chunks_buffered", (long long)s.chunks_buffered,
+        "bytes_direct", (long long)s.bytes_direct);
 }
 
 static PyObject *

@@ -343,7 +343,8 @@ static PyMethodDef Expr_methods[] = {
     {"finish", (PyCFunction)Expr_finish, METH_VARARGS, "finish(result, tile)"},
     {"tile", (PyCFunction)Expr_tile, METH_NOARGS, "tile() -> the tile shape"},
     {"run", (PyCFunction)Expr_run, METH_VARARGS,
-     "run(outputs, threads, memory_limit, progress): compute the outputs, a list "
+     "run(outputs, threads, memory_limit, progress[, direct_io]): compute the "
+     "outputs (direct_io: 0 auto, 1 O_DIRECT reads, -1 none), a list "
      "of (kind, id, ...) tuples: ('buffer', id, out), ('reduce', id, ufunc, loop, "
      "axes_mask, out[, (part_lo, part_hi)]), ('accumulate', id, ufunc, loop, axis, out "
      "| target), "

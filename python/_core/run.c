@@ -215,16 +215,18 @@ parse_output(PyObject *t, run_args *ra, int k)
     return -1;
 }
 
-/* Expr.run(outputs, threads, memory_limit, progress): the one run of the
- * extension (cw_expr_run).  The shapes and dtypes of the arrays are the
- * caller's to match (the package's executor makes them); the engine checks
- * ids, axes and what it can. */
+/* Expr.run(outputs, threads, memory_limit, progress[, direct_io]): the one
+ * run of the extension (cw_expr_run; direct_io as cw_config_t's: 0 auto,
+ * 1 on, -1 off).  The shapes and dtypes of the arrays are the caller's to
+ * match (the package's executor makes them); the engine checks ids, axes
+ * and what it can. */
 PyObject *
 Expr_run(ExprObject *self, PyObject *args)
 {
     PyObject *outsobj, *threads, *limit, *progress, *res = NULL;
-    if (!PyArg_ParseTuple(args, "O!OOO:run", &PyList_Type, &outsobj, &threads, &limit,
-                          &progress)) {
+    int direct_io = 0;
+    if (!PyArg_ParseTuple(args, "O!OOO|i:run", &PyList_Type, &outsobj, &threads, &limit,
+                          &progress, &direct_io)) {
         return NULL;
     }
     Py_ssize_t n = PyList_GET_SIZE(outsobj);
@@ -247,6 +249,7 @@ Expr_run(ExprObject *self, PyObject *args)
     if (cwpy_parse_config(threads, limit, progress, &cfg, &pc) < 0) {
         goto done;
     }
+    cfg.direct_io = direct_io;
     int rc;
     cw_expr_t *e = self->e;
     const cw_output_t *outs = ra->outs;

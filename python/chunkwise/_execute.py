@@ -179,7 +179,7 @@ def _run(cfg, ex, outputs, label, what):
     chunk by chunk on that source's grid."""
     try:
         _engine(cfg, label, what, lambda bar: ex.run(
-            outputs, cfg.threads, cfg.memory_limit, bar))
+            outputs, cfg.threads, cfg.memory_limit, bar, cfg.direct_io_code))
     except BaseException:
         # A block function's own exception (with its traceback) rather
         # than the engine's report that a block failed.

@@ -1,4 +1,5 @@
-"""Settings: ``cw.config(threads=..., memory_limit=..., fallback=..., progress=...)``.
+"""Settings: ``cw.config(threads=..., memory_limit=..., fallback=..., progress=...,
+direct_io=...)``.
 
 Called on its own, ``cw.config(...)`` changes the process defaults, which
 every thread sees.  Used as a context manager it applies its settings to the
@@ -81,6 +82,12 @@ class Config:
     memory_limit: int          # bytes of work in flight
     fallback: str              # "warn" or "error"
     progress: object           # None (on a terminal), True or False
+    direct_io: object = "auto"  # "auto", True or False
+
+    @property
+    def direct_io_code(self) -> int:
+        """The engine's form of ``direct_io``: 0 auto, 1 on, -1 off."""
+        return 0 if self.direct_io == "auto" else (1 if self.direct_io else -1)
 
 
 # The process defaults.
@@ -90,6 +97,7 @@ _base = {
     "memory_limit": min(DEFAULT_MEMORY_LIMIT, _total_memory() // 4),
     "fallback": "warn",                                             # or "error"
     "progress": None,                                               # None: on a terminal
+    "direct_io": "auto",                                            # or True, False
 }
 
 # Settings of config objects just made, not yet known to be a call on its
@@ -134,12 +142,13 @@ def current() -> Config:
     """The settings in force here, as one plain :class:`Config`."""
     s = _settings()
     threads = s["threads"] if s["threads"] is not None else _core.default_threads()
-    return Config(threads, s["memory_limit"], s["fallback"], s["progress"])
+    return Config(threads, s["memory_limit"], s["fallback"], s["progress"],
+                  s["direct_io"])
 
 
 def get_config() -> dict:
     """The settings in force: ``threads``, ``memory_limit``, ``fallback``,
-    ``progress``."""
+    ``progress``, ``direct_io``."""
     s = _settings()
     if s["threads"] is None:
         s["threads"] = _core.default_threads()
@@ -163,7 +172,12 @@ class config:
     ``fallback``: ``"warn"`` (NumPy functions without a lazy implementation
     run eagerly with a FallbackWarning) or ``"error"`` (they raise); and
     ``progress``: a bar on stderr for work longer than a second: None (on a
-    terminal only, the default), True or False.
+    terminal only, the default), True or False; and ``direct_io``: how
+    stored HDF5 chunks are read: ``"auto"`` (the default: with O_DIRECT,
+    bypassing the page cache, for scans of datasets larger than half of
+    the available memory, once a run has read 256 MiB of one, for chunks
+    not already cached), True (always with O_DIRECT where the file system
+    allows it) or False (always through the page cache).
 
     On its own the call changes the process defaults; as a ``with`` block
     it changes the settings of the current thread or asyncio task only.
@@ -175,8 +189,13 @@ class config:
     _UNSET = object()
 
     def __init__(self, threads=_UNSET, memory_limit=_UNSET, fallback=_UNSET,
-                 progress=_UNSET):
+                 progress=_UNSET, direct_io=_UNSET):
         new = {}
+        if direct_io is not config._UNSET:
+            if not (direct_io == "auto" or direct_io is True or direct_io is False):
+                raise ValueError(
+                    f"direct_io must be 'auto', True or False, not {direct_io!r}")
+            new["direct_io"] = direct_io
         if progress is not config._UNSET:
             if progress not in (None, True, False):
                 raise ValueError(f"progress must be None, True or False, not {progress!r}")
@@ -212,4 +231,5 @@ class config:
     def __repr__(self):
         s = get_config()
         return (f"chunkwise.config(threads={s['threads']}, "
-                f"memory_limit={s['memory_limit']}, fallback={s['fallback']!r})")
+                f"memory_limit={s['memory_limit']}, fallback={s['fallback']!r}, "
+                f"direct_io={s['direct_io']!r})")

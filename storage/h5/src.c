@@ -26,6 +26,15 @@
  * opened for writing first: HDF5 then shares that handle), SWMR handles
  * and handles of other file drivers are closed at the end of the run.
  *
+ * Direct reads: chunks read from the parsed index (pread, no lock) may be
+ * read with O_DIRECT instead (dio.c), on a second descriptor opened with
+ * the index.  cw_config_t.direct_io > 0 reads every such chunk so; < 0
+ * none; 0 (auto) reads a chunk so when the dataset's stored bytes exceed
+ * half of MemAvailable, the runs begun together have already read
+ * AUTO_AFTER bytes of it (small reads stay buffered and cached), and the
+ * chunk is not in the page cache (mincore).  The mode is the one of the
+ * run that began first, while others overlap it.
+ *
  * Locks: every libhdf5 call here runs under cw__h5_lock.
  */
 #include <errno.h>
@@ -48,6 +57,10 @@
  * first run; others once INDEX_AFTER chunks were looked up through HDF5. */
 #define INDEX_EAGER 4096
 #define INDEX_AFTER 64
+/* Auto direct reads start once this many stored bytes were read. */
+#define AUTO_AFTER ((uint64_t)256 << 20)
+/* Datasets stored in fewer bytes are never read direct in auto mode. */
+#define AUTO_MIN ((uint64_t)1 << 30)
 
 static int64_t
 total_chunks(const cw_source_t *src)
@@ -73,6 +86,90 @@ no_chunk_stored(const cw_source_t *src, hid_t dset)
            status == H5D_SPACE_STATUS_NOT_ALLOCATED;
 }
 
+/* Open direct reads beside the index's descriptor, where the run asks for
+ * them (lock held; the index loaded; before `indexed` is published). */
+static void
+dio_prepare(h5src_t *h)
+{
+    if (h->dio_mode < 0) {
+        return;
+    }
+    if (!h->dio_open) {
+        cw__dio_open(&h->dio, h->path, h->index.fd);
+        h->dio_open = true;
+        h->stored = 0;
+        for (size_t i = 0; i < h->index.n; i++) {
+            h->stored += h->index.items[i].size;
+        }
+    }
+    h->dio_big = h->dio_mode == 0 && h->stored >= AUTO_MIN &&
+                 h->stored > (uint64_t)cw__mem_available() / 2;
+}
+
+static void
+drop_index(h5src_t *h)
+{
+    if (h->dio_open) {
+        cw__dio_close(&h->dio);
+        h->dio_open = false;
+    }
+    cw__h5index_destroy(&h->index);
+    h->indexed = false;
+}
+
+/* Whether to read stored bytes [off, off + n) with O_DIRECT (workers). */
+static bool
+go_direct(h5src_t *h, uint64_t off, size_t n)
+{
+    if (!h->dio_open || h->dio_mode < 0 || !cw__dio_available(&h->dio)) {
+        return false;
+    }
+    if (h->dio_mode > 0) {
+        return true;
+    }
+    if (!h->dio_big || atomic_fetch_add_explicit(&h->run_bytes, n,
+                                                 memory_order_relaxed) < AUTO_AFTER) {
+        return false;
+    }
+    return !cw__dio_resident(&h->dio, off, n);
+}
+
+/* Read chunk e's stored bytes (workers, no lock): into `dst` when not
+ * NULL, else into s->raw; *out points to them.  With O_DIRECT they are
+ * read into s->raw, aligned inside it, and copied to `dst`. */
+static int
+read_stored(h5src_t *h, const cw__h5chunk_t *e, void *dst, cw__io_scratch_t *s,
+            const void **out)
+{
+    uint64_t off = h->index.base + e->addr;
+    if (go_direct(h, off, e->size)) {
+        const unsigned char *p;
+        bool direct;
+        CW_TRY_RET(
+            cw__dio_read(&h->dio, off, e->size, &s->raw, &s->raw_cap, &p, &direct));
+        if (direct) {
+            CW_STAT_ADD(chunks_direct, 1);
+        }
+        else {
+            CW_STAT_ADD(chunks_buffered, 1);
+        }
+        if (dst) {
+            memcpy(dst, p, e->size);
+            p = dst;
+        }
+        *out = p;
+        return CW_OK;
+    }
+    if (dst == NULL) {
+        CW_TRY_RET(cw__reserve(&s->raw, &s->raw_cap, e->size));
+        dst = s->raw;
+    }
+    CW_TRY_RET(cw__h5index_pread(&h->index, e, dst));
+    CW_STAT_ADD(chunks_buffered, 1);
+    *out = dst;
+    return CW_OK;
+}
+
 /* Called under the lock by a worker about to look a chunk up through
  * HDF5: parse the whole index once enough lookups were made. True when
  * the index is now there (the worker then reads without the lock). */
@@ -87,6 +184,7 @@ maybe_index(cw_source_t *src, h5src_t *h)
         return false;
     }
     h->index = index;
+    dio_prepare(h);
     h->indexed = true; /* after `index` is complete: readers load this first */
     return true;
 }
@@ -100,6 +198,8 @@ h5_begin(cw_source_t *src)
     if (h->runs++ > 0) {
         goto done;
     }
+    h->dio_mode = cw__begin_direct_io();
+    h->run_bytes = 0;
     if (h->kept && cw__h5src_resume(h)) {
         goto resumed;
     }
@@ -138,15 +238,14 @@ h5_begin(cw_source_t *src)
     goto index;
 resumed:
     if (h->index_tried && cw__h5src_same_file(&h->opened_st, &h->file_id)) {
-        goto done;
+        goto prepared;
     }
 index:
     /* A dataset of few chunks has its index parsed now; one of many, once
      * a run has looked up INDEX_AFTER chunks (maybe_index), so that a
      * small read does not parse an index of 100 000 chunks first. */
     if (h->indexed) {
-        cw__h5index_destroy(&h->index);
-        h->indexed = false;
+        drop_index(h);
     }
     h->file_id = h->opened_st;
     h->index_tried = h->opened_st.st_ino != 0;
@@ -154,6 +253,10 @@ index:
     if (h->index_tried && h->native && !h->empty && total_chunks(src) <= INDEX_EAGER) {
         h->indexed =
             cw__h5index_load(h->path, h->file, h->dset, src, &h->index) == CW_OK;
+    }
+prepared:
+    if (h->indexed) {
+        dio_prepare(h);
     }
     goto done;
 undo:
@@ -221,6 +324,17 @@ read_pipeline(cw_source_t *src, h5src_t *h, const int64_t *cidx, void *buf)
     return rc;
 }
 
+/* Undo the filters of a chunk's stored bytes into `buf` (not swapped). */
+static int
+decode_stored(const cw_source_t *src, const h5src_t *h, uint32_t mask,
+              const void *stored, size_t nbytes, void *buf, cw__io_scratch_t *s)
+{
+    CW_TRY_RET(cw__pipeline_decode(h->pipe, h->nfilters, mask, stored, nbytes, buf,
+                                   src->chunk_nbytes, s));
+    CW_STAT_ADD(chunks_decoded, 1);
+    return CW_OK;
+}
+
 static int
 h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__io_scratch_t *s)
 {
@@ -238,7 +352,8 @@ h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__io_scratch_t
     uint32_t mask = 0;
     /* Every applied filter skipped: the stored bytes are the chunk. */
     uint32_t all = h->nfilters >= 32 ? UINT32_MAX : (1u << h->nfilters) - 1;
-    bool direct = false;
+    bool direct = false; /* the stored bytes are the chunk as it is */
+    const void *stored = NULL;
     if (h->indexed) {
         int64_t linear = 0;
         for (int d = 0; d < src->ndim; d++) {
@@ -256,10 +371,7 @@ h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__io_scratch_t
             rc = cw__error(CW_ECORRUPT, "implausible stored size %u", e->size);
             goto done;
         }
-        rc = direct ? CW_OK : cw__reserve(&s->raw, &s->raw_cap, e->size);
-        if (rc == CW_OK) {
-            rc = cw__h5index_pread(&h->index, e, direct ? buf : s->raw);
-        }
+        rc = read_stored(h, e, direct ? buf : NULL, s, &stored);
         if (rc < 0) {
             goto done;
         }
@@ -309,18 +421,12 @@ h5_read_chunk(cw_source_t *src, const int64_t *cidx, void *buf, cw__io_scratch_t
         if (rc < 0) {
             goto done;
         }
+        stored = s->raw;
     }
     CW_STAT_ADD(chunks_read, 1);
     CW_STAT_ADD(bytes_read, nbytes);
-    if (!direct) {
-        rc = cw__pipeline_decode(h->pipe, h->nfilters, mask, s->raw, (size_t)nbytes,
-                                 buf, src->chunk_nbytes, s);
-        if (rc < 0) {
-            goto done;
-        }
-        CW_STAT_ADD(chunks_decoded, 1);
-    }
-    if (h->swap) {
+    rc = direct ? CW_OK : decode_stored(src, h, mask, stored, (size_t)nbytes, buf, s);
+    if (rc == CW_OK && h->swap) {
         cw__byteswap(buf, src->chunk_nbytes, cw__dtype_part_size(src->dtype));
     }
 done:
@@ -359,20 +465,59 @@ h5_stream_open(cw_source_t *src, const int64_t *cidx, cw__cstream_t *cs,
         bool raw = e->size == src->chunk_nbytes && (e->mask & all) == all;
         bool blosc =
             h->nfilters == 1 && h->filters[0].id == BLOSC_FILTER_ID && !(e->mask & 1);
+        if (blosc && e->size > h->max_stored) {
+            /* Checked before a direct read allocates e->size bytes. */
+            rc = cw__error(CW_ECORRUPT, "implausible stored size %u", e->size);
+            goto done;
+        }
         if (raw || blosc) {
-            bool ok;
-            rc = cw__cstream_open_stored(cs, h->index.fd, h->index.base + e->addr,
-                                         e->size, blosc, &ok);
+            bool ok, direct = false;
+            uint64_t off = h->index.base + e->addr;
+            const unsigned char *mem = NULL;
+            if (go_direct(h, off, e->size)) {
+                rc = cw__dio_read(&h->dio, off, e->size, &cs->dio, &cs->dio_cap, &mem,
+                                  &direct);
+                if (rc < 0) {
+                    goto done;
+                }
+            }
+            rc =
+                cw__cstream_open_stored(cs, h->index.fd, off, e->size, mem, blosc, &ok);
             if (rc < 0) {
                 goto done;
             }
-            if (ok) {
+            if (ok || mem) {
                 CW_STAT_ADD(chunks_read, 1);
                 CW_STAT_ADD(chunks_lockfree, 1);
                 CW_STAT_ADD(bytes_read, e->size);
+                if (direct) {
+                    CW_STAT_ADD(chunks_direct, 1);
+                }
+                else {
+                    CW_STAT_ADD(chunks_buffered, 1);
+                }
+            }
+            if (ok) {
                 if (blosc) {
                     CW_STAT_ADD(chunks_decoded, 1);
                 }
+                return CW_OK;
+            }
+            if (mem) {
+                /* A frame for the whole-frame decoder: from the bytes read. */
+                rc = cw__reserve((void **)&cs->out, &cs->out_cap, src->chunk_nbytes);
+                if (rc == CW_OK) {
+                    rc = decode_stored(src, h, e->mask, mem, e->size, cs->out, s);
+                }
+                if (rc < 0) {
+                    goto done;
+                }
+                if (h->swap) {
+                    cw__byteswap(cs->out, src->chunk_nbytes,
+                                 cw__dtype_part_size(src->dtype));
+                }
+                cs->kind = CW__CS_WHOLE;
+                cs->swap = false;
                 return CW_OK;
             }
         }
@@ -406,7 +551,9 @@ h5_scratch_bytes(const cw_source_t *src)
             extra = 2 * (b < src->chunk_nbytes ? b : src->chunk_nbytes);
         }
     }
-    return h->native ? 2 * src->chunk_nbytes + 4096 + extra : 0;
+    /* (Stored bytes read with O_DIRECT take up to twice the alignment more
+     * in the stored-bytes buffer.) */
+    return h->native ? 2 * src->chunk_nbytes + 3 * 4096 + extra : 0;
 }
 
 static void
@@ -421,7 +568,7 @@ h5_destroy(cw_source_t *src)
         }
         cw__h5_unlock();
         if (h->indexed) {
-            cw__h5index_destroy(&h->index);
+            drop_index(h);
         }
         cw__free(h->path);
         cw__free(h->name);

@@ -49,6 +49,14 @@ typedef struct h5src {
     int64_t lookups;     /* chunks looked up in HDF5's index this file state */
     cw__h5index_t index; /* kept across runs while the file is unchanged */
     bool index_tried;    /* `file_id` says for which file state */
+    /* Direct reads (dio.c), opened with the index when a run asks for
+     * them and closed with it.  Set before `indexed` is published. */
+    cw__dio_t dio;
+    bool dio_open;
+    bool dio_big;               /* stored bytes above half of MemAvailable */
+    int dio_mode;               /* the direct_io of the run that began first */
+    uint64_t stored;            /* stored bytes of all chunks (from the index) */
+    _Atomic uint64_t run_bytes; /* stored bytes read since the runs began */
     struct stat file_id;
     /* Which dataset was opened: its object header's address and birth
      * time, and the file's device and inode.  A dataset replaced under the

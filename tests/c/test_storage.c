@@ -2,13 +2,14 @@
  * test_storage.c -- C tests of the chunkwise library, without Python.
  *
  * Sources: memory, generators and HDF5 (selections read, stores read
- * back, open and read errors, corrupt chunks).
+ * back, open and read errors, corrupt chunks); direct reads of a file.
  */
 #include <blosc.h>
 #include <fcntl.h>
 #include <hdf5.h>
 
 #include "runner.h"
+#include "storage_impl.h"
 
 /* Reference: element (i0,i1,i2) of a selection over a C-contiguous int32
  * 3-d array of shape sh. */
@@ -355,6 +356,79 @@ test_reshape_and_gather(void)
     cw_source_free(mem);
 }
 
+/* Direct reads (storage/dio.c) of a file in cw_tmpdir: the bytes asked for
+ * at any offset and length, a range past the end failing as a truncated
+ * file, the page-cache check, and the buffered fallback once a direct
+ * read fails with EINVAL. */
+static void
+test_direct_reads(void)
+{
+    char path[512];
+    path_in_tmp(path, sizeof(path), "dio.bin");
+    size_t n = 3 * 65536 + 123;
+    unsigned char *data = malloc(n);
+    ASSERT_TRUE(data != NULL);
+    for (size_t i = 0; i < n; i++) {
+        data[i] = (unsigned char)rng();
+    }
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_EQ(write(fd, data, n), (ssize_t)n);
+    ASSERT_EQ(fsync(fd), 0);
+    close(fd);
+    int bfd = open(path, O_RDONLY);
+    ASSERT_TRUE(bfd >= 0);
+    cw__dio_t d;
+    cw__dio_open(&d, path, bfd);
+    bool avail = cw__dio_available(&d);
+    printf("  (O_DIRECT on %s: %s, alignment %zu)\n", cw_tmpdir, avail ? "yes" : "no",
+           d.align);
+    void *buf = NULL;
+    size_t cap = 0;
+    const unsigned char *p;
+    bool direct;
+    const size_t cases[][2] = {{0, 4096},  {1, 1},     {4095, 2}, {777, 70000},
+                               {n - 5, 5}, {0, n},     {n, 0},    {65536, 65536},
+                               {n - 1, 1}, {513, 1023}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        size_t off = cases[k][0], len = cases[k][1];
+        ASSERT_OK(cw__dio_read(&d, off, len, &buf, &cap, &p, &direct));
+        ASSERT_EQ(direct, avail);
+        ASSERT_TRUE(len == 0 || memcmp(p, data + off, len) == 0);
+        if (direct) {
+            ASSERT_EQ(((uintptr_t)p - off % d.align) % d.align, 0);
+        }
+    }
+    /* Past the end: the error a buffered read gives. */
+    ASSERT_EQ(cw__dio_read(&d, n - 10, 20, &buf, &cap, &p, &direct), CW_EIO);
+    ASSERT_TRUE(strstr(cw_errmsg(), "file truncated") != NULL);
+    ASSERT_EQ(cw__dio_read(&d, n + 4096, 1, &buf, &cap, &p, &direct), CW_EIO);
+    /* The page cache: read in, then dropped. */
+    ASSERT_EQ(pread(bfd, data, n, 0), (ssize_t)n);
+    ASSERT_TRUE(cw__dio_resident(&d, 0, n));
+    ASSERT_TRUE(cw__dio_resident(&d, 5000, 10));
+    ASSERT_TRUE(!cw__dio_resident(&d, n, 4096));
+    ASSERT_EQ(posix_fadvise(bfd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    ASSERT_TRUE(!cw__dio_resident(&d, 0, n));
+    if (avail) {
+        /* An alignment the file system refuses: EINVAL, then buffered. */
+        d.align = 1;
+        ASSERT_OK(cw__dio_read(&d, 3, 5, &buf, &cap, &p, &direct));
+        ASSERT_TRUE(!direct);
+        ASSERT_TRUE(memcmp(p, data + 3, 5) == 0);
+        ASSERT_TRUE(!cw__dio_available(&d));
+        ASSERT_OK(cw__dio_read(&d, 4096, 4096, &buf, &cap, &p, &direct));
+        ASSERT_TRUE(!direct);
+        ASSERT_TRUE(memcmp(p, data + 4096, 4096) == 0);
+    }
+    cw__dio_close(&d);
+    ASSERT_EQ(d.fd, -1);
+    cw__free(buf);
+    close(bfd);
+    free(data);
+    unlink(path);
+}
+
 static const cw_test_t tests[] = {
     {"memory_source_selections", test_memory_source_selections, NULL},
     {"generators", test_generators, NULL},
@@ -362,6 +436,7 @@ static const cw_test_t tests[] = {
     {"errors", test_errors, "hdf5_roundtrip"},
     {"corrupt_chunk", test_corrupt_chunk, NULL},
     {"reshape_and_gather", test_reshape_and_gather, NULL},
+    {"direct_reads", test_direct_reads, NULL},
 };
 
 CW_TEST_MAIN(tests)

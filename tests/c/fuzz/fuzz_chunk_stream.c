@@ -10,7 +10,9 @@
  * bytes each, taken modulo what is left of the chunk); the rest is the stored chunk,
  * put at byte FUZZ_AT of a memory file as the index points into a real one.
  *
- * The stream is opened with cw__cstream_open_stored; when it takes the
+ * The stream is opened with cw__cstream_open_stored, reading the memory
+ * file, or (inputs of odd length) served from the stored bytes in memory,
+ * as after a read with O_DIRECT; when it takes the
  * chunk, the four ranges and then the whole chunk are read with
  * cw__cstream_get.  Any input gives CW_OK or an error status (never a
  * crash, a sanitizer report or a hang), and what reads succeed agree:
@@ -79,7 +81,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cs.name = "fuzz";
     cs.path = "fuzz.h5";
     bool ok = false;
-    if (cw__cstream_open_stored(&cs, fd, FUZZ_AT, len, blosc, &ok) != CW_OK || !ok) {
+    const uint8_t *mem = size % 2 ? stored : NULL;
+    if (cw__cstream_open_stored(&cs, fd, FUZZ_AT, len, mem, blosc, &ok) != CW_OK ||
+        !ok) {
         cw__cstream_free(&cs);
         return 0;
     }

@@ -257,3 +257,20 @@ def test_memory_limit_of_256_kb_holds_on_a_64_mb_file(tmp_path):
     """, limit)
     for k, v in r.items():
         assert v < limit + 8 * 2**20, r
+
+
+def test_budget_messages_of_python_checks_at_small_limits():
+    """Budget checks made in Python say small sizes as the engine does
+    (bytes or KiB, never "0.0 MiB")."""
+    x = cw.asarray(np.arange(1000) % 7, chunks=100)
+    with cw.config(memory_limit=4096):
+        with pytest.raises(cw.MemoryBudgetError,
+                           match=r"1000 bins take 8000 bytes, more than half of memory_limit "
+                                 r"\(4096 bytes\)"):
+            np.bincount(x, minlength=1000)
+    with cw.config(memory_limit=64 * 1024):
+        with pytest.raises(cw.MemoryBudgetError, match=r"78.1 KiB.*\(64.0 KiB\)"):
+            np.bincount(x, minlength=10000)
+    from chunkwise.config import size_text
+    assert [size_text(n) for n in (0, 10239, 10240, 2**20 - 1, 3 * 2**20)] == \
+        ["0 bytes", "10239 bytes", "10.0 KiB", "1024.0 KiB", "3.0 MiB"]

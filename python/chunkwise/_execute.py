@@ -29,7 +29,7 @@ from ._nodes import (DEFERRED, Accumulate, Arange, ArgReduce, Blocks, Full, Hdf5
                      Rechunk, Reduce, children)
 from ._nodes import leaf, postorder
 from ._plan import plan
-from .config import current
+from .config import current, size_text
 from .indexing import View
 from .progress import reporter
 
@@ -445,8 +445,8 @@ def _run_plan(p, cfg, outs):
             raise _core.MemoryBudgetError(
                 f"this expression is too long for one engine program and is "
                 f"computed in passes; an intermediate result of shape {n.shape} "
-                f"({nbytes / 2**20:.1f} MiB) would exceed memory_limit "
-                f"({cfg.memory_limit / 2**20:.1f} MiB): store part of it with "
+                f"({size_text(nbytes)}) would exceed memory_limit "
+                f"({size_text(cfg.memory_limit)}): store part of it with "
                 "to_hdf5() first")
     for ps in p.passes:
         _run_pass(ps, cfg, results, outs)
@@ -520,8 +520,8 @@ def bincount(index, weights, nbins, dtype, extremes=None) -> np.ndarray:
     cfg = current()
     if nbins * 8 > cfg.memory_limit // 2:
         raise _core.MemoryBudgetError(
-            f"bincount: {nbins} bins take {nbins * 8 / 2**20:.1f} MiB, more than half "
-            f"of memory_limit ({cfg.memory_limit / 2**20:.1f} MiB)")
+            f"bincount: {nbins} bins take {size_text(nbins * 8)}, more than half "
+            f"of memory_limit ({size_text(cfg.memory_limit)})")
     roots = [index] if weights is None else [index, weights]
     deferred = [n for n in postorder(roots, lambda n: () if isinstance(n, DEFERRED)
                                      else children(n))

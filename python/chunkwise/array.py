@@ -25,7 +25,7 @@ from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
 from ._nodes import NODES, Blocks, Hdf5, Lazy, Leaf, flatten, unflatten
-from .config import current
+from .config import current, size_text
 from .functions import HANDLED, FallbackWarning
 from .ufuncs import _WEAK, apply_ufunc
 
@@ -582,11 +582,11 @@ def _fallback(name, call, args, kwargs):
     if need > cfg.memory_limit:
         raise MemoryBudgetError(
             f"{name} has no lazy implementation and would materialise "
-            f"{need / 2**20:.1f} MiB of inputs, more than memory_limit "
-            f"({cfg.memory_limit / 2**20:.1f} MiB)")
+            f"{size_text(need)} of inputs, more than memory_limit "
+            f"({size_text(cfg.memory_limit)})")
     warnings.warn(f"{name}: no lazy implementation in chunkwise; materialising "
                   f"{len(arrays)} input{'s' if len(arrays) != 1 else ''} "
-                  f"({need / 2**20:.1f} MiB) and calling NumPy",
+                  f"({size_text(need)}) and calling NumPy",
                   FallbackWarning, stacklevel=_execute.user_stacklevel())
     result = _numpy_call(name, call, _materialise(args), _materialise(kwargs))
     return _wrap_numpy(result)

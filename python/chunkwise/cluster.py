@@ -47,7 +47,7 @@ from ._execute import (combine_partials, materialise, partial_count, partials, s
                        store as local_store, user_stacklevel)
 from ._nodes import DEFERRED, BlockCall, Blocks, Memory, children, leaf
 from ._rewrite import index_node
-from .config import config, current
+from .config import config, current, size_text
 from .interop import _outer_deferred, _substitute
 
 __all__ = ["compute", "store", "check_client"]
@@ -315,8 +315,8 @@ def store(node, target, client, memory_limit):
         if nbytes > memory_limit // 2:
             raise MemoryBudgetError(
                 f"a {type(node).__name__.lower()} result stored with scheduler= is "
-                f"computed whole: {nbytes / 2**20:.1f} MiB, more than half of "
-                f"memory_limit ({memory_limit / 2**20:.1f} MiB); store it without "
+                f"computed whole: {size_text(nbytes)}, more than half of "
+                f"memory_limit ({size_text(memory_limit)}); store it without "
                 "scheduler=")
         value = _value(node, client, {})
         t = dataclasses.replace(target, chunks=_store_chunks(node, target))

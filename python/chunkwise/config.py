@@ -28,7 +28,7 @@ import weakref
 
 from . import _core
 
-__all__ = ["Config", "config", "current", "get_config", "parse_bytes"]
+__all__ = ["Config", "config", "current", "get_config", "parse_bytes", "size_text"]
 
 _UNITS = {
     "": 1, "b": 1,
@@ -41,6 +41,17 @@ _UNITS = {
 # The C engine has a default of its own (engine/budget.c) for C callers;
 # Python always passes this value explicitly.
 DEFAULT_MEMORY_LIMIT = 2**30
+
+
+def size_text(n) -> str:
+    """``n`` bytes for a message, as the engine writes them
+    (engine/budget.c): MiB, or KiB and bytes for small sizes, so that a
+    message never reads "needs 0.0 MiB"."""
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MiB"
+    if n >= 10240:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n:.0f} bytes"
 
 
 def parse_bytes(value) -> int:

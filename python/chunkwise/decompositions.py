@@ -39,7 +39,7 @@ from ._core import MemoryBudgetError
 from ._execute import materialise
 from .array import Array
 from .blocks import map_blocks
-from .config import current
+from .config import current, size_text
 from .creation import asarray
 from .functions import implements
 from .rechunk import rechunk
@@ -49,10 +49,6 @@ __all__ = []
 _OUT_OF_CORE = ("out of core, chunkwise factors 2-d arrays with rows out of core and "
                 "columns in memory: qr (mode 'reduced' or 'r'), svd (full_matrices=False), "
                 "svdvals, lstsq, matrix_rank and cond")
-
-
-def _mib(n):
-    return f"{n / 2**20:.1f} MiB"
 
 
 def _wrap(r):
@@ -81,8 +77,8 @@ def _in_memory(name, func, args, kwargs, extra=0):
     if need > limit // 2:
         shapes = ", ".join(f"{a.shape} {a.dtype}" for a in arrays)
         raise MemoryBudgetError(
-            f"{name} needs its whole input in memory ({shapes}: {_mib(need)} with the "
-            f"result), more than half of memory_limit ({_mib(limit)}); {_OUT_OF_CORE}")
+            f"{name} needs its whole input in memory ({shapes}: {size_text(need)} with the "
+            f"result), more than half of memory_limit ({size_text(limit)}); {_OUT_OF_CORE}")
     args = [np.asarray(a) if isinstance(a, Array) else a for a in args]
     kwargs = {k: np.asarray(v) if isinstance(v, Array) else v for k, v in kwargs.items()}
     return _wrap(func(*args, **kwargs))
@@ -121,8 +117,8 @@ def _row_blocks(x, n, name):
     if cap < n:
         raise MemoryBudgetError(
             f"{name} of a {x.shape} {x.dtype} array: blocks of {n} whole rows take "
-            f"{_mib(n * n * isz)}, more than a sixteenth of memory_limit ({_mib(limit)}); "
-            "the columns must fit in memory many times over")
+            f"{size_text(n * n * isz)}, more than a sixteenth of memory_limit "
+            f"({size_text(limit)}); the columns must fit in memory many times over")
     have = x.chunks[0]
     c = max(n, min(have[0], cap))
     c = min(c, m)
@@ -132,8 +128,8 @@ def _row_blocks(x, n, name):
     if nb * n * n * isz > limit // 4:
         raise MemoryBudgetError(
             f"{name} of a {x.shape} {x.dtype} array: the stacked R factors of its "
-            f"{nb} row blocks take {_mib(nb * n * n * isz)}, more than a quarter of "
-            f"memory_limit ({_mib(limit)}); raise memory_limit")
+            f"{nb} row blocks take {size_text(nb * n * n * isz)}, more than a quarter of "
+            f"memory_limit ({size_text(limit)}); raise memory_limit")
     if have[0] != c or len(x.chunks[1]) > 1:     # chunks are regular: the rest follow
         x = rechunk(x, {0: c, 1: -1})
     return x, nb

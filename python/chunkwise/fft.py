@@ -24,7 +24,7 @@ from ._core import MemoryBudgetError
 from ._coerce import Fallback
 from .array import Array
 from .blocks import map_blocks
-from .config import current
+from .config import current, size_text
 from .functions import implements
 from .rechunk import rechunk
 
@@ -45,8 +45,8 @@ def _one(func, a, n, axis, norm, out):
     if need > limit:
         raise MemoryBudgetError(
             f"{name} along axis {axis} needs blocks that hold the axis whole: "
-            f"{need / 2**20:.1f} MiB each with chunks {x.chunksize}, more than "
-            f"memory_limit ({limit / 2**20:.1f} MiB); rechunk the other axes smaller "
+            f"{size_text(need)} each with chunks {x.chunksize}, more than "
+            f"memory_limit ({size_text(limit)}); rechunk the other axes smaller "
             f"(a.rechunk({{{axis}: -1, ...}})) or raise memory_limit")
     chunks = tuple((probe.shape[0],) if k == axis else c for k, c in enumerate(x.chunks))
 

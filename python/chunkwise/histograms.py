@@ -38,6 +38,7 @@ from ._dtypes import SUPPORTED
 from ._execute import bincount as _count, compute, materialise, user_stacklevel
 from ._nodes import Cast, Const, Full, Op, Select, leaf
 from ._rewrite import index_node
+from .config import current
 from .functions import implements
 from .reductions import reduce
 from .ufuncs import apply_ufunc
@@ -330,7 +331,9 @@ def _np_bincount(x, weights=None, minlength=0):
     acc = _I64 if w is None else np.dtype(np.float64)
     # One pass counts into a first guess of bins and finds the extremes on
     # the way; a second one only when an index lies beyond the guess.
-    guess = max(minlength, _GUESS)
+    # (No larger than half the budget holds, so that a budget error names
+    # the bins asked for, not the guess.)
+    guess = max(minlength, min(_GUESS, current().memory_limit // 16))
     ext = np.empty(2, np.int64)
     n = _count(idx, wt, guess, acc, ext)
     lo, hi = int(ext[0]), int(ext[1])

@@ -33,7 +33,7 @@ from ._core import MemoryBudgetError
 from ._execute import materialise
 from ._nodes import DEFERRED, NODES, Leaf, Memory, ResultView, SourceSpec
 from ._rewrite import index_node, transpose_node
-from .config import current
+from .config import current, size_text
 
 __all__ = ["to_dask", "from_dask", "is_dask_collection", "dlpack", "DLPACK_CPU"]
 
@@ -160,8 +160,8 @@ def from_dask(obj, chunks=None):
     nbytes = math.prod(int(n) for n in shape) * np.dtype(obj.dtype).itemsize
     if nbytes > limit:
         raise MemoryBudgetError(
-            f"the dask array needs {nbytes / 2**20:.1f} MiB in memory, more than "
-            f"memory_limit ({limit / 2**20:.1f} MiB): store it to HDF5 "
+            f"the dask array needs {size_text(nbytes)} in memory, more than "
+            f"memory_limit ({size_text(limit)}): store it to HDF5 "
             "(dask.array.to_hdf5) and cw.open the file instead")
     if chunks is None and getattr(obj, "chunksize", None) is not None:
         chunks = tuple(max(int(c), 1) for c in obj.chunksize)

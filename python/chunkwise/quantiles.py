@@ -43,7 +43,7 @@ from ._execute import bincount as _count, compute, materialise
 from ._nodes import Cast
 from .array import wrap
 from .blocks import map_blocks
-from .config import current
+from .config import current, size_text
 from .functions import implements
 from .histograms import searchsorted
 from .rechunk import rechunk
@@ -330,11 +330,11 @@ def _along(func, node, qa, axes, method, keepdims, kind, rdtype):
     cfg = current()
     if not _fits(whole):
         raise MemoryBudgetError(
-            f"numpy.{func.__name__}: the reduced axes {axes} hold {whole / 2**20:.1f} MiB "
+            f"numpy.{func.__name__}: the reduced axes {axes} hold {size_text(whole)} "
             f"per output element, more than a quarter of memory_limit per thread "
-            f"({cfg.memory_limit / 2**20:.1f} MiB over {cfg.threads} threads); use "
+            f"({size_text(cfg.memory_limit)} over {cfg.threads} threads); use "
             f"axis=None (computed by selection passes) or raise memory_limit to at least "
-            f"{4 * whole * cfg.threads / 2**20:.0f} MiB")
+            f"{size_text(4 * whole * cfg.threads)}")
     limit = max(whole, cfg.memory_limit // (4 * max(1, cfg.threads)))
     chunks = {d: (-1 if d in axes else "auto") for d in range(x.ndim)}
     xr = rechunk(x, chunks, block_size_limit=limit)
@@ -406,9 +406,9 @@ def _partition(func, a, kth, axis, kind, order):
         nbytes = math.prod(shape) * max(dtype.itemsize, 8)
         if nbytes * 2 > current().memory_limit:
             raise MemoryBudgetError(
-                f"numpy.{func.__name__} with axis=None sorts all {nbytes / 2**20:.1f} MiB "
+                f"numpy.{func.__name__} with axis=None sorts all {size_text(nbytes)} "
                 f"in memory, more than half of memory_limit "
-                f"({current().memory_limit / 2**20:.1f} MiB); partition along an axis")
+                f"({size_text(current().memory_limit)}); partition along an axis")
         return array_leaf(func(materialise(node).ravel(), kth, kind=kind))
     ax = np.lib.array_utils.normalize_axis_index(axis, len(shape))
     # NumPy checks kth and gives the dtype on one row of the axis.

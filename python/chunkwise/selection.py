@@ -28,7 +28,7 @@ from ._core import MemoryBudgetError
 from ._execute import materialise
 from ._nodes import Cast, Full, Gather, Lazy, Leaf, Reshape, leaf
 from ._rewrite import index_node
-from .config import current
+from .config import current, size_text
 from .functions import HANDLED, implements, transpose
 from .reductions import reduce
 
@@ -124,8 +124,8 @@ def _computed(x, what):
     nbytes = math.prod(node.shape) * node.dtype.itemsize
     if nbytes > limit:
         raise MemoryBudgetError(
-            f"a lazy {what} of {nbytes / 2**20:.1f} MiB is larger than memory_limit "
-            f"({limit / 2**20:.1f} MiB)")
+            f"a lazy {what} of {size_text(nbytes)} is larger than memory_limit "
+            f"({size_text(limit)})")
     return materialise(node)
 
 
@@ -145,8 +145,8 @@ def _lazy_nonzero(node):
     need = count * 8 * (k + 1)
     if need > limit:
         raise MemoryBudgetError(
-            f"a boolean mask selecting {count} elements needs {need / 2**20:.1f} MiB of "
-            f"indices, more than memory_limit ({limit / 2**20:.1f} MiB)")
+            f"a boolean mask selecting {count} elements needs {size_text(need)} of "
+            f"indices, more than memory_limit ({size_text(limit)})")
     if count == 0:
         return tuple(np.zeros(0, np.intp) for _ in range(k))
     if need + size <= limit:

@@ -18,7 +18,7 @@ from ._coerce import lazy_node
 from ._core import MemoryBudgetError
 from ._execute import materialise
 from .array import wrap
-from .config import get_config
+from .config import get_config, size_text
 from .functions import implements
 
 __all__ = []
@@ -34,7 +34,7 @@ def _whole(x, what):
     if a.nbytes > limit:
         raise MemoryBudgetError(
             f"{what} with assume_unique=True works on the whole input: "
-            f"{a.nbytes / 2**20:.1f} MiB is more than memory_limit ({limit / 2**20:.1f} MiB)")
+            f"{size_text(a.nbytes)} is more than memory_limit ({size_text(limit)})")
     return np.ravel(materialise(node))
 
 

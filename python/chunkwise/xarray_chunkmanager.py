@@ -19,7 +19,7 @@ from xarray.namedarray.parallelcompat import ChunkManagerEntrypoint
 from ._core import MemoryBudgetError
 from . import blocks as _blocks
 from .array import Array
-from .config import current
+from .config import current, size_text
 from .creation import asarray, open as cw_open
 from .rechunk import rechunk as _rechunk
 
@@ -147,8 +147,8 @@ class ChunkwiseManager(ChunkManagerEntrypoint):
         if nbytes > limit:
             raise MemoryBudgetError(
                 f"reading this {shape} {np.dtype(data.dtype)} variable needs "
-                f"{nbytes / 2**20:.1f} MiB, more than memory_limit "
-                f"({limit / 2**20:.1f} MiB); chunkwise opens only plain HDF5 "
+                f"{size_text(nbytes)}, more than memory_limit "
+                f"({size_text(limit)}); chunkwise opens only plain HDF5 "
                 "variables (engine='h5netcdf', no CF decoding) lazily")
         return asarray(np.asarray(data), chunks=regular)
 

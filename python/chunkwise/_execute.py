@@ -458,12 +458,14 @@ def compute(nodes) -> list:
     return out
 
 
-def store(node, target: StoreTarget) -> Leaf:
+def store(node, target: StoreTarget, stage=True) -> Leaf:
     """Stream ``node`` into a new HDF5 dataset; returns a Leaf over it.
     Chunks other than the node's are written from a rechunked node (staged
-    when that needs it)."""
+    when that needs it; with ``stage=False`` each new chunk is read from
+    the node's region directly, for a stored node whose chunks each cover
+    whole new chunks: each thread's last decoded chunk is kept)."""
     chunks = tuple(target.chunks)
-    if chunks and all(chunks) and not isinstance(node, DEFERRED) \
+    if stage and chunks and all(chunks) and not isinstance(node, DEFERRED) \
             and _needs_staging(Rechunk(node, chunks), current()):
         node = leaf(Rechunk(node, chunks))
     run(plan((), store=node, target=target))

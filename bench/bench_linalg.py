@@ -1,7 +1,8 @@
-"""np.cov of a tall HDF5 dataset and np.einsum("ij,ij->i") stored to HDF5:
-chunkwise against dask.array over h5py (da.cov, da.einsum), timed side by
-side in one run; median of several runs, the ratio, and the peak RSS of
-each in a fresh subprocess.
+"""np.cov of a tall HDF5 dataset, np.einsum("ij,ij->i") stored to HDF5, and
+the tall-and-skinny QR and SVD (Q, U stored to HDF5): chunkwise against
+dask.array over h5py (da.cov, da.einsum, da.linalg.qr and da.linalg.svd,
+dask's TSQR), timed side by side in one run; median of several runs, the
+ratio, and the peak RSS of each in a fresh subprocess.
 
     .venv/bin/python bench/bench_linalg.py [--rows N] [--runs K]
 
@@ -24,7 +25,7 @@ CHUNK = 8192
 THREADS = 2
 
 CHILD = r"""
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 import h5py
 import hdf5plugin  # the Blosc filter for h5py
@@ -40,12 +41,20 @@ path, tool, op, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]
 cw.config(threads=threads, memory_limit=64 * 2**20)
 dask.config.set(scheduler="threads", num_workers=threads)
 out = f"{path}.{tool}.{op}.out.h5"
+if os.path.exists(out):
+    os.remove(out)
 reset()
 t = time.perf_counter()
 if tool == "chunkwise":
     x = cw.open(path, "/x")
     if op == "cov":
         r = np.cov(x, rowvar=False).compute()
+    elif op == "qr":
+        q, r = np.linalg.qr(x)
+        q.to_hdf5(out, "/q", overwrite=True)
+    elif op == "svd":
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        u.to_hdf5(out, "/u", overwrite=True)
     else:
         np.einsum("ij,ij->i", x, x).to_hdf5(out, "/y", overwrite=True)
 else:
@@ -53,9 +62,18 @@ else:
     x = da.from_array(f["x"], chunks=(%d, %d))
     if op == "cov":
         r = da.cov(x, rowvar=False).compute()
+    elif op == "qr":
+        q, r = da.linalg.qr(x)
+        da.to_hdf5(out, {"/q": q, "/r": r})
+    elif op == "svd":
+        u, s, vh = da.linalg.svd(x)
+        da.to_hdf5(out, {"/u": u, "/s": s, "/vh": vh})
     else:
         da.einsum("ij,ij->i", x, x).to_hdf5(out, "/y")
-print(json.dumps({"s": time.perf_counter() - t, "peak": peak()}))
+s, p = time.perf_counter() - t, peak()
+if os.path.exists(out):
+    os.remove(out)      # the stored results are not kept
+print(json.dumps({"s": s, "peak": p}))
 """ % (CHUNK, COLS)
 
 
@@ -90,7 +108,8 @@ def main():
     print(f"{'operation':<22}{'chunkwise s':>12}{'dask s':>10}{'ratio':>8}"
           f"{'cw peak MiB':>13}{'dask peak MiB':>15}")
     print("(peak: the process's VmHWM, imports included)")
-    for op, label in (("cov", "np.cov(rowvar=False)"), ("einsum", "einsum ij,ij->i h5")):
+    for op, label in (("cov", "np.cov(rowvar=False)"), ("einsum", "einsum ij,ij->i h5"),
+                      ("qr", "linalg.qr, Q to h5"), ("svd", "linalg.svd, U to h5")):
         res = {"chunkwise": [], "dask": []}
         for _ in range(args.runs):
             for tool in res:            # side by side, alternating

@@ -48,6 +48,12 @@ cw_fp_flags(void)
     return last_fpflags;
 }
 
+void
+cw_fp_flags_clear(void)
+{
+    last_fpflags = 0;
+}
+
 typedef struct run {
     _Atomic int status;
     _Atomic int fpflags;

@@ -133,6 +133,12 @@ typedef struct cw_config {
  */
 CW_API int cw_fp_flags(void);
 
+/**
+ * @brief Clear this thread's cw_fp_flags: a call that then runs no task (an
+ *        empty array) reports no conditions rather than an earlier run's.
+ */
+CW_API void cw_fp_flags_clear(void);
+
 /** @brief Number of cores the engine uses when threads <= 0. */
 CW_API int cw_default_threads(void);
 

@@ -302,23 +302,22 @@ gather_piece(cw_source_t *src, const int64_t *start, const int64_t *step,
     return rc;
 }
 
-/* A region in pieces of at most a chunk's elements: the index tables of
+/* A region in pieces of cw__piece_elems elements: the index tables of
  * a piece are what gather_scratch counts. */
 static int
 gather_read(cw_source_t *src, const int64_t *start, const int64_t *step,
             const int64_t *count, char *dst, const int64_t *strides,
             cw__io_scratch_t *s)
 {
-    int64_t elems = (int64_t)(src->chunk_nbytes / src->itemsize);
-    return cw__region_in_pieces(src, start, step, count, dst, strides, s, elems,
-                                gather_piece);
+    return cw__region_in_pieces(src, start, step, count, dst, strides, s,
+                                cw__piece_elems(src), gather_piece);
 }
 
 static size_t
 gather_scratch(const cw_source_t *src)
 {
     const gather_t *g = src->impl;
-    int64_t elems = (int64_t)(src->chunk_nbytes / src->itemsize);
+    int64_t elems = cw__piece_elems(src);
     return cw__source_working_set(g->in) + g->in->chunk_nbytes +
            (size_t)elems * 4 * sizeof(int64_t);
 }

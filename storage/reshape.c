@@ -44,23 +44,22 @@ reshape_piece(cw_source_t *src, const int64_t *start, const int64_t *step,
     return rc;
 }
 
-/* A region in pieces of at most a chunk's elements: the index tables of
+/* A region in pieces of cw__piece_elems elements: the index tables of
  * a piece are what reshape_scratch counts. */
 static int
 reshape_read(cw_source_t *src, const int64_t *start, const int64_t *step,
              const int64_t *count, char *dst, const int64_t *strides,
              cw__io_scratch_t *s)
 {
-    int64_t elems = (int64_t)(src->chunk_nbytes / src->itemsize);
-    return cw__region_in_pieces(src, start, step, count, dst, strides, s, elems,
-                                reshape_piece);
+    return cw__region_in_pieces(src, start, step, count, dst, strides, s,
+                                cw__piece_elems(src), reshape_piece);
 }
 
 static size_t
 reshape_scratch(const cw_source_t *src)
 {
     const reshape_t *r = src->impl;
-    int64_t elems = (int64_t)(src->chunk_nbytes / src->itemsize);
+    int64_t elems = cw__piece_elems(src);
     return cw__source_working_set(r->in) + r->in->chunk_nbytes +
            (size_t)elems * 4 * sizeof(int64_t);
 }

@@ -207,6 +207,18 @@ typedef int (*cw__region_fn)(cw_source_t *src, const int64_t *start,
 int cw__region_in_pieces(cw_source_t *src, const int64_t *start, const int64_t *step,
                          const int64_t *count, char *dst, const int64_t *strides,
                          cw__io_scratch_t *s, int64_t max_elems, cw__region_fn piece);
+/* The elements of one piece of a gather or reshape region: a chunk's
+ * elements, but no more than make index tables (four int64 per element)
+ * of four times the chunk's bytes, as for 8-byte items; so a bool or int8
+ * reshape lists 32 bytes per element of a piece, not per byte of a chunk. */
+static inline int64_t
+cw__piece_elems(const cw_source_t *src)
+{
+    int64_t elems = (int64_t)(src->chunk_nbytes / src->itemsize);
+    int64_t cap = (int64_t)(src->chunk_nbytes / sizeof(int64_t));
+    cap = cap < 4096 ? 4096 : cap;
+    return elems < cap ? elems : cap;
+}
 /* For a region of `src`: the C-order flat index of each element over
  * src's shape and its byte offset in dst (owned arrays of *n entries,
  * free with cw__free). */

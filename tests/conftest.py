@@ -17,11 +17,13 @@ def pytest_report_header(config):
 
 @pytest.fixture(autouse=True)
 def _sanitized_extension_in_use():
-    """Under tests/sanitize.sh the sanitized extension must be the one
-    imported, not the regular build."""
-    if os.environ.get("CHUNKWISE_SANITIZE"):
+    """Under tests/sanitize.sh (CHUNKWISE_SANITIZE=1: build-asan) and
+    tests/tsan.sh (CHUNKWISE_SANITIZE=<its build folder>) the sanitized
+    extension must be the one imported, not the regular build."""
+    build = os.environ.get("CHUNKWISE_SANITIZE")
+    if build:
         from chunkwise import _core
-        assert "build-asan" in _core.__file__, _core.__file__
+        assert ("build-asan" if build == "1" else build) in _core.__file__, _core.__file__
 
 
 # ------------------------------------------------- ufunc tests: threads, inputs

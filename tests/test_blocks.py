@@ -414,3 +414,42 @@ def test_apply_along_axis_3d_with_args():
     a = cw.asarray(x, chunks=(2, 4, 3))
     got = cw.apply_along_axis(np.percentile, 1, a, 30).compute()
     np.testing.assert_allclose(got, np.apply_along_axis(np.percentile, 1, x, 30))
+
+
+# ------------------------------------- floating-point flags of block functions
+
+def _warnings_of(func):
+    import warnings
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        r = func()
+    return r, [str(i.message) for i in w if issubclass(i.category, RuntimeWarning)]
+
+
+def test_block_function_flags_follow_the_callers_errstate():
+    """NumPy inside a block function reports its own floating-point flags
+    under the caller's np.errstate; they do not come back as chunkwise's
+    warning, and chunkwise's own kernels still warn."""
+    x = np.arange(100.0) % 5          # zeros: log gives -inf, divide by zero
+    a = cw.asarray(x, chunks=10)
+    with np.errstate(all="ignore"):
+        want = np.log(x)
+    with np.errstate(divide="ignore"):
+        r, msgs = _warnings_of(lambda: cw.map_blocks(lambda b: np.log(b), a).compute())
+    np.testing.assert_array_equal(r, want)
+    assert msgs == []
+    r, msgs = _warnings_of(lambda: cw.map_blocks(lambda b: np.log(b), a).compute())
+    assert msgs and all("encountered in log" in m for m in msgs), msgs
+    with np.errstate(divide="raise"):
+        with pytest.raises(FloatingPointError):
+            cw.map_blocks(lambda b: np.log(b), a).compute()
+    r, msgs = _warnings_of(lambda: np.log(a).compute())
+    np.testing.assert_array_equal(r, want)
+    assert msgs == ["divide by zero encountered in chunkwise computation"]
+    # chunkwise's kernel and a quiet block function in one pass: the
+    # kernel's flags survive NumPy clearing them inside the function.
+    r, msgs = _warnings_of(
+        lambda: (np.log(a) + cw.map_blocks(lambda b: np.sqrt(b + 1), a)).compute())
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(r, np.log(x) + np.sqrt(x + 1))
+    assert msgs == ["divide by zero encountered in chunkwise computation"]

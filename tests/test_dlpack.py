@@ -93,3 +93,27 @@ def test_torch_takes_chunkwise_arrays(h5):
     t = torch.as_tensor(cw.asarray(m))
     m[1] = -1
     assert t[1].item() == -1.0          # shares the in-memory source
+
+
+def test_torch_tensors_in():
+    """torch tensors become chunkwise arrays through DLPack, without a copy
+    of a contiguous CPU tensor; dtypes chunkwise has no type for are a
+    TypeError naming them."""
+    torch = pytest.importorskip("torch")
+    for dt in (torch.float32, torch.float64, torch.int16, torch.uint8, torch.bool,
+               torch.complex64):
+        t = (torch.arange(24) % 5).to(dt).reshape(4, 6)
+        x = cw.asarray(t, chunks=(3, 4))
+        assert isinstance(x, cw.Array)
+        e = t.numpy()
+        r = (x * 2).compute()
+        np.testing.assert_array_equal(r, e * 2, strict=True)
+    t = torch.arange(8, dtype=torch.float64)
+    x = cw.asarray(t)
+    t[2] = 100.0
+    assert float(x[2]) == 100.0         # viewed, not copied
+    np.testing.assert_array_equal(cw.asarray(t.reshape(2, 4).T).compute(),
+                                  t.reshape(2, 4).T.numpy())     # strided
+    for dt, name in ((torch.bfloat16, "bfloat16"), (torch.float8_e5m2, "float8_e5m2")):
+        with pytest.raises(TypeError, match=name):
+            cw.asarray(torch.zeros(3, dtype=dt))

@@ -282,3 +282,83 @@ def test_reads_while_another_process_truncates_and_restores(tmp_path):
         p.wait(timeout=60)
     np.testing.assert_array_equal(cw.open(src, "x").compute(), x)
     assert results["ok"] + results["error"] > 0
+
+
+# ------------------------------------------------ kills during a staged rechunk
+# A store whose chunks are columns of a dataset stored in rows: the run
+# first stages the rows through a temporary HDF5 dataset in
+# $TMPDIR/chunkwise-rechunk-<pid>-*/ (rechunk.py), then writes the final
+# dataset from it. About 0.3 s of staging and 0.5 s of writing here.
+_RECHUNK_STORE = """
+import sys, numpy as np, chunkwise as cw
+from chunkwise import _execute
+from chunkwise.config import current
+src, out = sys.argv[1], sys.argv[2]
+a = np.sin(np.sqrt(cw.open(src, "x")))
+with cw.config(threads=1, memory_limit="8MiB"):
+    assert _execute._needs_staging(cw.rechunk(a, (3000, 20))._node.spec, current())
+    print("start", flush=True)
+    a.to_hdf5(out, "r", chunks=(3000, 20), compression="zstd", level=9, overwrite=True)
+print("done", flush=True)
+"""
+
+# CW_FAULT_RUNS=N: N kills of each kind instead of CI's few.
+_KILL_RUNS = int(os.environ.get("CW_FAULT_RUNS", "3"))
+
+
+@pytest.fixture(scope="module")
+def row_source(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rk")
+    x = np.arange(3000 * 3000, dtype="f8").reshape(3000, 3000)
+    with h5py.File(d / "src.h5", "w") as f:
+        f.create_dataset("x", data=x, chunks=(20, 3000))
+    return d / "src.h5", np.sin(np.sqrt(x))
+
+
+def _staging_folders(tmp):
+    return [f for f in os.listdir(tmp) if f.startswith("chunkwise-rechunk-")]
+
+
+@pytest.mark.parametrize("sig,existing", [(signal.SIGKILL, False), (signal.SIGKILL, True),
+                                          (signal.SIGINT, True)],
+                         ids=["sigkill-new-file", "sigkill-existing-file", "sigint"])
+def test_kills_during_a_staged_rechunk(tmp_path, row_source, sig, existing):
+    src, want = row_source
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    out = tmp_path / "out.h5"
+    keep = np.arange(7.0)
+    rng = random.Random(int(sig) * 10 + existing)
+    for run in range(_KILL_RUNS):
+        if existing and not out.exists():
+            with h5py.File(out, "w") as f:
+                f.create_dataset("keep", data=keep)
+        p = subprocess.Popen([sys.executable, "-c", _RECHUNK_STORE, str(src), str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert p.stdout.readline().strip() == "start", p.stderr.read()
+        time.sleep(rng.uniform(0.0, 1.0))
+        p.send_signal(sig)
+        so, err = p.communicate(timeout=120)
+        if sig == signal.SIGINT:
+            assert p.returncode == 0 and "done" in so or "KeyboardInterrupt" in err, err
+            # Ctrl-C cleans up at once: the staging folder and the temporary.
+            assert _staging_folders(tmp) == []
+            assert _temporaries(tmp_path) == []
+        if out.exists():
+            with h5py.File(out, "r") as f:       # h5py reads the file
+                if "r" in f:                     # all of the data, or nothing
+                    np.testing.assert_array_equal(f["r"][...], want)
+                if existing:
+                    np.testing.assert_array_equal(f["keep"][...], keep)
+        elif existing:
+            pytest.fail("the existing file disappeared")
+    # The next store (in a process of its own, with the same $TMPDIR)
+    # removes what killed ones left: staging folders and temporaries.
+    subprocess.run([sys.executable, "-c", "import sys, numpy as np, chunkwise as cw; "
+                    "cw.asarray(np.ones(4)).to_hdf5(sys.argv[1], 'small', overwrite=True)",
+                    str(out)], env=env, check=True, timeout=120)
+    assert _staging_folders(tmp) == []
+    assert _temporaries(tmp_path) == []
+    assert [m for m in _members(out) if m.startswith(".chunkwise-tmp-")] == []
+    np.testing.assert_array_equal(cw.open(out, "small").compute(), np.ones(4))

@@ -9,24 +9,13 @@ import numpy as np
 import pytest
 
 import chunkwise as cw
+from data_helpers import lazy, random_data
 
 RNG = np.random.default_rng(3)
 
 
 def _data(shape, dtype):
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":
-        return RNG.integers(0, 2, shape).astype(bool)
-    if dtype.kind in "iu":
-        return RNG.integers(-5, 6, shape).astype(dtype)
-    x = RNG.standard_normal(shape)
-    if dtype.kind == "c":
-        x = x + 1j * RNG.standard_normal(shape)
-    return x.astype(dtype)
-
-
-def lazy(x):
-    return cw.asarray(x, chunks=tuple(max(1, (n + 1) // 2) for n in x.shape))
+    return random_data(RNG, shape, dtype)
 
 
 def same(got, want):

@@ -17,9 +17,9 @@ ORDER = ["_dtypes", "indexing", "config", "progress", "_nodes", "_coerce", "_rew
          "ufuncs", "reductions", "functions", "views", "_twoouts", "_html", "_compile", "_plan",
          "_execute", "selection", "complexes", "interop", "cluster", "histograms", "array", "methods",
          "hdf5meta", "creation", "windows", "blocks", "rechunk", "quantiles", "extsort",
-         "sorting", "unique",
-         "special", "neighbours", "einsum", "linalg", "fft", "group", "array_api_ext", "array_api",
-         "__init__", "xarray_chunkmanager", "cli", "__main__"]
+         "sorting", "unique", "setops", "special", "neighbours", "einsum", "decompositions",
+         "linalg", "linalg_names", "fft", "group", "array_api_ext", "array_api", "__init__",
+         "xarray_chunkmanager", "cli", "__main__"]
 
 
 def _modules():

@@ -14,24 +14,13 @@ import numpy as np
 import pytest
 
 import chunkwise as cw
+from data_helpers import lazy, random_data
 
 RNG = np.random.default_rng(11)
 
 
 def _data(shape, dtype):
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":
-        return RNG.integers(0, 2, shape).astype(bool)
-    if dtype.kind in "iu":
-        return RNG.integers(-5, 6, shape).astype(dtype)
-    x = RNG.standard_normal(shape)
-    if dtype.kind == "c":
-        x = x + 1j * RNG.standard_normal(shape)
-    return x.astype(dtype)
-
-
-def lazy(x):
-    return cw.asarray(x, chunks=tuple(max(1, (n + 1) // 2) for n in x.shape))
+    return random_data(RNG, shape, dtype)
 
 
 def check(got, want):
@@ -93,9 +82,12 @@ def test_lazy_and_fallbacks():
     with warnings.catch_warnings():
         warnings.simplefilter("error", cw.FallbackWarning)
         assert isinstance(np.linalg.norm(lazy(x), np.inf, axis=0), cw.Array)
-    with pytest.warns(cw.FallbackWarning):
-        r = np.linalg.norm(lazy(x), "nuc")
+        r = np.linalg.norm(lazy(x), "nuc")          # singular values by TSQR
     np.testing.assert_allclose(np.asarray(r), np.linalg.norm(x, "nuc"), rtol=1e-12)
+    s = _data((3, 5, 4), "float64")
+    with pytest.warns(cw.FallbackWarning):
+        r = np.linalg.norm(lazy(s), 2, axis=(1, 2))
+    np.testing.assert_allclose(np.asarray(r), np.linalg.norm(s, 2, axis=(1, 2)), rtol=1e-12)
 
 
 def test_norm_errors():
@@ -135,9 +127,8 @@ def test_cov(dtype, kw):
     check_near(np.cov(lazy(m), m[:2] if kw.get("rowvar", True) else m[:, :2], **kw),
                np.cov(m, m[:2] if kw.get("rowvar", True) else m[:, :2], **kw))
     check_near(np.cov(lazy(x[0]), **kw), np.cov(x[0], **kw))
-    if dtype != "complex128":
-        r = kw.get("rowvar", True)
-        check_near(np.corrcoef(lazy(m), rowvar=r), np.corrcoef(m, rowvar=r))
+    r = kw.get("rowvar", True)
+    check_near(np.corrcoef(lazy(m), rowvar=r), np.corrcoef(m, rowvar=r))
 
 
 def test_cov_hdf5_and_errors(tmp_path):
@@ -155,7 +146,8 @@ def test_cov_hdf5_and_errors(tmp_path):
         np.cov(a, ddof=1.5)
     with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
         np.cov(lazy(x[:1, 0]))
-    with pytest.warns(cw.FallbackWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
         r = np.cov(a, rowvar=False, fweights=np.arange(300) % 3)
     check_near(r, np.cov(x, rowvar=False, fweights=np.arange(300) % 3))
 
@@ -184,3 +176,79 @@ def test_cov_of_tall_hdf5_holds_budget(tmp_path):
     """, limit, timeout=600)
     assert r["ok"], r
     assert r["peak"] - r["base"] < limit + 24 * 2**20, r
+
+
+FW = RNG.integers(0, 4, 37)
+AW = RNG.random(37)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "float32", "float64", "complex128"])
+@pytest.mark.parametrize("kw", [dict(fweights=FW), dict(aweights=AW),
+                                dict(fweights=FW, aweights=AW),
+                                dict(fweights=FW, aweights=AW, ddof=0),
+                                dict(aweights=AW, bias=True), dict(fweights=FW, ddof=3),
+                                dict(aweights=AW, rowvar=False), dict(fweights=FW, dtype="f4")])
+def test_cov_weights(dtype, kw):
+    x = _data((4, 37), dtype)
+    m = x if kw.get("rowvar", True) else x.T
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        check_near(np.cov(lazy(m), **kw), np.cov(m, **kw))
+        lw = {k: cw.asarray(v, chunks=10) if k.endswith("weights") else v
+              for k, v in kw.items()}
+        check_near(np.cov(lazy(m), **lw), np.cov(m, **kw))
+        check_near(np.cov(lazy(x[0]), **kw), np.cov(x[0], **kw))
+
+
+def test_cov_weight_errors():
+    x = _data((3, 10), "float64")
+    a = lazy(x)
+    for kw in (dict(fweights=np.full(10, 1.5)), dict(fweights=np.ones((2, 10))),
+               dict(fweights=np.ones(9)), dict(fweights=-np.ones(10)),
+               dict(aweights=np.ones((2, 10))), dict(aweights=np.ones(11)),
+               dict(aweights=-np.ones(10))):
+        with pytest.raises(Exception) as want:
+            np.cov(x, **kw)
+        with pytest.raises(want.type, match=str(want.value)):
+            np.cov(a, **kw)
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+        got = np.cov(a, fweights=np.eye(10, dtype=int)[0])
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"), \
+            np.errstate(invalid="ignore", divide="ignore"):
+        want = np.cov(x, fweights=np.eye(10, dtype=int)[0])
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(np.asarray(got), want)
+
+
+KRON = [((3, 4), (2, 5)), ((3,), (2, 5)), ((2, 3, 4), (5,)), ((), (3, 2)), ((4,), (3,)),
+        ((2, 1, 3), (1, 4, 2)), ((0, 3), (2, 2))]
+
+
+@pytest.mark.parametrize("sa,sb", KRON)
+def test_kron_is_lazy(sa, sb):
+    x, y = _data(sa, "int32"), _data(sb, "float32")
+    runs = cw.stats()["runs"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cw.FallbackWarning)
+        got = np.kron(lazy(x), lazy(y))
+        got2 = np.kron(x, lazy(y))
+    assert cw.stats()["runs"] == runs
+    for g in (got, got2):
+        want = np.kron(x, y)
+        g = np.asarray(g)
+        assert g.shape == want.shape and g.dtype == want.dtype
+        np.testing.assert_array_equal(g, want)
+
+
+def test_trace_is_lazy_nd():
+    x = _data((2, 3, 4, 5), "int32")
+    a = lazy(x)
+    for kw in ({}, dict(offset=1), dict(offset=-2, axis1=1, axis2=3),
+               dict(axis1=3, axis2=0, dtype="f4"), dict(offset=7)):
+        runs = cw.stats()["runs"]
+        t = np.trace(a, **kw)
+        assert isinstance(t, cw.Array) and cw.stats()["runs"] == runs
+        want = np.trace(x, **kw)
+        got = np.asarray(t)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)

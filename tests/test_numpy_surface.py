@@ -216,6 +216,24 @@ if hasattr(np, "unstack"):
 if hasattr(np, "matrix_transpose"):
     SURFACE.append(("matrix_transpose", np.matrix_transpose, lambda f, x: f(x), ND2, NUM))
 
+# numpy.linalg's Array API names for other NumPy functions, and multi_dot.
+SURFACE += [
+    ("linalg.matmul", np.linalg.matmul, lambda f, x: f(x, np.swapaxes(x, -1, -2)), ND2, NUM),
+    ("linalg.tensordot", np.linalg.tensordot,
+     lambda f, x: f(x, x, axes=([x.ndim - 1], [x.ndim - 1])), ND2, NUM),
+    ("linalg.vecdot", np.linalg.vecdot, lambda f, x: f(x, x), ALL, NUM),
+    ("linalg.vecdot-axis", np.linalg.vecdot, lambda f, x: f(x, x, axis=0), ALL, NUM),
+    ("linalg.outer", np.linalg.outer, lambda f, x: f(x, x[:4]), (1,), NUM),
+    ("linalg.trace", np.linalg.trace, lambda f, x: f(x), ND2, NUM),
+    ("linalg.trace-offset", np.linalg.trace, lambda f, x: f(x, offset=1), ND2, NUM),
+    ("linalg.diagonal", np.linalg.diagonal, lambda f, x: f(x, offset=-1), ND2, NUM),
+    ("linalg.matrix_transpose", np.linalg.matrix_transpose, lambda f, x: f(x), ND2, NUM),
+    ("linalg.multi_dot", np.linalg.multi_dot,
+     lambda f, x: f([x[..., :4, :], x[..., :4, :].T, x[..., :4, :]]), (2,), NUM),
+    ("linalg.multi_dot-vectors", np.linalg.multi_dot,
+     lambda f, x: f([x[0], x.T, x, x[0]]), (2,), NUM),
+]
+
 SHAPES = {1: (11,), 2: (5, 7), 3: (4, 3, 6)}
 DTYPES = {"f": ["f8", "f4"], "i": ["i4", "i8"], "u": ["u1"], "c": ["c16", "c8"]}
 CHUNKS = [None, 2, 3]
@@ -753,31 +771,3 @@ def test_sliding_window_view_errors_match_numpy(window, kw):
         sliding_window_view(cw.asarray(a), window, **kw)
     with pytest.raises(ValueError, match="read-only"):
         sliding_window_view(cw.asarray(a), 2, axis=0, writeable=True)
-
-
-_EINSUM = [("ijk,j->ik", [(3, 4, 5), (4,)]), ("...ab,...b->...a", [(3, 4, 5), (5,)]),
-           ("ijk,kj->i", [(3, 4, 5), (5, 4)]), ("ijk", [(3, 4, 5)]), ("ijk->kji", [(3, 4, 5)]),
-           ("ij,ij->", [(3, 4), (3, 4)]), ("ij->j", [(3, 4)]), ("i,j->ij", [(4,), (3,)]),
-           ("...j,j", [(2, 3, 4), (4,)]), ("ij,jk,k->i", [(3, 4), (4, 5), (5,)]),
-           ("...i,...i->...", [(2, 1, 4), (3, 4)]), ("ba,a -> b", [(3, 4), (4,)]),
-           ("aB,Ac->cBA", [(3, 4), (5, 2)]), ("bA,c", [(3, 4), (2,)])]
-
-
-@pytest.mark.parametrize("dt", ["f8", "f4", "i8", "i1", "c16"])
-@pytest.mark.parametrize("subscripts,shapes", _EINSUM)
-def test_einsum_lazy(subscripts, shapes, dt):
-    rng = np.random.default_rng(3)
-    arrays = [(rng.standard_normal(s) * 5).astype(dt) for s in shapes]
-    lazy = [cw.asarray(a, chunks=2) for a in arrays]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", cw.FallbackWarning)
-        got = np.einsum(subscripts, *lazy)
-    expected = np.einsum(subscripts, *arrays)
-    assert isinstance(got, cw.Array)
-    assert got.shape == expected.shape and got.dtype == expected.dtype
-    if np.dtype(dt).kind in "fc":
-        # Summed chunk by chunk, einsum in its own order.
-        rtol = 1e-5 if dt == "f4" else 1e-12
-        np.testing.assert_allclose(got.compute(), expected, rtol=rtol, atol=rtol)
-    else:
-        np.testing.assert_array_equal(got.compute(), expected, strict=True)   # wraps alike

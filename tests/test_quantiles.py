@@ -19,9 +19,10 @@ DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint6
 
 
 def same(r, e):
-    """Equal values (NaN equal), dtype, shape and result type."""
-    assert type(r) is type(e) or (isinstance(r, cw.Array) and isinstance(e, np.ndarray)), \
-        (type(r), type(e))
+    """Equal values (NaN equal), dtype, shape and result type: a chunkwise
+    Array where NumPy gives an ndarray or a scalar (a 0-d Array, as every
+    reduction over all axes gives)."""
+    assert isinstance(r, cw.Array) or type(r) is type(e), (type(r), type(e))
     r = np.asarray(r)
     assert r.dtype == np.asarray(e).dtype and r.shape == np.shape(e), (r, e)
     np.testing.assert_array_equal(r, e)

@@ -134,3 +134,34 @@ def test_lazy_mask_reads_only_the_chunks_it_selects(tmp_path):
         np.testing.assert_array_equal(y.compute(), a[sel], strict=True)
     holding = {(i // 32, j // 60) for i, j in zip(*np.nonzero(sel))}
     assert cw.stats()["chunks_read"] == len(holding) < (1024 // 32) * (600 // 60)
+
+
+def test_lazy_mask_of_a_table_lookup_on_a_1d_input(tmp_path):
+    """x[(np.searchsorted(edges, x) & 1) == 1] on a 128 MiB 1-d float64
+    dataset in 1 MiB chunks: the mask is bool, so its blocks are counted
+    through a reshape whose index tables are bounded by the chunk's bytes;
+    a task stays within memory_limit and so does the peak."""
+    path = str(tmp_path / "v.h5")
+    n, c = 16 * LIMIT // 8, 2**17
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("v", (n,), "f8", chunks=(c,))
+        for i in range(0, n, 16 * c):
+            d[i:i + 16 * c] = (np.arange(i, i + 16 * c) * 0.6180339887498949) % 1.0
+    r = run(f"""
+        import h5py
+        x = cw.open({path!r}, "/v")
+        assert x.nbytes >= 16 * {LIMIT}
+        edges = np.array([0.1, 0.1002, 0.5, 0.5001])
+        base = rss()
+        got = x[(np.searchsorted(edges, x) & 1) == 1].compute()
+        p = peak()
+        with h5py.File({path!r}) as f:
+            parts = []
+            for i in range(0, {n}, {c}):
+                v = f["v"][i:i + {c}]
+                parts.append(v[(np.searchsorted(edges, v) & 1) == 1])
+        want = np.concatenate(parts)
+        ok = bool(len(want) > 1000 and np.array_equal(got, want))
+        print(json.dumps({{"base": base, "peak": p, "ok": ok, "n": len(want)}}))
+    """)
+    _within_budget(r)

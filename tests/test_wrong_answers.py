@@ -91,9 +91,11 @@ def test_other_gufuncs_are_not_elementwise():
     x = cw.asarray(a)
     # vecdot is a lazy contraction over the last axis (einsum.py) ...
     same(np.vecdot(x, x), np.vecdot(a, a))
+    # ... with NumPy's axis= (the core axis of each operand) ...
+    same(np.vecdot(x, x, axis=0), np.vecdot(a, a, axis=0))
     # ... and keywords it does not take are an error, never elementwise.
     with pytest.raises(TypeError, match="vecdot"):
-        np.vecdot(x, x, axis=0)
+        np.vecdot(x, x, axes=[(0,), (0,), ()])
 
 
 # ------------------------------------------------ 2. in-place functions
@@ -232,7 +234,7 @@ def _line_of(marker):
 def test_fallback_warning_points_at_the_callers_line():
     x = cw.asarray(np.arange(6.0))
     with pytest.warns(cw.FallbackWarning) as rec:
-        np.sort(x)  # mark-function
+        np.unwrap(x)  # mark-function
     assert rec[0].filename == __file__ and rec[0].lineno == _line_of("mark-function")
     with pytest.warns(cw.FallbackWarning) as rec:
         np.add.reduceat(x, [0, 2])  # mark-ufunc
@@ -241,7 +243,7 @@ def test_fallback_warning_points_at_the_callers_line():
         np.fmod.outer(x, x)  # mark-method
     assert rec[0].filename == __file__ and rec[0].lineno == _line_of("mark-method")
     with pytest.warns(cw.FallbackWarning) as rec:
-        np.sort(x[::2])  # mark-view
+        np.unwrap(x[::2])  # mark-view
     assert rec[0].filename == __file__ and rec[0].lineno == _line_of("mark-view")
 
 
@@ -251,11 +253,11 @@ def test_fallback_warning_at_module_level(tmp_path):
     script = tmp_path / "user_script.py"
     script.write_text("import numpy as np\nimport chunkwise as cw\n"
                       "x = cw.asarray(np.arange(4.0))\n"
-                      "np.sort(x)\n"
+                      "np.unwrap(x)\n"
                       "np.add.reduceat(x, [0, 2])\n")
     out = subprocess.run([sys.executable, "-W", "always", str(script)],
                          capture_output=True, text=True, check=True)
-    assert f"{script}:4: FallbackWarning: numpy.sort" in out.stderr, out.stderr
+    assert f"{script}:4: FallbackWarning: numpy.unwrap" in out.stderr, out.stderr
     assert f"{script}:5: FallbackWarning: add.reduceat" in out.stderr, out.stderr
     assert "sys:1" not in out.stderr
 

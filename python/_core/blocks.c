@@ -13,6 +13,7 @@
  */
 #include "cwpy.h"
 
+#include <fenv.h>    // fegetexceptflag, fesetexceptflag
 #include <string.h>  // memcpy
 
 /* Keep the first exception of the run on the callable (`error`), clear
@@ -100,12 +101,20 @@ done:
     return rc;
 }
 
-/* cw_block_fn: the GIL is taken here only. */
+/* cw_block_fn: the GIL is taken here only.  The thread's floating-point
+ * flags are saved before the Python call and put back after it: NumPy
+ * inside the function reports (or, under the caller's np.errstate,
+ * ignores) what it raises itself, and clears the flags before its own
+ * loops, so without this the function's flags would be reported again as
+ * chunkwise's RuntimeWarning and flags raised by chunkwise's own kernels
+ * earlier on this thread would be lost. */
 static int
 block_call(void *data, const int64_t *block, int nin, const cw_tile_t *in,
            const cw_tile_t *out)
 {
     PyObject *call = data;
+    fexcept_t fpsaved;
+    int fpsave = fegetexceptflag(&fpsaved, FE_ALL_EXCEPT);
     PyGILState_STATE g = PyGILState_Ensure();
     int rc = CW_EINVAL;
     PyObject *res = NULL, *dst = NULL;
@@ -152,6 +161,9 @@ done:
     Py_XDECREF(res);
     Py_XDECREF(args);
     PyGILState_Release(g);
+    if (fpsave == 0) {
+        fesetexceptflag(&fpsaved, FE_ALL_EXCEPT);
+    }
     return rc;
 }
 

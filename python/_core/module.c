@@ -149,6 +149,15 @@ py_fp_flags(PyObject *module, PyObject *noargs)
 }
 
 static PyObject *
+py_fp_flags_clear(PyObject *module, PyObject *noargs)
+{
+    (void)module;
+    (void)noargs;
+    cw_fp_flags_clear();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 py_default_threads(PyObject *module, PyObject *noargs)
 {
     (void)module;
@@ -208,6 +217,8 @@ static PyMethodDef core_methods[] = {
     {"default_threads", py_default_threads, METH_NOARGS, "cores used by default"},
     {"fp_flags", py_fp_flags, METH_NOARGS,
      "floating-point conditions raised by the last run on this thread"},
+    {"fp_flags_clear", py_fp_flags_clear, METH_NOARGS,
+     "forget the last run's floating-point conditions"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,8 +12,8 @@
  * Results are therefore created with a NumPy memory handler of their own
  * (PyDataMem_SetHandler around the allocation, so only these arrays use
  * it; each array keeps its handler and is freed through it).  Large blocks
- * are mapped directly (from 64 MiB on, asked to be backed by huge pages), and kept on free
- * in a small pool (POOL_BLOCKS blocks, at most `keep` bytes in all, the
+ * are mapped directly (from 64 MiB on, asked to be backed by huge pages), and kept on
+ * free in a small pool (POOL_BLOCKS blocks, at most `keep` bytes in all, the
  * memory_limit in force when the last result was made) so that the next
  * result of about the same size reuses pages that are already backed.  A
  * request the pool cannot serve first hands the whole pool back, so what

@@ -8,7 +8,8 @@
 import numpy as np
 
 from . import _core, _execute, array_api, cluster, methods, special  # noqa: they register on Array
-from . import einsum, fft, linalg, neighbours, quantiles, sorting, unique, windows  # noqa: NumPy functions
+from . import decompositions, einsum, fft, linalg, linalg_names, neighbours  # noqa: NumPy functions
+from . import quantiles, setops, sorting, unique, windows  # noqa: NumPy functions
 from ._core import CorruptChunkError, MemoryBudgetError
 from .array import Array
 from .blocks import apply_along_axis, apply_gufunc, blockwise, map_blocks, map_overlap

@@ -57,14 +57,19 @@ _callers = threading.local()
 
 class _Caller:
     """What the engine calls for each block of a Blocks source (on its
-    worker threads, with the GIL): ``error`` keeps the first exception."""
-    __slots__ = ("spec", "error", "__weakref__")
+    worker threads, with the GIL): ``error`` keeps the first exception.
+    The function runs under the np.errstate in effect where the program
+    is built (the computing thread's; worker threads have NumPy's
+    default), so NumPy inside it warns, raises or stays quiet as the
+    caller asked."""
+    __slots__ = ("spec", "error", "err", "__weakref__")
 
     def __init__(self, spec):
-        self.spec, self.error = spec, None
+        self.spec, self.error, self.err = spec, None, np.geterr()
 
     def __call__(self, block_id, *tiles):
-        return self.spec.call.run(self.spec, block_id, tiles)
+        with np.errstate(**self.err):
+            return self.spec.call.run(self.spec, block_id, tiles)
 
 
 def take_block_error():

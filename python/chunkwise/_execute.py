@@ -158,6 +158,9 @@ def _engine(cfg, label, what, call):
     """One engine run: ``call(progress)``, with a progress bar if wanted;
     then its floating-point conditions reported (``what`` names it)."""
     bar = reporter(label, cfg.progress)
+    # A run that has no task to run (an empty array) leaves the flags as
+    # they were: an earlier run's must not be reported as its own.
+    _core.fp_flags_clear()
     try:
         call(bar)
     finally:
@@ -367,6 +370,42 @@ def _stage(specs, cfg, tmp) -> dict:
     return copies
 
 
+# Staging folders are <tmp>/chunkwise-rechunk-<pid>-<random>: a later run
+# removes those whose process is gone (killed before its own clean-up).
+_STAGE_PREFIX = "chunkwise-rechunk-"
+
+
+def _stage_dir() -> str:
+    """A new folder for one run's staged copies (old ones of killed
+    processes removed first)."""
+    remove_orphaned_staging()
+    return tempfile.mkdtemp(prefix=f"{_STAGE_PREFIX}{os.getpid()}-")
+
+
+def remove_orphaned_staging() -> None:
+    """Remove the staging folders of processes that no longer exist."""
+    tmp = tempfile.gettempdir()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_STAGE_PREFIX):].split("-", 1)[0]
+        if name.startswith(_STAGE_PREFIX) and pid.isdigit() and int(pid) != os.getpid() \
+                and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:      # another user's process: alive
+        return True
+    return True
+
+
 def _staged_specs(p, cfg) -> list:
     roots = list(p.roots) + [n for ps in p.passes for n in
                              (ps.values + tuple(r.node for r in ps.reductions)
@@ -388,7 +427,7 @@ def run(p, cfg=None, outs=None) -> dict:
     staged = _staged_specs(p, cfg)
     if not staged:
         return _run_plan(p, cfg, outs)
-    tmp = tempfile.mkdtemp(prefix="chunkwise-rechunk-")
+    tmp = _stage_dir()
     try:
         copies = _stage(staged, cfg, tmp)
         with staging(copies):
@@ -464,6 +503,7 @@ def store(node, target: StoreTarget, stage=True) -> Leaf:
     when that needs it; with ``stage=False`` each new chunk is read from
     the node's region directly, for a stored node whose chunks each cover
     whole new chunks: each thread's last decoded chunk is kept)."""
+    remove_orphaned_staging()
     chunks = tuple(target.chunks)
     if stage and chunks and all(chunks) and not isinstance(node, DEFERRED) \
             and _needs_staging(Rechunk(node, chunks), current()):

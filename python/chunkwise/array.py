@@ -19,8 +19,8 @@ import warnings
 import numpy as np
 
 # views and selection register NumPy functions when imported.
-from . import (_execute, _plan, _twoouts, complexes, functions, histograms,  # noqa
-               interop, reductions, selection, views)
+from . import (_execute, _plan, _twoouts, cluster, complexes, functions,  # noqa
+               histograms, interop, reductions, selection, views)
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
@@ -292,6 +292,9 @@ class Array(Lazy):
         name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
         if method == "at":
             _check_not_written(f"numpy.{name}", inputs, {}, (0, "a"))
+        if method == "__call__" and ufunc is np.vecdot and set(kwargs) == {"axis"}:
+            # The core axis of each operand moved last: np.vecdot's own axis=.
+            return np.vecdot(*(np.moveaxis(v, kwargs["axis"], -1) for v in inputs))
         if method == "__call__":
             result = _ufunc_call(ufunc, name, inputs, kwargs)
             if result is not NotImplemented:
@@ -415,7 +418,7 @@ class Array(Lazy):
 
     # ------------------------------------------------------------ storing
     def to_hdf5(self, path, name, chunks=None, compression="blosc-lz4", level=5,
-                overwrite=False, shuffle=True) -> "Array":
+                overwrite=False, shuffle=True, scheduler=None) -> "Array":
         """Stream this array into a new chunked HDF5 dataset.
 
         Parameters
@@ -453,6 +456,13 @@ class Array(Lazy):
             before gzip, zstd or lz4);
             ``"bit"`` selects Blosc's or Blosc2's bit shuffle.  The bitshuffle
             codecs take True or ``"bit"`` and add no byte shuffle.
+        scheduler : dask.distributed.Client, optional
+            Compute on that client's cluster (docs/cluster.md): the workers
+            compute groups of chunks, this process writes them (the only
+            writer of the file), with the same chunks, filters, attributes
+            and values as a local store.  A failed task fails the store
+            with its error and leaves nothing under ``name``.  Not a Client:
+            TypeError.
 
         Returns a lazy Array over the stored dataset.  Memory in flight stays
         within ``cw.config(memory_limit=...)``; nothing appears under
@@ -461,6 +471,10 @@ class Array(Lazy):
         target = _execute.store_target(path, name, self.shape, chunks, compression,
                                        level, overwrite, shuffle, self.chunksize,
                                        self.dtype.itemsize)
+        if scheduler is not None:
+            client = cluster.check_client(scheduler)
+            return Array(cluster.store(self._node, target, client,
+                                       current().memory_limit))
         return Array(_execute.store(self._node, target))
 
     # ------------------------------------------------------- other libraries

@@ -2,8 +2,10 @@
 (``chunkwise.array_api.linalg`` and ``.fft``).
 
 matmul, matrix_transpose, tensordot, vecdot, diagonal, trace and outer are
-lazy (the lazy NumPy surface); the decompositions, solvers, norms and the
-transforms have no lazy implementation: they read their inputs (within
+lazy (the lazy NumPy surface); qr (mode "reduced"), svd
+(full_matrices=False) and svdvals of a tall 2-d floating array run out of
+core by TSQR (numpy.linalg's, decompositions.py); the other
+decompositions, solvers, norms and the transforms read their inputs (within
 ``cw.config(memory_limit=...)``, with a ``FallbackWarning``, or an error
 under ``cw.config(fallback="error")``), run NumPy's function and wrap the
 result as an in-memory Array.
@@ -16,7 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import creation
-from .array import _fallback
+from .array import Array, _fallback
 
 __all__ = ["linalg", "fft"]
 
@@ -112,7 +114,16 @@ def pinv(x, /, *, rtol=None):
     return _eager("linalg.pinv", np.linalg.pinv, x, rtol=rtol)
 
 
+def _tall_floating(x):
+    """A 2-d floating Array with at least as many rows as columns: its QR
+    and SVD run out of core (numpy.linalg's, decompositions.py)."""
+    return isinstance(x, Array) and x.ndim == 2 and x.dtype.kind in "fc" and \
+        x.shape[0] >= x.shape[1] > 0
+
+
 def qr(x, /, *, mode="reduced"):
+    if mode == "reduced" and _tall_floating(x):
+        return QRResult(*np.linalg.qr(x))
     return QRResult(*_eager("linalg.qr", np.linalg.qr, x, mode=mode))
 
 
@@ -130,10 +141,14 @@ def solve(x1, x2, /):
 
 
 def svd(x, /, *, full_matrices=True):
+    if not full_matrices and _tall_floating(x):
+        return SVDResult(*np.linalg.svd(x, full_matrices=False))
     return SVDResult(*_eager("linalg.svd", np.linalg.svd, x, full_matrices=full_matrices))
 
 
 def svdvals(x, /):
+    if _tall_floating(x):
+        return np.linalg.svdvals(x)
     return _eager("linalg.svdvals", np.linalg.svdvals, x)
 
 

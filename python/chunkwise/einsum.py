@@ -1,5 +1,6 @@
-"""Contractions on lazy arrays: ``numpy.einsum``, ``tensordot``, ``inner``,
-``outer`` and ``vdot``.
+"""Contractions and products on lazy arrays: ``numpy.einsum``,
+``tensordot``, ``inner``, ``outer``, ``vdot`` and ``kron`` (an outer
+product with interleaved axes, reshaped).
 
 An einsum is planned as views and one contraction.  Each operand's
 repeated subscripts become diagonals (``ii->i``), its axes are transposed
@@ -117,8 +118,9 @@ def einsum(*operands, out=None, dtype=None, order="K", casting="safe", optimize=
             sizes[c] = max(have, n)
         xs.append(x.astype(rdt) if x.dtype != rdt else x)
         labs.append("".join(lab))
-    # The engine's matrix product has integer, bool and real kernels.
-    mm = _as_matmul(labs, subs_out, xs) if rdt.kind in "iuf" else None
+    # The engine's matrix product: integer, bool and real kernels, complex as
+    # four real products (functions.matmul).
+    mm = _as_matmul(labs, subs_out, xs) if rdt.kind in "iufc" else None
     if mm is not None:
         return mm
     contracted = sorted({c for lab in labs for c in lab} - set(subs_out))
@@ -235,3 +237,22 @@ if hasattr(np, "vecdot"):  # NumPy >= 2.2 gufuncs, through __array_ufunc__
     @implements(np.vecmat)
     def _vecmat(x1, x2, /):
         return einsum("...i,...ij->...j", _conj(x1), x2)
+
+
+@implements(np.kron)
+def _kron(a, b):
+    """As NumPy computes it: the outer product with the axes of a and b
+    interleaved (both padded to one rank), reshaped; lazy (the reshape
+    merges each pair of axes)."""
+    a = a if isinstance(a, Array) else asarray(np.asarray(a))
+    b = b if isinstance(b, Array) else asarray(np.asarray(b))
+    nda, ndb = a.ndim, b.ndim
+    if nda == 0 or ndb == 0:
+        return np.multiply(a, b)
+    nd = max(nda, ndb)
+    a = a.reshape((1,) * (nd - nda) + a.shape) if nda < nd else a
+    b = b.reshape((1,) * (nd - ndb) + b.shape) if ndb < nd else b
+    shape = tuple(x * y for x, y in zip(a.shape, b.shape))
+    ka = tuple(slice(None) if k % 2 == 0 else None for k in range(2 * nd))
+    kb = tuple(None if k % 2 == 0 else slice(None) for k in range(2 * nd))
+    return np.reshape(np.multiply(a[ka], b[kb]), shape)

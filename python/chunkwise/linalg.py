@@ -1,13 +1,16 @@
-"""Norms on lazy arrays: ``numpy.linalg.norm``, ``vector_norm`` and
-``matrix_norm``, as NumPy's ``_linalg.norm`` computes them, step for step,
-on Arrays (lazy reductions that stream).
+"""Norms, covariance and correlation on lazy arrays: ``numpy.linalg.norm``,
+``vector_norm`` and ``matrix_norm``, as NumPy's ``_linalg.norm`` computes
+them, step for step, on Arrays (lazy reductions that stream); ``numpy.cov``
+(with ``fweights`` / ``aweights``) and ``numpy.corrcoef`` as NumPy's
+``cov`` computes them.
 
 Vector norms of every order (``inf``, ``-inf``, 0, 1, 2, other p) and the
 matrix norms ``'fro'``, 1, -1, ``inf`` and ``-inf`` are lazy; ``'nuc'``, 2
-and -2 need singular values and fall back to NumPy (within
-``memory_limit``).  Sums run in the engine's order (blocks, then a fixed
-combine), so floating results differ from NumPy's by rounding only;
-maxima, minima and counts are exact.
+and -2 need singular values: of a 2-d array they are computed out of core
+by TSQR (decompositions.py), of a stack of matrices they fall back to
+NumPy (within ``memory_limit``).  Sums run in the engine's order (blocks,
+then a fixed combine), so floating results differ from NumPy's by
+rounding only; maxima, minima and counts are exact.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from numpy.lib.array_utils import normalize_axis_index
 from ._coerce import Fallback
 from .array import Array
 from .creation import asarray
-from .einsum import einsum
+from .decompositions import _singular_values
 from .functions import implements
 
 __all__ = []
@@ -57,7 +60,13 @@ def _matrix(x, ord, axis, keepdims):
     if r == c:
         raise ValueError("Duplicate axes given.")
     if ord in (2, -2, "nuc"):
-        return None
+        if x.ndim != 2:
+            return None
+        sv = _singular_values(x, "numpy.linalg.norm")    # TSQR, one pass
+        if sv is None:
+            return None
+        ret = np.asarray({2: np.max, -2: np.min, "nuc": np.sum}[ord](sv))
+        return asarray(ret.reshape((1, 1)) if keepdims else ret)
     if ord in (None, "fro", "f"):
         ret = np.sqrt(np.sum(_sq(x), axis=axis))
     elif ord in (1, -1):
@@ -160,15 +169,32 @@ def _cov_args(m, y, rowvar, dtype):
     return X
 
 
+def _weights(v, kind, n):
+    """fweights / aweights as a float64 Array, checked as NumPy checks them
+    (each check a small lazy reduction, computed)."""
+    v = v if isinstance(v, Array) else asarray(np.asarray(v, dtype=float))
+    v = v.astype(np.float64) if v.dtype != np.float64 else v
+    if kind == "fweights" and not bool(np.all(v == np.around(v))):
+        raise TypeError("fweights must be integer")
+    if v.ndim > 1:
+        raise RuntimeError(f"cannot handle multidimensional {kind}")
+    if v.shape[0] != n:
+        raise RuntimeError(f"incompatible numbers of samples and {kind}")
+    if bool(np.any(v < 0)):
+        raise ValueError(f"{kind} cannot be negative")
+    return v
+
+
 @implements(np.cov)
 def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None,
          *, dtype=None):
-    """Two lazy passes: the means, then the centred Gram matrix (the
-    engine's matrix product for real data, a streamed product-and-sum for
-    complex), as NumPy computes it without weights."""
+    """Lazy, as NumPy computes it: the (weighted) means, then the centred
+    Gram matrix through the engine's matrix product, scaled.  The weights'
+    checks and their sums (the normalisation) are small computed
+    reductions."""
     kw = dict(y=y, rowvar=rowvar, bias=bias, ddof=ddof, fweights=fweights,
               aweights=aweights, dtype=dtype)
-    if fweights is not None or aweights is not None or not isinstance(m, Array):
+    if not isinstance(m, Array):
         return Fallback("numpy.cov", np.cov, (m,), kw)
     if ddof is not None and ddof != int(ddof):
         raise ValueError("ddof must be integer")
@@ -176,15 +202,33 @@ def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=
     if ddof is None:
         ddof = 0 if bias else 1
     n = X.shape[1]
-    fact = n - ddof
+    w = aw = None
+    if fweights is not None:
+        w = _weights(fweights, "fweights", n)
+    if aweights is not None:
+        aw = _weights(aweights, "aweights", n)
+        w = aw if w is None else w * aw
+    if w is None:
+        fact = n - ddof
+        Xc = X - np.mean(X, axis=1, keepdims=True)
+        XT = Xc.T
+    else:
+        w_sum = np.float64(np.sum(w))
+        if ddof == 0:
+            fact = w_sum
+        elif aw is None:
+            fact = w_sum - ddof
+        else:
+            fact = w_sum - ddof * np.float64(np.sum(w * aw)) / w_sum
+        # numpy.average: the weighted means in result_type(X, float64).
+        avg = np.sum(X * w, axis=1, keepdims=True) / w_sum
+        Xc = X - avg
+        Xc = Xc.astype(X.dtype) if Xc.dtype != X.dtype else Xc     # X -= avg
+        XT = (Xc * w).T
     if fact <= 0:
         warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=3)
         fact = 0.0
-    Xc = X - np.mean(X, axis=1, keepdims=True)
-    if X.dtype.kind == "c":
-        c = einsum("io,jo->ij", Xc, np.conjugate(Xc))
-    else:
-        c = np.matmul(Xc, Xc.T)
+    c = np.matmul(Xc, np.conjugate(XT) if XT.dtype.kind == "c" else XT)
     with np.errstate(divide="ignore"):
         c = c * (1.0 / np.float64(fact)).astype(c.real.dtype)
     return np.squeeze(c)
@@ -199,13 +243,11 @@ def _corrcoef(x, y=None, rowvar=True, bias=np._NoValue, ddof=np._NoValue, *, dty
         return Fallback("numpy.corrcoef", np.corrcoef, (x,), dict(y=y, rowvar=rowvar,
                                                                  dtype=dtype))
     c = _cov(x, y, rowvar, dtype=dtype)
-    if c.dtype.kind == "c":
-        return Fallback("numpy.corrcoef", np.corrcoef, (x,), dict(y=y, rowvar=rowvar,
-                                                                 dtype=dtype))
     if c.ndim == 0:
         return c / c
-    d = np.diagonal(c)
-    s = np.sqrt(d)
+    s = np.sqrt(np.real(np.diagonal(c)))
     c = c / s[:, None]
     c = c / s[None, :]
+    if c.dtype.kind == "c":       # NumPy clips both parts
+        return np.clip(np.real(c), -1, 1) + np.clip(np.imag(c), -1, 1) * c.dtype.type(1j)
     return np.clip(c, -1, 1)

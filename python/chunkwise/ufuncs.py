@@ -124,8 +124,17 @@ def apply_ufunc(ufunc, operands):
             else:
                 nodes.append(array_leaf(a))
                 shapes.append(a.shape)
+    if any(len(s) > _MAXDIM for s in shapes):
+        # (np.broadcast_shapes raises RuntimeError past 32 dimensions.)
+        raise ValueError(f"{ufunc.__name__}: chunkwise computes on at most {_MAXDIM} "
+                         f"dimensions, not {max(len(s) for s in shapes)} (views may have "
+                         f"more; NumPy's limit is 64)")
     shape = np.broadcast_shapes(*shapes) if shapes else ()
     return Op(ufunc, loop, tuple(in_dts), tuple(nodes), tuple(shape), out_dt)
+
+
+# The engine's CW_MAXDIM (include/chunkwise.h).
+_MAXDIM = 32
 
 
 def _constant_comparison(ufunc, operands, i):

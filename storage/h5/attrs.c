@@ -358,13 +358,13 @@ open_object(const char *path, const char *name, hid_t *file, hid_t *obj)
         return rc;
     }
     if (!cw__h5_path_exists(*file, name)) {
-        H5Fclose(*file);
+        cw__h5_close_file(*file);
         *file = -1;
         return cw__error(CW_ENOKEY, "no object '%s' in '%s'", name, path);
     }
     *obj = H5Oopen(*file, name, H5P_DEFAULT);
     if (*obj < 0) {
-        H5Fclose(*file);
+        cw__h5_close_file(*file);
         *file = -1;
         return cw__error(CW_EIO, "cannot open '%s' in '%s'", name, path);
     }
@@ -407,7 +407,7 @@ cw_attrs_read(const char *path, const char *name, cw_attr_t **out, size_t *n)
             l.rc < 0 ? l.rc : cw__error(CW_EIO, "cannot list attributes of '%s'", name);
     }
     H5Oclose(obj);
-    H5Fclose(file);
+    cw__h5_close_file(file);
     cw__h5_unlock();
     if (rc < 0) {
         cw_attrs_free(l.items, l.n);
@@ -500,7 +500,7 @@ cw_group_list(const char *path, const char *name, cw_member_t **out, size_t *n)
         H5Oclose(obj);
     }
     if (file >= 0) {
-        H5Fclose(file);
+        cw__h5_close_file(file);
     }
     cw__h5_unlock();
     if (rc < 0) {
@@ -627,7 +627,7 @@ cw_dims_read(const char *path, const char *name, cw_dimscale_t *out, int *ndim)
     }
 done:
     H5Oclose(obj);
-    H5Fclose(file);
+    cw__h5_close_file(file);
     cw__h5_unlock();
     return rc;
 }

@@ -58,7 +58,7 @@ cw__h5src_open(const char *path, const char *name, bool swmr, hid_t *file, hid_t
     return CW_OK;
 fail:
     if (*file >= 0) {
-        H5Fclose(*file);
+        cw__h5_close_file(*file);
         *file = -1;
     }
     return rc;

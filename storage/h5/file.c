@@ -6,9 +6,11 @@
  * Locks: the caller holds cw__h5_lock.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -270,6 +272,30 @@ lock_holder(const struct stat *st, char *buf, size_t n)
         break;
     }
     fclose(locks);
+}
+
+/*
+ * H5Fclose, and when `file` is the last handle of its file, the file's
+ * lock (flock) released on the open file description itself: a child
+ * forked while the file was open holds a copy of the descriptor, and the
+ * lock would otherwise stay until that child exits, so that the next store
+ * into the file here would find it "locked".
+ */
+herr_t
+cw__h5_close_file(hid_t file)
+{
+    int copy = -1, *fd = NULL;
+    if (H5Fget_obj_count(file, H5F_OBJ_ALL) == 1 &&
+        H5Fget_vfd_handle(file, H5P_DEFAULT, (void **)&fd) >= 0 && fd != NULL &&
+        *fd >= 0) {
+        copy = fcntl(*fd, F_DUPFD_CLOEXEC, 0);
+    }
+    herr_t e = H5Fclose(file);
+    if (copy >= 0) {
+        flock(copy, LOCK_UN);
+        close(copy);
+    }
+    return e;
 }
 
 int

@@ -24,6 +24,7 @@ hid_t cw__h5_native_complex(hid_t ftype);
 int cw__h5_path_exists(hid_t file, const char *name);
 /* Open an existing file with clear errors for missing/non-HDF5 files. */
 int cw__h5_open_file(const char *path, unsigned flags, hid_t *out);
+herr_t cw__h5_close_file(hid_t file);
 /* Whether chunkwise decodes filter `id` itself (else HDF5's pipeline must). */
 bool cw__h5_filter_native(H5Z_filter_t id);
 /* HDF5's plugin search path as "folder, folder" in buf (len bytes). */

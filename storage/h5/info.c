@@ -193,14 +193,14 @@ cw_file_list(const char *path, cw_dsinfo_t **out, size_t *n)
         }
         goto fail;
     }
-    H5Fclose(file);
+    cw__h5_close_file(file);
     cw__h5_unlock();
     *out = l.items;
     *n = l.n;
     return CW_OK;
 fail:
     if (file >= 0) {
-        H5Fclose(file);
+        cw__h5_close_file(file);
     }
     cw__h5_unlock();
     cw__free(l.items);

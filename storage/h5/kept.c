@@ -57,7 +57,7 @@ cw__h5src_close(h5src_t *h)
         H5Dclose(h->dset);
     }
     if (h->file >= 0) {
-        H5Fclose(h->file);
+        cw__h5_close_file(h->file);
     }
     h->file = h->dset = h->memtype = -1;
 }

@@ -7,6 +7,9 @@
  * build is safe too.  Only raw bytes cross this lock: decoding happens
  * outside it, in the worker threads.
  *
+ * A fork waits for the lock (pthread_atfork), so a child never inherits
+ * it held by a thread that does not exist there.
+ *
  * Set-up (once, under the lock): silence HDF5's automatic error printing
  * on each thread that calls it (the error stack is per thread in
  * threadsafe builds) and register the Blosc filter (32001) so that HDF5's
@@ -216,9 +219,37 @@ static const H5Z_class2_t blosc2_class = {
     (H5Z_func_t)blosc2_h5_filter,
 };
 
+/*
+ * fork() while another thread holds the lock would leave it held for ever
+ * in the child (and HDF5's state half-changed): the forking thread takes
+ * it first, so the child starts with HDF5 between calls and the lock free.
+ * Nothing run under the lock waits for Python's GIL, which the thread
+ * calling os.fork holds.
+ */
+static void
+fork_prepare(void)
+{
+    pthread_mutex_lock(&h5_mutex);
+}
+
+static void
+fork_release(void)
+{
+    pthread_mutex_unlock(&h5_mutex);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void
+install_fork_handlers(void)
+{
+    pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
 void
 cw__h5_lock(void)
 {
+    pthread_once(&fork_once, install_fork_handlers);
     pthread_mutex_lock(&h5_mutex);
     if (!h5_ready) {
         /* HDF5's exit handler closes the files left open; one whose close

@@ -624,7 +624,7 @@ h5sink_commit(cw__sink_t *sink)
     }
     e = H5Tclose(k->ftype);
     k->ftype = -1;
-    e = H5Fclose(k->file);
+    e = cw__h5_close_file(k->file);
     k->file = -1;
     if (e < 0) {
         rc = cw__error(CW_EIO, "cannot close '%s'", k->path);
@@ -666,7 +666,7 @@ h5sink_abort(cw__sink_t *sink)
         if (k->tmpname[0]) {
             H5Ldelete(k->file, k->tmpname, H5P_DEFAULT);
         }
-        H5Fclose(k->file);
+        cw__h5_close_file(k->file);
     }
     if (k->tmppath[0]) {
         unlink(k->tmppath);

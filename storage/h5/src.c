@@ -514,7 +514,7 @@ cw_source_open_hdf5_swmr(const char *path, const char *name, bool swmr,
                 h->memtype = -1;
             }
             H5Dclose(dset);
-            H5Fclose(file);
+            cw__h5_close_file(file);
         }
         else {
             /* The first run takes these handles up (see the header). */

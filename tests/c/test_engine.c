@@ -6,6 +6,8 @@
  */
 #include "runner.h"
 
+#include <stdatomic.h>
+
 static int poll_calls;
 
 static int
@@ -409,14 +411,15 @@ test_table_bincount(void)
     cw_source_free(sw);
 }
 
-/* A block function that copies its one argument's tile (trim=False). */
+/* A block function that copies its one argument's tile (trim=False).
+ * Blocks run on several threads at once: the call count is atomic. */
 static int
 copy_tile(void *data, const int64_t *block, int nin, const cw_tile_t *in,
           const cw_tile_t *out)
 {
     (void)block;
-    int *calls = data;
-    (*calls)++;
+    _Atomic int *calls = data;
+    atomic_fetch_add(calls, 1);
     if (nin != 1 || in[0].shape[0] != out->shape[0]) {
         return CW_EINVAL;
     }
@@ -465,7 +468,7 @@ test_blocks_halos(void)
         memcpy(a.fill, &fill, sizeof(fill));
         int64_t ob[4] = {0, 8, 16, 22}, nb[1] = {3}, oshape[1] = {22};
         const int64_t *obs[1] = {ob};
-        int calls = 0;
+        _Atomic int calls = 0;
         cw_source_t *b = NULL;
         ASSERT_OK(cw_source_blocks(1, &a, 1, oshape, nb, obs, CW_INT64, copy_tile,
                                    &calls, &b));
@@ -489,7 +492,7 @@ test_blocks_halos(void)
     a.depth[0] = 2;
     int64_t ob[4] = {0, 6, 14, 18}, nb[1] = {3}, oshape[1] = {18};
     const int64_t *obs[1] = {ob};
-    int calls = 0;
+    _Atomic int calls = 0;
     cw_source_t *b = NULL;
     ASSERT_OK(
         cw_source_blocks(1, &a, 1, oshape, nb, obs, CW_INT64, copy_tile, &calls, &b));

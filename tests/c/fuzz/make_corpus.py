@@ -1,6 +1,6 @@
 """Write the seed corpora of the fuzz harnesses (tests/c/fuzz/corpus/).
 
-    .venv/bin/python tests/c/fuzz/make_corpus.py [OUTDIR]
+    .venv/bin/python tests/c/fuzz/make_corpus.py [--only H1,H2] [OUTDIR]
 
 Each seed is a real stored chunk: small datasets are written with h5py,
 hdf5plugin and PyTables (and with chunkwise's own encoders through
@@ -77,8 +77,10 @@ class Corpus:
             seen = self.seeds.setdefault(harness, {})
             seen.setdefault(hashlib.sha1(data).hexdigest()[:16], data)
 
-    def write(self):
+    def write(self, only=None):
         for harness, seeds in sorted(self.seeds.items()):
+            if only and harness not in only:
+                continue
             d = os.path.join(self.root, harness)
             if os.path.isdir(d):
                 shutil.rmtree(d)
@@ -105,6 +107,11 @@ def codec_files(tmp):
         "blosc_frame": [dict(**hdf5plugin.Blosc(cname=c, clevel=5, shuffle=s))
                         for c in ("blosclz", "lz4", "lz4hc", "zlib", "zstd")
                         for s in (hdf5plugin.Blosc.NOSHUFFLE, hdf5plugin.Blosc.SHUFFLE)],
+        "bitshuffle": [dict(**hdf5plugin.Bitshuffle(cname=c)) for c in ("none", "lz4", "zstd")],
+        "blosc2": [dict(**hdf5plugin.Blosc2(cname=c, clevel=5, filters=s))
+                   for c in ("blosclz", "lz4", "zstd")
+                   for s in (hdf5plugin.Blosc2.NOFILTER, hdf5plugin.Blosc2.SHUFFLE,
+                             hdf5plugin.Blosc2.BITSHUFFLE)],
     }
     n = 0
     for harness, opts in filters.items():
@@ -129,16 +136,37 @@ def codec_files(tmp):
     # chunkwise's own encoders.
     own = {"gzip": "deflate", "zstd": "zstd", "lz4": "lz4", "lzf": "lzf",
            "bzip2": "bzip2", "blosc-lz4": "blosc_frame", "blosc-zstd": "blosc_frame",
-           "blosc-blosclz": "blosc_frame"}
+           "blosc-blosclz": "blosc_frame", "bitshuffle": "bitshuffle",
+           "bitshuffle-lz4": "bitshuffle", "bitshuffle-zstd": "bitshuffle",
+           "blosc2-lz4": "blosc2", "blosc2-zstd": "blosc2"}
     for comp, harness in own.items():
         for k, a in enumerate(samples()):
             if k % 2:
                 continue
             n += 1
             path = os.path.join(tmp, f"c{n}.h5")
+            shuffle = True if comp.startswith("bitshuffle") else bool(k % 4)
             cw.asarray(a).to_hdf5(path, "a", chunks=(max(1, a.size // 3),),
-                                  compression=comp, shuffle=bool(k % 4))
+                                  compression=comp, shuffle=shuffle)
             yield harness, path, "a"
+
+
+BSHUF_ELEMENT_SIZES = (1, 2, 3, 4, 8, 16)   # fuzz_bitshuffle.c's elem_sizes
+BSHUF_COMPRESSORS = {0: 0, 2: 1, 3: 2}     # filter's cd_values[4]: none, LZ4, Zstd
+
+
+def bitshuffle_seed(path, name, dtype, data):
+    """fuzz_bitshuffle's input: element size, compressor and block size
+    (as the dataset's filter has them), then the stored chunk."""
+    with h5py.File(path, "r") as f:
+        plist = f[name].id.get_create_plist()
+        for i in range(plist.get_nfilters()):
+            code, _, values, _ = plist.get_filter(i)
+            if code == 32008:
+                break
+    comp = BSHUF_COMPRESSORS.get(values[4] if len(values) > 4 else 0, 0)
+    block = values[3] // 8 if len(values) > 3 and values[3] in (8, 16, 24) else 0
+    return bytes([BSHUF_ELEMENT_SIZES.index(dtype.itemsize), comp, block, 0]) + data
 
 
 def h5index_seed(path, name):
@@ -204,7 +232,13 @@ def stream_seed(rng, dtype, nbytes, stored, blosc, swap):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:     # --only H1,H2: rewrite those harnesses' seeds only
+        k = args.index("--only")
+        only = set(args[k + 1].split(","))
+        del args[k:k + 2]
+    out = args[0] if args else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "corpus")
     rng = np.random.default_rng(3)
     corpus = Corpus(out)
@@ -220,6 +254,10 @@ def main():
                     corpus.add("chunk_stream",
                                stream_seed(rng, dtype.newbyteorder("="), nbytes, data,
                                            True, swap))
+                elif harness == "bitshuffle":
+                    corpus.add(harness, bitshuffle_seed(path, name, dtype, data))
+                elif harness == "blosc2":
+                    corpus.add(harness, data)
                 else:
                     corpus.add(harness, struct.pack("<I", nbytes) + data)
         for path, name in index_files(tmp):
@@ -241,7 +279,7 @@ def main():
                            bytes([k * 0x45 & 0xff, a.dtype.itemsize - 1 + 16 * k]) + raw[:3000])
     finally:
         shutil.rmtree(tmp)
-    corpus.write()
+    corpus.write(only)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """External sort: the flattened sort and argsort of an array larger than
 ``memory_limit`` allows in one block.
 
-Runs: the flattened array is cut into runs of about memory_limit / (4 x
+Runs: the flattened array is cut into runs of about memory_limit / (16 x
 threads) bytes, each sorted by NumPy's stable sort in one block of the
 engine (``map_blocks``, in parallel) and spilled to a temporary HDF5
 dataset (uncompressed; for argsort a second dataset holds each element's
@@ -272,13 +272,14 @@ def _sizes(item, cfg):
     """(output chunk, run length, spill chunk) in elements of ``item``
     bytes (values and indices together): a merge task holds its pieces,
     their concatenation, the sorted copy and the output block (about 4.5
-    chunks), a run's sort about 3.5 runs; both within memory_limit over
-    the threads."""
+    chunks); a run's task its tile, the sorted copy, the output block and
+    the store's tile and chunk buffers (about 6 runs), with the decoded
+    chunks of the input besides: both within memory_limit over the
+    threads, runs of half a chunk."""
     thr = max(1, cfg.threads)
     c = max(4096, cfg.memory_limit // (8 * thr * item))
     c -= c % 64
-    run = c * max(1, cfg.memory_limit // (4 * thr * item) // c)
-    return c, run, c // 64
+    return c, c // 2, c // 64
 
 
 def external_sort(a, indices, what):

@@ -370,29 +370,40 @@ def _stage(specs, cfg, tmp) -> dict:
     return copies
 
 
-# Staging folders are <tmp>/chunkwise-rechunk-<pid>-<random>: a later run
-# removes those whose process is gone (killed before its own clean-up).
+# Temporary folders are <tmp>/<prefix><pid>-<random>: staged copies of a
+# rechunk ("chunkwise-rechunk-") and the runs of an external sort
+# ("chunkwise-sort-", extsort.py).  A later run removes those whose
+# process is gone (killed before its own clean-up).
 _STAGE_PREFIX = "chunkwise-rechunk-"
+_TEMP_PREFIXES = (_STAGE_PREFIX, "chunkwise-sort-")
+
+
+def temporary_folder(prefix: str) -> str:
+    """A new folder <tmp>/<prefix><pid>-<random> (``prefix`` one of
+    _TEMP_PREFIXES), old ones of killed processes removed first."""
+    remove_orphaned_staging()
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
 
 
 def _stage_dir() -> str:
-    """A new folder for one run's staged copies (old ones of killed
-    processes removed first)."""
-    remove_orphaned_staging()
-    return tempfile.mkdtemp(prefix=f"{_STAGE_PREFIX}{os.getpid()}-")
+    """A new folder for one run's staged copies."""
+    return temporary_folder(_STAGE_PREFIX)
 
 
 def remove_orphaned_staging() -> None:
-    """Remove the staging folders of processes that no longer exist."""
+    """Remove the temporary folders (staged copies, sort runs) of
+    processes that no longer exist."""
     tmp = tempfile.gettempdir()
     try:
         names = os.listdir(tmp)
     except OSError:
         return
     for name in names:
-        pid = name[len(_STAGE_PREFIX):].split("-", 1)[0]
-        if name.startswith(_STAGE_PREFIX) and pid.isdigit() and int(pid) != os.getpid() \
-                and not _alive(int(pid)):
+        prefix = next((p for p in _TEMP_PREFIXES if name.startswith(p)), None)
+        if prefix is None:
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
 
 

@@ -5,8 +5,9 @@ Runs: the flattened array is cut into runs of about memory_limit / (16 x
 threads) bytes, each sorted by NumPy's stable sort in one block of the
 engine (``map_blocks``, in parallel) and spilled to a temporary HDF5
 dataset (uncompressed; for argsort a second dataset holds each element's
-flat index).  The spill lives in a directory made by ``tempfile.mkdtemp``
-(``TMPDIR`` chooses where), named ``chunkwise-sort-*``.
+flat index).  The spill lives in a directory of the temporary directory
+(``TMPDIR`` chooses where) named ``chunkwise-sort-<pid>-*``; one left by a
+killed process is removed by the next sort or store of any process.
 
 Merge: the result is cut into output chunks; chunk k holds the elements
 of ranks [k c, (k + 1) c).  For every chunk boundary the value at that
@@ -33,14 +34,13 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 import weakref
 
 import numpy as np
 
 from ._coerce import lazy_node
 from ._core import MemoryBudgetError
-from ._execute import StoreTarget, materialise, store
+from ._execute import StoreTarget, materialise, store, temporary_folder
 from ._nodes import HALO, BlockCall, Blocks, Cast, leaf
 from .array import wrap
 from .blocks import map_blocks
@@ -81,7 +81,7 @@ class _Spill:
     or when the last block function holding it is collected."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="chunkwise-sort-")
+        self.dir = temporary_folder("chunkwise-sort-")
         self._done = weakref.finalize(self, shutil.rmtree, self.dir, True)
         self._n = 0
 

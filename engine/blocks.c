@@ -338,6 +338,53 @@ blocks_read(cw_source_t *src, const int64_t *start, const int64_t *step,
     return rc;
 }
 
+/* The output block and the tiles of the block whose tiles take the most
+ * (the buffer holds one block's tiles one after the other), found by
+ * visiting every block: arguments cut at offsets of their own (an external
+ * merge reads a few elements of each run per block) then reserve what
+ * one block needs, not the sum of each argument's largest tile.  0 when
+ * there are too many blocks to visit (the caller keeps that sum). */
+static size_t
+exact_tile_bytes(const blocks_t *x, int ndim)
+{
+    int64_t nblocks = 1, b[CW_MAXDIM] = {0};
+    for (int k = 0; k < ndim; k++) {
+        nblocks *= x->nb[k];
+    }
+    if (x->nin < 2 || nblocks <= 0 || nblocks > ((int64_t)1 << 24) / x->nin) {
+        return 0;
+    }
+    size_t most = 0;
+    for (;;) {
+        size_t sum = 0;
+        for (int i = 0; i < x->nin; i++) {
+            const blk_arg_t *a = &x->args[i];
+            size_t tn = a->src->itemsize;
+            for (int d = 0; d < a->src->ndim; d++) {
+                int k = a->axis[d];
+                int64_t e = a->src->shape[d];
+                if (k >= 0) {
+                    e = a->bounds[d][b[k] + 1] - a->bounds[d][b[k]] + 2 * a->depth[d];
+                }
+                tn *= (size_t)e;
+            }
+            sum += round64(tn);
+        }
+        most = sum > most ? sum : most;
+        int k = ndim - 1;
+        for (; k >= 0; k--) {
+            if (++b[k] < x->nb[k]) {
+                break;
+            }
+            b[k] = 0;
+        }
+        if (k < 0) {
+            break;
+        }
+    }
+    return x->out_bytes + most;
+}
+
 static int
 blocks_begin(cw_source_t *src)
 {
@@ -503,6 +550,10 @@ cw_source_blocks(int nin, const cw_block_arg_t *args, int ndim, const int64_t *s
             tn *= (size_t)e;
         }
         x->tile_bytes += round64(tn);
+    }
+    size_t exact = exact_tile_bytes(x, ndim);
+    if (exact > 0 && exact < x->tile_bytes) {
+        x->tile_bytes = exact;
     }
     *out = src;
     return CW_OK;

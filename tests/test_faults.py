@@ -362,3 +362,91 @@ def test_kills_during_a_staged_rechunk(tmp_path, row_source, sig, existing):
     assert _temporaries(tmp_path) == []
     assert [m for m in _members(out) if m.startswith(".chunkwise-tmp-")] == []
     np.testing.assert_array_equal(cw.open(out, "small").compute(), np.ones(4))
+
+
+# ------------------------------------------------ kills during an external sort
+# np.sort(axis=None) of a 48 MiB HDF5 dataset under memory_limit 4 MiB:
+# sorted runs spilled to $TMPDIR/chunkwise-sort-<pid>-*/ (extsort.py),
+# merged into the final dataset. About 2 s here, the spill folder made in
+# the first tenth of it.
+_SORT_STORE = """
+import sys, numpy as np, chunkwise as cw
+src, out = sys.argv[1], sys.argv[2]
+x = cw.open(src, "x")
+with cw.config(threads=1, memory_limit="4MiB"):
+    print("start", flush=True)
+    np.sort(x, axis=None).to_hdf5(out, "s", chunks=(65536,), compression="zstd", level=3,
+                                  overwrite=True)
+print("done", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def sort_source(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sk")
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(6_000_000)
+    x[::5] = rng.integers(-50, 50, len(x[::5]))      # ties across runs
+    x[::97] = np.nan
+    with h5py.File(d / "src.h5", "w") as f:
+        f.create_dataset("x", data=x, chunks=(65536,), compression="gzip", compression_opts=1)
+    return d / "src.h5", np.sort(x)
+
+
+def _sort_folders(tmp):
+    return [f for f in os.listdir(tmp) if f.startswith("chunkwise-sort-")]
+
+
+@pytest.mark.parametrize("sig,existing", [(signal.SIGKILL, False), (signal.SIGKILL, True),
+                                          (signal.SIGINT, True)],
+                         ids=["sigkill-new-file", "sigkill-existing-file", "sigint"])
+def test_kills_during_an_external_sort(tmp_path, sort_source, sig, existing):
+    src, want = sort_source
+    source_state = (_digest(src), os.stat(src).st_mtime_ns)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    out = tmp_path / "out.h5"
+    keep = np.arange(7.0)
+    rng = random.Random(int(sig) * 10 + existing + 500)
+    interrupted = stray = 0
+    for run in range(_KILL_RUNS):
+        if existing and not out.exists():
+            with h5py.File(out, "w") as f:
+                f.create_dataset("keep", data=keep)
+        p = subprocess.Popen([sys.executable, "-c", _SORT_STORE, str(src), str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert p.stdout.readline().strip() == "start", p.stderr.read()
+        time.sleep(rng.uniform(0.1, 1.8))
+        p.send_signal(sig)
+        so, err = p.communicate(timeout=120)
+        interrupted += "done" not in so
+        if sig == signal.SIGINT:
+            assert p.returncode == 0 and "done" in so or "KeyboardInterrupt" in err, err
+            # Ctrl-C cleans up at once: the spill folder and the temporary.
+            assert _sort_folders(tmp) == []
+            assert _temporaries(tmp_path) == []
+        else:
+            stray += bool(_sort_folders(tmp))
+        if out.exists():
+            with h5py.File(out, "r") as f:       # h5py reads the file
+                if "s" in f:                     # all of the data, or nothing
+                    np.testing.assert_array_equal(f["s"][...], want)
+                if existing:
+                    np.testing.assert_array_equal(f["keep"][...], keep)
+        elif existing:
+            pytest.fail("the existing file disappeared")
+        assert (_digest(src), os.stat(src).st_mtime_ns) == source_state
+    assert interrupted, "no run was interrupted before it finished"
+    if sig == signal.SIGKILL:
+        assert stray, "no run was killed while its spill folder existed"
+    # The next store (in a process of its own, with the same $TMPDIR)
+    # removes what killed ones left: spill folders and temporaries.
+    subprocess.run([sys.executable, "-c", "import sys, numpy as np, chunkwise as cw; "
+                    "cw.asarray(np.ones(4)).to_hdf5(sys.argv[1], 'small', overwrite=True)",
+                    str(out)], env=env, check=True, timeout=120)
+    assert _sort_folders(tmp) == []
+    assert os.listdir(tmp) == []
+    assert _temporaries(tmp_path) == []
+    assert [m for m in _members(out) if m.startswith(".chunkwise-tmp-")] == []
+    np.testing.assert_array_equal(cw.open(out, "small").compute(), np.ones(4))

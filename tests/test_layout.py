@@ -16,10 +16,10 @@ PKG = os.path.dirname(chunkwise.__file__)
 ORDER = ["_dtypes", "indexing", "config", "progress", "_nodes", "_coerce", "_rewrite",
          "ufuncs", "reductions", "functions", "views", "_twoouts", "_html", "_compile", "_plan",
          "_execute", "selection", "complexes", "interop", "cluster", "histograms", "array", "methods",
-         "hdf5meta", "creation", "windows", "blocks", "rechunk", "quantiles", "sorting", "unique",
-         "setops", "special", "neighbours", "einsum", "decompositions", "linalg", "linalg_names",
-         "fft", "group", "array_api_ext", "array_api", "__init__", "xarray_chunkmanager", "cli",
-         "__main__"]
+         "hdf5meta", "creation", "windows", "blocks", "rechunk", "quantiles", "extsort",
+         "sorting", "unique", "setops", "special", "neighbours", "einsum", "decompositions",
+         "linalg", "linalg_names", "fft", "group", "array_api_ext", "array_api", "__init__",
+         "xarray_chunkmanager", "cli", "__main__"]
 
 
 def _modules():

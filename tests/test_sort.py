@@ -1,4 +1,8 @@
 """np.sort, argsort, sort_complex, lexsort on chunkwise Arrays against NumPy."""
+import gc
+import math
+import tempfile
+
 import h5py
 import numpy as np
 import pytest
@@ -103,13 +107,133 @@ def test_errors_as_numpy():
                                   np.argsort(np.float64(3)))
 
 
-def test_beyond_memory_limit_raises():
+def test_beyond_memory_limit_along_an_axis():
     x = cw.asarray(np.arange(100000.0), chunks=1000)
     with cw.config(memory_limit=2**20):
         with pytest.raises(cw.MemoryBudgetError):
-            np.sort(x, axis=None)
+            np.sort(cw.asarray(np.ones((2, 100000)), chunks=(1, 1000)), axis=1)
+        with pytest.raises(cw.MemoryBudgetError):
+            np.sort(cw.asarray(np.ones(100000, np.complex128), chunks=1000), axis=None)
         np.testing.assert_array_equal(np.asarray(np.sort(x.reshape(100, 1000), axis=1)),
                                       np.arange(100000.0).reshape(100, 1000))
+
+
+# ------------------------------------------------------------ external sort
+
+def _spills(tmp):
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith("chunkwise-sort-"))
+
+
+@pytest.fixture
+def spill_dir(tmp_path, monkeypatch):
+    """The temporary directory the external sort spills to, watched."""
+    d = tmp_path / "tmp"
+    d.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(d))
+    return d
+
+
+def _wide(dtype, n):
+    """Data with many ties, NaNs, both zeros and infinities (floats)."""
+    dtype = np.dtype(dtype)
+    if dtype == bool:
+        return RNG.integers(0, 2, n).astype(bool)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        v = RNG.integers(info.min, info.max, n, dtype=dtype, endpoint=True)
+        v[::3] = RNG.integers(0, 5, len(v[::3]))
+        return v
+    v = RNG.standard_normal(n).astype(dtype)
+    v[::5] = RNG.integers(-3, 4, len(v[::5]))
+    v[::7] = np.nan
+    v[1::9] = -0.0
+    v[2::11] = 0.0
+    v[3::13] = np.inf
+    v[4::17] = -np.inf
+    return v
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int64", "uint16", "uint64", "float16", "float32",
+                                   "float64", "bool"])
+def test_external_sort_and_argsort_as_numpy_stable(dtype, spill_dir):
+    a = _wide(dtype, 150001)
+    x = cw.asarray(a, chunks=(7001,))
+    with cw.config(memory_limit="256KiB", threads=2):
+        s = np.sort(x, axis=None)
+        i = np.argsort(x, axis=None)
+        assert len(_spills(spill_dir)) == 2          # the external path, one spill each
+        got_s, got_i = np.asarray(s), np.asarray(i)
+    ref = np.sort(a, kind="stable")
+    np.testing.assert_array_equal(got_s, ref)
+    assert got_s.dtype == ref.dtype
+    if ref.dtype.kind == "f":                       # -0.0 and 0.0 in input order
+        np.testing.assert_array_equal(np.signbit(got_s), np.signbit(ref))
+    np.testing.assert_array_equal(got_i, np.argsort(a, kind="stable"))
+    assert got_i.dtype == np.intp
+    np.testing.assert_array_equal(a[got_i], np.sort(a))
+    del s, i
+    gc.collect()
+    assert _spills(spill_dir) == []
+
+
+@pytest.mark.parametrize("shape,chunks", [((601, 557), (64, 100)), ((67, 71, 73), (8, 9, 10))])
+def test_external_sort_of_nd_hdf5_to_hdf5(tmp_path, spill_dir, shape, chunks):
+    a = _wide("float32", math.prod(shape)).reshape(shape)
+    with h5py.File(tmp_path / "in.h5", "w") as f:
+        f.create_dataset("v", data=a, chunks=chunks, compression="gzip")
+    x = cw.open(tmp_path / "in.h5", "v")
+    with cw.config(memory_limit="512KiB", threads=2):
+        s = np.sort(x, axis=None)
+        assert s.shape == (a.size,) and _spills(spill_dir)
+        s.to_hdf5(tmp_path / "out.h5", "s", chunks=(10000,))
+        # Fed to expressions and reductions, and sliced.
+        np.testing.assert_array_equal(np.asarray(s[1000:1100] * 2), np.sort(a, None)[1000:1100] * 2)
+        assert int(np.sum(np.isnan(s))) == int(np.isnan(a).sum())
+        np.testing.assert_array_equal(np.asarray(np.argsort(x, axis=None, kind="stable")),
+                                      np.argsort(a, axis=None, kind="stable"))
+    with h5py.File(tmp_path / "out.h5") as f:
+        np.testing.assert_array_equal(f["s"][...], np.sort(a, axis=None, kind="stable"))
+    del s
+    gc.collect()
+    assert _spills(spill_dir) == []
+
+
+def test_external_sort_of_1d_hdf5_along_its_axis(tmp_path, spill_dir):
+    a = _wide("int32", 200003)
+    with h5py.File(tmp_path / "in.h5", "w") as f:
+        f.create_dataset("v", data=a, chunks=(9999,))
+    x = cw.open(tmp_path / "in.h5", "v")
+    with cw.config(memory_limit="512KiB", threads=2):
+        for axis in (0, -1):
+            s = np.sort(x, axis=axis)
+            assert _spills(spill_dir)
+            np.testing.assert_array_equal(np.asarray(s), np.sort(a))
+            np.testing.assert_array_equal(np.asarray(np.argsort(x, axis=axis, stable=True)),
+                                          np.argsort(a, stable=True))
+            del s
+    gc.collect()
+    assert _spills(spill_dir) == []
+
+
+def _failing(b, block_info=None):
+    if block_info[0]["chunk-location"][0] == 5:
+        raise _FAIL[0]
+    return b
+
+
+_FAIL = [ValueError("bad block")]
+
+
+@pytest.mark.parametrize("exc", [ValueError("bad block"), KeyboardInterrupt()])
+def test_external_sort_removes_its_spill_on_error(spill_dir, exc):
+    _FAIL[0] = exc
+    x = cw.map_blocks(_failing, cw.asarray(np.arange(200000.0), chunks=(5000,)),
+                      dtype=np.float64)
+    with cw.config(memory_limit="512KiB", threads=2):
+        with pytest.raises(type(exc)):
+            np.sort(x, axis=None)
+    gc.collect()
+    assert _spills(spill_dir) == []
 
 
 def test_sort_along_an_axis_streams_within_memory_limit(tmp_path):

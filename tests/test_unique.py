@@ -1,4 +1,7 @@
 """np.unique and the NumPy 2 unique_* functions on chunkwise Arrays against NumPy."""
+import gc
+import tempfile
+
 import h5py
 import numpy as np
 import pytest
@@ -63,8 +66,125 @@ def test_unique_along_an_axis_of_hdf5(tmp_path):
         np.unique(x, axis=2)
 
 
-def test_beyond_memory_limit_raises():
+def test_beyond_memory_limit_with_index_or_inverse_raises():
     x = cw.asarray(np.arange(200000), chunks=1000)
     with cw.config(memory_limit=2**20):
-        with pytest.raises(cw.MemoryBudgetError):
-            np.unique(x)
+        for kw in (dict(return_index=True), dict(return_inverse=True), dict(axis=0)):
+            with pytest.raises(cw.MemoryBudgetError, match="out of core"):
+                np.unique(x, **kw)
+        for f in (np.unique_inverse, np.unique_all):
+            with pytest.raises(cw.MemoryBudgetError):
+                f(x)
+
+
+# ------------------------------------------------------------ out of core
+
+def _spills(tmp):
+    return [p for p in tmp.iterdir() if p.name.startswith("chunkwise-sort-")]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint32", "int64", "float16", "float32", "float64",
+                                   "bool", "complex128"])
+@pytest.mark.parametrize("nd", [1, 2])
+def test_unique_counts_out_of_core(dtype, nd, tmp_path):
+    # 2 MiB of data at most, of at least 600 KiB, under a 256 KiB limit.
+    n = max(8, np.dtype(dtype).itemsize) * 75000 // np.dtype(dtype).itemsize
+    ce = 4000 // max(np.dtype(dtype).itemsize, 8) * 8 + 1
+    # 2-d: chunks of 16 rows, so that a band of whole rows (read from 5
+    # chunks across) fits the limit for every dtype.
+    shape, chunks = ((n + 3,), (ce,)) if nd == 1 else ((301, n // 300), (16, 50))
+    a = _data(dtype, shape)
+    if a.dtype.kind in "fc":
+        # Fewer NaNs: each is a value of its own with equal_nan=False.
+        a[np.isnan(a)] = 1.5
+        a.flat[::997] = np.nan
+    with h5py.File(tmp_path / "u.h5", "w") as f:
+        f.create_dataset("v", data=a, chunks=chunks)
+    x = cw.open(tmp_path / "u.h5", "v")
+    limit = 256 * 1024
+    with cw.config(memory_limit=limit, threads=2):
+        assert 2 * x.nbytes > limit          # not the in-memory path
+        for eq in (False, True):
+            kw = dict(return_counts=True, equal_nan=eq)
+            _same(np.unique(x, **kw), np.unique(a, **kw))
+            _same(np.unique(x, equal_nan=eq), np.unique(a, equal_nan=eq))
+        _same(np.unique_counts(x), np.unique_counts(a))
+        # NumPy gives integers' unique_values in its hash table's order.
+        r = np.unique_values(x)
+        assert r.dtype == a.dtype
+        np.testing.assert_array_equal(r, np.sort(np.unique_values(a)))
+
+
+def test_unique_of_many_values_goes_through_the_external_sort(tmp_path, monkeypatch):
+    """Blocks whose distinct values together do not fit: the merge runs on
+    the external sort (its spill seen), removed afterwards."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    a = RNG.integers(0, 3000, 400000).astype(np.int32)
+    a[::101] = -5
+    x = cw.asarray(a, chunks=(9000,))
+    seen = []
+    import chunkwise.extsort as ext
+    orig = ext._Spill.write
+
+    def write(self, *args):
+        seen.append(self.dir)
+        return orig(self, *args)
+
+    monkeypatch.setattr(ext._Spill, "write", write)
+    with cw.config(memory_limit="512KiB", threads=2):
+        _same(np.unique(x, return_counts=True), np.unique(a, return_counts=True))
+    assert seen
+    gc.collect()
+    assert _spills(tmp_path) == []
+
+
+def test_too_many_distinct_values_raise():
+    x = cw.asarray(np.arange(400000.0), chunks=(10000,))
+    with cw.config(memory_limit="512KiB", threads=2):
+        with pytest.raises(cw.MemoryBudgetError, match="400000 distinct values"):
+            np.unique(x, return_counts=True)
+
+
+@pytest.mark.parametrize("shape,chunks,limit", [((301, 40, 7), (32, 8, 7), 256 * 1024),
+                                                ((3, 200, 300), (1, 50, 300), 512 * 1024)],
+                         ids=["bands-of-rows", "rows-longer-than-a-band"])
+def test_unique_of_nd_hdf5_out_of_core(tmp_path, shape, chunks, limit):
+    """A 3-d dataset read in bands of whole rows, or (rows longer than a
+    band) flattened first."""
+    a = RNG.integers(-40, 40, shape).astype(np.float32)
+    a.flat[::101] = np.nan
+    a.flat[1::89] = -0.0
+    with h5py.File(tmp_path / "u.h5", "w") as f:
+        f.create_dataset("v", data=a, chunks=chunks, compression="gzip")
+    x = cw.open(tmp_path / "u.h5", "v")
+    with cw.config(memory_limit=limit, threads=2):
+        assert 2 * x.nbytes > limit
+        for eq in (False, True):
+            _same(np.unique(x, return_counts=True, equal_nan=eq),
+                  np.unique(a, return_counts=True, equal_nan=eq))
+            _same(np.unique(x, equal_nan=eq), np.unique(a, equal_nan=eq))
+        _same(np.unique_counts(x), np.unique_counts(a))
+        np.testing.assert_array_equal(np.unique_values(x), np.sort(np.unique_values(a)))
+
+
+def test_unique_of_nd_hdf5_with_many_values_through_the_external_sort(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    a = RNG.integers(0, 5000, (400, 500)).astype(np.int64)
+    a[::7, ::3] = -3
+    with h5py.File(tmp_path / "u.h5", "w") as f:
+        f.create_dataset("v", data=a, chunks=(25, 100))
+    x = cw.open(tmp_path / "u.h5", "v")
+    seen = []
+    import chunkwise.extsort as ext
+    orig = ext._Spill.write
+
+    def write(self, *args):
+        seen.append(self.dir)
+        return orig(self, *args)
+
+    monkeypatch.setattr(ext._Spill, "write", write)
+    with cw.config(memory_limit="1MiB", threads=2):
+        _same(np.unique(x, return_counts=True), np.unique(a, return_counts=True))
+    assert seen                                  # the external sort's spill
+    gc.collect()
+    assert _spills(tmp_path) == []

@@ -370,29 +370,40 @@ def _stage(specs, cfg, tmp) -> dict:
     return copies
 
 
-# Staging folders are <tmp>/chunkwise-rechunk-<pid>-<random>: a later run
-# removes those whose process is gone (killed before its own clean-up).
+# Temporary folders are <tmp>/<prefix><pid>-<random>: staged copies of a
+# rechunk ("chunkwise-rechunk-") and the runs of an external sort
+# ("chunkwise-sort-", extsort.py).  A later run removes those whose
+# process is gone (killed before its own clean-up).
 _STAGE_PREFIX = "chunkwise-rechunk-"
+_TEMP_PREFIXES = (_STAGE_PREFIX, "chunkwise-sort-")
+
+
+def temporary_folder(prefix: str) -> str:
+    """A new folder <tmp>/<prefix><pid>-<random> (``prefix`` one of
+    _TEMP_PREFIXES), old ones of killed processes removed first."""
+    remove_orphaned_staging()
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
 
 
 def _stage_dir() -> str:
-    """A new folder for one run's staged copies (old ones of killed
-    processes removed first)."""
-    remove_orphaned_staging()
-    return tempfile.mkdtemp(prefix=f"{_STAGE_PREFIX}{os.getpid()}-")
+    """A new folder for one run's staged copies."""
+    return temporary_folder(_STAGE_PREFIX)
 
 
 def remove_orphaned_staging() -> None:
-    """Remove the staging folders of processes that no longer exist."""
+    """Remove the temporary folders (staged copies, sort runs) of
+    processes that no longer exist."""
     tmp = tempfile.gettempdir()
     try:
         names = os.listdir(tmp)
     except OSError:
         return
     for name in names:
-        pid = name[len(_STAGE_PREFIX):].split("-", 1)[0]
-        if name.startswith(_STAGE_PREFIX) and pid.isdigit() and int(pid) != os.getpid() \
-                and not _alive(int(pid)):
+        prefix = next((p for p in _TEMP_PREFIXES if name.startswith(p)), None)
+        if prefix is None:
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
 
 
@@ -497,13 +508,15 @@ def compute(nodes) -> list:
     return out
 
 
-def store(node, target: StoreTarget) -> Leaf:
+def store(node, target: StoreTarget, stage=True) -> Leaf:
     """Stream ``node`` into a new HDF5 dataset; returns a Leaf over it.
     Chunks other than the node's are written from a rechunked node (staged
-    when that needs it)."""
+    when that needs it; with ``stage=False`` each new chunk is read from
+    the node's region directly, for a stored node whose chunks each cover
+    whole new chunks: each thread's last decoded chunk is kept)."""
     remove_orphaned_staging()
     chunks = tuple(target.chunks)
-    if chunks and all(chunks) and not isinstance(node, DEFERRED) \
+    if stage and chunks and all(chunks) and not isinstance(node, DEFERRED) \
             and _needs_staging(Rechunk(node, chunks), current()):
         node = leaf(Rechunk(node, chunks))
     run(plan((), store=node, target=target))

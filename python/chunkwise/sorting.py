@@ -8,9 +8,15 @@ default (not stable) argsort: NumPy sorts each row independently, and each
 block holds whole rows.  The result feeds expressions, reductions and
 ``to_hdf5`` like any other lazy Array.
 
-A flattened sort (``axis=None``) is one block of the whole array: lazy
-too, but it needs the array to fit ``memory_limit`` (twice: the input and
-its sorted copy); beyond that it raises ``cw.MemoryBudgetError``.
+A flattened sort (``axis=None``, or the one axis of a 1-d array) that
+fits ``memory_limit`` (twice: the input and its sorted copy) is one block
+of the whole array.  Beyond that it is an external sort (extsort.py):
+sorted runs spilled to a temporary HDF5 file and merged lazily, output
+chunk by output chunk, in bounded memory; its values are those of NumPy's
+stable sort and its indices those of NumPy's stable argsort, whatever
+``kind`` (NumPy's default argsort is not stable: where ties differ in
+order, the stable one is returned).  Complex values beyond that raise
+``cw.MemoryBudgetError``.
 
 ``x.sort()`` sorts in place in NumPy; a chunkwise Array is immutable, so
 it raises a TypeError that names ``np.sort``.
@@ -28,6 +34,7 @@ from .array import Array, wrap
 from .blocks import map_blocks
 from .config import get_config
 from .creation import asarray
+from .extsort import external_sort, fits, quiet
 from .functions import implements
 from .rechunk import rechunk
 
@@ -74,29 +81,22 @@ def _flat(a, what):
     return _whole(flat, (0,), what)
 
 
-_CLEAR = np.zeros(1)
+_quiet = quiet
 
 
-def _quiet(func):
-    """``func`` whose floating-point status flags are cleared afterwards:
-    NumPy's vectorised sorts compare NaNs with signalling instructions and
-    do not report it, so neither does the engine (a float ufunc clears the
-    status before its loop)."""
-    def call(*args):
-        r = func(*args)
-        np.add(_CLEAR, 0.0)
-        return r
-    return call
-
-
-def _sorted(a, axis, what, func, dtype):
+def _sorted(a, axis, what, func, dtype, indices=None):
     """``func(block, axis)`` on blocks holding the whole axis (None: the
-    flattened array in one block)."""
+    flattened array in one block); a flattened sort that does not fit one
+    block is an external sort (of the values, or with ``indices`` True of
+    the indices; None: not available)."""
     if a.size == 0:
         # No data: NumPy's result on an empty array of the shape.
         if axis is not None:
             axis = _axis(axis, a.ndim, what)
         return asarray(func(np.empty(a.shape, a.dtype), axis).astype(dtype, copy=False))
+    flat = axis is None or (a.ndim == 1 and _axis(axis, 1, what) == 0)
+    if flat and indices is not None and not fits(a.nbytes):
+        return external_sort(a, indices, what)
     if axis is None:
         a, axis = _flat(a, what), 0
     else:
@@ -131,7 +131,8 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     if a.ndim == 0 and axis is not None:
         raise np.exceptions.AxisError(axis, 0)
     return _sorted(a, axis, "sort",
-                   lambda b, ax: np.sort(b, axis=ax, kind=kind, stable=stable), a.dtype)
+                   lambda b, ax: np.sort(b, axis=ax, kind=kind, stable=stable), a.dtype,
+                   indices=False)
 
 
 @implements(np.argsort)
@@ -148,7 +149,8 @@ def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
                     lambda b, ax: np.argsort(b, axis=ax, kind=kind, stable=stable), _INTP)
         return np.reshape(r, ())
     return _sorted(a, axis, "argsort",
-                   lambda b, ax: np.argsort(b, axis=ax, kind=kind, stable=stable), _INTP)
+                   lambda b, ax: np.argsort(b, axis=ax, kind=kind, stable=stable), _INTP,
+                   indices=True)
 
 
 @implements(np.sort_complex)

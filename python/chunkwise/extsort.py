@@ -44,7 +44,7 @@ from ._execute import StoreTarget, materialise, store, temporary_folder
 from ._nodes import HALO, BlockCall, Blocks, Cast, leaf
 from .array import wrap
 from .blocks import map_blocks
-from .config import current
+from .config import current, size_text
 from .quantiles import _selected, _summary
 from .rechunk import rechunk
 
@@ -288,8 +288,8 @@ def external_sort(a, indices, what):
     if not sortable(a.dtype):
         raise MemoryBudgetError(
             f"{what}: an array of dtype {a.dtype} is sorted in one block only, and "
-            f"{a.nbytes / 2**20:.1f} MiB does not fit memory_limit "
-            f"({current().memory_limit / 2**20:.1f} MiB)")
+            f"{size_text(a.nbytes)} does not fit memory_limit "
+            f"({size_text(current().memory_limit)})")
     cfg = current()
     item = a.dtype.itemsize + (_INTP.itemsize if indices else 0)
     c, run, small = _sizes(item, cfg)

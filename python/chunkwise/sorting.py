@@ -32,7 +32,7 @@ from ._coerce import lazy_node
 from ._core import MemoryBudgetError
 from .array import Array, wrap
 from .blocks import map_blocks
-from .config import get_config
+from .config import get_config, size_text
 from .creation import asarray
 from .extsort import external_sort, fits, quiet
 from .functions import implements
@@ -64,8 +64,8 @@ def _whole(a, axes, what):
         whole *= a.shape[d]
     if 2 * whole > limit:
         raise MemoryBudgetError(
-            f"{what}: a block holding the whole sorted axis needs {2 * whole / 2**20:.1f} "
-            f"MiB (input and result), more than memory_limit ({limit / 2**20:.1f} MiB)")
+            f"{what}: a block holding the whole sorted axis needs {size_text(2 * whole)} "
+            f"(input and result), more than memory_limit ({size_text(limit)})")
     chunks = {d: -1 for d in axes}
     sizes = {d: max(a.chunksize[d], 1) for d in range(a.ndim) if d not in axes}
     target = max(limit // 16, whole)

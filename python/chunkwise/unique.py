@@ -38,7 +38,7 @@ from ._core import MemoryBudgetError
 from ._execute import materialise
 from ._nodes import HALO, BlockCall, Blocks, leaf
 from .array import wrap
-from .config import current, get_config
+from .config import current, get_config, size_text
 from .extsort import external_sort, quiet, sortable
 from .functions import implements
 
@@ -65,9 +65,9 @@ def _values(x, what):
     limit = get_config()["memory_limit"]
     if need > limit:
         raise MemoryBudgetError(
-            f"{what}: finding the unique values of {a.nbytes / 2**20:.1f} MiB with first "
-            f"indices, inverse or along an axis needs {need / 2**20:.1f} MiB, more than "
-            f"memory_limit ({limit / 2**20:.1f} MiB); the values and their counts alone "
+            f"{what}: finding the unique values of {size_text(a.nbytes)} with first "
+            f"indices, inverse or along an axis needs {size_text(need)}, more than "
+            f"memory_limit ({size_text(limit)}); the values and their counts alone "
             "are found out of core")
     return materialise(lazy_node(a))
 
@@ -140,8 +140,8 @@ def _blocks_table(a, block, equal_nan, what, sorted_input):
             return None
         raise MemoryBudgetError(
             f"{what}: the array has about {int(per.sum())} distinct values "
-            f"({total * (item + 8) / 2**20:.1f} MiB with their counts), more than a quarter "
-            f"of memory_limit ({limit / 2**20:.1f} MiB) holds for merging and returning them")
+            f"({size_text(total * (item + 8))} with their counts), more than a quarter "
+            f"of memory_limit ({size_text(limit)}) holds for merging and returning them")
     if j == 0:
         out = [np.concatenate([[0], np.cumsum(per)]), (0, item + 8)]
     else:

@@ -315,53 +315,72 @@ def row_source(tmp_path_factory):
     return d / "src.h5", np.sin(np.sqrt(x))
 
 
-def _staging_folders(tmp):
-    return [f for f in os.listdir(tmp) if f.startswith("chunkwise-rechunk-")]
-
-
-@pytest.mark.parametrize("sig,existing", [(signal.SIGKILL, False), (signal.SIGKILL, True),
-                                          (signal.SIGINT, True)],
-                         ids=["sigkill-new-file", "sigkill-existing-file", "sigint"])
-def test_kills_during_a_staged_rechunk(tmp_path, row_source, sig, existing):
-    src, want = row_source
+def _kills_during(tmp_path, script, source, name, prefix, sig, existing, seed, delay):
+    """_KILL_RUNS runs of ``script`` (argv: source path, output path), each
+    sent ``sig`` ``delay`` seconds (a (low, high) range) after it starts,
+    with $TMPDIR in tmp_path/tmp: the dataset ``name`` is complete or
+    absent, h5py reads the file, its other dataset is intact, the source is
+    unchanged; after SIGINT no ``prefix`` folder or temporary is left, and
+    the next store removes what killed runs left.  Returns how many runs
+    did not finish, and how many were killed with a ``prefix`` folder."""
+    src, want = source
+    source_state = (_digest(src), os.stat(src).st_mtime_ns)
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
     out = tmp_path / "out.h5"
     keep = np.arange(7.0)
-    rng = random.Random(int(sig) * 10 + existing)
+    rng = random.Random(seed)
+    folders = lambda: [f for f in os.listdir(tmp) if f.startswith(prefix)]  # noqa: E731
+    interrupted = stray = 0
     for run in range(_KILL_RUNS):
         if existing and not out.exists():
             with h5py.File(out, "w") as f:
                 f.create_dataset("keep", data=keep)
-        p = subprocess.Popen([sys.executable, "-c", _RECHUNK_STORE, str(src), str(out)],
+        p = subprocess.Popen([sys.executable, "-c", script, str(src), str(out)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         assert p.stdout.readline().strip() == "start", p.stderr.read()
-        time.sleep(rng.uniform(0.0, 1.0))
+        time.sleep(rng.uniform(*delay))
         p.send_signal(sig)
         so, err = p.communicate(timeout=120)
+        interrupted += "done" not in so
         if sig == signal.SIGINT:
             assert p.returncode == 0 and "done" in so or "KeyboardInterrupt" in err, err
-            # Ctrl-C cleans up at once: the staging folder and the temporary.
-            assert _staging_folders(tmp) == []
+            # Ctrl-C cleans up at once: the folder and the temporary.
+            assert folders() == []
             assert _temporaries(tmp_path) == []
+        else:
+            stray += bool(folders())
         if out.exists():
             with h5py.File(out, "r") as f:       # h5py reads the file
-                if "r" in f:                     # all of the data, or nothing
-                    np.testing.assert_array_equal(f["r"][...], want)
+                if name in f:                    # all of the data, or nothing
+                    np.testing.assert_array_equal(f[name][...], want)
                 if existing:
                     np.testing.assert_array_equal(f["keep"][...], keep)
         elif existing:
             pytest.fail("the existing file disappeared")
+        assert (_digest(src), os.stat(src).st_mtime_ns) == source_state
     # The next store (in a process of its own, with the same $TMPDIR)
-    # removes what killed ones left: staging folders and temporaries.
+    # removes what killed ones left: folders and temporaries.
     subprocess.run([sys.executable, "-c", "import sys, numpy as np, chunkwise as cw; "
                     "cw.asarray(np.ones(4)).to_hdf5(sys.argv[1], 'small', overwrite=True)",
                     str(out)], env=env, check=True, timeout=120)
-    assert _staging_folders(tmp) == []
+    assert os.listdir(tmp) == []
     assert _temporaries(tmp_path) == []
     assert [m for m in _members(out) if m.startswith(".chunkwise-tmp-")] == []
     np.testing.assert_array_equal(cw.open(out, "small").compute(), np.ones(4))
+    return interrupted, stray
+
+
+_KINDS = pytest.mark.parametrize(
+    "sig,existing", [(signal.SIGKILL, False), (signal.SIGKILL, True), (signal.SIGINT, True)],
+    ids=["sigkill-new-file", "sigkill-existing-file", "sigint"])
+
+
+@_KINDS
+def test_kills_during_a_staged_rechunk(tmp_path, row_source, sig, existing):
+    _kills_during(tmp_path, _RECHUNK_STORE, row_source, "r", "chunkwise-rechunk-", sig,
+                  existing, int(sig) * 10 + existing, (0.0, 1.0))
 
 
 # ------------------------------------------------ kills during an external sort
@@ -393,60 +412,11 @@ def sort_source(tmp_path_factory):
     return d / "src.h5", np.sort(x)
 
 
-def _sort_folders(tmp):
-    return [f for f in os.listdir(tmp) if f.startswith("chunkwise-sort-")]
-
-
-@pytest.mark.parametrize("sig,existing", [(signal.SIGKILL, False), (signal.SIGKILL, True),
-                                          (signal.SIGINT, True)],
-                         ids=["sigkill-new-file", "sigkill-existing-file", "sigint"])
+@_KINDS
 def test_kills_during_an_external_sort(tmp_path, sort_source, sig, existing):
-    src, want = sort_source
-    source_state = (_digest(src), os.stat(src).st_mtime_ns)
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp)}
-    out = tmp_path / "out.h5"
-    keep = np.arange(7.0)
-    rng = random.Random(int(sig) * 10 + existing + 500)
-    interrupted = stray = 0
-    for run in range(_KILL_RUNS):
-        if existing and not out.exists():
-            with h5py.File(out, "w") as f:
-                f.create_dataset("keep", data=keep)
-        p = subprocess.Popen([sys.executable, "-c", _SORT_STORE, str(src), str(out)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        assert p.stdout.readline().strip() == "start", p.stderr.read()
-        time.sleep(rng.uniform(0.1, 1.8))
-        p.send_signal(sig)
-        so, err = p.communicate(timeout=120)
-        interrupted += "done" not in so
-        if sig == signal.SIGINT:
-            assert p.returncode == 0 and "done" in so or "KeyboardInterrupt" in err, err
-            # Ctrl-C cleans up at once: the spill folder and the temporary.
-            assert _sort_folders(tmp) == []
-            assert _temporaries(tmp_path) == []
-        else:
-            stray += bool(_sort_folders(tmp))
-        if out.exists():
-            with h5py.File(out, "r") as f:       # h5py reads the file
-                if "s" in f:                     # all of the data, or nothing
-                    np.testing.assert_array_equal(f["s"][...], want)
-                if existing:
-                    np.testing.assert_array_equal(f["keep"][...], keep)
-        elif existing:
-            pytest.fail("the existing file disappeared")
-        assert (_digest(src), os.stat(src).st_mtime_ns) == source_state
+    interrupted, stray = _kills_during(tmp_path, _SORT_STORE, sort_source, "s",
+                                       "chunkwise-sort-", sig, existing,
+                                       int(sig) * 10 + existing + 500, (0.1, 1.8))
     assert interrupted, "no run was interrupted before it finished"
     if sig == signal.SIGKILL:
         assert stray, "no run was killed while its spill folder existed"
-    # The next store (in a process of its own, with the same $TMPDIR)
-    # removes what killed ones left: spill folders and temporaries.
-    subprocess.run([sys.executable, "-c", "import sys, numpy as np, chunkwise as cw; "
-                    "cw.asarray(np.ones(4)).to_hdf5(sys.argv[1], 'small', overwrite=True)",
-                    str(out)], env=env, check=True, timeout=120)
-    assert _sort_folders(tmp) == []
-    assert os.listdir(tmp) == []
-    assert _temporaries(tmp_path) == []
-    assert [m for m in _members(out) if m.startswith(".chunkwise-tmp-")] == []
-    np.testing.assert_array_equal(cw.open(out, "small").compute(), np.ones(4))

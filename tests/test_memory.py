@@ -224,21 +224,25 @@ def test_histogram_holds_budget(big):
     assert r["peak"] - r["base"] < LIMIT + OVERHEAD, r
 
 
-@pytest.fixture(scope="module")
-def few_values(tmp_path_factory):
-    """A 512 MiB float32 dataset (16 x memory_limit) of 250 distinct halves
-    and NaNs at random places, written by h5py."""
+def _random_dataset(path, seed, lo, hi, divisor):
+    """A 512 MiB float32 dataset (16 x memory_limit) of random integers in
+    [lo, hi) / divisor with 1000 NaNs per 16 MiB, written by h5py."""
     import h5py
     import numpy as np
-    path = tmp_path_factory.mktemp("memuniq") / "few.h5"
-    rng = np.random.default_rng(22)
+    rng = np.random.default_rng(seed)
     with h5py.File(path, "w") as f:
         d = f.create_dataset("x", (DATA // 4,), "f4", chunks=(2**18,), compression="lzf")
         for i in range(0, DATA // 4, 2**22):
-            v = (rng.integers(-125, 125, 2**22) / 2).astype("f4")
+            v = (rng.integers(lo, hi, 2**22) / divisor).astype("f4")
             v[rng.integers(0, 2**22, 1000)] = np.nan
             d[i:i + 2**22] = v
     return path
+
+
+@pytest.fixture(scope="module")
+def few_values(tmp_path_factory):
+    """250 distinct halves and NaNs at random places."""
+    return _random_dataset(tmp_path_factory.mktemp("memuniq") / "few.h5", 22, -125, 125, 2)
 
 
 def test_unique_counts_holds_budget(few_values, tmp_path):
@@ -272,20 +276,10 @@ def test_unique_counts_holds_budget(few_values, tmp_path):
 
 @pytest.fixture(scope="module")
 def shuffled(tmp_path_factory):
-    """A 512 MiB float32 dataset (16 x memory_limit) of random quarters in
-    [-25000, 25000) with NaNs: ties everywhere, 200001 distinct values
-    (NaN among them), written by h5py."""
-    import h5py
-    import numpy as np
-    path = tmp_path_factory.mktemp("memsort") / "shuffled.h5"
-    rng = np.random.default_rng(21)
-    with h5py.File(path, "w") as f:
-        d = f.create_dataset("x", (DATA // 4,), "f4", chunks=(2**18,), compression="lzf")
-        for i in range(0, DATA // 4, 2**22):
-            v = (rng.integers(-100000, 100000, 2**22) / 4).astype("f4")
-            v[rng.integers(0, 2**22, 1000)] = np.nan
-            d[i:i + 2**22] = v
-    return path
+    """Random quarters in [-25000, 25000) with NaNs: ties everywhere,
+    200001 distinct values (NaN among them)."""
+    return _random_dataset(tmp_path_factory.mktemp("memsort") / "shuffled.h5", 21, -100000,
+                           100000, 4)
 
 
 def test_external_sort_to_hdf5_peak_rss(shuffled, tmp_path):

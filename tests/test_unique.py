@@ -36,6 +36,19 @@ def _same(r, e):
     np.testing.assert_array_equal(r, e)
 
 
+def _spy_on_spills(monkeypatch):
+    """A list that gets the folder of every run the external sort spills."""
+    import chunkwise.extsort as ext
+    seen, orig = [], ext._Spill.write
+
+    def write(self, *args):
+        seen.append(self.dir)
+        return orig(self, *args)
+
+    monkeypatch.setattr(ext._Spill, "write", write)
+    return seen
+
+
 @pytest.mark.parametrize("dtype", ["int8", "uint32", "int64", "float16", "float32",
                                    "float64", "bool"])
 @pytest.mark.parametrize("shape,chunks", [((13, 17), (4, 5)), ((0, 3), (1, 2)),
@@ -122,15 +135,7 @@ def test_unique_of_many_values_goes_through_the_external_sort(tmp_path, monkeypa
     a = RNG.integers(0, 3000, 400000).astype(np.int32)
     a[::101] = -5
     x = cw.asarray(a, chunks=(9000,))
-    seen = []
-    import chunkwise.extsort as ext
-    orig = ext._Spill.write
-
-    def write(self, *args):
-        seen.append(self.dir)
-        return orig(self, *args)
-
-    monkeypatch.setattr(ext._Spill, "write", write)
+    seen = _spy_on_spills(monkeypatch)
     with cw.config(memory_limit="512KiB", threads=2):
         _same(np.unique(x, return_counts=True), np.unique(a, return_counts=True))
     assert seen
@@ -174,15 +179,7 @@ def test_unique_of_nd_hdf5_with_many_values_through_the_external_sort(tmp_path, 
     with h5py.File(tmp_path / "u.h5", "w") as f:
         f.create_dataset("v", data=a, chunks=(25, 100))
     x = cw.open(tmp_path / "u.h5", "v")
-    seen = []
-    import chunkwise.extsort as ext
-    orig = ext._Spill.write
-
-    def write(self, *args):
-        seen.append(self.dir)
-        return orig(self, *args)
-
-    monkeypatch.setattr(ext._Spill, "write", write)
+    seen = _spy_on_spills(monkeypatch)
     with cw.config(memory_limit="1MiB", threads=2):
         _same(np.unique(x, return_counts=True), np.unique(a, return_counts=True))
     assert seen                                  # the external sort's spill

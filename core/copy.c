@@ -72,6 +72,53 @@ copy_row(char *d, int64_t dstep, const char *s, int64_t sstep, int64_t len,
     }
 }
 
+/* The tile edge of transposing copies: TILE rows of the source, each a
+ * few cache lines, stay in cache while TILE columns are written. */
+#define TILE 32
+
+#define COPY_TILES(T)                                                \
+    for (int64_t r0 = 0; r0 < rows; r0 += TILE) {                    \
+        int64_t r1 = rows - r0 < TILE ? rows : r0 + TILE;            \
+        for (int64_t c0 = 0; c0 < cols; c0 += TILE) {                \
+            int64_t c1 = cols - c0 < TILE ? cols : c0 + TILE;        \
+            for (int64_t r = r0; r < r1; r++) {                      \
+                T *o = (T *)(d + r * drow);                          \
+                const T *i = (const T *)(s + r * sizeof(T));         \
+                for (int64_t c = c0; c < c1; c++) {                  \
+                    o[c] = *(const T *)((const char *)i + c * scol); \
+                }                                                    \
+            }                                                        \
+        }                                                            \
+    }
+
+/* rows x cols elements: the destination's rows contiguous (drow apart),
+ * the source's columns contiguous (scol apart): a transpose, tile by
+ * tile. */
+static void
+copy_tiles(char *d, int64_t drow, const char *s, int64_t scol, int64_t rows,
+           int64_t cols, size_t itemsize)
+{
+    switch (itemsize) {
+        case 1:
+            COPY_TILES(uint8_t);
+            break;
+        case 2:
+            COPY_TILES(uint16_t);
+            break;
+        case 4:
+            COPY_TILES(uint32_t);
+            break;
+        case 8:
+            COPY_TILES(uint64_t);
+            break;
+        default:
+            for (int64_t r = 0; r < rows; r++) {
+                copy_row(d + r * drow, (int64_t)itemsize, s + r * (int64_t)itemsize,
+                         scol, cols, itemsize);
+            }
+    }
+}
+
 void
 cw__copy_strided(int ndim, const int64_t *count, char *dst, const int64_t *dstrides,
                  const char *src, const int64_t *sstrides, size_t itemsize)
@@ -87,11 +134,28 @@ cw__copy_strided(int ndim, const int64_t *count, char *dst, const int64_t *dstri
         memcpy(dst, src, itemsize);
         return;
     }
-    /* Odometer over the outer k-1 dims; rows along the last. */
+    /* A transpose of the last two dims (each contiguous in one operand):
+     * tiles of both, the one contiguous in the destination last. */
+    int64_t isz = (int64_t)itemsize;
+    if (k >= 2 && ss[k - 1] == isz && ds[k - 2] == isz && ds[k - 1] != isz) {
+        int64_t t;
+        t = n[k - 1], n[k - 1] = n[k - 2], n[k - 2] = t;
+        t = ds[k - 1], ds[k - 1] = ds[k - 2], ds[k - 2] = t;
+        t = ss[k - 1], ss[k - 1] = ss[k - 2], ss[k - 2] = t;
+    }
+    bool tiles = k >= 2 && ss[k - 2] == isz && ds[k - 1] == isz && ss[k - 1] != isz &&
+                 n[k - 1] >= 4 && n[k - 2] >= 4;
+    int outer = tiles ? k - 2 : k - 1;
+    /* Odometer over the outer dims; rows along the last, or tiles. */
     memset(idx, 0, sizeof(idx));
     for (;;) {
-        copy_row(dst, ds[k - 1], src, ss[k - 1], n[k - 1], itemsize);
-        int d = k - 2;
+        if (tiles) {
+            copy_tiles(dst, ds[k - 2], src, ss[k - 1], n[k - 2], n[k - 1], itemsize);
+        }
+        else {
+            copy_row(dst, ds[k - 1], src, ss[k - 1], n[k - 1], itemsize);
+        }
+        int d = outer - 1;
         for (; d >= 0; d--) {
             dst += ds[d];
             src += ss[d];

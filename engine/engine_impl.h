@@ -79,6 +79,12 @@ typedef struct cw__worker {
 
 #define CW__WORKER_MAGIC 0x63777772u /* "cwwr" */
 
+/* C[m x n] += A[m x k] @ B[k x n], C-contiguous (gemm.c). */
+void cw__gemm_f64(const double *A, const double *B, double *C, int64_t m, int64_t k,
+                  int64_t n);
+void cw__gemm_f32(const float *A, const float *B, float *C, int64_t m, int64_t k,
+                  int64_t n);
+
 void cw__worker_init(cw__worker_t *w);
 void cw__worker_destroy(cw__worker_t *w);
 

@@ -20,6 +20,7 @@
 typedef struct mm {
     cw_source_t *a, *b; /* borrowed */
     int64_t tk;         /* block along the shared dimension */
+    int64_t slice;      /* partial products: the shared dimension's slices; 0: none */
     cw_dtype_t acc;     /* accumulator dtype (float32 for float16) */
 } mm_t;
 
@@ -49,8 +50,6 @@ typedef struct mm {
 #define W_ADD(x, y) ((uint32_t)(x) + (uint32_t)(y))
 #define B_MUL(x, y) ((x) & (y))
 #define B_ADD(x, y) ((x) | (y))
-MM_KERNEL(mm_f64, double, F_MUL, F_ADD)
-MM_KERNEL(mm_f32, float, F_MUL, F_ADD)
 MM_KERNEL(mm_u8, uint8_t, W_MUL, W_ADD)
 MM_KERNEL(mm_u16, uint16_t, W_MUL, W_ADD)
 MM_KERNEL(mm_u32, uint32_t, F_MUL, F_ADD)
@@ -58,6 +57,18 @@ MM_KERNEL(mm_u64, uint64_t, F_MUL, F_ADD)
 MM_KERNEL(mm_bool, uint8_t, B_MUL, B_ADD)
 
 typedef void (*mm_fn)(const void *, const void *, void *, int64_t, int64_t, int64_t);
+
+static void
+mm_f64(const void *a, const void *b, void *c, int64_t m, int64_t k, int64_t n)
+{
+    cw__gemm_f64(a, b, c, m, k, n);
+}
+
+static void
+mm_f32(const void *a, const void *b, void *c, int64_t m, int64_t k, int64_t n)
+{
+    cw__gemm_f32(a, b, c, m, k, n);
+}
 
 /* Signed integers are multiplied and added as unsigned of the same width
  * (two's complement: the same bits, no undefined overflow). */
@@ -126,12 +137,13 @@ fail:
     return rc;
 }
 
-/* The product of one batch element: rows off[0] + i*step[0] and columns
- * off[1] + j*step[1] of it are the product of those rows of A's and those
- * columns of B's matrix (a_batch, b_batch: their batch coordinates). */
+/* The product of one batch element over the shared dimension's [K0, K1):
+ * rows off[0] + i*step[0] and columns off[1] + j*step[1] of it are the
+ * product of those rows of A's and those columns of B's matrix (a_batch,
+ * b_batch: their batch coordinates). */
 static int
-mm_one(const mm_t *m, const int64_t *a_batch, const int64_t *b_batch,
-       const int64_t *off, const int64_t *step, const int64_t *count,
+mm_one(const mm_t *m, const int64_t *a_batch, const int64_t *b_batch, int64_t K0,
+       int64_t K1, const int64_t *off, const int64_t *step, const int64_t *count,
        cw_dtype_t out_dtype, char *dst, const int64_t *strides, cw__io_scratch_t *io)
 {
     int rc;
@@ -142,16 +154,15 @@ mm_one(const mm_t *m, const int64_t *a_batch, const int64_t *b_batch,
     if (lvl >= CW__MAX_DEPTH) {
         return cw__error(CW_EINVAL, "products nested more than %d deep", CW__MAX_DEPTH);
     }
-    int nd = m->a->ndim;
-    int64_t K = m->a->shape[nd - 1], M = count[0], N = count[1];
+    int64_t M = count[0], N = count[1];
     size_t asz = cw_dtype_size(m->acc);
     void **acc = &vm->mm[lvl][2];
     CW_TRY(cw__reserve(acc, &vm->mm_cap[lvl][2], (size_t)(M * N) * asz + 1));
     memset(*acc, 0, (size_t)(M * N) * asz);
     mm_fn kern = kernel_of(m->acc);
     vm->depth = lvl + 1;
-    for (int64_t k0 = 0; k0 < K; k0 += m->tk) {
-        int64_t nk = K - k0 < m->tk ? K - k0 : m->tk;
+    for (int64_t k0 = K0; k0 < K1; k0 += m->tk) {
+        int64_t nk = K1 - k0 < m->tk ? K1 - k0 : m->tk;
         /* Blocks needing a conversion are read through slot 3 first. */
         rc = read_block(m->a, a_batch, off[0], step[0], M, k0, 1, nk, m->acc,
                         &vm->mm[lvl][0], &vm->mm_cap[lvl][0], &vm->mm[lvl][3],
@@ -184,15 +195,14 @@ fail:
     return rc;
 }
 
-/* A region of the product: its batch elements in C order, each one matrix
- * region (mm_one). */
+/* A region of the product over the shared dimension's [K0, K1): its batch
+ * elements in C order, each one matrix region (mm_one). */
 static int
-mm_read(cw_source_t *src, const int64_t *off, const int64_t *step, const int64_t *count,
-        char *dst, const int64_t *strides, cw__io_scratch_t *io)
+mm_batches(const mm_t *m, int nb, int64_t K0, int64_t K1, cw_dtype_t dtype,
+           const int64_t *off, const int64_t *step, const int64_t *count, char *dst,
+           const int64_t *strides, cw__io_scratch_t *io)
 {
-    mm_t *m = src->impl;
     int rc = CW_OK;
-    int nb = src->ndim - 2;
     int64_t idx[CW_MAXDIM] = {0}, ab[CW_MAXDIM], bb[CW_MAXDIM];
     for (int d = 0; d < nb; d++) {
         if (count[d] == 0) {
@@ -207,7 +217,7 @@ mm_read(cw_source_t *src, const int64_t *off, const int64_t *step, const int64_t
             bb[d] = m->b->shape[d] == 1 ? 0 : c;
             at += idx[d] * strides[d];
         }
-        CW_TRY(mm_one(m, ab, bb, off + nb, step + nb, count + nb, src->dtype, at,
+        CW_TRY(mm_one(m, ab, bb, K0, K1, off + nb, step + nb, count + nb, dtype, at,
                       strides + nb, io));
         int d = nb - 1;
         while (d >= 0 && ++idx[d] == count[d]) {
@@ -220,6 +230,32 @@ mm_read(cw_source_t *src, const int64_t *off, const int64_t *step, const int64_t
     }
 fail:
     return rc;
+}
+
+/* A region of the product, or of the partial products: along the leading
+ * axis of those, slice s covers the shared dimension's [s*slice,
+ * (s+1)*slice). */
+static int
+mm_read(cw_source_t *src, const int64_t *off, const int64_t *step, const int64_t *count,
+        char *dst, const int64_t *strides, cw__io_scratch_t *io)
+{
+    mm_t *m = src->impl;
+    int nd = m->a->ndim;
+    int64_t K = m->a->shape[nd - 1];
+    if (m->slice == 0) {
+        return mm_batches(m, nd - 2, 0, K, src->dtype, off, step, count, dst, strides,
+                          io);
+    }
+    for (int64_t i = 0; i < count[0]; i++) {
+        int64_t k0 = (off[0] + i * step[0]) * m->slice;
+        int64_t k1 = K - k0 < m->slice ? K : k0 + m->slice;
+        int rc = mm_batches(m, nd - 2, k0, k1, src->dtype, off + 1, step + 1, count + 1,
+                            dst + i * strides[0], strides + 1, io);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return CW_OK;
 }
 
 static int
@@ -265,22 +301,24 @@ static const struct cw__source_ops mm_ops = {
     .destroy = mm_destroy,
 };
 
-int
-cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile, cw_source_t **out)
+static int
+make(cw_source_t *a, cw_source_t *b, const int64_t *tile, int64_t slice,
+     cw_source_t **out)
 {
     int rc;
     *out = NULL;
     int nd = a->ndim;
     bool ok = nd >= 2 && b->ndim == nd && a->shape[nd - 1] == b->shape[nd - 2] &&
-              a->dtype == b->dtype;
+              a->dtype == b->dtype && (slice == 0 || nd < CW_MAXDIM);
     int64_t shape[CW_MAXDIM], chunks[CW_MAXDIM];
+    int lead = slice > 0; /* the axis of partial products, first */
     for (int d = 0; ok && d < nd - 2; d++) {
         int64_t x = a->shape[d], y = b->shape[d];
         ok = x == y || x == 1 || y == 1;
-        shape[d] = x == 1 ? y : x;
+        shape[lead + d] = x == 1 ? y : x;
         /* Batch axes are split as the operand that is not broadcast along
          * them is chunked. */
-        chunks[d] = x == 1 ? b->chunks[d] : a->chunks[d];
+        chunks[lead + d] = x == 1 ? b->chunks[d] : a->chunks[d];
     }
     if (!ok) {
         return cw__error(CW_EINVAL,
@@ -301,22 +339,48 @@ cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile, cw_source_
     m->a = a;
     m->b = b;
     m->acc = acc;
+    m->slice = slice;
     int64_t t0 = tile && tile[0] > 0 ? tile[0] : a->chunks[nd - 2];
     int64_t t1 = tile && tile[1] > 0 ? tile[1] : b->chunks[nd - 1];
     m->tk = tile && tile[2] > 0 ? tile[2] : a->chunks[nd - 1];
+    if (slice > 0 && m->tk > slice) {
+        m->tk = slice;
+    }
     if (m->tk < 1) {
         m->tk = 1;
     }
     src->impl = m;
-    shape[nd - 2] = a->shape[nd - 2];
-    shape[nd - 1] = b->shape[nd - 1];
-    chunks[nd - 2] = t0;
-    chunks[nd - 1] = t1;
-    rc = cw__source_init(src, &mm_ops, nd, shape, a->dtype, chunks, 0);
+    int64_t K = a->shape[nd - 1];
+    if (lead) {
+        shape[0] = K == 0 ? 0 : (K - 1) / slice + 1;
+        chunks[0] = 1;
+    }
+    shape[lead + nd - 2] = a->shape[nd - 2];
+    shape[lead + nd - 1] = b->shape[nd - 1];
+    chunks[lead + nd - 2] = t0;
+    chunks[lead + nd - 1] = t1;
+    rc = cw__source_init(src, &mm_ops, lead + nd, shape, a->dtype, chunks, 0);
     if (rc < 0) {
         cw_source_free(src);
         return rc;
     }
     *out = src;
     return CW_OK;
+}
+
+int
+cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile, cw_source_t **out)
+{
+    return make(a, b, tile, 0, out);
+}
+
+int
+cw_source_matmul_partials(cw_source_t *a, cw_source_t *b, const int64_t *tile,
+                          int64_t slice, cw_source_t **out)
+{
+    if (slice < 1) {
+        *out = NULL;
+        return cw__error(CW_EINVAL, "matmul partials need a slice of at least 1");
+    }
+    return make(a, b, tile, slice, out);
 }

@@ -372,6 +372,70 @@ def test_matmul_dot_tensordot(tmp_path):
     assert np.array_equal(r1, r2)
 
 
+def test_matmul_over_a_long_shared_dimension(tmp_path):
+    """A product of few tiles over a long shared dimension (x.T @ x of a
+    tall dataset, a Gram matrix) is summed from partial products over
+    slices of that dimension, in parallel: NumPy's values, integers wrapping
+    as NumPy's, bool as or of ands, the same result on 1 and 2 threads."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((50000, 6))
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=X, chunks=(4096, 6), compression="gzip")
+        f.create_dataset("y", data=X[:, :3], chunks=(3000, 3))
+    x, y = cw.open(path, "x"), cw.open(path, "y")
+    g = x.T @ x
+    assert "add.reduce" in g._explain()             # the partials' sum
+    close(g, X.T @ X, rtol=1e-11)
+    close(np.dot(x.T, y), X.T @ X[:, :3], rtol=1e-11)
+    close(x[5:-7:2].T @ y[5:-7:2], X[5:-7:2].T @ X[5:-7:2, :3], rtol=1e-11)
+    close(x[:, 0] @ y, X[:, 0] @ X[:, :3], rtol=1e-11)        # a 1-d operand
+    close(x[:, 1] @ x[:, 2], X[:, 1] @ X[:, 2], rtol=1e-11)   # a dot product
+    with cw.config(threads=1):
+        g1 = g.compute()
+    with cw.config(threads=2):
+        g2 = g.compute()
+    assert np.array_equal(g1, g2)
+    # One chunk along the shared dimension: slices of its own.
+    W = rng.standard_normal((3, 40000))
+    close(cw.asarray(W, chunks=(3, 40000)) @ cw.asarray(W.T), W @ W.T, rtol=1e-11)
+    # Batches, one broadcast.
+    B = rng.standard_normal((2, 4, 9000)).astype("f4")
+    C = rng.standard_normal((1, 9000, 3)).astype("f4")
+    close(cw.asarray(B, chunks=(1, 4, 1000)) @ cw.asarray(C), B @ C, rtol=1e-4)
+    Z = (rng.standard_normal((2, 20000)) + 1j * rng.standard_normal((2, 20000)))
+    close(cw.asarray(Z, chunks=(2, 3000)) @ cw.asarray(Z.T), Z @ Z.T, rtol=1e-11)
+    I = rng.integers(-128, 128, (3, 30000)).astype("i1")
+    same(cw.asarray(I, chunks=(3, 1000)) @ cw.asarray(I.T), I @ I.T)     # wraps
+    U = rng.integers(0, 2**16, (2, 30000)).astype("u2")
+    same(cw.asarray(U, chunks=(2, 4000)) @ cw.asarray(U.T), U @ U.T)
+    L = rng.integers(-2**40, 2**40, (2, 20000))
+    same(cw.asarray(L, chunks=(2, 3000)) @ cw.asarray(L.T), L @ L.T)
+    P = rng.random((3, 30000)) > 0.9999
+    same(cw.asarray(P, chunks=(3, 5000)) @ cw.asarray(P.T), P @ P.T)
+    H = rng.standard_normal((2, 10000)).astype("f2")
+    close(cw.asarray(H, chunks=(2, 1000)) @ cw.asarray(H.T), H @ H.T, rtol=1e-2)
+
+
+def test_transposing_reads_and_copies():
+    """Reads whose source is contiguous along one axis and the result along
+    another (a transposed view, a column of chunks) are copied tile by
+    tile: NumPy's values for every item size, with steps, edges and
+    batches."""
+    rng = np.random.default_rng(3)
+    for dt in ["u1", "i2", "f4", "f8", "c16"]:
+        a = (rng.standard_normal((301, 77)) * 50).astype(dt)
+        x = cw.asarray(a, chunks=(64, 77))
+        same(x.T, a.T)
+        same(x[3::2, 5:70:3].T, a[3::2, 5:70:3].T)
+        same(x.T[::-1], a.T[::-1])
+        b = a[:300].reshape(6, 50, 77)
+        same(np.transpose(cw.asarray(b, chunks=(2, 50, 77)), (0, 2, 1)),
+             np.transpose(b, (0, 2, 1)))
+        same(np.transpose(cw.asarray(b, chunks=(2, 50, 77)), (2, 1, 0)),
+             np.transpose(b, (2, 1, 0)))
+
+
 def test_floating_point_warnings_follow_errstate():
     """Division by zero, overflow and invalid operations are reported as
     NumPy reports them, following numpy.errstate."""

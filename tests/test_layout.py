@@ -14,7 +14,7 @@ PKG = os.path.dirname(chunkwise.__file__)
 
 # The import rule: a module imports only modules listed before it.
 ORDER = ["_dtypes", "indexing", "config", "progress", "_nodes", "_coerce", "_rewrite",
-         "ufuncs", "reductions", "functions", "views", "_twoouts", "_html", "_compile", "_plan",
+         "ufuncs", "reductions", "functions", "views", "_twoouts", "_html", "_compile", "products", "_plan",
          "_execute", "selection", "complexes", "interop", "cluster", "histograms", "array", "methods",
          "hdf5meta", "creation", "windows", "blocks", "rechunk", "quantiles", "extsort",
          "sorting", "unique", "setops", "special", "neighbours", "einsum", "decompositions",

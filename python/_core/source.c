@@ -306,7 +306,8 @@ static PyObject *
 py_matmul(PyObject *module, PyObject *args)
 {
     PyObject *aobj, *bobj, *tileobj;
-    if (!PyArg_ParseTuple(args, "OOO:matmul", &aobj, &bobj, &tileobj)) {
+    long long slice = 0;
+    if (!PyArg_ParseTuple(args, "OOO|L:matmul", &aobj, &bobj, &tileobj, &slice)) {
         return NULL;
     }
     cw_source_t *a, *b, *src = NULL;
@@ -318,7 +319,8 @@ py_matmul(PyObject *module, PyObject *args)
     if (tileobj != Py_None && cwpy_int64_seq(tileobj, tile, 3, "tile") < 0) {
         return NULL;
     }
-    int rc = cw_source_matmul(a, b, tile, &src);
+    int rc = slice > 0 ? cw_source_matmul_partials(a, b, tile, (int64_t)slice, &src)
+                       : cw_source_matmul(a, b, tile, &src);
     if (rc < 0) {
         return cwpy_raise(module, rc);
     }
@@ -418,7 +420,9 @@ PyMethodDef cwpy_source_functions[] = {
     {"arange", py_arange, METH_VARARGS,
      "arange(n, istart, istep, ffirst, fsecond, dtype, chunk) -> Source"},
     {"concat", py_concat, METH_VARARGS, "concat([Source], axis) -> Source"},
-    {"matmul", py_matmul, METH_VARARGS, "matmul(Source, Source, tile) -> Source"},
+    {"matmul", py_matmul, METH_VARARGS,
+     "matmul(Source, Source, tile, slice=0) -> Source (slice > 0: the partial "
+     "products along a first axis)"},
     {"reshape", py_reshape, METH_VARARGS, "reshape(Source, shape) -> Source"},
     {"gather", py_gather, METH_VARARGS,
      "gather(Source, shape, map, tables, pos, m) -> Source"},

@@ -144,7 +144,7 @@ def source(spec, results=None, describe_only=False, cuts=()):
     if isinstance(spec, MatMul):
         sa = program([spec.a], results, describe_only, cuts=cuts)[0].as_source()
         sb = program([spec.b], results, describe_only, cuts=cuts)[0].as_source()
-        return _core.matmul(sa, sb, None)
+        return _core.matmul(sa, sb, None, spec.slice)
     if isinstance(spec, Reshape):
         return _core.reshape(program([spec.node], results, describe_only)[0].as_source(),
                              spec.shape)

@@ -188,16 +188,20 @@ class Concat(SourceSpec):
 class MatMul(SourceSpec):
     """The matrix product of two nodes of one dtype and rank (>= 2): (...,
     m, k) @ (..., k, n), the batch axes broadcast (extent 1 in one of
-    them)."""
+    them).  With ``slice``, the partial products over slices of that many
+    along the shared dimension, along a first axis: their sum is the
+    product."""
     a: object
     b: object
+    slice: int = 0
     kind = "matmul"
 
     @property
     def shape(self):
         batch = tuple(max(x, y) if min(x, y) != 0 else 0
                       for x, y in zip(self.a.shape[:-2], self.b.shape[:-2]))
-        return batch + (self.a.shape[-2], self.b.shape[-1])
+        lead = (-(-self.a.shape[-1] // self.slice),) if self.slice else ()
+        return lead + batch + (self.a.shape[-2], self.b.shape[-1])
 
     @property
     def dtype(self):

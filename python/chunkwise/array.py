@@ -20,7 +20,7 @@ import numpy as np
 
 # views and selection register NumPy functions when imported.
 from . import (_execute, _plan, _twoouts, cluster, complexes, functions,  # noqa
-               histograms, interop, reductions, selection, views)
+               histograms, interop, products, reductions, selection, views)
 from ._coerce import Fallback, Scalar, Unsupported, array_leaf
 from ._compile import chunks_of
 from ._core import MemoryBudgetError
@@ -335,7 +335,7 @@ class Array(Lazy):
             if ufunc is np.matmul and method == "__call__" and not kwargs \
                     and len(inputs) == 2:
                 try:
-                    result = Array(functions.matmul(*inputs))
+                    result = Array(products.matmul(*inputs))
                 except Unsupported:
                     result = None
                 if result is not None:

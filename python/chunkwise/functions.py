@@ -28,7 +28,7 @@ from .reductions import METHODS, argreduce, cumulative, mean, reduce
 from .ufuncs import apply_ufunc
 
 __all__ = ["FallbackWarning", "HANDLED", "implements", "transpose", "swapaxes",
-           "squeeze", "astype", "matmul"]
+           "squeeze", "astype"]
 
 HANDLED: dict = {}
 
@@ -517,67 +517,6 @@ def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     nd = len(shapes.pop()) + 1
     ax = int(normalize_axis_index(axis, nd))
     return _concatenate([_expand(n, ax) for n in nodes], axis=ax, dtype=dtype)
-
-
-# ----------------------------------------------------------- matrix products
-
-def matmul(a, b):
-    """A lazy numpy.matmul: 1-d operands as NumPy's (a row, a column, the
-    extra axis dropped afterwards), stacks of matrices with their batch axes
-    broadcast.  The product is a source whose regions are computed batch
-    element by batch element, block by block along the shared dimension, so
-    memory stays at a few blocks per thread."""
-    a, b = node_of(a), node_of(b)
-    na, nb = len(a.shape), len(b.shape)
-    # NumPy's dtype and its errors on stand-ins that keep only the shared
-    # dimension and one element per batch axis (a few KiB, whatever the
-    # operands' size).
-    sa = a.shape if na < 2 else (1,) * (na - 2) + (1, a.shape[-1])
-    sb = b.shape if nb < 2 else (1,) * (nb - 2) + (b.shape[-2], 1)
-    dt = np.matmul(np.zeros(sa, a.dtype), np.zeros(sb, b.dtype)).dtype
-    batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
-    if dt not in SUPPORTED:
-        raise Unsupported(f"matmul to {dt}")
-    if len(batch) + 2 > 32:
-        raise Unsupported("matmul of more than 32 axes")
-    a2 = index_node(a, (None, slice(None))) if na == 1 else a
-    b2 = index_node(b, (slice(None), None)) if nb == 1 else b
-    nd = len(batch) + 2
-    if len(a2.shape) < nd:
-        a2 = index_node(a2, (None,) * (nd - len(a2.shape)) + (Ellipsis,))
-    if len(b2.shape) < nd:
-        b2 = index_node(b2, (None,) * (nd - len(b2.shape)) + (Ellipsis,))
-    if dt.kind == "c":
-        r = _complex_matmul(cast(a2, dt), cast(b2, dt))
-    else:
-        r = leaf(MatMul(cast(a2, dt), cast(b2, dt)))
-    return index_node(r, (Ellipsis, 0 if na == 1 else slice(None),
-                          0 if nb == 1 else slice(None)))
-
-
-def _complex_matmul(a, b):
-    """(ar + i ai)(br + i bi) as four real products: ar br - ai bi and
-    ar bi + ai br, each the engine's bounded-memory matrix product (it has
-    real kernels only), joined as re + 1j * im (exact for finite values)."""
-    pt = np.dtype(a.dtype.type(0).real.dtype)
-
-    def part(name, x):
-        return Op(None, name, (x.dtype,), (x,), tuple(x.shape), pt)
-
-    ar, ai, br, bi = part("real", a), part("imag", a), part("real", b), part("imag", b)
-    re = apply_ufunc(np.subtract, (leaf(MatMul(ar, br)), leaf(MatMul(ai, bi))))
-    im = apply_ufunc(np.add, (leaf(MatMul(ar, bi)), leaf(MatMul(ai, br))))
-    return apply_ufunc(np.add, (re, apply_ufunc(np.multiply, (im, a.dtype.type(1j)))))
-
-
-@implements(np.dot)
-def _dot(a, b, out=None):
-    if out is None and np.ndim(a) in (1, 2) and np.ndim(b) in (1, 2):
-        try:
-            return matmul(a, b)
-        except Unsupported:
-            pass
-    return Fallback("numpy.dot", np.dot, (a, b), dict(out=out))
 
 
 # ------------------------------------------ dtype and shape questions

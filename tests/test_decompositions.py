@@ -6,8 +6,8 @@ QR and SVD factors are unique only up to the signs (phases, for complex)
 of Q's columns and R's rows, and of singular vector pairs: the tests
 check the factors' own properties (Q @ R and U S Vh give the array back,
 Q and U have orthonormal columns, R is upper triangular, exactly) and
-compare them to NumPy's after taking out those signs.  TSQR adds the
-blocks' QRs in another order than LAPACK's Householder sweep, so values
+compare them to NumPy's after taking out those signs.  CholeskyQR2 and
+TSQR compute in another order than LAPACK's Householder sweep, so values
 agree to rounding: rtol 1e-10 of the array's scale for float64 and
 complex128, 1e-4 for float32 and complex64.  Functions that run in NumPy
 on the materialised input give NumPy's results exactly.
@@ -85,7 +85,8 @@ def test_qr_hdf5_and_lazy_q(tmp_path):
     a = cw.open(tmp_path / "x.h5", "/x")
     runs = cw.stats()["runs"]
     q, r = np.linalg.qr(a)
-    assert cw.stats()["runs"] == runs + 1      # R's pass; Q stays lazy
+    # CholeskyQR2's two passes (x^T x, then Q1^T Q1); Q stays lazy.
+    assert cw.stats()["runs"] == runs + 2
     q.to_hdf5(tmp_path / "q.h5", "/q")
     with h5py.File(tmp_path / "q.h5") as f:
         Q = f["q"][...]
@@ -121,6 +122,51 @@ def test_qr_complete_and_errors():
     with cw.config(memory_limit=2**20):
         with pytest.raises(cw.MemoryBudgetError, match="whole rows"):
             np.linalg.qr(cw.asarray(np.zeros((400, 200)), chunks=(50, 200)))
+
+
+def _conditioned(m, n, cond, rank=None):
+    """An m x n float64 array of the given condition number (singular
+    values spaced logarithmically from 37 down), or of the given rank."""
+    rng = np.random.default_rng(int(np.log10(cond)) * 7 + n)
+    u = np.linalg.qr(rng.standard_normal((m, n)))[0]
+    v = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    s = 37.0 * np.logspace(0, -np.log10(cond), n)
+    if rank is not None:
+        s[rank:] = 0
+    return (u * s) @ v.T
+
+
+@pytest.mark.parametrize("cond,rank", [(1e2, None), (1e4, None), (1e9, None), (1e2, 5)])
+def test_qr_and_svd_by_conditioning(cond, rank):
+    """Well-conditioned arrays are factored by CholeskyQR2 (Q as one
+    product up to a condition number of 1e3, as two above), the others
+    (and rank-deficient ones) by Householder TSQR: every way, Q is
+    orthonormal and Q @ R the array to rounding, and R, the singular
+    values and vectors are NumPy's, signs taken out."""
+    x = _conditioned(6000, 9, cond, rank)
+    a = cw.asarray(x, chunks=(700, 9))
+    q, r = np.linalg.qr(a)
+    Q, R = np.asarray(q), np.asarray(r)
+    qn, rn = np.linalg.qr(x)
+    np.testing.assert_array_equal(np.tril(R, -1), 0)
+    assert np.abs(Q.T @ Q - np.eye(9)).max() < 1e-13
+    assert np.abs(Q @ R - x).max() < 1e-13 * 37
+    k = 9 if rank is None else rank        # R's rows beyond the rank: rounding
+    p = _phases(Q[:, :k], qn[:, :k])
+    np.testing.assert_allclose(R[:k] * p[:, None], rn[:k], rtol=0, atol=1e-12 * 37)
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    U, S, Vh = np.asarray(u), np.asarray(s), np.asarray(vh)
+    un, sn, vhn = np.linalg.svd(x, full_matrices=False)
+    np.testing.assert_allclose(S, sn, rtol=0, atol=1e-13 * 37)
+    assert np.abs(U[:, :k].T @ U[:, :k] - np.eye(k)).max() < 1e-13
+    np.testing.assert_allclose((U * S) @ Vh, x, rtol=0, atol=1e-13 * 37)
+    if rank is None and cond < 1e9:          # distinct singular values
+        p = _phases(U, un)
+        np.testing.assert_allclose(U / p, un, rtol=0, atol=1e-9)
+    f = np.linalg.qr(a.astype(np.float32))
+    assert (f.Q.dtype, f.R.dtype) == (np.float32, np.float32)
+    np.testing.assert_allclose(np.asarray(f.Q) @ np.asarray(f.R), x.astype(np.float32),
+                               rtol=0, atol=1e-5 * 37)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "complex128", "complex64"])

@@ -2,25 +2,30 @@
 ``svdvals``, ``lstsq``, ``matrix_rank`` and ``cond`` of tall-and-skinny
 arrays out of core; the other ``numpy.linalg`` functions in memory.
 
-A tall 2-d array (rows out of core, columns in memory) is factored by
-TSQR.  The array is cut into blocks of whole rows (rechunked when its
-chunks split the columns or hold fewer rows than columns), and NumPy's QR
-runs on each block inside the engine's block mechanism (blocks.py): a
-first pass gives the blocks' R factors, stacked (``nblocks * n`` by ``n``,
-small) and factored again in NumPy, ``Rs = Q2 R``.  R is the array's R;
-its Q is lazy, ``Q_i @ Q2_i`` per block (Q_i recomputed from the block
-when Q is read), so a ``Q`` of any length streams to ``to_hdf5`` or into
-a reduction within ``memory_limit``.  The SVD is the SVD of R,
-``R = U_R S Vh``: the array's U is ``Q @ U_R``, lazy the same way; a wide
-array is factored through its conjugate transpose.  ``lstsq`` factors the
-array with the right-hand sides appended as columns: the top right of
-that R is ``Q^H b`` and the bottom right gives the residuals, so one pass
-over the data finds the solution (NumPy's minimum-norm solution through
-the SVD of R, singular values under ``rcond * max(s)`` dropped).
+A tall 2-d real array (rows out of core, columns in memory) whose
+condition number is at most _CHOL_COND is factored by CholeskyQR2: two
+passes of the engine's parallel Gram matrix (x^T x, then Q1^T Q1 of
+Q1 = x R1^-1) and two n x n Cholesky factorisations; Q is lazy, x times
+small inverse factors.  Other tall arrays (complex, ill-conditioned,
+rank-deficient) and lstsq's are factored by TSQR.  The array is cut into
+blocks of whole rows (rechunked when its chunks split the columns or hold
+fewer rows than columns), and NumPy's QR runs on each block inside the
+engine's block mechanism (blocks.py): a first pass gives the blocks' R
+factors, stacked (``nblocks * n`` by ``n``, small) and factored again in
+NumPy, ``Rs = Q2 R``.  R is the array's R; its Q is lazy, ``Q_i @ Q2_i``
+per block (Q_i recomputed from the block when Q is read), so a ``Q`` of
+any length streams to ``to_hdf5`` or into a reduction within
+``memory_limit``.  The SVD is the SVD of R, ``R = U_R S Vh``: the array's
+U is ``Q @ U_R``, lazy the same way; a wide array is factored through its
+conjugate transpose.  ``lstsq`` factors the array with the right-hand
+sides appended as columns: the top right of that R is ``Q^H b`` and the
+bottom right gives the residuals, so one pass over the data finds the
+solution (NumPy's minimum-norm solution through the SVD of R, singular
+values under ``rcond * max(s)`` dropped).
 
 The factors agree with NumPy's to rounding, up to what is not unique: the
 signs (phases, for complex) of Q's columns and R's rows, and of singular
-vectors.  The first pass runs when the function is called (R, the
+vectors.  The passes giving R run when the function is called (R, the
 singular values and lstsq's results are small and computed); Q and U stay
 lazy.
 
@@ -180,19 +185,83 @@ def _qr(a, mode="reduced"):
         isz = _work_dtype(a).itemsize
         return _in_memory(name, np.linalg.qr, (a,), dict(mode=mode),
                           extra=m * m * isz + m * n * isz)
-    x, q2, r = _tsqr(a, name)
+    r, q = _factor(a, name)
     if mode == "r":
         return asarray(r)
-    return type(np.linalg.qr(np.eye(1)))(_q(x, q2, np.eye(n, dtype=r.dtype), n),
-                                         asarray(r))
+    return type(np.linalg.qr(np.eye(1)))(q(np.eye(n, dtype=r.dtype)), asarray(r))
+
+
+# ------------------------------------------------------------ CholeskyQR2
+
+# CholeskyQR2 is used up to this condition number (estimated from the
+# first R); Householder TSQR above it.  Its Q is orthonormal to rounding
+# for condition numbers up to about 1e8 in float64.
+_CHOL_COND = 1e5
+# Up to this one, Q is x @ (W1 @ W2) in one product, orthonormal to within
+# about cond * eps; above, Q1 @ W2 (nested products, as CholeskyQR2 has it).
+_ONE_PRODUCT_COND = 1e3
+
+
+def _gram_r(x):
+    """The upper Cholesky factor of x^T x (computed by the engine: partial
+    products over the rows, in parallel), or None where it is not positive
+    definite to rounding or not finite."""
+    g = np.asarray((x.T @ x).compute())
+    if not np.all(np.isfinite(g)):
+        return None
+    try:
+        return np.linalg.cholesky(g).T
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _cholqr2(a, name):
+    """(R, q) of a tall real 2-d Array by CholeskyQR2: R1 from x^T x,
+    Q1 = x R1^-1 = x @ W1 (lazy), R2 from Q1^T Q1; Q = Q1 R2^-1 = Q1 @ W2
+    and R = R2 R1.  Two passes of matrix products over the rows, each in
+    parallel, where TSQR runs a QR per block; in float64 for float32
+    inputs too.  None for complex arrays and where x is too
+    ill-conditioned (cond(R1) > _CHOL_COND): TSQR then."""
+    dt = _work_dtype(a)
+    n = a.shape[1]
+    if dt.kind != "f" or 4 * n * n * 8 > current().memory_limit // 4:
+        return None
+    x = a.astype(np.float64) if a.dtype != np.float64 else a
+    r1 = _gram_r(x)
+    cond = np.linalg.cond(r1) if r1 is not None else np.inf
+    if not cond <= _CHOL_COND:
+        return None
+    w1 = np.triu(np.linalg.inv(r1))
+    q1 = x @ asarray(w1)
+    r2 = _gram_r(q1)
+    if r2 is None:
+        return None
+    w2 = np.triu(np.linalg.inv(r2))
+
+    def q(small):
+        y = x @ asarray(w1 @ (w2 @ small)) if cond <= _ONE_PRODUCT_COND else \
+            q1 @ asarray(w2 @ small)
+        return y.astype(dt) if y.dtype != dt else y
+    return np.triu(r2 @ r1).astype(dt), q
+
+
+def _factor(a, name):
+    """(R, q) of a tall 2-d Array: ``q(small)`` is the lazy Q @ small
+    (small: n x k, in memory).  CholeskyQR2 where it applies, TSQR
+    otherwise."""
+    c = _cholqr2(a, name)
+    if c is not None:
+        return c
+    x, q2, r = _tsqr(a, name)
+    return r, lambda small: _q(x, q2, small, a.shape[1])
 
 
 def _svd_tall(a, compute_uv, name):
-    x, q2, r = _tsqr(a, name)
+    r, q = _factor(a, name)
     if not compute_uv:
         return None, np.linalg.svd(r, compute_uv=False), None
     ur, s, vh = np.linalg.svd(r)
-    return _q(x, q2, ur, a.shape[1]), s, vh
+    return q(ur), s, vh
 
 
 @implements(np.linalg.svd)

@@ -143,6 +143,24 @@ def test_unique_of_many_values_goes_through_the_external_sort(tmp_path, monkeypa
     assert _spills(tmp_path) == []
 
 
+def test_unique_of_few_values_merges_batches_without_spilling(tmp_path, monkeypatch):
+    """Blocks whose tables together do not fit but whose merged table is
+    small: merged batch by batch, without the external sort."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    a = RNG.integers(-150, 150, 400000).astype(np.int32)
+    a[::1009] = 2**31 - 1
+    with h5py.File(tmp_path / "u.h5", "w") as f:
+        f.create_dataset("v", data=a, chunks=(7000,), compression="gzip")
+    x = cw.open(tmp_path / "u.h5", "v")
+    seen = _spy_on_spills(monkeypatch)
+    runs = cw.stats()["runs"]
+    with cw.config(memory_limit="512KiB", threads=2):
+        _same(np.unique(x, return_counts=True), np.unique(a, return_counts=True))
+        _same(np.unique_counts(x), np.unique_counts(a))
+    assert not seen
+    assert cw.stats()["runs"] - runs > 4           # batches of bands, each a pass
+
+
 def test_too_many_distinct_values_raise():
     x = cw.asarray(np.arange(400000.0), chunks=(10000,))
     with cw.config(memory_limit="512KiB", threads=2):
@@ -174,7 +192,7 @@ def test_unique_of_nd_hdf5_out_of_core(tmp_path, shape, chunks, limit):
 
 def test_unique_of_nd_hdf5_with_many_values_through_the_external_sort(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    a = RNG.integers(0, 5000, (400, 500)).astype(np.int64)
+    a = RNG.integers(0, 12000, (400, 500)).astype(np.int64)
     a[::7, ::3] = -3
     with h5py.File(tmp_path / "u.h5", "w") as f:
         f.create_dataset("v", data=a, chunks=(25, 100))

@@ -18,8 +18,11 @@ counts in one block function of the engine (in parallel): one pass counts
 each block's distinct values, a second returns them with their counts,
 and the blocks' tables are merged in memory (sorted, equal values' counts
 added).  When those tables together take more than a quarter of
-memory_limit, the same two passes run on the external sort of the array
-(extsort.py), whose blocks hold each value once but at their edges.  The
+memory_limit, bands of the first axis are tabled and merged batch by
+batch (at most 16 passes, each batch's tables fitting beside the merged
+table); when that takes more passes (many distinct values), the same
+two passes run on the external sort of the array (extsort.py), whose
+blocks hold each value once but at their edges.  The
 distinct values and their counts are returned as ndarrays, so they must
 fit: beyond that ``cw.MemoryBudgetError`` says how many there are.
 Out of core, ``unique_values`` returns its values sorted (NumPy's order
@@ -135,6 +138,8 @@ def _blocks_table(a, block, equal_nan, what, sorted_input):
     width = None if j == 0 else int(per.max())
     total = int(per.sum()) if j == 0 else width * len(per)
     limit = current().memory_limit
+    if 4 * total * (item + 8) > limit and j == 0 and not sorted_input:
+        return _batched_tables(a, cuts[0], per, equal_nan, limit // (4 * (item + 8)))
     if 4 * total * (item + 8) > limit:
         if not sorted_input:
             return None
@@ -153,6 +158,53 @@ def _blocks_table(a, block, equal_nan, what, sorted_input):
         rows = rows[(np.arange(width) < per[:, None]).reshape(-1)]
     values = np.ascontiguousarray(rows[:, :item]).view(dtype).reshape(-1)
     counts = np.ascontiguousarray(rows[:, item:]).view(_I64).reshape(-1)
+    return values, counts
+
+
+# At most this many passes merge the bands' tables batch by batch.
+_BATCHES = 16
+
+
+def _band_tables(a, bounds, per, equal_nan):
+    """The tables of ``a``'s bands between ``bounds`` (their distinct
+    counts ``per``), concatenated: (values, counts)."""
+    item = a.dtype.itemsize
+    out = [np.concatenate([[0], np.cumsum(per)]), (0, item + 8)]
+    rows = materialise(_leaf(quiet(_table), a, 0, [bounds], out, np.uint8,
+                             (equal_nan, item, 1, None)))
+    rows = rows.reshape(-1, item + 8)
+    values = np.ascontiguousarray(rows[:, :item]).view(a.dtype).reshape(-1)
+    counts = np.ascontiguousarray(rows[:, item:]).view(_I64).reshape(-1)
+    return values, counts
+
+
+def _batched_tables(a, bounds, per, equal_nan, room):
+    """The bands' tables merged batch by batch, when together they take
+    more than a quarter of memory_limit: each batch of consecutive bands
+    whose tables fit ``room`` rows beside the merged table so far is one
+    pass, merged into it.  None when the batches would be many (more than
+    _BATCHES, judged after each from the room the merged table leaves):
+    many distinct values, for the external sort then."""
+    values = np.empty(0, a.dtype)
+    counts = np.empty(0, _I64)
+    start, batches = 0, 1
+    ends = np.cumsum(per)
+    while start < len(per):
+        free = room - len(values)
+        base = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, base + free, side="right"))
+        if stop <= start:
+            return None
+        b0, b1 = bounds[start], bounds[stop]
+        band = [int(v) - b0 for v in bounds[start:stop + 1]]
+        v, c = _band_tables(a[b0:b1], band, per[start:stop], equal_nan)
+        values, counts = _merged(np.concatenate([values, v]), np.concatenate([counts, c]),
+                                 equal_nan)
+        start = stop
+        left = int(ends[-1] - ends[start - 1])
+        if left and left > (_BATCHES - batches) * (room - len(values)):
+            return None
+        batches += 1
     return values, counts
 
 

@@ -10,8 +10,13 @@
  * B[b, k0:k1, j0:j1] into an accumulator tile; A and B blocks come from
  * cw__read_region, so the operands can be stored datasets, views or
  * programs.  Per thread: one block of A, one of B and the accumulator.  The
- * inner loop runs over a row of B (i-k-j order), contiguous, so the
- * compiler vectorises it.
+ * float kernels are gemm.c's; the integer and bool ones run over a row of B
+ * (i-k-j order), contiguous, so the compiler vectorises them.
+ *
+ * The partial products (cw_source_matmul_partials) are the same source
+ * with one more, leading axis: element s covers the shared dimension's
+ * slice s only, so a product of few tiles is computed by many tasks and
+ * summed by a reduction.
  */
 #include <string.h>
 

@@ -17,7 +17,7 @@ cases are interleaved, each run ``--repeat`` times; medians are printed
 with ratios to chunkwise with O_DIRECT, and the results are checked: the
 chunkwise results of both read paths identical, the peers' equal to
 rounding (their sums run in another order).  chunkwise runs under a
-``memory_limit`` of 1 GiB.
+``memory_limit`` of 1 GiB (``--memory-limit``).
 
     python bench/bench_cold.py --shape 100000x10000 --data-dir /var/tmp/cw
 
@@ -37,7 +37,7 @@ import time
 CHILD = r"""
 import json, os, sys, time
 import numpy as np
-case, path, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+case, path, threads, limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 out = path + ".store.h5"
 t0 = time.perf_counter()
 extra = {}
@@ -45,7 +45,7 @@ if case.startswith("chunkwise"):
     import chunkwise as cw
     x = cw.open(path, "/x")
     cw.reset_stats()
-    with cw.config(threads=threads, memory_limit=2**30, direct_io="auto"):
+    with cw.config(threads=threads, memory_limit=limit, direct_io="auto"):
         if case == "chunkwise store":
             (x * 2 + 1).astype(np.float32).to_hdf5(out, "/y", compression="blosc-lz4")
             s = m = None
@@ -155,6 +155,8 @@ def main():
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--keep", action="store_true", help="keep the generated dataset")
     p.add_argument("--json", help="write the runs here")
+    p.add_argument("--memory-limit", type=int, default=2**30,
+                   help="chunkwise's memory_limit in bytes (default 1 GiB)")
     p.add_argument("--peers", action="store_true",
                    help="also a PyTables slab loop and dask.array over h5py")
     p.add_argument("--store", action="store_true",
@@ -170,9 +172,10 @@ def main():
         made = True
     size = os.path.getsize(path)
     print(f"{path}: {rows} x {cols} float64, {rows * cols * 8 / 1e9:.2f} GB, "
-          f"{size / 1e9:.2f} GB stored; {a.threads} threads; "
+          f"{size / 1e9:.2f} GB stored; {a.threads} threads; chunkwise memory_limit "
+          f"{a.memory_limit / 2**30:.2f} GiB; "
           f"MemAvailable before: {meminfo('MemAvailable') / 1e9:.1f} GB", flush=True)
-    argv = {c: [sys.executable, "-c", CHILD, c, path, str(a.threads)]
+    argv = {c: [sys.executable, "-c", CHILD, c, path, str(a.threads), str(a.memory_limit)]
             for c in cases if not c.startswith("dd")}
     argv["dd buffered"] = ["dd", f"if={path}", "of=/dev/null", "bs=16M"]
     argv["dd iflag=direct"] = argv["dd buffered"] + ["iflag=direct"]

@@ -316,6 +316,59 @@ test_matmul_batched(void)
     cw_source_free(sb);
 }
 
+/* Partial products of a (5 x 23) @ (23 x 9) float64 product over slices of
+ * 8 (the last one 7): shape (3, 5, 9), chunked by 1 along the slices; each
+ * partial against a direct sum over its slice (small integers: exact), and
+ * their sum against the whole product.  A slice below 1 is refused. */
+static void
+test_matmul_partials(void)
+{
+    enum { M = 5, K = 23, N = 9, S = 8, P = 3 };
+    double a[M * K], b[K * N];
+    for (int i = 0; i < M * K; i++) {
+        a[i] = i % 11 - 5;
+    }
+    for (int i = 0; i < K * N; i++) {
+        b[i] = i % 7 - 2;
+    }
+    int64_t as[2] = {M, K}, bs[2] = {K, N}, ast[2] = {K * 8, 8}, bst[2] = {N * 8, 8};
+    int64_t ach[2] = {2, 6}, bch[2] = {6, 4};
+    cw_source_t *sa = NULL, *sb = NULL, *p = NULL, *whole = NULL, *bad = NULL;
+    ASSERT_OK(cw_source_from_memory(a, 2, as, ast, CW_FLOAT64, ach, &sa));
+    ASSERT_OK(cw_source_from_memory(b, 2, bs, bst, CW_FLOAT64, bch, &sb));
+    ASSERT_OK(cw_source_matmul_partials(sa, sb, NULL, S, &p));
+    ASSERT_OK(cw_source_matmul(sa, sb, NULL, &whole));
+    ASSERT_EQ(cw_source_ndim(p), 3);
+    double part[P * M * N], full[M * N];
+    int64_t pst[3] = {M * N * 8, N * 8, 8}, fst[2] = {N * 8, 8};
+    cw_sel_t sel, fsel;
+    cw_sel_all(p, &sel);
+    ASSERT_EQ(sel.count[0], P);
+    ASSERT_OK(cw_read(p, &sel, part, pst, NULL));
+    cw_sel_all(whole, &fsel);
+    ASSERT_OK(cw_read(whole, &fsel, full, fst, NULL));
+    for (int r = 0; r < M; r++) {
+        for (int c = 0; c < N; c++) {
+            double sum = 0;
+            for (int s = 0; s < P; s++) {
+                double want = 0;
+                for (int k = s * S; k < K && k < (s + 1) * S; k++) {
+                    want += a[r * K + k] * b[k * N + c];
+                }
+                ASSERT_TRUE(part[(s * M + r) * N + c] == want);
+                sum += want;
+            }
+            ASSERT_TRUE(full[r * N + c] == sum);
+        }
+    }
+    ASSERT_EQ(cw_source_matmul_partials(sa, sb, NULL, 0, &bad), CW_EINVAL);
+    ASSERT_TRUE(bad == NULL);
+    cw_source_free(p);
+    cw_source_free(whole);
+    cw_source_free(sa);
+    cw_source_free(sb);
+}
+
 /* Searches of a sorted table (NaN last), a take, and the counts of the
  * found indices, with and without weights, over a chunked input; the same
  * for 1 and 3 threads. */
@@ -526,6 +579,7 @@ static const cw_test_t tests[] = {
     {"cancel_store", test_cancel_store, NULL},
     {"expr", test_expr, NULL},
     {"matmul_batched", test_matmul_batched, NULL},
+    {"matmul_partials", test_matmul_partials, NULL},
     {"table_bincount", test_table_bincount, NULL},
     {"blocks_halos", test_blocks_halos, NULL},
 };

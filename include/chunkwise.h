@@ -243,15 +243,10 @@ CW_API int cw_source_matmul(cw_source_t *a, cw_source_t *b, const int64_t *tile,
                             cw_source_t **out);
 
 /**
- * @brief The partial products of cw_source_matmul's product, as a source
- *        with one more axis, first: element [s, ...] is the product of
- *        @p a's and @p b's slices [s*slice, (s+1)*slice) of the shared
- *        dimension (the last one shorter), so their sum along that axis is
- *        the product.  The leading axis is chunked by 1: a product whose
- *        result is a few tiles is computed in parallel over the shared
- *        dimension, the partials summed by a reduction.
- * @param slice  the shared dimension's extent per partial product, >= 1;
- *               the block along it is at most that.
+ * @brief cw_source_matmul's partial products, along a new first axis
+ *        chunked by 1: element [s, ...] is the product over the shared
+ *        dimension's slice [s*slice, (s+1)*slice) (@p slice >= 1), so
+ *        their sum along that axis (a reduction, in parallel) is the product.
  */
 CW_API int cw_source_matmul_partials(cw_source_t *a, cw_source_t *b,
                                      const int64_t *tile, int64_t slice,

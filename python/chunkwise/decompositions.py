@@ -215,7 +215,7 @@ def _gram_r(x):
         return None
 
 
-def _cholqr2(a, name):
+def _cholqr2(a):
     """(R, q) of a tall real 2-d Array by CholeskyQR2: R1 from x^T x,
     Q1 = x R1^-1 = x @ W1 (lazy), R2 from Q1^T Q1; Q = Q1 R2^-1 = Q1 @ W2
     and R = R2 R1.  Two passes of matrix products over the rows, each in
@@ -249,7 +249,7 @@ def _factor(a, name):
     """(R, q) of a tall 2-d Array: ``q(small)`` is the lazy Q @ small
     (small: n x k, in memory).  CholeskyQR2 where it applies, TSQR
     otherwise."""
-    c = _cholqr2(a, name)
+    c = _cholqr2(a)
     if c is not None:
         return c
     x, q2, r = _tsqr(a, name)

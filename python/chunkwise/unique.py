@@ -148,14 +148,17 @@ def _blocks_table(a, block, equal_nan, what, sorted_input):
             f"({size_text(total * (item + 8))} with their counts), more than a quarter "
             f"of memory_limit ({size_text(limit)}) holds for merging and returning them")
     if j == 0:
-        out = [np.concatenate([[0], np.cumsum(per)]), (0, item + 8)]
-    else:
-        out = grid + [(0, width), (0, item + 8)]
+        return _band_tables(a, cuts[0], per, equal_nan)
+    out = grid + [(0, width), (0, item + 8)]
     rows = materialise(_leaf(quiet(_table), a, j, cuts, out, np.uint8,
                              (equal_nan, item, j + 1, width)))
-    rows = rows.reshape(-1, item + 8)
-    if j > 0:
-        rows = rows[(np.arange(width) < per[:, None]).reshape(-1)]
+    rows = rows.reshape(-1, item + 8)[(np.arange(width) < per[:, None]).reshape(-1)]
+    return _split_rows(rows, dtype)
+
+
+def _split_rows(rows, dtype):
+    """(values, counts) of table rows (the value's bytes, then the count's)."""
+    item = dtype.itemsize
     values = np.ascontiguousarray(rows[:, :item]).view(dtype).reshape(-1)
     counts = np.ascontiguousarray(rows[:, item:]).view(_I64).reshape(-1)
     return values, counts
@@ -172,10 +175,7 @@ def _band_tables(a, bounds, per, equal_nan):
     out = [np.concatenate([[0], np.cumsum(per)]), (0, item + 8)]
     rows = materialise(_leaf(quiet(_table), a, 0, [bounds], out, np.uint8,
                              (equal_nan, item, 1, None)))
-    rows = rows.reshape(-1, item + 8)
-    values = np.ascontiguousarray(rows[:, :item]).view(a.dtype).reshape(-1)
-    counts = np.ascontiguousarray(rows[:, item:]).view(_I64).reshape(-1)
-    return values, counts
+    return _split_rows(rows.reshape(-1, item + 8), a.dtype)
 
 
 def _batched_tables(a, bounds, per, equal_nan, room):
